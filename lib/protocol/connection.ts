@@ -1,0 +1,433 @@
+/**
+ * The connection state machine: bytes in → events; calls → bytes out.
+ *
+ * @module
+ */
+
+import { CloseCode, NotOpenError, ProtocolError, SprigError } from "../errors.ts";
+import { type Extension, ExtensionChain } from "../extensions/extension.ts";
+import { MessageAssembler } from "./assembler.ts";
+import { buildClosePayload, parseClosePayload } from "./close.ts";
+import { checkOutgoing, type Frame, headerSize, isControl, Opcode, writeHeader } from "./frame.ts";
+import { FrameParser } from "./frame_parser.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { applyMask } from "./mask.ts";
+import { encodeUtf8 } from "./utf8.ts";
+
+/** Which end of the connection this is. Clients mask what they send; servers do not. */
+export type Role = "client" | "server";
+
+/** The states of RFC 6455 §4 and §7. */
+export type ConnectionState = "connecting" | "open" | "closing" | "closed";
+
+/** How the connection ended. */
+export interface CloseResult {
+  /** The peer's close code, the code sent on failure, or 1006 when the transport just ended. */
+  code: number;
+  /** The matching reason. */
+  reason: string;
+  /** True when both close frames were exchanged (RFC 6455 §7.1.4). */
+  wasClean: boolean;
+}
+
+/** What the connection reports after taking bytes in. */
+export type ConnectionEvent =
+  | { type: "text"; data: string }
+  | { type: "binary"; data: Uint8Array }
+  | { type: "ping"; data: Uint8Array }
+  | { type: "pong"; data: Uint8Array }
+  /** A rule was broken (by the peer, or by an extension); a close frame with `error.closeCode` is queued. */
+  | { type: "error"; error: SprigError }
+  /** The connection reached CLOSED; comes once, last. */
+  | ({ type: "close" } & CloseResult);
+
+/** Options of {@link Connection}. */
+export interface ConnectionOptions extends Partial<Limits> {
+  /** `"client"` masks every frame it sends and refuses masked frames; `"server"` the reverse. */
+  role: Role;
+  /** Negotiated extensions, in negotiation order. Default none. */
+  extensions?: readonly Extension[];
+  /** Answer each ping with a pong carrying the same payload. Default true. */
+  autoPong?: boolean;
+  /**
+   * Split outgoing data messages into frames of at most this many payload
+   * bytes. Default `Infinity` (one frame per message); range ≥ 1.
+   */
+  fragmentSize?: number;
+  /** Start in CONNECTING, for callers that drive the handshake too; {@link Connection.open} moves on. Default false. */
+  connecting?: boolean;
+  /** Source of 4-byte masking keys (clients). Default: `crypto.getRandomValues`, drawn in batches. */
+  maskKey?: () => Uint8Array;
+  /** Called with every frame received and sent, for tracing. Default none. */
+  onFrame?: (direction: "in" | "out", frame: Frame) => void;
+}
+
+/** Payloads smaller than this are copied after their header into one buffer. */
+const COPY_THRESHOLD = 16 * 1024;
+
+/**
+ * The sans-I/O WebSocket connection (RFC 6455 §5–§7) for either role.
+ *
+ * Drive it with four calls: {@link receive} bytes from the transport and
+ * handle the events it returns; send with {@link send}, {@link ping},
+ * {@link close}…; write what {@link takeOutput} gives to the transport; and
+ * close the transport when {@link shouldCloseTransport} says so (a client
+ * waits a while for the server to close first, RFC 6455 §7.1.1).
+ *
+ * Obligations are returned, not performed: a pong owed for a ping and the
+ * close frame owed in reply are queued as bytes to write. It does no I/O
+ * and keeps no timers; timeouts belong to the layer above.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "./connection.ts";
+ * const server = new Connection({ role: "server" });
+ * // a masked "Hello" from a client (RFC 6455 §5.7)
+ * const events = server.receive(new Uint8Array([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]));
+ * // events: [{ type: "text", data: "Hello" }]
+ * server.send("Hi");
+ * const bytes = server.takeOutput(); // [81 02 48 69]
+ * ```
+ */
+export class Connection {
+  /** This end's role. */
+  readonly role: Role;
+  readonly #parser: FrameParser;
+  readonly #assembler: MessageAssembler;
+  readonly #chain: ExtensionChain;
+  readonly #autoPong: boolean;
+  readonly #fragmentSize: number;
+  readonly #maskKey: () => Uint8Array;
+  readonly #onFrame: ((direction: "in" | "out", frame: Frame) => void) | undefined;
+
+  #state: ConnectionState;
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #closeSent: { code: number; reason: string } | undefined;
+  #closeReceived: { code: number; reason: string } | undefined;
+  #result: CloseResult | undefined;
+  #failure: SprigError | undefined;
+  /** Opcode of an outgoing message being streamed in fragments, or -1. */
+  #sending = -1;
+  #events: ConnectionEvent[] = [];
+
+  constructor(options: ConnectionOptions) {
+    this.role = options.role;
+    this.#chain = new ExtensionChain(options.extensions ?? []);
+    this.#parser = new FrameParser({
+      mask: options.role === "server" ? "required" : "forbidden",
+      allowedRsv: this.#chain.rsv,
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes,
+    });
+    this.#assembler = new MessageAssembler({
+      maxMessageBytes: options.maxMessageBytes,
+      maxFragments: options.maxFragments,
+      extensions: this.#chain,
+    });
+    this.#autoPong = options.autoPong ?? true;
+    const fragmentSize = options.fragmentSize ?? Infinity;
+    if (!(fragmentSize >= 1)) throw new RangeError("fragmentSize is at least 1");
+    this.#fragmentSize = fragmentSize;
+    this.#maskKey = options.maskKey ?? randomMaskKey;
+    this.#onFrame = options.onFrame;
+    this.#state = options.connecting ? "connecting" : "open";
+  }
+
+  /** CONNECTING, OPEN, CLOSING (a close frame went one way) or CLOSED. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The negotiated extensions. */
+  get extensions(): readonly Extension[] {
+    return this.#chain.extensions;
+  }
+
+  /** How the connection ended, once CLOSED. */
+  get closeResult(): CloseResult | undefined {
+    return this.#result;
+  }
+
+  /** The close frame this end sent, if any. */
+  get closeSent(): { code: number; reason: string } | undefined {
+    return this.#closeSent;
+  }
+
+  /** The close frame the peer sent, if any. */
+  get closeReceived(): { code: number; reason: string } | undefined {
+    return this.#closeReceived;
+  }
+
+  /** The violation that failed the connection, if any. */
+  get failure(): SprigError | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * True when the transport should be closed now: the server closes as soon
+   * as the closing handshake is done (RFC 6455 §7.1.1); either end closes at
+   * once after failing the connection. A client whose handshake completed
+   * waits for the server to close, and closes itself after a timeout.
+   */
+  get shouldCloseTransport(): boolean {
+    if (this.#state !== "closed") return false;
+    return this.role === "server" || this.#failure !== undefined || this.#result?.code === CloseCode.Abnormal;
+  }
+
+  /** Bytes queued by {@link takeOutput}'s next call. */
+  get outputBytes(): number {
+    return this.#outBytes;
+  }
+
+  /** Bytes of an incomplete incoming frame or message held in memory. */
+  get bufferedIncoming(): number {
+    return this.#parser.buffered + this.#assembler.buffered;
+  }
+
+  /** CONNECTING → OPEN, once the opening handshake succeeded. */
+  open(): void {
+    if (this.#state !== "connecting") throw new NotOpenError("the connection is not connecting");
+    this.#state = "open";
+  }
+
+  /**
+   * Takes bytes from the transport and returns what they completed:
+   * messages, pings, pongs, and at most one `error` and one `close`.
+   * Nothing valid before a bad byte is lost: its events come first.
+   */
+  receive(bytes: Uint8Array): ConnectionEvent[] {
+    if (this.#state === "connecting") throw new NotOpenError("bytes received before the handshake completed");
+    if (this.#state === "closed" || this.#closeReceived) return [];
+    try {
+      this.#parser.push(bytes, this.#handleFrame);
+    } catch (error) {
+      this.#fail(
+        error instanceof SprigError
+          ? error
+          : new SprigError("INTERNAL", `receiving failed: ${(error as Error)?.message}`, CloseCode.InternalError, { cause: error }),
+      );
+    }
+    return this.#drainEvents();
+  }
+
+  /**
+   * Tells the connection the transport ended (EOF or reset). If the
+   * closing handshake had not completed, the connection closes with 1006.
+   */
+  receiveEof(): ConnectionEvent[] {
+    if (this.#state !== "closed") {
+      this.#finish({ code: CloseCode.Abnormal, reason: "", wasClean: false });
+    }
+    return this.#drainEvents();
+  }
+
+  /**
+   * Takes the bytes to write, in order. Small frames come as one buffer
+   * each; a large unmasked payload may come as its own view (no copy), so
+   * the data passed to {@link send} must stay unchanged until written.
+   */
+  takeOutput(): Uint8Array[] {
+    const out = this.#out;
+    this.#out = [];
+    this.#outBytes = 0;
+    return out;
+  }
+
+  /** Sends a text message (a string) or a binary message (bytes). */
+  send(data: string | Uint8Array): void {
+    if (typeof data === "string") this.sendText(data);
+    else this.sendBinary(data);
+  }
+
+  /** Sends a text message. */
+  sendText(text: string): void {
+    this.#sendMessage(Opcode.Text, encodeUtf8(text));
+  }
+
+  /** Sends a binary message. */
+  sendBinary(data: Uint8Array): void {
+    this.#sendMessage(Opcode.Binary, data);
+  }
+
+  /**
+   * Sends one fragment of a message streamed piece by piece (RFC 6455
+   * §5.4): the first call picks the type, later calls continue it, and
+   * `fin` ends it. Extensions do not transform streamed messages. Control
+   * frames may be sent between fragments; other messages may not.
+   */
+  sendFragment(type: "text" | "binary", data: string | Uint8Array, fin: boolean): void {
+    this.#assertCanSendData();
+    const opcode = type === "text" ? Opcode.Text : Opcode.Binary;
+    if (this.#sending !== -1 && this.#sending !== opcode) {
+      throw new TypeError(`a ${this.#sending === Opcode.Text ? "text" : "binary"} message is being streamed`);
+    }
+    const payload = typeof data === "string" ? encodeUtf8(data) : data;
+    this.#writeFrame(fin, 0, this.#sending === -1 ? opcode : Opcode.Continuation, payload);
+    this.#sending = fin ? -1 : opcode;
+  }
+
+  /** Sends a ping carrying at most 125 bytes. */
+  ping(data: Uint8Array | string = new Uint8Array(0)): void {
+    this.#sendControl(Opcode.Ping, typeof data === "string" ? encodeUtf8(data) : data);
+  }
+
+  /** Sends an unsolicited pong (a heartbeat; RFC 6455 §5.5.3) or one owed when autoPong is off. */
+  pong(data: Uint8Array | string = new Uint8Array(0)): void {
+    this.#sendControl(Opcode.Pong, typeof data === "string" ? encodeUtf8(data) : data);
+  }
+
+  /**
+   * Starts the closing handshake (or answers the peer's close). With no
+   * code, the close frame is empty and the peer sees 1005. Does nothing once
+   * a close frame was sent.
+   *
+   * @throws {RangeError} for a code that may not be sent or a reason over 123 bytes
+   */
+  close(code?: number, reason = ""): void {
+    const payload = buildClosePayload(code, reason);
+    if (this.#state === "connecting") throw new NotOpenError("the connection is not open yet");
+    if (this.#closeSent || this.#state === "closed") return;
+    this.#sendClose(code ?? CloseCode.NoStatus, reason, payload);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #handleFrame = (frame: Frame): void => {
+    // Frames after the peer's close are not processed (RFC 6455 §5.5.1).
+    if (this.#closeReceived || this.#state === "closed") return;
+    this.#onFrame?.("in", frame);
+    const opcode = frame.opcode;
+    if (!isControl(opcode)) {
+      const message = this.#assembler.push(frame);
+      if (message !== undefined) this.#events.push(message);
+      return;
+    }
+    // RFC 7692 §6.1 and RFC 6455 §5.2: no extension here defines RSV bits for control frames.
+    if (frame.rsv !== 0) {
+      throw new ProtocolError("RSV_ON_CONTROL", "reserved bits set on a control frame");
+    }
+    if (opcode === Opcode.Ping) {
+      this.#events.push({ type: "ping", data: frame.payload });
+      // RFC 6455 §5.5.2: a pong with the same payload, unless closing.
+      if (this.#autoPong && !this.#closeSent) this.#writeFrame(true, 0, Opcode.Pong, frame.payload);
+    } else if (opcode === Opcode.Pong) {
+      this.#events.push({ type: "pong", data: frame.payload });
+    } else {
+      const { code, reason } = parseClosePayload(frame.payload);
+      this.#closeReceived = { code, reason };
+      if (!this.#closeSent) {
+        // RFC 6455 §5.5.1: answer with a close frame, echoing the code.
+        this.#sendClose(code, "", code === CloseCode.NoStatus ? new Uint8Array(0) : buildClosePayload(code));
+      }
+      this.#finish({ code, reason, wasClean: true });
+    }
+  };
+
+  /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame if none was sent, then close. */
+  #fail(error: SprigError): void {
+    this.#failure = error;
+    this.#assembler.reset();
+    this.#events.push({ type: "error", error });
+    const code = error.closeCode ?? CloseCode.InternalError;
+    if (!this.#closeSent) this.#sendClose(code, error.closeReason, buildClosePayload(code, error.closeReason));
+    this.#finish({ code, reason: error.closeReason, wasClean: false });
+  }
+
+  #finish(result: CloseResult): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#result = result;
+    this.#chain.dispose();
+    this.#events.push({ type: "close", ...result });
+  }
+
+  #drainEvents(): ConnectionEvent[] {
+    const events = this.#events;
+    if (events.length === 0) return events;
+    this.#events = [];
+    return events;
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  #assertCanSendData(): void {
+    // RFC 6455 §5.5.1: after sending a close frame, no more data frames.
+    if (this.#state !== "open") throw new NotOpenError();
+  }
+
+  #sendMessage(opcode: number, data: Uint8Array): void {
+    this.#assertCanSendData();
+    if (this.#sending !== -1) throw new TypeError("a streamed message is in progress; finish it first");
+    let rsv = 0;
+    if (!this.#chain.empty) ({ payload: data, rsv } = this.#chain.encode(data, opcode));
+    const size = this.#fragmentSize;
+    if (data.length <= size) {
+      this.#writeFrame(true, rsv, opcode, data);
+      return;
+    }
+    for (let at = 0; at < data.length; at += size) {
+      const end = Math.min(data.length, at + size);
+      this.#writeFrame(end === data.length, at === 0 ? rsv : 0, at === 0 ? opcode : Opcode.Continuation, data.subarray(at, end));
+    }
+  }
+
+  #sendControl(opcode: number, payload: Uint8Array): void {
+    if (this.#state !== "open" && this.#state !== "closing") throw new NotOpenError();
+    if (this.#closeSent) throw new NotOpenError("a close frame was already sent");
+    this.#writeFrame(true, 0, opcode, payload);
+  }
+
+  #sendClose(code: number, reason: string, payload: Uint8Array): void {
+    this.#closeSent = { code, reason };
+    this.#sending = -1;
+    this.#writeFrame(true, 0, Opcode.Close, payload);
+    if (this.#state === "open") this.#state = "closing";
+  }
+
+  #writeFrame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array): void {
+    const frame = { fin, rsv, opcode, payload };
+    if (isControl(opcode)) checkOutgoing(frame);
+    this.#onFrame?.("out", frame);
+    const length = payload.length;
+    if (this.role === "client") {
+      // RFC 6455 §5.3: a client MUST mask every frame, with a fresh key.
+      const mask = this.#maskKey();
+      const size = headerSize(length, true);
+      const out = new Uint8Array(size + length);
+      writeHeader(out, 0, fin, rsv, opcode, length, mask);
+      out.set(payload, size);
+      applyMask(out.subarray(size), mask);
+      this.#push(out);
+    } else if (length < COPY_THRESHOLD) {
+      const size = headerSize(length, false);
+      const out = new Uint8Array(size + length);
+      writeHeader(out, 0, fin, rsv, opcode, length);
+      out.set(payload, size);
+      this.#push(out);
+    } else {
+      const head = new Uint8Array(headerSize(length, false));
+      writeHeader(head, 0, fin, rsv, opcode, length);
+      this.#push(head);
+      this.#push(payload);
+    }
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#out.push(bytes);
+    this.#outBytes += bytes.length;
+  }
+}
+
+let pool = new Uint8Array(0);
+let poolAt = 0;
+
+/** Masking keys from the platform's CSPRNG, drawn 1 KiB at a time (RFC 6455 §5.3: unpredictable). */
+function randomMaskKey(): Uint8Array {
+  if (poolAt + 4 > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(1024));
+    poolAt = 0;
+  }
+  const key = pool.subarray(poolAt, poolAt + 4);
+  poolAt += 4;
+  return key;
+}

@@ -1,0 +1,256 @@
+/**
+ * The resumable frame parser: bytes in any chunking → frames.
+ *
+ * @module
+ */
+
+import { MessageTooBigError, ProtocolError, type SprigError } from "../errors.ts";
+import { type Frame, isControl, isKnownOpcode, MAX_CONTROL_PAYLOAD } from "./frame.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
+import { applyMask } from "./mask.ts";
+
+/** Whether incoming frames must, must not, or may be masked. */
+export type MaskPolicy = "required" | "forbidden" | "any";
+
+/** Options of {@link FrameParser}. */
+export interface FrameParserOptions {
+  /**
+   * RFC 6455 §5.1: a server MUST close on an unmasked frame (`"required"`),
+   * a client MUST close on a masked one (`"forbidden"`). Default `"any"`.
+   */
+  mask?: MaskPolicy;
+  /** RSV bits that negotiated extensions own; any other set bit fails. Default 0. */
+  allowedRsv?: number;
+  /** Largest payload of one frame in bytes. Default 64 MiB. */
+  maxFrameBytes?: number;
+}
+
+const HEAD = 0;
+const PAYLOAD = 1;
+const FAILED = 2;
+
+/**
+ * An incremental frame parser written as an explicit state machine. Feed it
+ * chunks split anywhere, one byte at a time if need be; it returns every
+ * complete frame and keeps the rest for the next chunk.
+ *
+ * Frame-level rules are enforced here: reserved opcodes and RSV bits, the
+ * masking rule, control frames (≤ 125 bytes, never fragmented), 64-bit
+ * lengths with the top bit clear, and the frame size limit. Message-level
+ * rules (continuation order, UTF-8) belong to {@link MessageAssembler}.
+ *
+ * Payloads are views into the chunk when a frame lies within one chunk, and
+ * masked payloads are unmasked in place: the parser owns the chunks it is fed.
+ *
+ * @example
+ * ```ts
+ * import { FrameParser } from "./frame_parser.ts";
+ * const parser = new FrameParser();
+ * const { frames } = parser.parse(new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]));
+ * // frames[0]: { fin: true, rsv: 0, opcode: 1, payload: "Hello" as bytes }
+ * ```
+ */
+export class FrameParser {
+  #state = HEAD;
+  #error: SprigError | undefined;
+  readonly #maskPolicy: MaskPolicy;
+  readonly #allowedRsv: number;
+  readonly #maxFrameBytes: number;
+
+  // Header bytes collected across chunks.
+  readonly #head = new Uint8Array(14);
+  #headLen = 0;
+
+  // The frame being read.
+  #fin = false;
+  #rsv = 0;
+  #opcode = 0;
+  #mask: Uint8Array | undefined;
+  #length = 0;
+  #payload: Uint8Array = new Uint8Array(0);
+  #filled = 0;
+
+  constructor(options: FrameParserOptions = {}) {
+    this.#maskPolicy = options.mask ?? "any";
+    this.#allowedRsv = options.allowedRsv ?? 0;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
+  }
+
+  /** The error that stopped the parser, if any. A failed parser accepts nothing more. */
+  get error(): SprigError | undefined {
+    return this.#error;
+  }
+
+  /** True between frames: no partial header or payload is held. */
+  get idle(): boolean {
+    return this.#state === HEAD && this.#headLen === 0;
+  }
+
+  /** Bytes held for a frame that is not complete yet. */
+  get buffered(): number {
+    return this.#state === PAYLOAD ? this.#filled : this.#headLen;
+  }
+
+  /**
+   * Feeds a chunk and calls `onFrame` for each complete frame, in order.
+   * Frames before a bad byte are delivered; then the error is thrown, and
+   * the parser stays failed.
+   *
+   * @throws {ProtocolError | MessageTooBigError} at the first violation
+   */
+  push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
+    if (this.#state === FAILED) throw this.#error!;
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (this.#state === HEAD) {
+        if (this.#headLen === 0) {
+          // Fast path: the whole header is in this chunk.
+          const size = n - i >= 2 ? headerLength(chunk[i + 1]) : 0;
+          if (size > 0 && n - i >= size) {
+            this.#readHeader(chunk, i);
+            i += size;
+            if (this.#length <= n - i) {
+              const payload = chunk.subarray(i, i + this.#length);
+              i += this.#length;
+              if (this.#mask) applyMask(payload, this.#mask);
+              onFrame(this.#frame(payload));
+            } else {
+              this.#startPayload(chunk.subarray(i));
+              i = n;
+            }
+            continue;
+          }
+        }
+        // Slow path: collect header bytes across chunks.
+        this.#head[this.#headLen++] = chunk[i++];
+        if (this.#headLen < 2) continue;
+        const size = headerLength(this.#head[1]);
+        while (this.#headLen < size && i < n) this.#head[this.#headLen++] = chunk[i++];
+        if (this.#headLen < size) continue;
+        this.#readHeader(this.#head, 0);
+        this.#headLen = 0;
+        if (this.#length === 0) {
+          onFrame(this.#frame(new Uint8Array(0)));
+          continue;
+        }
+        const rest = chunk.subarray(i, Math.min(n, i + this.#length));
+        i += rest.length;
+        if (rest.length === this.#length) {
+          if (this.#mask) applyMask(rest, this.#mask);
+          onFrame(this.#frame(rest));
+        } else {
+          this.#startPayload(rest);
+        }
+      } else {
+        const take = Math.min(this.#length - this.#filled, n - i);
+        this.#payload.set(chunk.subarray(i, i + take), this.#filled);
+        this.#filled += take;
+        i += take;
+        if (this.#filled === this.#length) {
+          const payload = this.#payload;
+          this.#payload = new Uint8Array(0);
+          this.#state = HEAD;
+          if (this.#mask) applyMask(payload, this.#mask);
+          onFrame(this.#frame(payload));
+        }
+      }
+    }
+  }
+
+  /**
+   * Feeds a chunk and returns what it held: the complete frames, and the
+   * error if the chunk broke a rule (frames before the bad byte are kept).
+   */
+  parse(chunk: Uint8Array): { frames: Frame[]; error?: SprigError } {
+    const frames: Frame[] = [];
+    try {
+      this.push(chunk, (f) => frames.push(f));
+      return { frames };
+    } catch (error) {
+      return { frames, error: error as SprigError };
+    }
+  }
+
+  #startPayload(first: Uint8Array): void {
+    this.#payload = new Uint8Array(this.#length);
+    this.#payload.set(first);
+    this.#filled = first.length;
+    this.#state = PAYLOAD;
+  }
+
+  #frame(payload: Uint8Array): Frame {
+    return { fin: this.#fin, rsv: this.#rsv, opcode: this.#opcode, payload };
+  }
+
+  #fail(error: SprigError): never {
+    this.#state = FAILED;
+    this.#error = error;
+    throw error;
+  }
+
+  /** Decodes and checks a complete header starting at `b[at]`. */
+  #readHeader(b: Uint8Array, at: number): void {
+    const b0 = b[at];
+    const b1 = b[at + 1];
+    const fin = (b0 & 0x80) !== 0;
+    const rsv = (b0 >>> 4) & 7;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let p = at + 2;
+    if (length === 126) {
+      length = (b[p] << 8) | b[p + 1];
+      p += 2;
+    } else if (length === 127) {
+      // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0.
+      if (b[p] & 0x80) {
+        this.#fail(new ProtocolError("LENGTH_MSB_SET", "64-bit payload length has its top bit set"));
+      }
+      const hi = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+      const lo = ((b[p + 4] << 24) | (b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]) >>> 0;
+      length = hi * 0x1_0000_0000 + lo;
+      p += 8;
+    }
+    // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them.
+    if ((rsv & ~this.#allowedRsv) !== 0) {
+      this.#fail(new ProtocolError("RSV_SET", `reserved bits 0b${rsv.toString(2).padStart(3, "0")} set without an extension`));
+    }
+    // RFC 6455 §5.2: reserved opcodes MUST fail the connection.
+    if (!isKnownOpcode(opcode)) {
+      this.#fail(new ProtocolError("OPCODE_RESERVED", `reserved opcode 0x${opcode.toString(16)}`));
+    }
+    if (isControl(opcode)) {
+      // RFC 6455 §5.5: control frames MUST NOT be fragmented and MUST carry
+      // a payload of 125 bytes or less.
+      if (!fin) this.#fail(new ProtocolError("CONTROL_FRAGMENTED", "fragmented control frame"));
+      if (length > MAX_CONTROL_PAYLOAD) {
+        this.#fail(new ProtocolError("CONTROL_TOO_LONG", `control frame of ${length} bytes (at most 125)`));
+      }
+    }
+    // RFC 6455 §5.1: a server MUST close on an unmasked frame; a client MUST
+    // close on a masked one.
+    if (masked && this.#maskPolicy === "forbidden") {
+      this.#fail(new ProtocolError("MASK_UNEXPECTED", "masked frame from a server"));
+    }
+    if (!masked && this.#maskPolicy === "required") {
+      this.#fail(new ProtocolError("MASK_MISSING", "unmasked frame from a client"));
+    }
+    if (length > this.#maxFrameBytes) {
+      this.#fail(
+        new MessageTooBigError("FRAME_TOO_BIG", `frame of ${length} bytes exceeds maxFrameBytes ${this.#maxFrameBytes}`, this.#maxFrameBytes),
+      );
+    }
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode;
+    this.#length = length;
+    this.#mask = masked ? b.slice(p, p + 4) : undefined;
+  }
+}
+
+/** Header size implied by the second header byte. */
+function headerLength(b1: number): number {
+  const len = b1 & 0x7f;
+  return (len < 126 ? 2 : len === 126 ? 4 : 10) + ((b1 & 0x80) !== 0 ? 4 : 0);
+}

@@ -1,0 +1,43 @@
+/**
+ * Frames → messages, as a TransformStream.
+ *
+ * @module
+ */
+
+import { type AssemblerOptions, type Message, MessageAssembler } from "../protocol/assembler.ts";
+import { ProtocolError } from "../errors.ts";
+import { type Frame, isControl } from "../protocol/frame.ts";
+
+/** A message, or a control frame passed through in its place in the stream. */
+export type MessageOrControl = Message | { type: "control"; frame: Frame };
+
+/**
+ * Reassembles frames into messages (see {@link MessageAssembler}); control
+ * frames pass through in order, between the messages around them.
+ *
+ * @example
+ * ```ts
+ * import { FrameDecoderStream } from "./frame_decoder_stream.ts";
+ * import { MessageStream } from "./message_stream.ts";
+ * const messages = bytes.pipeThrough(new FrameDecoderStream()).pipeThrough(new MessageStream());
+ * for await (const m of messages) if (m.type === "text") console.log(m.data);
+ * ```
+ */
+export class MessageStream extends TransformStream<Frame, MessageOrControl> {
+  constructor(options: AssemblerOptions = {}) {
+    const assembler = new MessageAssembler(options);
+    super({
+      transform(frame, controller) {
+        if (isControl(frame.opcode)) {
+          controller.enqueue({ type: "control", frame });
+          return;
+        }
+        const message = assembler.push(frame);
+        if (message !== undefined) controller.enqueue(message);
+      },
+      flush() {
+        if (assembler.inProgress) throw new ProtocolError("STREAM_TRUNCATED", "stream ended inside a fragmented message");
+      },
+    });
+  }
+}

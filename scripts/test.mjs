@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// Runs the whole test suite under Deno, Bun and Node (in that order), then
+// prints one summary line. Exits non-zero if any runtime failed.
+//   node scripts/test.mjs [--only node|deno|bun] [files...]
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const bin = (name) => join("node_modules", ".bin", name);
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function findTests(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir).sort()) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...findTests(path));
+    else if (entry.endsWith("_test.ts")) out.push(path);
+  }
+  return out;
+}
+
+const args = process.argv.slice(2);
+let only;
+const onlyAt = args.indexOf("--only");
+if (onlyAt !== -1) only = args.splice(onlyAt, 2)[1];
+const files = args.length > 0 ? args : findTests("tests");
+
+const runtimes = {
+  deno: [bin("deno"), ["test", "-A", "--no-check", ...files]],
+  bun: [bin("bun"), ["test", "--timeout", "120000", ...files.map((f) => "./" + f)]],
+  node: [bin("tsx"), ["--test", "--test-timeout=120000", ...files]],
+};
+
+// Counts from each runner's closing lines.
+const counters = {
+  deno: (s) => {
+    // "ok | 4 passed (33 steps) | 0 failed": describe() blocks are top-level
+    // tests and it() blocks are steps, so the steps are the leaf tests.
+    const m = /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(s);
+    return m && [Number(m[2] ?? m[1]), Number(m[4] ?? m[3])];
+  },
+  bun: (s) => {
+    const p = /^\s*(\d+) pass$/m.exec(s);
+    const f = /^\s*(\d+) fail$/m.exec(s);
+    return p && f && [Number(p[1]), Number(f[1])];
+  },
+  node: (s) => {
+    const p = /^# pass (\d+)$/m.exec(s);
+    const f = /^# fail (\d+)$/m.exec(s);
+    return p && f && [Number(p[1]), Number(f[1])];
+  },
+};
+
+let passed = 0;
+let failed = 0;
+const failedRuntimes = [];
+
+// Static checks first: strict tsc, deno check, deno lint (skipped with --only or explicit files).
+if (!only && args.length === 0) {
+  const checks = [
+    ["tsc (strict)", bin("tsc"), ["-p", "tsconfig.json"]],
+    ["deno check", bin("deno"), ["check", "--quiet", "mod.ts", "lib/", "tests/", "examples/", "bench/"]],
+    ["deno lint", bin("deno"), ["lint", "--quiet"]],
+  ];
+  for (const [name, cmd, argv] of checks) {
+    const r = spawnSync(cmd, argv, { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    const ok = r.status === 0;
+    if (!ok) process.stdout.write((r.stdout ?? "") + (r.stderr ?? ""));
+    console.log(`=== ${name}: ${ok ? "ok" : "FAILED"} ===`);
+    if (!ok) failedRuntimes.push(name);
+  }
+}
+for (const [name, [cmd, argv]] of Object.entries(runtimes)) {
+  if (only && only !== name) continue;
+  console.log(`\n=== ${name}: ${files.length} test files ===`);
+  const started = Date.now();
+  const r = spawnSync(cmd, argv, {
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  // deno and bun may still colour some lines; counts are read without escapes.
+  const output = ((r.stdout ?? "") + (r.stderr ?? "")).replace(ANSI, "");
+  process.stdout.write(output);
+  const counts = counters[name](output);
+  const ok = r.status === 0 && counts !== null && counts[1] === 0;
+  if (counts) {
+    passed += counts[0];
+    failed += counts[1];
+  }
+  if (!ok) failedRuntimes.push(name);
+  console.log(
+    `=== ${name}: ${ok ? "ok" : "FAILED"} (exit ${r.status ?? r.signal}, ${counts ? `${counts[0]} passed, ${counts[1]} failed` : "no counts"}, ${((Date.now() - started) / 1000).toFixed(1)} s) ===`,
+  );
+}
+
+if (failedRuntimes.length > 0) console.log(`\nFailed on: ${failedRuntimes.join(", ")}`);
+console.log(`\ntests: ${passed} passed, ${failed} failed`);
+process.exit(failedRuntimes.length > 0 ? 1 : 0);
