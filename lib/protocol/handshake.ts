@@ -1,0 +1,701 @@
+/**
+ * The opening handshake over HTTP/1.1 (RFC 6455 §4), sans I/O: build the
+ * client's request and check the server's response; check the client's
+ * request and build the server's response or refusal.
+ *
+ * Every refusal is a {@link HandshakeError} with a stable `code`
+ * ({@link HandshakeCode}). On the client it carries the server's status,
+ * headers and body; on the server it carries the status and headers to
+ * answer with (see {@link createRejectResponse}).
+ *
+ * @module
+ */
+
+import { HandshakeError } from "../errors.ts";
+import type { Extension, ExtensionFactory } from "../extensions/extension.ts";
+import { acceptAsClient, negotiateAsServer, offerHeader } from "../extensions/negotiate.ts";
+import { decodeBase64, encodeBase64 } from "./base64.ts";
+import {
+  isToken,
+  type RequestHead,
+  type ResponseHead,
+  writeRequestHead,
+  writeResponseHead,
+} from "./http1.ts";
+import { sha1 } from "./sha1.ts";
+
+/** The GUID of RFC 6455 §1.3, appended to the key before hashing. */
+export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** The only protocol version, RFC 6455 §4.1. */
+export const WEBSOCKET_VERSION = "13";
+
+/**
+ * Stable `code`s of the {@link HandshakeError}s this module raises. The
+ * extension codes are those of {@link acceptAsClient} and
+ * {@link negotiateAsServer}.
+ *
+ * @example
+ * ```ts
+ * import { checkClientRequest, HandshakeCode } from "./handshake.ts";
+ * import { HeadParser } from "./http1.ts";
+ * import { HandshakeError } from "../errors.ts";
+ * const head = new HeadParser({ kind: "request" }).push(new TextEncoder().encode("POST / HTTP/1.1\r\n\r\n"))!;
+ * try {
+ *   checkClientRequest(head);
+ * } catch (e) {
+ *   console.assert(e instanceof HandshakeError && e.code === HandshakeCode.Method && e.status === 405);
+ * }
+ * ```
+ */
+export const HandshakeCode = {
+  /** Client: the response status was not 101. */
+  Refused: "HANDSHAKE_REFUSED",
+  /** Either side: `Upgrade` missing or not `websocket`. */
+  Upgrade: "HANDSHAKE_UPGRADE",
+  /** Either side: `Connection` lacks the `upgrade` option. */
+  Connection: "HANDSHAKE_CONNECTION",
+  /** Client: `Sec-WebSocket-Accept` missing or wrong. */
+  AcceptMismatch: "ACCEPT_MISMATCH",
+  /** Client: the server chose a subprotocol that was not offered. */
+  ProtocolNotOffered: "PROTOCOL_NOT_OFFERED",
+  /** Server: the method was not GET (405). */
+  Method: "HANDSHAKE_METHOD",
+  /** Server: the HTTP version was below 1.1 (400). */
+  HttpVersion: "HANDSHAKE_HTTP_VERSION",
+  /** Server: the request target is not a path or a ws/http URI (400). */
+  Target: "HANDSHAKE_TARGET",
+  /** Server: `Host` missing, empty or repeated (400). */
+  Host: "HANDSHAKE_HOST",
+  /** Server: `Sec-WebSocket-Key` not the base64 of 16 bytes (400). */
+  KeyInvalid: "HANDSHAKE_KEY_INVALID",
+  /** Server: `Sec-WebSocket-Version` not 13 (426). */
+  Version: "HANDSHAKE_VERSION",
+  /** Server: `Sec-WebSocket-Protocol` is not a list of tokens (400). */
+  ProtocolInvalid: "HANDSHAKE_PROTOCOL_INVALID",
+} as const;
+
+const encoder = new TextEncoder();
+
+/**
+ * The fields of a `HeadersInit`, validated (a `TypeError` otherwise), in the
+ * caller's order and case when given as pairs or a record.
+ */
+function fieldsOf(init: HeadersInit | undefined): Array<[string, string]> {
+  if (init === undefined) return [];
+  new Headers(init); // validates names and values, as fetch() would
+  if (init instanceof Headers) return [...init];
+  if (Symbol.iterator in init) {
+    return [...(init as Iterable<Iterable<string>>)].map((pair) => {
+      const [name, value] = pair;
+      return [name, value.trim()];
+    });
+  }
+  return Object.entries(init as Record<string, string>).map(([n, v]) => [n, v.trim()]);
+}
+
+/**
+ * The `Sec-WebSocket-Accept` value for a key: base64 of the SHA-1 of the
+ * key followed by {@link WEBSOCKET_GUID} (RFC 6455 §4.2.2 step 5.4).
+ *
+ * @example
+ * ```ts
+ * import { acceptKey } from "./handshake.ts";
+ * console.assert(acceptKey("dGhlIHNhbXBsZSBub25jZQ==") === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); // RFC 6455 §1.3
+ * ```
+ */
+export function acceptKey(key: string): string {
+  return encodeBase64(sha1(encoder.encode(key + WEBSOCKET_GUID)));
+}
+
+/**
+ * A fresh `Sec-WebSocket-Key`: base64 of 16 random bytes (RFC 6455 §4.1:
+ * a nonce randomly selected for each connection).
+ *
+ * @param random returns `n` random bytes; defaults to `crypto.getRandomValues`
+ *
+ * @example
+ * ```ts
+ * import { generateKey } from "./handshake.ts";
+ * console.assert(generateKey().length === 24);
+ * ```
+ */
+export function generateKey(
+  random: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+): string {
+  const bytes = random(16);
+  if (bytes.length !== 16) throw new RangeError("the key source must return 16 bytes");
+  return encodeBase64(bytes);
+}
+
+/** Options of {@link createClientRequest}. */
+export interface ClientRequestOptions {
+  /** The server's URL: `ws:`, `wss:`, `http:` or `https:`, without a fragment. */
+  url: string | URL;
+  /** Subprotocols to offer, most preferred first: unique tokens. */
+  protocols?: readonly string[];
+  /** Extensions to offer, most preferred first. */
+  extensions?: readonly ExtensionFactory[];
+  /**
+   * Extra request fields. The handshake's own fields (`Upgrade`,
+   * `Connection`, `Sec-WebSocket-*`) cannot be set here; `Host` can, to
+   * address a virtual host other than the URL's.
+   */
+  headers?: HeadersInit;
+  /** The key to send; generated when absent. Must be the base64 of 16 bytes. */
+  key?: string;
+  /** The `Origin` field to send (browsers send one; other clients may). */
+  origin?: string;
+}
+
+/** A client's handshake request, and what is needed to check the response. */
+export interface ClientRequest {
+  /** The `Sec-WebSocket-Key` sent. */
+  key: string;
+  /** The request head to write. */
+  head: Uint8Array;
+  /** The URL, parsed. */
+  url: URL;
+  /** True for `wss:` and `https:`: connect with TLS. */
+  secure: boolean;
+  /** The host to connect to, without IPv6 brackets. */
+  hostname: string;
+  /** The port to connect to. */
+  port: number;
+  /** The `Host` value sent. */
+  host: string;
+  /** The request target sent: path and query. */
+  path: string;
+  /** The subprotocols offered. */
+  protocols: readonly string[];
+  /** The extension factories whose offers were sent. */
+  extensions: readonly ExtensionFactory[];
+}
+
+const CLIENT_OWN = new Set([
+  "upgrade",
+  "connection",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+  "sec-websocket-accept",
+]);
+
+/**
+ * Builds the client's opening handshake request (RFC 6455 §4.1).
+ *
+ * Fields, in order: `Host` (with the port when not the scheme's default;
+ * IPv6 literals bracketed), `Upgrade: websocket`, `Connection: Upgrade`,
+ * `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, then
+ * `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` when something is
+ * offered, `Origin` when given, `Authorization: Basic` when the URL has
+ * user information (and no `Authorization` is given), then the extra fields.
+ *
+ * @throws {TypeError} for a URL that is invalid, of another scheme, or has a
+ *   fragment; for invalid or repeated subprotocols; for an invalid key; for
+ *   extra fields that would override the handshake's own
+ *
+ * @example
+ * ```ts
+ * import { createClientRequest } from "./handshake.ts";
+ * const req = createClientRequest({ url: "ws://example.test:8080/chat", protocols: ["chat.v1"] });
+ * console.assert(req.host === "example.test:8080" && req.path === "/chat" && req.port === 8080);
+ * // req.head: "GET /chat HTTP/1.1\r\nHost: example.test:8080\r\nUpgrade: websocket\r\n…"
+ * ```
+ */
+export function createClientRequest(options: ClientRequestOptions): ClientRequest {
+  const url = new URL(options.url); // throws TypeError when invalid
+  let secure: boolean;
+  switch (url.protocol) {
+    case "ws:":
+    case "http:":
+      secure = false;
+      break;
+    case "wss:":
+    case "https:":
+      secure = true;
+      break;
+    default:
+      throw new TypeError(`a WebSocket URL is ws:, wss:, http: or https:, not ${url.protocol}`);
+  }
+  // RFC 6455 §3: fragment identifiers MUST NOT be used on WebSocket URIs.
+  // An empty fragment ("…#") only shows in the serialization.
+  if (url.hash !== "" || url.href.endsWith("#")) {
+    throw new TypeError("a WebSocket URL cannot have a fragment");
+  }
+  // WHATWG URL omits a scheme's default port and brackets IPv6 literals.
+  const host = url.host;
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const path = (url.pathname || "/") + url.search;
+
+  const protocols = [...(options.protocols ?? [])];
+  const seen = new Set<string>();
+  for (const p of protocols) {
+    // RFC 6455 §4.1: each subprotocol MUST be a non-empty token, and unique.
+    if (typeof p !== "string" || !isToken(p)) {
+      throw new TypeError(`invalid subprotocol ${JSON.stringify(p)}`);
+    }
+    if (seen.has(p)) throw new TypeError(`subprotocol ${JSON.stringify(p)} is offered twice`);
+    seen.add(p);
+  }
+
+  const key = options.key ?? generateKey();
+  // RFC 6455 §4.1: the key MUST be a base64-encoded 16-byte value.
+  if (decodeBase64(key)?.length !== 16) throw new TypeError("the key must be base64 of 16 bytes");
+
+  const extensions = (options.extensions ?? []).filter((f) => f.offer().length > 0);
+  const extensionsHeader = offerHeader(extensions);
+
+  const extra = fieldsOf(options.headers);
+  let hostOverride: string | undefined;
+  let hasAuthorization = false;
+  for (const [name, value] of extra) {
+    const lower = name.toLowerCase();
+    if (CLIENT_OWN.has(lower)) throw new TypeError(`the ${name} header is the handshake's own`);
+    if (lower === "host") {
+      if (hostOverride !== undefined) throw new TypeError("Host is given twice");
+      hostOverride = value;
+    } else if (lower === "origin" && options.origin !== undefined) {
+      throw new TypeError("Origin is given twice, as an option and as a header");
+    } else if (lower === "authorization") {
+      hasAuthorization = true;
+    }
+  }
+
+  const fields: Array<[string, string]> = [
+    ["Host", hostOverride ?? host],
+    ["Upgrade", "websocket"],
+    ["Connection", "Upgrade"],
+    ["Sec-WebSocket-Key", key],
+    ["Sec-WebSocket-Version", WEBSOCKET_VERSION],
+  ];
+  if (protocols.length > 0) fields.push(["Sec-WebSocket-Protocol", protocols.join(", ")]);
+  if (extensionsHeader !== undefined) fields.push(["Sec-WebSocket-Extensions", extensionsHeader]);
+  if (options.origin !== undefined) fields.push(["Origin", options.origin]);
+  if ((url.username !== "" || url.password !== "") && !hasAuthorization) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    fields.push(["Authorization", `Basic ${encodeBase64(encoder.encode(credentials))}`]);
+  }
+  for (const field of extra) if (field[0].toLowerCase() !== "host") fields.push(field);
+
+  let head: Uint8Array;
+  try {
+    head = writeRequestHead("GET", path, fields);
+  } catch (e) {
+    throw new TypeError((e as Error).message, { cause: e });
+  }
+  return {
+    key,
+    head,
+    url,
+    secure,
+    hostname,
+    port,
+    host: fields[0][1],
+    path,
+    protocols,
+    extensions,
+  };
+}
+
+/** What a successful handshake agreed on. */
+export interface HandshakeResult {
+  /** The subprotocol the server chose, or `""` for none. */
+  protocol: string;
+  /** The negotiated extensions, in the order they run. */
+  extensions: Extension[];
+  /** The response fields. */
+  headers: Headers;
+}
+
+/** True when a comma-separated field value lists `token` (ASCII case-insensitive). */
+function listHas(value: string | null, token: string): boolean {
+  if (value === null) return false;
+  for (const item of value.split(",")) {
+    if (item.trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks the server's response to {@link createClientRequest}'s request
+ * (RFC 6455 §4.1, "the client MUST validate the server's response").
+ *
+ * @param request the request that was sent
+ * @param head the parsed response head
+ * @param body the response body read so far, kept in a refusal's error
+ * @throws {HandshakeError} carrying the response's status, headers and body:
+ *   `HANDSHAKE_REFUSED` (not 101), `HANDSHAKE_UPGRADE`, `HANDSHAKE_CONNECTION`,
+ *   `ACCEPT_MISMATCH`, `PROTOCOL_NOT_OFFERED`, or an extension code of
+ *   {@link acceptAsClient}
+ *
+ * @example
+ * ```ts
+ * import { acceptKey, checkServerResponse, createClientRequest } from "./handshake.ts";
+ * import { HeadParser } from "./http1.ts";
+ * const req = createClientRequest({ url: "ws://example.test/" });
+ * const head = new HeadParser({ kind: "response" }).push(new TextEncoder().encode(
+ *   `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+ *     `Sec-WebSocket-Accept: ${acceptKey(req.key)}\r\n\r\n`,
+ * ))!;
+ * console.assert(checkServerResponse(req, head).protocol === "");
+ * ```
+ */
+export function checkServerResponse(
+  request: Pick<ClientRequest, "key" | "protocols" | "extensions">,
+  head: ResponseHead,
+  body: Uint8Array = new Uint8Array(0),
+): HandshakeResult {
+  const headers = head.headers;
+  const response = { status: head.status, headers, body };
+  const fail = (code: string, message: string): never => {
+    throw new HandshakeError(code, message, response);
+  };
+  // RFC 6455 §4.1: a status other than 101 is handled per HTTP; the
+  // connection does not become a WebSocket.
+  if (head.status !== 101) {
+    fail(
+      HandshakeCode.Refused,
+      `the server refused the WebSocket upgrade: ${head.status} ${head.statusText}`.trimEnd(),
+    );
+  }
+  // RFC 6455 §4.1: Upgrade MUST be "websocket", ASCII case-insensitive.
+  if (headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    fail(HandshakeCode.Upgrade, "the response's Upgrade header is not websocket");
+  }
+  // RFC 6455 §4.1: Connection MUST contain the token "Upgrade", case-insensitive.
+  if (!listHas(headers.get("connection"), "upgrade")) {
+    fail(HandshakeCode.Connection, "the response's Connection header lacks upgrade");
+  }
+  // RFC 6455 §4.1: Sec-WebSocket-Accept MUST be base64(SHA-1(key + GUID)).
+  if (headers.get("sec-websocket-accept") !== acceptKey(request.key)) {
+    fail(
+      HandshakeCode.AcceptMismatch,
+      "the response's Sec-WebSocket-Accept does not match the key",
+    );
+  }
+  // RFC 6455 §4.1: a subprotocol that was not requested fails the connection.
+  const protocol = headers.get("sec-websocket-protocol");
+  if (protocol !== null && !request.protocols.includes(protocol)) {
+    fail(
+      HandshakeCode.ProtocolNotOffered,
+      request.protocols.length === 0
+        ? "the server chose a subprotocol, but none was offered"
+        : `the server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`,
+    );
+  }
+  // RFC 6455 §4.1: so does an extension that was not requested.
+  const extensions = acceptAsClient(
+    request.extensions,
+    headers.get("sec-websocket-extensions"),
+    response,
+  );
+  return { protocol: protocol ?? "", extensions, headers };
+}
+
+/** Options of {@link checkClientRequest}. */
+export interface ServerHandshakeOptions {
+  /**
+   * The subprotocols the server speaks, or a function choosing one from the
+   * client's offer (called only when the client offers some; return
+   * `undefined` for none). With a list, the choice is the first protocol in
+   * the *client's* order that the list contains: the client states its
+   * preference, the server states what it supports.
+   */
+  protocols?: readonly string[] | ((offered: string[]) => string | undefined);
+  /** The server's extensions, most preferred first. */
+  extensions?: readonly ExtensionFactory[];
+}
+
+/** A valid client request, and what the server agreed to. */
+export interface CheckedRequest {
+  /** The client's `Sec-WebSocket-Key`. */
+  key: string;
+  /** The subprotocols the client offered, in its order. */
+  protocols: string[];
+  /** The chosen subprotocol, if any. */
+  protocol: string | undefined;
+  /** The accepted extensions; dispose them if the upgrade goes no further. */
+  extensions: Extension[];
+  /** The `Sec-WebSocket-Extensions` response value, if any was accepted. */
+  extensionsHeader: string | undefined;
+  /** The `Origin` field, if sent: check it against cross-site WebSocket hijacking. */
+  origin: string | undefined;
+  /** The `Host` field. */
+  host: string;
+  /** The path and query requested. */
+  path: string;
+}
+
+/**
+ * Checks a client's opening handshake request (RFC 6455 §4.2.1) and
+ * negotiates the subprotocol and extensions.
+ *
+ * Checks, in order, each refused with a {@link HandshakeError} whose status
+ * and headers are the response to send:
+ * - method GET, else 405 with `Allow: GET` (`HANDSHAKE_METHOD`);
+ * - HTTP/1.1 or later, else 400 (`HANDSHAKE_HTTP_VERSION`);
+ * - a path or an absolute ws/wss/http/https target, else 400 (`HANDSHAKE_TARGET`);
+ * - one non-empty `Host`, else 400 (`HANDSHAKE_HOST`);
+ * - `Upgrade` listing `websocket`, else 426 with `Upgrade: websocket`
+ *   (`HANDSHAKE_UPGRADE`);
+ * - `Connection` listing `upgrade`, else 426 with `Upgrade: websocket`
+ *   (`HANDSHAKE_CONNECTION`): without it the Upgrade field does not apply
+ *   (RFC 9110 §7.8), so this is a plain request to an upgrade-only resource;
+ * - `Sec-WebSocket-Version: 13`, else 426 with `Sec-WebSocket-Version: 13`
+ *   (`HANDSHAKE_VERSION`, RFC 6455 §4.4); checked before the key, whose
+ *   form other versions may define differently;
+ * - `Sec-WebSocket-Key` the base64 of 16 bytes, else 400 (`HANDSHAKE_KEY_INVALID`);
+ * - `Sec-WebSocket-Protocol` a list of tokens, else 400 (`HANDSHAKE_PROTOCOL_INVALID`);
+ * - a well-formed `Sec-WebSocket-Extensions` when the server has extensions,
+ *   else 400 (`EXTENSIONS_HEADER_MALFORMED`).
+ *
+ * @throws {HandshakeError} as above
+ * @throws {TypeError} when a `protocols` function returns a protocol that was not offered
+ *
+ * @example
+ * ```ts
+ * import { checkClientRequest, createServerResponse } from "./handshake.ts";
+ * import { HeadParser } from "./http1.ts";
+ * const head = new HeadParser({ kind: "request" }).push(new TextEncoder().encode(
+ *   "GET /chat HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+ *     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+ *     "Sec-WebSocket-Protocol: chat, superchat\r\n\r\n",
+ * ))!;
+ * const accepted = checkClientRequest(head, { protocols: ["superchat", "chat"] });
+ * console.assert(accepted.protocol === "chat"); // the client's first that the server speaks
+ * const response = createServerResponse(accepted);
+ * ```
+ */
+export function checkClientRequest(
+  head: RequestHead,
+  options: ServerHandshakeOptions = {},
+): CheckedRequest {
+  const headers = head.headers;
+  const fail = (code: string, message: string, status: number, extra?: HeadersInit): never => {
+    throw new HandshakeError(code, message, { status, headers: extra });
+  };
+  // RFC 6455 §4.2.1 item 1: an HTTP/1.1 or higher GET request.
+  if (head.method !== "GET") {
+    fail(HandshakeCode.Method, "the WebSocket handshake is a GET request", 405, { Allow: "GET" });
+  }
+  if (head.version < "HTTP/1.1") {
+    fail(HandshakeCode.HttpVersion, "the WebSocket handshake needs HTTP/1.1 or later", 400);
+  }
+  // RFC 6455 §4.2.1 item 1: the Request-URI is the resource name, or an
+  // absolute http(s) URI (ws(s) accepted too) whose host the client names.
+  let path = head.target;
+  if (!path.startsWith("/")) {
+    let url: URL | undefined;
+    try {
+      url = new URL(path);
+    } catch {
+      // not an absolute URI
+    }
+    if (url === undefined || !/^(?:wss?|https?):$/.test(url.protocol) || url.hash !== "") {
+      fail(HandshakeCode.Target, "the request target is not a path or a WebSocket URI", 400);
+    }
+    path = (url!.pathname || "/") + url!.search;
+  }
+  // RFC 6455 §4.2.1 item 2 and RFC 9112 §3.2: exactly one Host field.
+  const host = headers.get("host");
+  if (!host || head.rawHeaders.filter(([n]) => n.toLowerCase() === "host").length !== 1) {
+    fail(HandshakeCode.Host, "the request needs exactly one Host header", 400);
+  }
+  // RFC 6455 §4.2.1 item 3: Upgrade contains "websocket", case-insensitive.
+  // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
+  if (!listHas(headers.get("upgrade"), "websocket")) {
+    fail(HandshakeCode.Upgrade, "the request does not ask to upgrade to websocket", 426, {
+      Upgrade: "websocket",
+    });
+  }
+  // RFC 6455 §4.2.1 item 4: Connection contains "Upgrade", case-insensitive.
+  if (!listHas(headers.get("connection"), "upgrade")) {
+    fail(HandshakeCode.Connection, "the request's Connection header lacks upgrade", 426, {
+      Upgrade: "websocket",
+    });
+  }
+  // RFC 6455 §4.2.1 item 6 and §4.4: version 13, else 426 naming the
+  // versions this server speaks.
+  if (headers.get("sec-websocket-version") !== WEBSOCKET_VERSION) {
+    fail(HandshakeCode.Version, "unsupported Sec-WebSocket-Version; this server speaks 13", 426, {
+      "Sec-WebSocket-Version": WEBSOCKET_VERSION,
+    });
+  }
+  // RFC 6455 §4.2.1 item 5: the key, base64-decoded, is 16 bytes long. Two
+  // key fields combine into "a, b", which is not base64.
+  const key = headers.get("sec-websocket-key") ?? "";
+  if (decodeBase64(key)?.length !== 16) {
+    fail(HandshakeCode.KeyInvalid, "Sec-WebSocket-Key is not the base64 of 16 bytes", 400);
+  }
+  // RFC 6455 §4.2.1 item 8: a comma-separated list of subprotocol tokens.
+  const protocols: string[] = [];
+  const protocolHeader = headers.get("sec-websocket-protocol");
+  if (protocolHeader !== null) {
+    for (const item of protocolHeader.split(",")) {
+      const p = item.trim();
+      if (p === "") continue;
+      if (!isToken(p)) fail(HandshakeCode.ProtocolInvalid, "malformed Sec-WebSocket-Protocol", 400);
+      protocols.push(p);
+    }
+  }
+  let protocol: string | undefined;
+  const supported = options.protocols;
+  if (protocols.length > 0 && supported !== undefined) {
+    if (typeof supported === "function") {
+      protocol = supported([...protocols]) || undefined;
+      // RFC 6455 §4.2.2: the server's choice MUST be one the client offered.
+      if (protocol !== undefined && !protocols.includes(protocol)) {
+        throw new TypeError(`the chosen subprotocol ${JSON.stringify(protocol)} was not offered`);
+      }
+    } else {
+      protocol = protocols.find((p) => supported.includes(p));
+    }
+  }
+  // Last, as it builds live extensions that a refusal above would leak.
+  const { header: extensionsHeader, extensions } = negotiateAsServer(
+    options.extensions ?? [],
+    headers.get("sec-websocket-extensions"),
+  );
+  return {
+    key,
+    protocols,
+    protocol,
+    extensions,
+    extensionsHeader,
+    origin: headers.get("origin") ?? undefined,
+    host: host!,
+    path,
+  };
+}
+
+/** Options of {@link createServerResponse}. */
+export interface ServerResponseOptions {
+  /** The client's `Sec-WebSocket-Key`. */
+  key: string;
+  /** The chosen subprotocol, if any. */
+  protocol?: string;
+  /** The `Sec-WebSocket-Extensions` value, if any extension was accepted. */
+  extensionsHeader?: string;
+  /** Extra response fields (not the handshake's own, nor a body's). */
+  headers?: HeadersInit;
+}
+
+const SERVER_OWN = new Set([
+  "upgrade",
+  "connection",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  // RFC 9110 §8.6, RFC 9112 §6.1: no body framing in a 1xx response.
+  "content-length",
+  "transfer-encoding",
+]);
+
+/**
+ * Builds the server's 101 response (RFC 6455 §4.2.2 step 5). Takes the
+ * result of {@link checkClientRequest} as is.
+ *
+ * @throws {TypeError} when extra fields would override the handshake's own
+ *
+ * @example
+ * ```ts
+ * import { createServerResponse } from "./handshake.ts";
+ * const head = createServerResponse({ key: "dGhlIHNhbXBsZSBub25jZQ==", protocol: "chat" });
+ * // "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+ * // "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+ * ```
+ */
+export function createServerResponse(options: ServerResponseOptions): Uint8Array {
+  const extra = fieldsOf(options.headers);
+  for (const [name] of extra) {
+    if (SERVER_OWN.has(name.toLowerCase())) {
+      throw new TypeError(`the ${name} header is the handshake's own`);
+    }
+  }
+  const fields: Array<[string, string]> = [
+    ["Upgrade", "websocket"],
+    ["Connection", "Upgrade"],
+    ["Sec-WebSocket-Accept", acceptKey(options.key)],
+  ];
+  if (options.protocol !== undefined) {
+    if (!isToken(options.protocol)) throw new TypeError("the subprotocol must be a token");
+    fields.push(["Sec-WebSocket-Protocol", options.protocol]);
+  }
+  if (options.extensionsHeader !== undefined) {
+    fields.push(["Sec-WebSocket-Extensions", options.extensionsHeader]);
+  }
+  for (const entry of extra) fields.push(entry);
+  try {
+    return writeResponseHead(101, "Switching Protocols", fields);
+  } catch (e) {
+    throw new TypeError((e as Error).message, { cause: e });
+  }
+}
+
+const REPLACED = new Set(["connection", "content-length", "transfer-encoding"]);
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+/**
+ * Builds a complete refusal: status line with the standard reason phrase,
+ * the given fields, `Connection: close`, `Content-Length`, and the body. A
+ * string body is sent as UTF-8 with `Content-Type: text/plain;
+ * charset=utf-8` unless a content type is given. `Connection`,
+ * `Content-Length` and `Transfer-Encoding` are always sprig's own; given
+ * values are replaced.
+ *
+ * @throws {RangeError} for a status outside 200 … 599, or unsafe fields
+ *
+ * @example
+ * ```ts
+ * import { createRejectResponse } from "./handshake.ts";
+ * const bytes = createRejectResponse(426, { "Sec-WebSocket-Version": "13" }, "upgrade required");
+ * // "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n" +
+ * // "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 16\r\n\r\nupgrade required"
+ * ```
+ */
+export function createRejectResponse(
+  status: number,
+  headers?: HeadersInit,
+  body?: string | Uint8Array,
+): Uint8Array {
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new RangeError(`a refusal status is in 200 … 599, not ${status}`);
+  }
+  const entries = fieldsOf(headers).filter(([name]) => !REPLACED.has(name.toLowerCase()));
+  let payload: Uint8Array;
+  if (typeof body === "string") {
+    payload = encoder.encode(body);
+    if (!entries.some(([name]) => name.toLowerCase() === "content-type")) {
+      entries.push(["Content-Type", "text/plain; charset=utf-8"]);
+    }
+  } else {
+    payload = body ?? new Uint8Array(0);
+  }
+  entries.push(["Connection", "close"], ["Content-Length", String(payload.length)]);
+  const head = writeResponseHead(status, REASONS[status] ?? "", entries);
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head);
+  out.set(payload, head.length);
+  return out;
+}
