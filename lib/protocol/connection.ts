@@ -181,6 +181,7 @@ export class Connection {
 
   /** Bytes of an incomplete incoming frame or message held in memory. */
   get bufferedIncoming(): number {
+    if (this.#state === "closed") return 0;
     return this.#parser.buffered + this.#assembler.buffered;
   }
 
@@ -201,6 +202,10 @@ export class Connection {
     try {
       this.#parser.push(bytes, this.#handleFrame);
     } catch (error) {
+      // Bytes after the peer's close frame are not processed (RFC 6455 §5.5.1),
+      // so a violation there is not one.
+      // (#handleFrame may have moved the state on; read it afresh.)
+      if (this.#closeReceived || (this.#state as ConnectionState) === "closed") return this.#drainEvents();
       this.#fail(
         error instanceof SprigError
           ? error
@@ -337,6 +342,7 @@ export class Connection {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#result = result;
+    this.#assembler.reset();
     this.#chain.dispose();
     this.#events.push({ type: "close", ...result });
   }

@@ -41,6 +41,8 @@ const FAILED = 2;
  *
  * Payloads are views into the chunk when a frame lies within one chunk, and
  * masked payloads are unmasked in place: the parser owns the chunks it is fed.
+ * A payload spanning chunks is held as views of them until complete, so
+ * memory follows the bytes received, not the length the header claims.
  *
  * @example
  * ```ts
@@ -67,7 +69,8 @@ export class FrameParser {
   #opcode = 0;
   #mask: Uint8Array | undefined;
   #length = 0;
-  #payload: Uint8Array = new Uint8Array(0);
+  /** Pieces of a payload that spans chunks: held as they arrive, joined once complete. */
+  #parts: Uint8Array[] = [];
   #filled = 0;
 
   constructor(options: FrameParserOptions = {}) {
@@ -88,7 +91,7 @@ export class FrameParser {
 
   /** Bytes held for a frame that is not complete yet. */
   get buffered(): number {
-    return this.#state === PAYLOAD ? this.#filled : this.#headLen;
+    return this.#state === PAYLOAD ? this.#filled : this.#state === HEAD ? this.#headLen : 0;
   }
 
   /**
@@ -144,12 +147,12 @@ export class FrameParser {
         }
       } else {
         const take = Math.min(this.#length - this.#filled, n - i);
-        this.#payload.set(chunk.subarray(i, i + take), this.#filled);
+        this.#parts.push(chunk.subarray(i, i + take));
         this.#filled += take;
         i += take;
         if (this.#filled === this.#length) {
-          const payload = this.#payload;
-          this.#payload = new Uint8Array(0);
+          const payload = join(this.#parts, this.#length);
+          this.#parts = [];
           this.#state = HEAD;
           if (this.#mask) applyMask(payload, this.#mask);
           onFrame(this.#frame(payload));
@@ -172,9 +175,11 @@ export class FrameParser {
     }
   }
 
+  // Memory grows with the bytes that actually arrive, never with the length a
+  // header merely claims: a peer cannot make the parser allocate maxFrameBytes
+  // per connection by sending headers alone.
   #startPayload(first: Uint8Array): void {
-    this.#payload = new Uint8Array(this.#length);
-    this.#payload.set(first);
+    this.#parts = first.length > 0 ? [first] : [];
     this.#filled = first.length;
     this.#state = PAYLOAD;
   }
@@ -186,6 +191,9 @@ export class FrameParser {
   #fail(error: SprigError): never {
     this.#state = FAILED;
     this.#error = error;
+    this.#parts = [];
+    this.#filled = 0;
+    this.#headLen = 0;
     throw error;
   }
 
@@ -253,4 +261,16 @@ export class FrameParser {
 function headerLength(b1: number): number {
   const len = b1 & 0x7f;
   return (len < 126 ? 2 : len === 126 ? 4 : 10) + ((b1 & 0x80) !== 0 ? 4 : 0);
+}
+
+/** One buffer holding `parts` (a copy, so the chunks they view can be released). */
+function join(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1 && parts[0].length === length) return parts[0];
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -1,0 +1,246 @@
+/**
+ * `connect()`: open a WebSocket client connection over the runtime's sockets.
+ *
+ * @module
+ */
+
+import { AbortError, ConnectionError, SprigError, TimeoutError } from "../errors.ts";
+import type { ExtensionFactory } from "../extensions/extension.ts";
+import { formatExtensionsHeader } from "../extensions/header.ts";
+import { permessageDeflate, type PerMessageDeflateOptions } from "../extensions/permessage_deflate.ts";
+import { checkServerResponse, createClientRequest } from "../protocol/handshake.ts";
+import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
+import { Session, SESSION_DEFAULTS, type SessionOptions } from "../session.ts";
+import { abortReason } from "../transport/abort.ts";
+import { connectTransport } from "../transport/connect.ts";
+import type { ConnectTarget, Connector, Transport } from "../transport/transport.ts";
+
+/** TLS settings of a `wss:` connection. */
+export interface ClientTlsOptions {
+  /** Extra trusted CA certificates, PEM. Default: the runtime's trust store only. */
+  caCerts?: string[];
+  /** The name to verify and send as SNI. Default: the URL's host. */
+  serverName?: string;
+  /**
+   * Accept any certificate. Default false. For tests against self-signed
+   * servers only: anyone on the path can then read and change the traffic.
+   */
+  insecure?: boolean;
+}
+
+/** Options of {@link connect}. */
+export interface ConnectOptions extends SessionOptions {
+  /** Subprotocols to offer, most preferred first. Default none. */
+  protocols?: string[];
+  /** Extra request headers (e.g. `authorization`). The handshake's own fields cannot be set. */
+  headers?: HeadersInit;
+  /** The `Origin` to send. Default none. */
+  origin?: string;
+  /**
+   * permessage-deflate (RFC 7692): `true` offers it with the defaults,
+   * an object tunes it, `false` turns it off. Default true.
+   */
+  compression?: boolean | PerMessageDeflateOptions;
+  /** Further extensions to offer, after permessage-deflate. Default none. */
+  extensions?: ExtensionFactory[];
+  /** Time to open the TCP (and TLS) connection, in milliseconds. Default 10,000. */
+  connectTimeoutMs?: number;
+  /** Time for the server to answer the upgrade request, in milliseconds. Default 10,000. */
+  handshakeTimeoutMs?: number;
+  /** Cancels the connection attempt at any stage; after opening, it closes the connection with 1001. */
+  signal?: AbortSignal;
+  /** TLS settings for `wss:`. */
+  tls?: ClientTlsOptions;
+  /** Connect to this Unix domain socket instead of the URL's host and port. */
+  unixPath?: string;
+  /** A transport already connected, or a function that opens one. Default: the runtime's sockets. */
+  transport?: Transport | Connector;
+  /** Largest response head in bytes. Default 16 KiB. */
+  maxHeadBytes?: number;
+}
+
+/** The client's defaults, in one place. */
+export const CLIENT_DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  /** A refusal's body is kept up to this many bytes. */
+  maxRefusalBodyBytes: 64 * 1024,
+} as const;
+
+/**
+ * Opens a WebSocket connection and resolves once the opening handshake
+ * succeeded.
+ *
+ * @throws {HandshakeError} when the server refused (status, headers, body) or answered wrongly
+ * @throws {ConnectionError} when the transport could not be opened
+ * @throws {TimeoutError} when connecting or the handshake took too long
+ * @throws {AbortError} when `signal` aborted
+ *
+ * @example
+ * ```ts
+ * import { connect } from "../../mod.ts";
+ * await using ws = await connect("ws://127.0.0.1:8080/chat", {
+ *   protocols: ["chat.v1"],
+ *   headers: { authorization: "Bearer token" },
+ * });
+ * await ws.send("hello");
+ * for await (const message of ws) console.log(message);
+ * ```
+ */
+export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Session> {
+  const { signal } = options;
+  if (signal?.aborted) throw abortReason(signal);
+
+  const factories: ExtensionFactory[] = [];
+  const compression = options.compression ?? true;
+  if (compression) factories.push(permessageDeflate(compression === true ? {} : compression));
+  if (options.extensions) factories.push(...options.extensions);
+
+  const request = createClientRequest({
+    url,
+    protocols: options.protocols,
+    extensions: factories,
+    headers: options.headers,
+    origin: options.origin,
+  });
+
+  // 1. The transport.
+  const transport = await openTransport(options, {
+    hostname: request.hostname,
+    port: request.port,
+    tls: request.secure,
+    unixPath: options.unixPath,
+    caCerts: options.tls?.caCerts,
+    serverName: options.tls?.serverName,
+    insecure: options.tls?.insecure,
+  });
+
+  // 2. The opening handshake, bounded by its timeout and the signal.
+  const handshakeTimeout = options.handshakeTimeoutMs ?? CLIENT_DEFAULTS.handshakeTimeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TimeoutError("HANDSHAKE_TIMEOUT", `no handshake response within ${handshakeTimeout} ms`, handshakeTimeout)),
+      handshakeTimeout,
+    );
+    if (signal) {
+      onAbort = () => reject(abortReason(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+  });
+  let head: ResponseHead;
+  let rest: Uint8Array;
+  let result;
+  try {
+    ({ head, rest } = await Promise.race([exchange(transport, request.head, options.maxHeadBytes), interrupted]));
+    if (head.status !== 101) {
+      const body = await Promise.race([readBody(transport, head, rest), interrupted]);
+      checkServerResponse(request, head, body); // throws the refusal with its body
+    }
+    result = checkServerResponse(request, head);
+  } catch (error) {
+    transport.close();
+    if (error instanceof SprigError) throw error;
+    throw new ConnectionError("CONNECTION_LOST", `the connection failed during the handshake: ${(error as Error)?.message}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+    interrupted.catch(() => {});
+  }
+
+  const keepalive = options.keepalive ?? {
+    intervalMs: SESSION_DEFAULTS.keepaliveIntervalMs,
+    timeoutMs: SESSION_DEFAULTS.keepaliveTimeoutMs,
+  };
+  const session = new Session(
+    transport,
+    {
+      role: "client",
+      extensions: result.extensions,
+      maxMessageBytes: options.maxMessageBytes,
+      maxFrameBytes: options.maxFrameBytes ?? options.maxMessageBytes,
+      maxFragments: options.maxFragments,
+      autoPong: options.autoPong,
+    },
+    {
+      protocol: result.protocol,
+      extensions: formatExtensionsHeader(result.extensions.map((e) => ({ name: e.name, params: e.params }))),
+      headers: result.headers,
+      url: request.url.href,
+      remoteAddress: transport.remoteAddress,
+    },
+    { ...options, keepalive },
+    rest,
+  );
+  if (signal) {
+    const onLateAbort = () => void session.close(1001).catch(() => session.terminate());
+    signal.addEventListener("abort", onLateAbort, { once: true });
+    session.closed.then(() => signal.removeEventListener("abort", onLateAbort));
+  }
+  return session;
+}
+
+/** Opens (or takes) the transport, within the connect timeout. */
+async function openTransport(options: ConnectOptions, target: ConnectTarget): Promise<Transport> {
+  const given = options.transport;
+  if (given !== undefined && typeof given !== "function") return given;
+  const connector = given ?? connectTransport;
+  const timeout = options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
+  const timeoutSignal = AbortSignal.timeout(timeout);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeoutSignal]) : timeoutSignal;
+  try {
+    return await connector(target, signal);
+  } catch (error) {
+    if (options.signal?.aborted) throw abortReason(options.signal);
+    if (timeoutSignal.aborted) {
+      throw new TimeoutError("CONNECT_TIMEOUT", `could not connect within ${timeout} ms`, timeout, { cause: error });
+    }
+    if (error instanceof AbortError) throw error;
+    const where = target.unixPath ?? `${target.hostname}:${target.port}`;
+    throw new ConnectionError("CONNECT_FAILED", `could not connect to ${where}: ${(error as Error)?.message}`, { cause: error });
+  }
+}
+
+/** Writes the request head and reads the response head. */
+async function exchange(
+  transport: Transport,
+  requestHead: Uint8Array,
+  maxHeadBytes?: number,
+): Promise<{ head: ResponseHead; rest: Uint8Array }> {
+  await transport.write([requestHead]);
+  const parser = new HeadParser({ kind: "response", maxHeadBytes });
+  while (true) {
+    const chunk = await transport.read();
+    if (chunk === null) {
+      throw new ConnectionError("HANDSHAKE_EOF", "the server closed the connection during the handshake");
+    }
+    const head = parser.push(chunk);
+    if (head) return { head, rest: parser.rest };
+  }
+}
+
+/** Reads a refusal's body: up to its Content-Length, or to EOF, within a cap. */
+async function readBody(transport: Transport, head: ResponseHead, first: Uint8Array): Promise<Uint8Array> {
+  const cap = CLIENT_DEFAULTS.maxRefusalBodyBytes;
+  const declared = Number(head.headers.get("content-length") ?? NaN);
+  // Without a length (chunked, or none), keep what came with the head.
+  const want = Number.isFinite(declared) ? Math.min(declared, cap) : Math.min(first.length, cap);
+  const parts: Uint8Array[] = [first];
+  let size = first.length;
+  while (size < want) {
+    const chunk = await transport.read().catch(() => null);
+    if (chunk === null) break;
+    parts.push(chunk);
+    size += chunk.length;
+  }
+  const out = new Uint8Array(Math.min(size, want));
+  let at = 0;
+  for (const p of parts) {
+    const take = Math.min(p.length, out.length - at);
+    out.set(p.subarray(0, take), at);
+    at += take;
+    if (at === out.length) break;
+  }
+  return out;
+}

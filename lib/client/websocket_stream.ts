@@ -1,0 +1,117 @@
+/**
+ * The WHATWG `WebSocketStream` shape, on sprig's client.
+ *
+ * @module
+ */
+
+import { CloseCode } from "../errors.ts";
+import { ConnectionClosedError, type MessageData, type SendData, type Session } from "../session.ts";
+import { connect, type ConnectOptions } from "./connect.ts";
+
+/** What `opened` resolves with. */
+export interface WebSocketOpenInfo {
+  /** Received messages (pull-based: not reading stops socket reads). */
+  readable: ReadableStream<MessageData>;
+  /** Messages to send; closing it closes the connection. */
+  writable: WritableStream<SendData>;
+  /** The negotiated extensions, as a `Sec-WebSocket-Extensions` value. */
+  extensions: string;
+  /** The chosen subprotocol, or `""`. */
+  protocol: string;
+}
+
+/** A close code and reason, as the WHATWG proposal names them. */
+export interface WebSocketCloseInfo {
+  closeCode?: number;
+  reason?: string;
+}
+
+/** Options: the proposal's `protocols` and `signal`, plus any of {@link ConnectOptions}. */
+export type WebSocketStreamOptions = ConnectOptions;
+
+/**
+ * A WebSocket with the shape of the WHATWG `WebSocketStream` proposal, for
+ * those who know it: `opened` gives web streams, `closed` settles with the
+ * close code, `close()` starts the closing handshake. Underneath is a
+ * sprig {@link Session}, so headers, compression and limits are options too.
+ *
+ * `closed` resolves after a clean closing handshake and rejects with
+ * {@link ConnectionClosedError} otherwise, as the proposal asks.
+ *
+ * @example
+ * ```ts
+ * import { WebSocketStream } from "../../mod.ts";
+ * const wss = new WebSocketStream("ws://127.0.0.1:8080/", { protocols: ["chat"] });
+ * const { readable, writable } = await wss.opened;
+ * const writer = writable.getWriter();
+ * await writer.write("hello");
+ * for await (const message of readable) { console.log(message); break; }
+ * wss.close({ closeCode: 1000, reason: "done" });
+ * ```
+ */
+export class WebSocketStream {
+  /** The URL as given. */
+  readonly url: string;
+  /** Resolves once open; rejects if the connection could not be opened. */
+  readonly opened: Promise<WebSocketOpenInfo>;
+  /** Settles once closed. */
+  readonly closed: Promise<{ closeCode: number; reason: string }>;
+  #session: Session | undefined;
+  #pendingClose: WebSocketCloseInfo | undefined;
+
+  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    this.url = String(url);
+    const session = connect(url, options);
+    this.opened = session.then((s) => {
+      this.#session = s;
+      if (this.#pendingClose) this.#closeSession(s, this.#pendingClose);
+      return { readable: s.readable, writable: s.writable, extensions: s.extensions, protocol: s.protocol };
+    });
+    this.closed = session.then(
+      (s) =>
+        s.closed.then((info) => {
+          if (!info.wasClean) throw new ConnectionClosedError(info);
+          return { closeCode: info.code, reason: info.reason };
+        }),
+    );
+    // Unobserved rejections are the caller's to handle through the promises.
+    this.opened.catch(() => {});
+    this.closed.catch(() => {});
+  }
+
+  /** Starts the closing handshake (before `opened`, as soon as it opens). */
+  close(info: WebSocketCloseInfo = {}): void {
+    if (this.#session) this.#closeSession(this.#session, info);
+    else this.#pendingClose = info;
+  }
+
+  #closeSession(session: Session, info: WebSocketCloseInfo): void {
+    session.close(info.closeCode ?? CloseCode.Normal, info.reason ?? "").catch(() => session.terminate());
+  }
+}
+
+/**
+ * Connects, runs `fn` with the session, and always closes it afterwards —
+ * also when `fn` throws (the scoped form of Gun's `with_socket`).
+ *
+ * @example
+ * ```ts
+ * import { withWebSocket } from "../../mod.ts";
+ * const answer = await withWebSocket("ws://127.0.0.1:8080/", {}, async (ws) => {
+ *   await ws.send("question");
+ *   return await ws.receive({ timeoutMs: 5000 });
+ * });
+ * ```
+ */
+export async function withWebSocket<T>(
+  url: string | URL,
+  options: ConnectOptions,
+  fn: (session: Session) => Promise<T> | T,
+): Promise<T> {
+  const session = await connect(url, options);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close().catch(() => session.terminate());
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The {@link Transport} over Deno's native sockets (`Deno.connect`,
+ * `Deno.connectTls`), with no Node compatibility layer in between.
+ *
+ * @module
+ */
+
+import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
+import { abortReason } from "./abort.ts";
+
+/** The part of a `Deno.Conn` this adapter uses. */
+export interface DenoConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+  closeWrite?(): Promise<void>;
+  setNoDelay?(noDelay?: boolean): void;
+  /** TLS connections: completes the TLS handshake (verification happens here). */
+  handshake?(): Promise<unknown>;
+  readonly remoteAddr: { transport: string; hostname?: string; port?: number; path?: string };
+}
+
+interface DenoNamespace {
+  connect(options: { hostname?: string; port?: number; transport?: "tcp" | "unix"; path?: string }): Promise<DenoConn>;
+  connectTls(options: { hostname?: string; port: number; caCerts?: string[]; alpnProtocols?: string[] }): Promise<DenoConn>;
+}
+
+/** `Deno`, when running on Deno. */
+export function denoNamespace(): DenoNamespace | undefined {
+  return (globalThis as { Deno?: DenoNamespace }).Deno;
+}
+
+/** Reads smaller than this are copied out so the read buffer can be reused. */
+const COPY_BELOW = 16 * 1024;
+const READ_SIZE = 64 * 1024;
+
+/**
+ * Connects with `Deno.connect` or `Deno.connectTls`. Deno verifies TLS peers
+ * against its trust store plus `caCerts`; it has no per-connection switch to
+ * skip verification, so `insecure: true` is refused here (the client falls
+ * back to `node:tls` for it).
+ */
+export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): Promise<Transport> {
+  const Deno = denoNamespace();
+  if (!Deno) throw new TypeError("not running on Deno");
+  if (target.insecure) throw new TypeError("Deno.connectTls cannot skip certificate verification");
+  if (target.tls && target.serverName && target.serverName !== target.hostname) {
+    throw new TypeError("Deno.connectTls cannot set a server name other than the host");
+  }
+  if (signal?.aborted) throw abortReason(signal);
+  const pending = target.tls
+    ? Deno.connectTls({ hostname: target.hostname, port: target.port, caCerts: target.caCerts, alpnProtocols: target.alpnProtocols })
+    : target.unixPath !== undefined
+    ? Deno.connect({ transport: "unix", path: target.unixPath })
+    : Deno.connect({ hostname: target.hostname, port: target.port });
+  let conn: DenoConn;
+  if (signal) {
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        pending.then((c) => c.close(), () => {});
+        reject(abortReason(signal));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      conn = await Promise.race([pending, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  } else {
+    conn = await pending;
+  }
+  if (target.tls && conn.handshake) {
+    // Deno handshakes lazily; finishing here makes a bad certificate a connect error.
+    try {
+      await conn.handshake();
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+  }
+  conn.setNoDelay?.(true);
+  return new DenoTransport(conn);
+}
+
+/** Wraps a connected `Deno.Conn` as a {@link Transport}. */
+export function fromDenoConn(conn: DenoConn): Transport {
+  return new DenoTransport(conn);
+}
+
+class DenoTransport implements Transport {
+  readonly #conn: DenoConn;
+  #buffer = new Uint8Array(READ_SIZE);
+  #closed = false;
+  #resolveClosed!: () => void;
+  readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
+  readonly remoteAddress: TransportAddress | undefined;
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(conn: DenoConn) {
+    this.#conn = conn;
+    const addr = conn.remoteAddr;
+    this.remoteAddress = addr.transport === "unix"
+      ? { hostname: addr.path ?? "", port: 0, transport: "unix" }
+      : { hostname: addr.hostname ?? "", port: addr.port ?? 0, transport: "tcp" };
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (this.#closed) return null;
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buffer);
+    } catch (error) {
+      if (this.#closed) return null;
+      throw error;
+    }
+    if (n === null) return null;
+    if (n < COPY_BELOW) return this.#buffer.slice(0, n);
+    const chunk = this.#buffer.subarray(0, n);
+    this.#buffer = new Uint8Array(READ_SIZE);
+    return chunk;
+  }
+
+  write(chunks: readonly Uint8Array[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the socket is closed"));
+    const data = chunks.length === 1 ? chunks[0] : joinSmall(chunks);
+    // Writes are chained so that concurrent callers keep their order.
+    const done = this.#writing.then(() => this.#writeAll(data));
+    this.#writing = done.catch(() => {});
+    return done;
+  }
+
+  async #writeAll(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const list = data instanceof Uint8Array ? [data] : data;
+    for (let chunk of list) {
+      while (chunk.length > 0) {
+        const n = await this.#conn.write(chunk);
+        chunk = chunk.subarray(n);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Pending writes (a close frame) go out before the socket closes.
+    this.#writing.finally(() => {
+      try {
+        this.#conn.close();
+      } catch {
+        // already closed by the peer
+      }
+      this.#resolveClosed();
+    });
+  }
+}
+
+/** Joins chunks into one buffer when that is cheaper than writing them one by one. */
+export function joinSmall(chunks: readonly Uint8Array[]): Uint8Array | readonly Uint8Array[] {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  if (total > 256 * 1024) return chunks;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,176 @@
+/**
+ * The {@link Transport} over `node:net` and `node:tls`. It runs on Node, and
+ * also on Deno and Bun through their Node compatibility.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
+import { CLOSE_GRACE_MS, READ_HIGH_WATER_BYTES } from "./transport.ts";
+import { abortReason } from "./abort.ts";
+
+/**
+ * Wraps a connected `net.Socket` (or `tls.TLSSocket`) as a {@link Transport}.
+ * The server uses it for accepted sockets and for the `upgrade` event of
+ * `node:http`; `head` is data already read from the socket.
+ */
+export function fromNodeSocket(socket: net.Socket, head?: Uint8Array): Transport {
+  return new NodeTransport(socket, head);
+}
+
+/**
+ * Connects with `node:net` or `node:tls`.
+ *
+ * @example
+ * ```ts
+ * import { connectNode } from "./node.ts";
+ * const t = await connectNode({ hostname: "127.0.0.1", port: 8080 });
+ * await t.write([new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n")]);
+ * ```
+ */
+export function connectNode(target: ConnectTarget, signal?: AbortSignal): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    let socket: net.Socket;
+    const ready = target.tls ? "secureConnect" : "connect";
+    if (target.tls) {
+      socket = tls.connect({
+        host: target.hostname,
+        port: target.port,
+        path: target.unixPath,
+        servername: net.isIP(target.serverName ?? target.hostname) ? undefined : (target.serverName ?? target.hostname),
+        ca: target.caCerts,
+        rejectUnauthorized: !target.insecure,
+        ALPNProtocols: target.alpnProtocols,
+      } as tls.ConnectionOptions);
+    } else if (target.unixPath !== undefined) {
+      socket = net.connect({ path: target.unixPath });
+    } else {
+      socket = net.connect({ host: target.hostname, port: target.port });
+    }
+    socket.setNoDelay(true);
+    const onAbort = () => {
+      socket.destroy();
+      reject(abortReason(signal!));
+    };
+    const cleanup = () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      socket.off(ready, onReady);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onReady = () => {
+      cleanup();
+      resolve(new NodeTransport(socket));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", onError);
+    socket.once(ready, onReady);
+  });
+}
+
+class NodeTransport implements Transport {
+  readonly #socket: net.Socket;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #waiter: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void } | undefined;
+  #paused = false;
+  readonly closed: Promise<void>;
+  readonly remoteAddress: TransportAddress | undefined;
+
+  constructor(socket: net.Socket, head?: Uint8Array) {
+    this.#socket = socket;
+    if (head && head.length > 0) this.#queue.push(head), (this.#queued = head.length);
+    this.remoteAddress = socket.remoteAddress !== undefined
+      ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
+      : undefined;
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (buffer: Uint8Array) => {
+      // A plain Uint8Array view: messages are the same type on every runtime.
+      const chunk = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      const waiter = this.#waiter;
+      if (waiter) {
+        this.#waiter = undefined;
+        waiter.resolve(chunk);
+        return;
+      }
+      this.#queue.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued >= READ_HIGH_WATER_BYTES && !this.#paused) {
+        this.#paused = true;
+        socket.pause();
+      }
+    });
+    socket.on("end", () => this.#finish(undefined));
+    socket.on("error", (error: Error) => this.#finish(error));
+    socket.on("close", () => this.#finish(undefined));
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  #finish(error: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    if (waiter) {
+      if (error) waiter.reject(error);
+      else waiter.resolve(null);
+    }
+  }
+
+  read(): Promise<Uint8Array | null> {
+    if (this.#queue.length > 0) {
+      const chunk = this.#queue.shift()!;
+      this.#queued -= chunk.length;
+      if (this.#paused && this.#queued < READ_HIGH_WATER_BYTES / 2) {
+        this.#paused = false;
+        this.#socket.resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.#ended) return this.#error ? Promise.reject(this.#error) : Promise.resolve(null);
+    if (this.#waiter) return Promise.reject(new Error("a read is already pending"));
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+
+  write(chunks: readonly Uint8Array[]): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) {
+      return Promise.reject(this.#error ?? new Error("the socket is closed"));
+    }
+    return new Promise((resolve, reject) => {
+      const n = chunks.length;
+      if (n === 0) return resolve();
+      if (n > 1) socket.cork();
+      for (let i = 0; i < n - 1; i++) socket.write(chunks[i]);
+      socket.write(chunks[n - 1], (error?: Error | null) => (error ? reject(error) : resolve()));
+      if (n > 1) socket.uncork();
+    });
+  }
+
+  close(): void {
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    // Let written bytes (a close frame) reach the peer, then release.
+    socket.end(() => socket.destroy());
+    // A peer that never reads cannot hold the socket open forever.
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    this.closed.then(() => clearTimeout(timer));
+  }
+}

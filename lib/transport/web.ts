@@ -1,0 +1,69 @@
+/**
+ * The {@link Transport} over a socket of the WinterTC / Cloudflare
+ * `connect()` shape: `{ readable, writable, opened, closed, close() }`, as
+ * edge runtimes with TCP provide.
+ *
+ * @module
+ */
+
+import type { Transport, TransportAddress } from "./transport.ts";
+
+/** A socket of the `connect()` shape (Cloudflare Workers `cloudflare:sockets`, WinterTC sockets). */
+export interface WebSocketLikeSocket {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly opened?: Promise<{ remoteAddress?: string; localAddress?: string } | unknown>;
+  readonly closed: Promise<unknown>;
+  close(): Promise<unknown> | void;
+}
+
+/**
+ * Wraps a `connect()`-shaped socket as a {@link Transport}, for edge
+ * runtimes: pass the socket your platform's `connect()` returned.
+ *
+ * @example
+ * ```ts
+ * // On an edge runtime with TCP sockets:
+ * import { connect as tcpConnect } from "cloudflare:sockets";
+ * import { fromWebSocketLikeSocket } from "./web.ts";
+ * const transport = fromWebSocketLikeSocket(tcpConnect({ hostname: "example.test", port: 443 }, { secureTransport: "on" }));
+ * ```
+ */
+export function fromWebSocketLikeSocket(socket: WebSocketLikeSocket): Transport {
+  return new WebTransport(socket);
+}
+
+class WebTransport implements Transport {
+  readonly #socket: WebSocketLikeSocket;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly closed: Promise<void>;
+  readonly remoteAddress: TransportAddress | undefined = undefined;
+  #closed = false;
+
+  constructor(socket: WebSocketLikeSocket) {
+    this.#socket = socket;
+    this.#reader = socket.readable.getReader();
+    this.#writer = socket.writable.getWriter();
+    this.closed = socket.closed.then(() => {}, () => {});
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (this.#closed) return null;
+    const { value, done } = await this.#reader.read();
+    return done ? null : value;
+  }
+
+  async write(chunks: readonly Uint8Array[]): Promise<void> {
+    for (const chunk of chunks) await this.#writer.write(chunk);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writer.close().catch(() => {}).finally(() => {
+      this.#reader.cancel().catch(() => {});
+      Promise.resolve(this.#socket.close()).catch(() => {});
+    });
+  }
+}

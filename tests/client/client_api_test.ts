@@ -1,0 +1,158 @@
+// The client's other shapes and addresses: WebSocketStream, withWebSocket,
+// events and tracing, IPv6 literals, Unix domain sockets, explicit transports,
+// and aborting at each stage.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  AbortError,
+  connect,
+  connectNode,
+  type Connector,
+  ConnectionClosedError,
+  WebSocketStream,
+  withWebSocket,
+} from "../../mod.ts";
+import { type Peer, startWsPeer } from "../_helpers/peer.ts";
+
+let peer: Peer;
+let ipv6: Peer;
+let unix: Peer;
+const dir = mkdtempSync(join(tmpdir(), "sprig-"));
+const socketPath = join(dir, "ws.sock");
+
+before(async () => {
+  [peer, ipv6, unix] = await Promise.all([
+    startWsPeer(),
+    startWsPeer("--host", "::1"),
+    startWsPeer("--unix", socketPath),
+  ]);
+});
+after(async () => {
+  await Promise.all([peer?.stop(), ipv6?.stop(), unix?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const url = (path: string) => `ws://127.0.0.1:${peer.port}${path}`;
+
+describe("WebSocketStream", () => {
+  it("opens with web streams, echoes, and closes with a code", async () => {
+    const wss = new WebSocketStream(url("/echo"), { compression: false });
+    const { readable, writable, protocol, extensions } = await wss.opened;
+    assert.equal(protocol, "");
+    assert.equal(extensions, "");
+    const writer = writable.getWriter();
+    await writer.write("through streams");
+    const reader = readable.getReader();
+    assert.deepEqual(await reader.read(), { value: "through streams", done: false });
+    wss.close({ closeCode: 4000, reason: "bye" });
+    // ws echoes the code and the reason in its close frame.
+    assert.deepEqual(await wss.closed, { closeCode: 4000, reason: "bye" });
+  });
+
+  it("closed rejects when the connection drops", async () => {
+    const wss = new WebSocketStream(url("/drop"));
+    await wss.opened;
+    await assert.rejects(wss.closed, ConnectionClosedError);
+  });
+
+  it("opened rejects when the signal aborts", async () => {
+    const wss = new WebSocketStream(url("/echo"), { signal: AbortSignal.abort() });
+    await assert.rejects(wss.opened, AbortError);
+  });
+});
+
+describe("withWebSocket", () => {
+  it("returns the callback's result and closes", async () => {
+    let session: { readyState: string } | undefined;
+    const answer = await withWebSocket(url("/echo"), {}, async (ws) => {
+      session = ws;
+      await ws.send("q");
+      return await ws.receive({ timeoutMs: 5000 });
+    });
+    assert.equal(answer, "q");
+    assert.equal(session?.readyState, "closed");
+  });
+
+  it("closes also when the callback throws", async () => {
+    let session: { readyState: string } | undefined;
+    await assert.rejects(
+      withWebSocket(url("/echo"), {}, (ws) => {
+        session = ws;
+        throw new Error("boom");
+      }),
+      /boom/,
+    );
+    assert.equal(session?.readyState, "closed");
+  });
+});
+
+describe("events and tracing", () => {
+  it("reports frames, messages, pongs and the close", async () => {
+    const lines: string[] = [];
+    const ws = await connect(url("/echo"), { compression: false, trace: (l) => lines.push(l) });
+    const seen: string[] = [];
+    ws.on("message", () => seen.push("message"));
+    ws.on("pong", () => seen.push("pong"));
+    ws.on("close", (i) => seen.push(`close ${i.code}`));
+    await ws.send("x");
+    await ws.receive({ timeoutMs: 5000 });
+    await ws.ping();
+    await ws.close();
+    assert.deepEqual(seen, ["message", "pong", "close 1000"]);
+    assert.ok(lines.some((l) => l.startsWith(">> fin=1 rsv=0 op=1 len=1")), lines.join("\n"));
+    assert.ok(lines.some((l) => l.startsWith("<< fin=1 rsv=0 op=8")), lines.join("\n"));
+  });
+});
+
+describe("addresses and transports", () => {
+  it("connects to an IPv6 literal", async () => {
+    const ws = await connect(`ws://[::1]:${ipv6.port}/echo`);
+    await ws.send("v6");
+    assert.equal(await ws.receive({ timeoutMs: 5000 }), "v6");
+    assert.equal(new URL(ws.url).hostname, "[::1]");
+    await ws.close();
+  });
+
+  it("connects over a Unix domain socket", async () => {
+    const ws = await connect("ws://localhost/echo", { unixPath: socketPath });
+    await ws.send("unix");
+    assert.equal(await ws.receive({ timeoutMs: 5000 }), "unix");
+    await ws.close();
+  });
+
+  it("takes an explicit connector (here node:net on every runtime)", async () => {
+    const ws = await connect(url("/echo"), { transport: connectNode });
+    await ws.send("node:net");
+    assert.equal(await ws.receive({ timeoutMs: 5000 }), "node:net");
+    await ws.close();
+  });
+});
+
+describe("aborting at each stage", () => {
+  it("while the transport is being opened", async () => {
+    let sawSignal: AbortSignal | undefined;
+    // A connector that only ever finishes by being aborted, as a slow network would.
+    const hanging: Connector = (_target, signal) =>
+      new Promise((_, reject) => {
+        sawSignal = signal;
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    const controller = new AbortController();
+    const pending = connect(url("/echo"), { transport: hanging, signal: controller.signal });
+    queueMicrotask(() => controller.abort());
+    await assert.rejects(pending, AbortError);
+    assert.equal(sawSignal?.aborted, true);
+  });
+
+  it("after opening: the signal closes the connection with 1001", async () => {
+    const controller = new AbortController();
+    const ws = await connect(url("/echo"), { signal: controller.signal });
+    controller.abort();
+    const info = await ws.closed;
+    assert.equal(info.code, 1001);
+    assert.equal(info.wasClean, true);
+  });
+});
