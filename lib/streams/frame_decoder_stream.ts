@@ -1,5 +1,5 @@
 /**
- * Bytes → frames, as a TransformStream.
+ * Bytes → frames, as a readable/writable pair.
  *
  * @module
  */
@@ -13,6 +13,11 @@ import { FrameParser, type FrameParserOptions } from "../protocol/frame_parser.t
  * frame-level violation errors the stream after every frame before it was
  * delivered.
  *
+ * A TransformStream cannot keep that promise: erroring its readable side
+ * discards the frames still queued there, so a chunk holding good frames and
+ * then a bad byte would lose all but the first. Frames are queued here
+ * instead, and the readable errors only once the reader has taken them.
+ *
  * @example
  * ```ts
  * import { FrameDecoderStream } from "./frame_decoder_stream.ts";
@@ -20,15 +25,67 @@ import { FrameParser, type FrameParserOptions } from "../protocol/frame_parser.t
  * for await (const frame of frames) console.log(frame.opcode, frame.payload.length);
  * ```
  */
-export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
+export class FrameDecoderStream implements ReadableWritablePair<Frame, Uint8Array> {
+  readonly readable: ReadableStream<Frame>;
+  readonly writable: WritableStream<Uint8Array>;
+
   constructor(options: FrameParserOptions = {}) {
     const parser = new FrameParser(options);
-    super({
-      transform(chunk, controller) {
-        parser.push(chunk, (frame) => controller.enqueue(frame));
+    let queue: Frame[] = [];
+    let head = 0;
+    /** Set once the input is done: closed cleanly (no error), failed, aborted, or the reader cancelled. */
+    let end: { error?: unknown } | undefined;
+    let frameReady: (() => void) | undefined;
+    let queueDrained: (() => void) | undefined;
+    const wakeReader = () => {
+      frameReady?.();
+      frameReady = undefined;
+    };
+
+    this.readable = new ReadableStream<Frame>({
+      async pull(controller) {
+        while (head === queue.length && end === undefined) await new Promise<void>((r) => (frameReady = r));
+        if (head < queue.length) {
+          controller.enqueue(queue[head++]);
+          if (head === queue.length) {
+            queue = [];
+            head = 0;
+            queueDrained?.();
+            queueDrained = undefined;
+          }
+        } else if (end!.error !== undefined) {
+          controller.error(end!.error);
+        } else {
+          controller.close();
+        }
       },
-      flush() {
-        if (!parser.idle) throw new ProtocolError("STREAM_TRUNCATED", "stream ended inside a frame");
+      cancel(reason) {
+        end ??= { error: reason };
+        queue = [];
+        head = 0;
+        queueDrained?.();
+      },
+    }, { highWaterMark: 0 });
+
+    this.writable = new WritableStream<Uint8Array>({
+      async write(chunk) {
+        if (end !== undefined) throw end.error;
+        const { frames, error } = parser.parse(chunk);
+        for (const f of frames) queue.push(f);
+        if (error) end = { error };
+        wakeReader();
+        if (error) throw error;
+        // Backpressure: take the next chunk once the reader has taken these frames.
+        if (head < queue.length) await new Promise<void>((r) => (queueDrained = r));
+      },
+      close() {
+        end ??= parser.idle ? {} : { error: new ProtocolError("STREAM_TRUNCATED", "stream ended inside a frame") };
+        wakeReader();
+        if (end.error !== undefined) throw end.error;
+      },
+      abort(reason) {
+        end ??= { error: reason };
+        wakeReader();
       },
     });
   }

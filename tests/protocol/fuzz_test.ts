@@ -5,9 +5,10 @@
  * purpose) are mutated — bit flips, byte edits, truncation, insertion,
  * deletion, duplication, splices from other streams, tampered length
  * fields and first bytes — then fed to a server and a client Connection in
- * random chunkings. Seeds are fixed, so a run is the same on every runtime;
- * each test stops after a fixed number of cases or a time budget, whichever
- * comes first. A failure names the seed, the case and the input bytes.
+ * random chunkings. Seeds are fixed, so the sequence of cases is the same on
+ * every run and runtime; each test stops after CASES_PER_SEED cases per seed
+ * or TIME_BUDGET_MS, whichever comes first. A failure names the seed, the
+ * case and the input bytes.
  *
  * What must hold, whatever the bytes (RFC 6455 §5–§7 and the Connection's
  * contract):
