@@ -19,7 +19,12 @@
  * @module
  */
 
-export { CLIENT_DEFAULTS, type ClientTlsOptions, connect, type ConnectOptions } from "./lib/client/connect.ts";
+export {
+  CLIENT_DEFAULTS,
+  type ClientTlsOptions,
+  connect,
+  type ConnectOptions,
+} from "./lib/client/connect.ts";
 export {
   type WebSocketCloseInfo,
   type WebSocketOpenInfo,
@@ -45,12 +50,20 @@ export {
   permessageDeflate,
   type PerMessageDeflateOptions,
 } from "./lib/extensions/permessage_deflate.ts";
-export type { ConnectTarget, Connector, Transport, TransportAddress } from "./lib/transport/transport.ts";
+export type {
+  Connector,
+  ConnectTarget,
+  Transport,
+  TransportAddress,
+} from "./lib/transport/transport.ts";
 export { connectTransport, detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
 export { connectNode, fromNodeSocket } from "./lib/transport/node.ts";
 export { connectDeno, fromDenoConn } from "./lib/transport/deno.ts";
 export { connectBun } from "./lib/transport/bun.ts";
 export { fromWebSocketLikeSocket, type WebSocketLikeSocket } from "./lib/transport/web.ts";
 export { FrameDecoderStream } from "./lib/streams/frame_decoder_stream.ts";
-export { FrameEncoderStream, type FrameEncoderOptions } from "./lib/streams/frame_encoder_stream.ts";
+export {
+  type FrameEncoderOptions,
+  FrameEncoderStream,
+} from "./lib/streams/frame_encoder_stream.ts";
 export { type MessageOrControl, MessageStream } from "./lib/streams/message_stream.ts";

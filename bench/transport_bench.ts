@@ -8,7 +8,14 @@
  *   deno run -A bench/transport_bench.ts [--peer bun]
  *   bun bench/transport_bench.ts [--peer bun]
  */
-import { connect, connectBun, connectDeno, connectNode, type Connector, detectRuntime } from "../mod.ts";
+import {
+  connect,
+  connectBun,
+  connectDeno,
+  connectNode,
+  type Connector,
+  detectRuntime,
+} from "../mod.ts";
 import { startBunPeer, startWsPeer } from "../tests/_helpers/peer.ts";
 
 const runtime = detectRuntime();
@@ -18,13 +25,25 @@ if (runtime === "bun") connectors.unshift(["Bun.connect", connectBun]);
 
 // The echo peer: `ws` on Node by default, or Bun's server (`--peer bun`), which is faster.
 const argv = (globalThis as { process?: { argv: string[] } }).process?.argv ?? [];
-const usePeer = argv[argv.indexOf("--peer") + 1] === "bun" && argv.includes("--peer") ? "bun" : "ws";
+const usePeer = argv[argv.indexOf("--peer") + 1] === "bun" && argv.includes("--peer")
+  ? "bun"
+  : "ws";
 const peer = usePeer === "bun" ? await startBunPeer() : await startWsPeer();
 const url = `ws://127.0.0.1:${peer.port}/echo`;
 
 /** Sends `count` messages of `size` bytes with `window` in flight and waits for every echo. */
-async function run(connector: Connector, size: number, count: number, window: number): Promise<number> {
-  const ws = await connect(url, { transport: connector, compression: false, keepalive: false, maxQueuedMessages: 64 });
+async function run(
+  connector: Connector,
+  size: number,
+  count: number,
+  window: number,
+): Promise<number> {
+  const ws = await connect(url, {
+    transport: connector,
+    compression: false,
+    keepalive: false,
+    maxQueuedMessages: 64,
+  });
   const payload = new Uint8Array(size).fill(120);
   const started = performance.now();
   let sent = 0;
@@ -56,7 +75,11 @@ for (const c of cases) {
     await run(connector, c.size, Math.min(c.count, 1000), c.window); // warm-up
     const rate = await run(connector, c.size, c.count, c.window);
     const mbps = (rate * c.size) / (1024 * 1024);
-    console.log(`${c.name.padEnd(7)} ${name.padEnd(13)} ${rate.toFixed(0).padStart(8)} msg/s ${mbps.toFixed(1).padStart(8)} MiB/s`);
+    console.log(
+      `${c.name.padEnd(7)} ${name.padEnd(13)} ${rate.toFixed(0).padStart(8)} msg/s ${
+        mbps.toFixed(1).padStart(8)
+      } MiB/s`,
+    );
   }
 }
 await peer.stop();

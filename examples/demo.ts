@@ -9,9 +9,16 @@
 import { WebSocketServer } from "ws";
 import { connect, detectRuntime } from "../mod.ts";
 
-const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: { threshold: 0 } });
+const server = new WebSocketServer({
+  host: "127.0.0.1",
+  port: 0,
+  perMessageDeflate: { threshold: 0 },
+});
 await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-server.on("connection", (peer) => peer.on("message", (data, isBinary) => peer.send(data, { binary: isBinary })));
+server.on(
+  "connection",
+  (peer) => peer.on("message", (data, isBinary) => peer.send(data, { binary: isBinary })),
+);
 const { port } = server.address() as { port: number };
 const url = `ws://127.0.0.1:${port}/`;
 console.log(`echo server (ws package) at ${url}; sprig client on ${detectRuntime()}`);

@@ -29,4 +29,10 @@ for (const event of deliver(server, client)) console.log("client got", event);
 client.close(1000, "bye");
 for (const event of deliver(client, server)) console.log("server got", event);
 for (const event of deliver(server, client)) console.log("client got", event);
-console.log("states:", client.state, server.state, "— the server closes TCP now:", server.shouldCloseTransport);
+console.log(
+  "states:",
+  client.state,
+  server.state,
+  "— the server closes TCP now:",
+  server.shouldCloseTransport,
+);

@@ -140,7 +140,10 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   #resolveClosed!: (info: CloseInfo) => void;
   /** Resolves, never rejects, when the session has ended. */
   readonly closed: Promise<CloseInfo>;
-  #pings = new Map<string, { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void }>();
+  #pings = new Map<
+    string,
+    { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void }
+  >();
   #pingCounter = 0;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -212,9 +215,12 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   }
 
   /** Listens to an event; returns a function that stops listening. */
-  on<K extends keyof SessionEvents>(type: K, listener: (value: SessionEvents[K]) => void): () => void {
+  on<K extends keyof SessionEvents>(
+    type: K,
+    listener: (value: SessionEvents[K]) => void,
+  ): () => void {
     let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, (set = new Set()));
+    if (!set) this.#listeners.set(type, set = new Set());
     set.add(listener as Listener<never>);
     return () => set!.delete(listener as Listener<never>);
   }
@@ -234,7 +240,9 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   #onFrame(direction: "in" | "out", frame: Frame): void {
     if (this.#trace) {
       this.#trace(
-        `${direction === "in" ? "<<" : ">>"} fin=${frame.fin ? 1 : 0} rsv=${frame.rsv} op=${frame.opcode} len=${frame.payload.length}`,
+        `${direction === "in" ? "<<" : ">>"} fin=${
+          frame.fin ? 1 : 0
+        } rsv=${frame.rsv} op=${frame.opcode} len=${frame.payload.length}`,
       );
     }
     if (this.#listeners.get("frame")?.size) this.#emit("frame", { direction, frame });
@@ -351,8 +359,12 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    */
   async close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
     if (this.#closeInfo) return this.#closeInfo;
-    if (code !== CloseCode.Normal && !(code >= 3000 && code <= 4999) && code !== CloseCode.GoingAway) {
-      throw new RangeError(`close code ${code} is not one an application sends (1000, 1001, 3000–4999)`);
+    if (
+      code !== CloseCode.Normal && !(code >= 3000 && code <= 4999) && code !== CloseCode.GoingAway
+    ) {
+      throw new RangeError(
+        `close code ${code} is not one an application sends (1000, 1001, 3000–4999)`,
+      );
     }
     this.#conn.close(code, reason);
     this.#armCloseTimer();
@@ -365,7 +377,11 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   #armCloseTimer(): void {
     if (this.#closeTimer !== undefined || this.#closeInfo) return;
     this.#closeTimer = setTimeout(() => {
-      this.#error ??= new TimeoutError("CLOSE_TIMEOUT", `no closing handshake within ${this.#closeTimeoutMs} ms`, this.#closeTimeoutMs);
+      this.#error ??= new TimeoutError(
+        "CLOSE_TIMEOUT",
+        `no closing handshake within ${this.#closeTimeoutMs} ms`,
+        this.#closeTimeoutMs,
+      );
       this.#transport.close();
       this.#end({ code: CloseCode.Abnormal, reason: "", wasClean: false, error: this.#error });
     }, this.#closeTimeoutMs);
@@ -613,7 +629,11 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
         // While the application is not reading, the pong may sit unread in
         // the socket: that is backpressure, not a dead peer.
         if (this.#closeInfo || this.#wakeLoop !== undefined) return;
-        const error = new TimeoutError("KEEPALIVE_TIMEOUT", `no pong within ${timeout} ms`, timeout);
+        const error = new TimeoutError(
+          "KEEPALIVE_TIMEOUT",
+          `no pong within ${timeout} ms`,
+          timeout,
+        );
         this.#fail(error);
       }, timeout);
       this.ping().then(() => clearTimeout(timer), () => clearTimeout(timer));
@@ -634,7 +654,9 @@ function keyOf(payload: Uint8Array): string {
 /** Bytes of any BufferSource, without copying. */
 function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   throw new TypeError("send() takes a string, an ArrayBuffer, a typed array, a DataView or a Blob");
 }

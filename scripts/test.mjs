@@ -37,7 +37,9 @@ const counters = {
   deno: (s) => {
     // "ok | 4 passed (33 steps) | 0 failed": describe() blocks are top-level
     // tests and it() blocks are steps, so the steps are the leaf tests.
-    const m = /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(s);
+    const m =
+      /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/
+        .exec(s);
     return m && [Number(m[2] ?? m[1]), Number(m[4] ?? m[3])];
   },
   bun: (s) => {
@@ -60,7 +62,11 @@ const failedRuntimes = [];
 if (!only && args.length === 0) {
   const checks = [
     ["tsc (strict)", bin("tsc"), ["-p", "tsconfig.json"]],
-    ["deno check", bin("deno"), ["check", "--quiet", ...["mod.ts", "lib/", "tests/", "examples/", "bench/"].filter((p) => existsSync(p))]],
+    ["deno check", bin("deno"), [
+      "check",
+      "--quiet",
+      ...["mod.ts", "lib/", "tests/", "examples/", "bench/"].filter((p) => existsSync(p)),
+    ]],
     ["deno lint", bin("deno"), ["lint", "--quiet"]],
   ];
   for (const [name, cmd, argv] of checks) {
@@ -91,7 +97,9 @@ for (const [name, [cmd, argv]] of Object.entries(runtimes)) {
   }
   if (!ok) failedRuntimes.push(name);
   console.log(
-    `=== ${name}: ${ok ? "ok" : "FAILED"} (exit ${r.status ?? r.signal}, ${counts ? `${counts[0]} passed, ${counts[1]} failed` : "no counts"}, ${((Date.now() - started) / 1000).toFixed(1)} s) ===`,
+    `=== ${name}: ${ok ? "ok" : "FAILED"} (exit ${r.status ?? r.signal}, ${
+      counts ? `${counts[0]} passed, ${counts[1]} failed` : "no counts"
+    }, ${((Date.now() - started) / 1000).toFixed(1)} s) ===`,
   );
 }
 

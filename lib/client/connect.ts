@@ -7,13 +7,16 @@
 import { AbortError, ConnectionError, SprigError, TimeoutError } from "../errors.ts";
 import type { ExtensionFactory } from "../extensions/extension.ts";
 import { formatExtensionsHeader } from "../extensions/header.ts";
-import { permessageDeflate, type PerMessageDeflateOptions } from "../extensions/permessage_deflate.ts";
+import {
+  permessageDeflate,
+  type PerMessageDeflateOptions,
+} from "../extensions/permessage_deflate.ts";
 import { checkServerResponse, createClientRequest } from "../protocol/handshake.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { Session, SESSION_DEFAULTS, type SessionOptions } from "../session.ts";
 import { abortReason } from "../transport/abort.ts";
 import { connectTransport } from "../transport/connect.ts";
-import type { ConnectTarget, Connector, Transport } from "../transport/transport.ts";
+import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
 
 /** TLS settings of a `wss:` connection. */
 export interface ClientTlsOptions {
@@ -121,7 +124,14 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   let onAbort: (() => void) | undefined;
   const interrupted = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new TimeoutError("HANDSHAKE_TIMEOUT", `no handshake response within ${handshakeTimeout} ms`, handshakeTimeout)),
+      () =>
+        reject(
+          new TimeoutError(
+            "HANDSHAKE_TIMEOUT",
+            `no handshake response within ${handshakeTimeout} ms`,
+            handshakeTimeout,
+          ),
+        ),
       handshakeTimeout,
     );
     if (signal) {
@@ -133,7 +143,10 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   let rest: Uint8Array;
   let result;
   try {
-    ({ head, rest } = await Promise.race([exchange(transport, request.head, options.maxHeadBytes), interrupted]));
+    ({ head, rest } = await Promise.race([
+      exchange(transport, request.head, options.maxHeadBytes),
+      interrupted,
+    ]));
     if (head.status !== 101) {
       const body = await Promise.race([readBody(transport, head, rest), interrupted]);
       checkServerResponse(request, head, body); // throws the refusal with its body
@@ -142,7 +155,11 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   } catch (error) {
     transport.close();
     if (error instanceof SprigError) throw error;
-    throw new ConnectionError("CONNECTION_LOST", `the connection failed during the handshake: ${(error as Error)?.message}`, { cause: error });
+    throw new ConnectionError(
+      "CONNECTION_LOST",
+      `the connection failed during the handshake: ${(error as Error)?.message}`,
+      { cause: error },
+    );
   } finally {
     clearTimeout(timer);
     if (onAbort) signal!.removeEventListener("abort", onAbort);
@@ -165,7 +182,9 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     },
     {
       protocol: result.protocol,
-      extensions: formatExtensionsHeader(result.extensions.map((e) => ({ name: e.name, params: e.params }))),
+      extensions: formatExtensionsHeader(
+        result.extensions.map((e) => ({ name: e.name, params: e.params })),
+      ),
       headers: result.headers,
       url: request.url.href,
       remoteAddress: transport.remoteAddress,
@@ -194,11 +213,17 @@ async function openTransport(options: ConnectOptions, target: ConnectTarget): Pr
   } catch (error) {
     if (options.signal?.aborted) throw abortReason(options.signal);
     if (timeoutSignal.aborted) {
-      throw new TimeoutError("CONNECT_TIMEOUT", `could not connect within ${timeout} ms`, timeout, { cause: error });
+      throw new TimeoutError("CONNECT_TIMEOUT", `could not connect within ${timeout} ms`, timeout, {
+        cause: error,
+      });
     }
     if (error instanceof AbortError) throw error;
     const where = target.unixPath ?? `${target.hostname}:${target.port}`;
-    throw new ConnectionError("CONNECT_FAILED", `could not connect to ${where}: ${(error as Error)?.message}`, { cause: error });
+    throw new ConnectionError(
+      "CONNECT_FAILED",
+      `could not connect to ${where}: ${(error as Error)?.message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -213,7 +238,10 @@ async function exchange(
   while (true) {
     const chunk = await transport.read();
     if (chunk === null) {
-      throw new ConnectionError("HANDSHAKE_EOF", "the server closed the connection during the handshake");
+      throw new ConnectionError(
+        "HANDSHAKE_EOF",
+        "the server closed the connection during the handshake",
+      );
     }
     const head = parser.push(chunk);
     if (head) return { head, rest: parser.rest };
@@ -221,7 +249,11 @@ async function exchange(
 }
 
 /** Reads a refusal's body: up to its Content-Length, or to EOF, within a cap. */
-async function readBody(transport: Transport, head: ResponseHead, first: Uint8Array): Promise<Uint8Array> {
+async function readBody(
+  transport: Transport,
+  head: ResponseHead,
+  first: Uint8Array,
+): Promise<Uint8Array> {
   const cap = CLIENT_DEFAULTS.maxRefusalBodyBytes;
   const declared = Number(head.headers.get("content-length") ?? NaN);
   // Without a length (chunked, or none), keep what came with the head.

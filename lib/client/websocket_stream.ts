@@ -5,7 +5,12 @@
  */
 
 import { CloseCode } from "../errors.ts";
-import { ConnectionClosedError, type MessageData, type SendData, type Session } from "../session.ts";
+import {
+  ConnectionClosedError,
+  type MessageData,
+  type SendData,
+  type Session,
+} from "../session.ts";
 import { connect, type ConnectOptions } from "./connect.ts";
 
 /** What `opened` resolves with. */
@@ -65,7 +70,12 @@ export class WebSocketStream {
     this.opened = session.then((s) => {
       this.#session = s;
       if (this.#pendingClose) this.#closeSession(s, this.#pendingClose);
-      return { readable: s.readable, writable: s.writable, extensions: s.extensions, protocol: s.protocol };
+      return {
+        readable: s.readable,
+        writable: s.writable,
+        extensions: s.extensions,
+        protocol: s.protocol,
+      };
     });
     this.closed = session.then(
       (s) =>
@@ -86,7 +96,9 @@ export class WebSocketStream {
   }
 
   #closeSession(session: Session, info: WebSocketCloseInfo): void {
-    session.close(info.closeCode ?? CloseCode.Normal, info.reason ?? "").catch(() => session.terminate());
+    session.close(info.closeCode ?? CloseCode.Normal, info.reason ?? "").catch(() =>
+      session.terminate()
+    );
   }
 }
 

@@ -17,7 +17,8 @@ export type Message =
   | { type: "binary"; data: Uint8Array };
 
 /** Options of {@link MessageAssembler}. */
-export interface AssemblerOptions extends Partial<Pick<Limits, "maxMessageBytes" | "maxFragments">> {
+export interface AssemblerOptions
+  extends Partial<Pick<Limits, "maxMessageBytes" | "maxFragments">> {
   /** Negotiated extensions; their decoders run on each message. */
   extensions?: ExtensionChain;
 }
@@ -92,7 +93,10 @@ export class MessageAssembler {
     if (opcode === Opcode.Continuation) {
       // RFC 6455 §5.4: a continuation frame only continues a started message.
       if (this.#opcode === -1) {
-        throw new ProtocolError("CONTINUATION_UNEXPECTED", "continuation frame without a message to continue");
+        throw new ProtocolError(
+          "CONTINUATION_UNEXPECTED",
+          "continuation frame without a message to continue",
+        );
       }
       // RFC 7692 §6.1 (and per-message extensions generally): RSV bits
       // belong to a message's first frame only.
@@ -103,7 +107,10 @@ export class MessageAssembler {
       // RFC 6455 §5.4: fragments of one message are not interleaved with
       // another message's.
       if (this.#opcode !== -1) {
-        throw new ProtocolError("MESSAGE_INTERLEAVED", "new data frame while a fragmented message is incomplete");
+        throw new ProtocolError(
+          "MESSAGE_INTERLEAVED",
+          "new data frame while a fragmented message is incomplete",
+        );
       }
       if ((frame.rsv & ~this.#chain.rsv) !== 0) {
         throw new ProtocolError("RSV_SET", "reserved bits set without an extension that owns them");
@@ -116,7 +123,11 @@ export class MessageAssembler {
     if (++this.#count > this.#maxFragments) {
       const limit = this.#maxFragments;
       this.reset();
-      throw new MessageTooBigError("TOO_MANY_FRAGMENTS", `message has more than ${limit} fragments`, limit);
+      throw new MessageTooBigError(
+        "TOO_MANY_FRAGMENTS",
+        `message has more than ${limit} fragments`,
+        limit,
+      );
     }
     this.#checkSize(this.#size + payload.length);
     if (this.#opcode === Opcode.Text && this.#rsv === 0 && !this.#validator.push(payload)) {
@@ -155,7 +166,11 @@ export class MessageAssembler {
     if (size > this.#maxBytes) {
       const limit = this.#maxBytes;
       this.reset();
-      throw new MessageTooBigError("MESSAGE_TOO_BIG", `message exceeds maxMessageBytes ${limit}`, limit);
+      throw new MessageTooBigError(
+        "MESSAGE_TOO_BIG",
+        `message exceeds maxMessageBytes ${limit}`,
+        limit,
+      );
     }
   }
 

@@ -59,7 +59,9 @@ export function parseClosePayload(payload: Uint8Array): CloseInfo {
   try {
     reason = decodeUtf8(payload.subarray(2));
   } catch (cause) {
-    throw new InvalidDataError("CLOSE_REASON_INVALID_UTF8", "close reason is not valid UTF-8", { cause });
+    throw new InvalidDataError("CLOSE_REASON_INVALID_UTF8", "close reason is not valid UTF-8", {
+      cause,
+    });
   }
   return { code, reason };
 }

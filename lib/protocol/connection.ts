@@ -171,7 +171,8 @@ export class Connection {
    */
   get shouldCloseTransport(): boolean {
     if (this.#state !== "closed") return false;
-    return this.role === "server" || this.#failure !== undefined || this.#result?.code === CloseCode.Abnormal;
+    return this.role === "server" || this.#failure !== undefined ||
+      this.#result?.code === CloseCode.Abnormal;
   }
 
   /** Bytes queued by {@link takeOutput}'s next call. */
@@ -197,7 +198,9 @@ export class Connection {
    * Nothing valid before a bad byte is lost: its events come first.
    */
   receive(bytes: Uint8Array): ConnectionEvent[] {
-    if (this.#state === "connecting") throw new NotOpenError("bytes received before the handshake completed");
+    if (this.#state === "connecting") {
+      throw new NotOpenError("bytes received before the handshake completed");
+    }
     if (this.#state === "closed" || this.#closeReceived) return [];
     try {
       this.#parser.push(bytes, this.#handleFrame);
@@ -205,11 +208,16 @@ export class Connection {
       // Bytes after the peer's close frame are not processed (RFC 6455 §5.5.1),
       // so a violation there is not one.
       // (#handleFrame may have moved the state on; read it afresh.)
-      if (this.#closeReceived || (this.#state as ConnectionState) === "closed") return this.#drainEvents();
+      if (this.#closeReceived || (this.#state as ConnectionState) === "closed") {
+        return this.#drainEvents();
+      }
       this.#fail(
-        error instanceof SprigError
-          ? error
-          : new SprigError("INTERNAL", `receiving failed: ${(error as Error)?.message}`, CloseCode.InternalError, { cause: error }),
+        error instanceof SprigError ? error : new SprigError(
+          "INTERNAL",
+          `receiving failed: ${(error as Error)?.message}`,
+          CloseCode.InternalError,
+          { cause: error },
+        ),
       );
     }
     return this.#drainEvents();
@@ -264,7 +272,9 @@ export class Connection {
     this.#assertCanSendData();
     const opcode = type === "text" ? Opcode.Text : Opcode.Binary;
     if (this.#sending !== -1 && this.#sending !== opcode) {
-      throw new TypeError(`a ${this.#sending === Opcode.Text ? "text" : "binary"} message is being streamed`);
+      throw new TypeError(
+        `a ${this.#sending === Opcode.Text ? "text" : "binary"} message is being streamed`,
+      );
     }
     const payload = typeof data === "string" ? encodeUtf8(data) : data;
     this.#writeFrame(fin, 0, this.#sending === -1 ? opcode : Opcode.Continuation, payload);
@@ -322,7 +332,11 @@ export class Connection {
       this.#closeReceived = { code, reason };
       if (!this.#closeSent) {
         // RFC 6455 §5.5.1: answer with a close frame, echoing the code.
-        this.#sendClose(code, "", code === CloseCode.NoStatus ? new Uint8Array(0) : buildClosePayload(code));
+        this.#sendClose(
+          code,
+          "",
+          code === CloseCode.NoStatus ? new Uint8Array(0) : buildClosePayload(code),
+        );
       }
       this.#finish({ code, reason, wasClean: true });
     }
@@ -334,7 +348,9 @@ export class Connection {
     this.#assembler.reset();
     this.#events.push({ type: "error", error });
     const code = error.closeCode ?? CloseCode.InternalError;
-    if (!this.#closeSent) this.#sendClose(code, error.closeReason, buildClosePayload(code, error.closeReason));
+    if (!this.#closeSent) {
+      this.#sendClose(code, error.closeReason, buildClosePayload(code, error.closeReason));
+    }
     this.#finish({ code, reason: error.closeReason, wasClean: false });
   }
 
@@ -363,7 +379,9 @@ export class Connection {
 
   #sendMessage(opcode: number, data: Uint8Array): void {
     this.#assertCanSendData();
-    if (this.#sending !== -1) throw new TypeError("a streamed message is in progress; finish it first");
+    if (this.#sending !== -1) {
+      throw new TypeError("a streamed message is in progress; finish it first");
+    }
     let rsv = 0;
     if (!this.#chain.empty) ({ payload: data, rsv } = this.#chain.encode(data, opcode));
     const size = this.#fragmentSize;
@@ -373,7 +391,12 @@ export class Connection {
     }
     for (let at = 0; at < data.length; at += size) {
       const end = Math.min(data.length, at + size);
-      this.#writeFrame(end === data.length, at === 0 ? rsv : 0, at === 0 ? opcode : Opcode.Continuation, data.subarray(at, end));
+      this.#writeFrame(
+        end === data.length,
+        at === 0 ? rsv : 0,
+        at === 0 ? opcode : Opcode.Continuation,
+        data.subarray(at, end),
+      );
     }
   }
 

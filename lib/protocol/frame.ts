@@ -151,7 +151,9 @@ export function checkOutgoing(frame: Frame): void {
     if (frame.payload.length > MAX_CONTROL_PAYLOAD) {
       throw new ProtocolError("CONTROL_TOO_LONG", "a control frame carries at most 125 bytes");
     }
-    if (!frame.fin) throw new ProtocolError("CONTROL_FRAGMENTED", "control frames cannot be fragmented");
+    if (!frame.fin) {
+      throw new ProtocolError("CONTROL_FRAGMENTED", "control frames cannot be fragmented");
+    }
   }
   if (frame.rsv < 0 || frame.rsv > 7) throw new RangeError("rsv is a 3-bit value");
 }

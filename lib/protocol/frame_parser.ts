@@ -213,7 +213,9 @@ export class FrameParser {
     } else if (length === 127) {
       // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0.
       if (b[p] & 0x80) {
-        this.#fail(new ProtocolError("LENGTH_MSB_SET", "64-bit payload length has its top bit set"));
+        this.#fail(
+          new ProtocolError("LENGTH_MSB_SET", "64-bit payload length has its top bit set"),
+        );
       }
       const hi = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
       const lo = ((b[p + 4] << 24) | (b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]) >>> 0;
@@ -222,7 +224,12 @@ export class FrameParser {
     }
     // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them.
     if ((rsv & ~this.#allowedRsv) !== 0) {
-      this.#fail(new ProtocolError("RSV_SET", `reserved bits 0b${rsv.toString(2).padStart(3, "0")} set without an extension`));
+      this.#fail(
+        new ProtocolError(
+          "RSV_SET",
+          `reserved bits 0b${rsv.toString(2).padStart(3, "0")} set without an extension`,
+        ),
+      );
     }
     // RFC 6455 §5.2: reserved opcodes MUST fail the connection.
     if (!isKnownOpcode(opcode)) {
@@ -233,7 +240,9 @@ export class FrameParser {
       // a payload of 125 bytes or less.
       if (!fin) this.#fail(new ProtocolError("CONTROL_FRAGMENTED", "fragmented control frame"));
       if (length > MAX_CONTROL_PAYLOAD) {
-        this.#fail(new ProtocolError("CONTROL_TOO_LONG", `control frame of ${length} bytes (at most 125)`));
+        this.#fail(
+          new ProtocolError("CONTROL_TOO_LONG", `control frame of ${length} bytes (at most 125)`),
+        );
       }
     }
     // RFC 6455 §5.1: a server MUST close on an unmasked frame; a client MUST
@@ -246,7 +255,11 @@ export class FrameParser {
     }
     if (length > this.#maxFrameBytes) {
       this.#fail(
-        new MessageTooBigError("FRAME_TOO_BIG", `frame of ${length} bytes exceeds maxFrameBytes ${this.#maxFrameBytes}`, this.#maxFrameBytes),
+        new MessageTooBigError(
+          "FRAME_TOO_BIG",
+          `frame of ${length} bytes exceeds maxFrameBytes ${this.#maxFrameBytes}`,
+          this.#maxFrameBytes,
+        ),
       );
     }
     this.#fin = fin;

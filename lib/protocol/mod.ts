@@ -30,7 +30,12 @@ export * from "./http1.ts";
 export { sha1 } from "./sha1.ts";
 export { decodeBase64, encodeBase64 } from "./base64.ts";
 export * from "../errors.ts";
-export type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "../extensions/extension.ts";
+export type {
+  EncodedMessage,
+  Extension,
+  ExtensionFactory,
+  ExtensionOffer,
+} from "../extensions/extension.ts";
 export { ExtensionChain } from "../extensions/extension.ts";
 export * from "../extensions/header.ts";
 export * from "../extensions/negotiate.ts";

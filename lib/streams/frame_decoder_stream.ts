@@ -44,7 +44,9 @@ export class FrameDecoderStream implements ReadableWritablePair<Frame, Uint8Arra
 
     this.readable = new ReadableStream<Frame>({
       async pull(controller) {
-        while (head === queue.length && end === undefined) await new Promise<void>((r) => (frameReady = r));
+        while (head === queue.length && end === undefined) {
+          await new Promise<void>((r) => (frameReady = r));
+        }
         if (head < queue.length) {
           controller.enqueue(queue[head++]);
           if (head === queue.length) {
@@ -79,7 +81,9 @@ export class FrameDecoderStream implements ReadableWritablePair<Frame, Uint8Arra
         if (head < queue.length) await new Promise<void>((r) => (queueDrained = r));
       },
       close() {
-        end ??= parser.idle ? {} : { error: new ProtocolError("STREAM_TRUNCATED", "stream ended inside a frame") };
+        end ??= parser.idle
+          ? {}
+          : { error: new ProtocolError("STREAM_TRUNCATED", "stream ended inside a frame") };
         wakeReader();
         if (end.error !== undefined) throw end.error;
       },

@@ -29,7 +29,9 @@ export class FrameEncoderStream extends TransformStream<Frame, Uint8Array> {
     const mask = options.mask ?? false;
     super({
       transform(frame, controller) {
-        controller.enqueue(encodeFrame(frame, mask ? { mask: crypto.getRandomValues(new Uint8Array(4)) } : {}));
+        controller.enqueue(
+          encodeFrame(frame, mask ? { mask: crypto.getRandomValues(new Uint8Array(4)) } : {}),
+        );
       },
     });
   }

@@ -36,7 +36,9 @@ export class MessageStream extends TransformStream<Frame, MessageOrControl> {
         if (message !== undefined) controller.enqueue(message);
       },
       flush() {
-        if (assembler.inProgress) throw new ProtocolError("STREAM_TRUNCATED", "stream ended inside a fragmented message");
+        if (assembler.inProgress) {
+          throw new ProtocolError("STREAM_TRUNCATED", "stream ended inside a fragmented message");
+        }
       },
     });
   }

@@ -36,7 +36,12 @@ interface BunNamespace {
     hostname?: string;
     port?: number;
     unix?: string;
-    tls?: boolean | { ca?: string[]; serverName?: string; rejectUnauthorized?: boolean; ALPNProtocols?: string[] };
+    tls?: boolean | {
+      ca?: string[];
+      serverName?: string;
+      rejectUnauthorized?: boolean;
+      ALPNProtocols?: string[];
+    };
     socket: BunSocketHandlers;
   }): Promise<BunSocket>;
 }
@@ -117,7 +122,9 @@ class BunTransportState {
     handshake: (_s, success, authorizationError) => {
       // With rejectUnauthorized off, Bun still reports why it would have refused.
       const refused = !success || (authorizationError !== null && !this.insecure);
-      this.#settleHandshake(refused ? authorizationError ?? new Error("TLS handshake failed") : undefined);
+      this.#settleHandshake(
+        refused ? authorizationError ?? new Error("TLS handshake failed") : undefined,
+      );
     },
     data: (_s, buffer) => {
       // A plain Uint8Array view: messages are the same type on every runtime.

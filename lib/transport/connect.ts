@@ -7,7 +7,7 @@
 import { bunNamespace, connectBun } from "./bun.ts";
 import { connectDeno, denoNamespace } from "./deno.ts";
 import { connectNode } from "./node.ts";
-import type { ConnectTarget, Connector, Transport } from "./transport.ts";
+import type { Connector, ConnectTarget, Transport } from "./transport.ts";
 
 /** The runtime sprig is running on. */
 export type RuntimeName = "deno" | "bun" | "node";
@@ -25,10 +25,14 @@ export function detectRuntime(): RuntimeName {
  * options that `Deno.connectTls` lacks (`insecure`, a different
  * `serverName`) go through `node:tls` instead.
  */
-export const connectTransport: Connector = (target: ConnectTarget, signal?: AbortSignal): Promise<Transport> => {
+export const connectTransport: Connector = (
+  target: ConnectTarget,
+  signal?: AbortSignal,
+): Promise<Transport> => {
   switch (detectRuntime()) {
     case "deno": {
-      const needsNode = target.tls && (target.insecure || (target.serverName && target.serverName !== target.hostname));
+      const needsNode = target.tls &&
+        (target.insecure || (target.serverName && target.serverName !== target.hostname));
       return needsNode ? connectNode(target, signal) : connectDeno(target, signal);
     }
     case "bun":

@@ -21,8 +21,12 @@ export interface DenoConn {
 }
 
 interface DenoNamespace {
-  connect(options: { hostname?: string; port?: number; transport?: "tcp" | "unix"; path?: string }): Promise<DenoConn>;
-  connectTls(options: { hostname?: string; port: number; caCerts?: string[]; alpnProtocols?: string[] }): Promise<DenoConn>;
+  connect(
+    options: { hostname?: string; port?: number; transport?: "tcp" | "unix"; path?: string },
+  ): Promise<DenoConn>;
+  connectTls(
+    options: { hostname?: string; port: number; caCerts?: string[]; alpnProtocols?: string[] },
+  ): Promise<DenoConn>;
 }
 
 /** `Deno`, when running on Deno. */
@@ -49,7 +53,12 @@ export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): 
   }
   if (signal?.aborted) throw abortReason(signal);
   const pending = target.tls
-    ? Deno.connectTls({ hostname: target.hostname, port: target.port, caCerts: target.caCerts, alpnProtocols: target.alpnProtocols })
+    ? Deno.connectTls({
+      hostname: target.hostname,
+      port: target.port,
+      caCerts: target.caCerts,
+      alpnProtocols: target.alpnProtocols,
+    })
     : target.unixPath !== undefined
     ? Deno.connect({ transport: "unix", path: target.unixPath })
     : Deno.connect({ hostname: target.hostname, port: target.port });

@@ -40,7 +40,9 @@ export function connectNode(target: ConnectTarget, signal?: AbortSignal): Promis
         host: target.hostname,
         port: target.port,
         path: target.unixPath,
-        servername: net.isIP(target.serverName ?? target.hostname) ? undefined : (target.serverName ?? target.hostname),
+        servername: net.isIP(target.serverName ?? target.hostname)
+          ? undefined
+          : (target.serverName ?? target.hostname),
         ca: target.caCerts,
         rejectUnauthorized: !target.insecure,
         ALPNProtocols: target.alpnProtocols,

@@ -52,14 +52,22 @@ export function startPeer(command: string, args: string[], readyTimeoutMs = 20_0
 
 /** The `ws` package's server on Node, with the given flags. */
 export function startWsPeer(...flags: string[]): Promise<Peer> {
-  return startPeer("node", [new URL("../_peers/ws_server.mjs", import.meta.url).pathname, ...flags]);
+  return startPeer("node", [
+    new URL("../_peers/ws_server.mjs", import.meta.url).pathname,
+    ...flags,
+  ]);
 }
 
 const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
 
 /** Deno's built-in server (Deno.serve + upgradeWebSocket), in a Deno process. */
 export function startDenoPeer(): Promise<Peer> {
-  return startPeer(bin("deno"), ["run", "-A", "--no-check", new URL("../_peers/deno_server.ts", import.meta.url).pathname]);
+  return startPeer(bin("deno"), [
+    "run",
+    "-A",
+    "--no-check",
+    new URL("../_peers/deno_server.ts", import.meta.url).pathname,
+  ]);
 }
 
 /** Bun's built-in server (Bun.serve), in a Bun process. */

@@ -13,7 +13,10 @@ interface BunServe {
   serve(options: {
     hostname: string;
     port: number;
-    fetch(req: Request, server: { upgrade(req: Request, o: { data: Data; headers?: HeadersInit }): boolean }): Response | undefined;
+    fetch(
+      req: Request,
+      server: { upgrade(req: Request, o: { data: Data; headers?: HeadersInit }): boolean },
+    ): Response | undefined;
     websocket: {
       perMessageDeflate: boolean;
       maxPayloadLength: number;
@@ -29,9 +32,18 @@ const server = Bun.serve({
   port: 0,
   fetch(req, server) {
     const url = new URL(req.url);
-    const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
-    const headers = offered.includes("chat.v1") ? { "sec-websocket-protocol": "chat.v1" } : undefined;
-    if (server.upgrade(req, { data: { path: url.pathname, headers: Object.fromEntries(req.headers) }, headers })) return undefined;
+    const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) =>
+      s.trim()
+    );
+    const headers = offered.includes("chat.v1")
+      ? { "sec-websocket-protocol": "chat.v1" }
+      : undefined;
+    if (
+      server.upgrade(req, {
+        data: { path: url.pathname, headers: Object.fromEntries(req.headers) },
+        headers,
+      })
+    ) return undefined;
     return new Response("not a websocket", { status: 426 });
   },
   websocket: {

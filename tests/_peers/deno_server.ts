@@ -9,7 +9,9 @@ const server = Deno.serve({
   onListen: ({ port }) => console.log(`LISTENING ${port}`),
 }, (req) => {
   const url = new URL(req.url);
-  if (req.headers.get("upgrade") !== "websocket") return new Response("not a websocket", { status: 426 });
+  if (req.headers.get("upgrade") !== "websocket") {
+    return new Response("not a websocket", { status: 426 });
+  }
   const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim());
   const protocol = offered.includes("chat.v1") ? "chat.v1" : undefined;
   const headers = JSON.stringify(Object.fromEntries(req.headers));

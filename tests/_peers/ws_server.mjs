@@ -33,7 +33,9 @@ const wss = new WebSocketServer({
 
 server.on("upgrade", (req, socket, head) => {
   if (req.url === "/refuse") {
-    socket.end("HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nno entry, go");
+    socket.end(
+      "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nno entry, go",
+    );
     return;
   }
   wss.handleUpgrade(req, socket, head, (ws) => {

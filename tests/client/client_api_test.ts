@@ -9,9 +9,9 @@ import { join } from "node:path";
 import {
   AbortError,
   connect,
+  ConnectionClosedError,
   connectNode,
   type Connector,
-  ConnectionClosedError,
   WebSocketStream,
   withWebSocket,
 } from "../../mod.ts";

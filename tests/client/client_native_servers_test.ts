@@ -31,7 +31,10 @@ for (const name of ["deno", "bun"] as const) {
     });
 
     it("headers and subprotocols arrive", async () => {
-      const ws = await connect(url("/headers"), { protocols: ["chat.v2", "chat.v1"], headers: { "x-token": "abc" } });
+      const ws = await connect(url("/headers"), {
+        protocols: ["chat.v2", "chat.v1"],
+        headers: { "x-token": "abc" },
+      });
       assert.equal(ws.protocol, "chat.v1");
       const headers = JSON.parse(await ws.receive({ timeoutMs: 5000 }) as string);
       assert.equal(headers["x-token"], "abc");

@@ -4,7 +4,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { AbortError, connect, ConnectionClosedError, ConnectionError, HandshakeError, TimeoutError } from "../../mod.ts";
+import {
+  AbortError,
+  connect,
+  ConnectionClosedError,
+  ConnectionError,
+  HandshakeError,
+  TimeoutError,
+} from "../../mod.ts";
 import { type Peer, startWsPeer } from "../_helpers/peer.ts";
 import { pseudoRandomBytes } from "../_helpers/bytes.ts";
 
@@ -12,7 +19,10 @@ let plain: Peer;
 let deflate: Peer;
 
 before(async () => {
-  [plain, deflate] = await Promise.all([startWsPeer("--protocols", "chat.v1"), startWsPeer("--deflate")]);
+  [plain, deflate] = await Promise.all([
+    startWsPeer("--protocols", "chat.v1"),
+    startWsPeer("--deflate"),
+  ]);
 });
 after(async () => {
   await Promise.all([plain?.stop(), deflate?.stop()]);
@@ -135,7 +145,10 @@ describe("client against ws (no compression)", () => {
   });
 
   it("keepalive detects a peer that stops answering", async () => {
-    const ws = await connect(url(plain, "/deaf"), { compression: false, keepalive: { intervalMs: 100, timeoutMs: 300 } });
+    const ws = await connect(url(plain, "/deaf"), {
+      compression: false,
+      keepalive: { intervalMs: 100, timeoutMs: 300 },
+    });
     const info = await ws.closed;
     assert.equal(info.wasClean, false);
     assert.ok(info.error instanceof TimeoutError, String(info.error));
@@ -143,7 +156,11 @@ describe("client against ws (no compression)", () => {
   });
 
   it("close() is bounded by closeTimeoutMs when the peer never answers", async () => {
-    const ws = await connect(url(plain, "/deaf"), { compression: false, keepalive: false, closeTimeoutMs: 300 });
+    const ws = await connect(url(plain, "/deaf"), {
+      compression: false,
+      keepalive: false,
+      closeTimeoutMs: 300,
+    });
     const info = await ws.close();
     assert.equal(info.code, 1006);
     assert.equal(info.wasClean, false);
@@ -185,7 +202,10 @@ describe("client: failures before open", () => {
     await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
     const port = (s.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => s.close(() => resolve()));
-    await assert.rejects(connect(`ws://127.0.0.1:${port}/`), (e: unknown) => e instanceof ConnectionError && e.code === "CONNECT_FAILED");
+    await assert.rejects(
+      connect(`ws://127.0.0.1:${port}/`),
+      (e: unknown) => e instanceof ConnectionError && e.code === "CONNECT_FAILED",
+    );
   });
 });
 
@@ -193,7 +213,10 @@ describe("client against ws with permessage-deflate", () => {
   it("negotiates compression and round-trips many messages with context takeover", async () => {
     const ws = await connect(url(deflate, "/echo"));
     assert.match(ws.extensions, /^permessage-deflate/);
-    const texts = Array.from({ length: 200 }, (_, i) => JSON.stringify({ i, text: "the same words again and again", n: i * 7 }));
+    const texts = Array.from(
+      { length: 200 },
+      (_, i) => JSON.stringify({ i, text: "the same words again and again", n: i * 7 }),
+    );
     for (const t of texts) await ws.send(t);
     for (const t of texts) assert.equal(await ws.receive({ timeoutMs: 5000 }), t);
     await ws.close();

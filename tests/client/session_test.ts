@@ -11,7 +11,10 @@ import type { Transport } from "../../lib/transport/transport.ts";
 const info = { protocol: "", extensions: "", headers: new Headers(), url: "ws://memory/" };
 
 /** A raw server Connection on the other end of the pair, pumping events to `onEvents`. */
-function rawServer(transport: Transport, onEvents: (events: ConnectionEvent[], conn: Connection) => void = () => {}) {
+function rawServer(
+  transport: Transport,
+  onEvents: (events: ConnectionEvent[], conn: Connection) => void = () => {},
+) {
   const conn = new Connection({ role: "server" });
   const flush = () => transport.write(conn.takeOutput());
   (async () => {

@@ -1,6 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Connection, type ConnectionEvent, type ConnectionOptions } from "../../lib/protocol/connection.ts";
+import {
+  Connection,
+  type ConnectionEvent,
+  type ConnectionOptions,
+} from "../../lib/protocol/connection.ts";
 import { encodeFrame, type Frame, Opcode, RSV1, RSV2 } from "../../lib/protocol/frame.ts";
 import type { Extension } from "../../lib/extensions/extension.ts";
 import { MessageTooBigError, NotOpenError, SprigError } from "../../lib/errors.ts";
@@ -38,7 +42,10 @@ function types(events: ConnectionEvent[]): string[] {
 describe("Connection: messages", () => {
   it("a server decodes the RFC 6455 §5.7 masked Hello and answers unmasked", () => {
     const s = server();
-    assert.deepEqual(s.receive(hex("81 85 37 fa 21 3d 7f 9f 4d 51 58")), [{ type: "text", data: "Hello" }]);
+    assert.deepEqual(s.receive(hex("81 85 37 fa 21 3d 7f 9f 4d 51 58")), [{
+      type: "text",
+      data: "Hello",
+    }]);
     s.send("Hello");
     assert.equal(toHex(concat(s.takeOutput())), "81 05 48 65 6c 6c 6f");
   });
@@ -47,7 +54,10 @@ describe("Connection: messages", () => {
     const c = client();
     c.send("Hello");
     c.ping("Hello");
-    assert.equal(toHex(concat(c.takeOutput())), "81 85 37 fa 21 3d 7f 9f 4d 51 58 89 85 37 fa 21 3d 7f 9f 4d 51 58");
+    assert.equal(
+      toHex(concat(c.takeOutput())),
+      "81 85 37 fa 21 3d 7f 9f 4d 51 58 89 85 37 fa 21 3d 7f 9f 4d 51 58",
+    );
   });
 
   it("a client draws a fresh random masking key per frame by default", () => {
@@ -82,7 +92,9 @@ describe("Connection: messages", () => {
 
   it("autoPong can be turned off, and a pong sent by hand", () => {
     const s = server({ autoPong: false });
-    assert.deepEqual(types(s.receive(fromClient({ opcode: Opcode.Ping, payload: utf8("a") }))), ["ping"]);
+    assert.deepEqual(types(s.receive(fromClient({ opcode: Opcode.Ping, payload: utf8("a") }))), [
+      "ping",
+    ]);
     assert.equal(s.outputBytes, 0);
     s.pong("a");
     assert.equal(outputFrames(s)[0].opcode, Opcode.Pong);
@@ -90,7 +102,10 @@ describe("Connection: messages", () => {
 
   it("delivers pongs", () => {
     const c = client();
-    assert.deepEqual(c.receive(fromServer({ opcode: Opcode.Pong, payload: utf8("t") })), [{ type: "pong", data: utf8("t") }]);
+    assert.deepEqual(c.receive(fromServer({ opcode: Opcode.Pong, payload: utf8("t") })), [{
+      type: "pong",
+      data: utf8("t"),
+    }]);
   });
 
   it("a 16 MiB message in one frame arrives intact", () => {
@@ -98,7 +113,9 @@ describe("Connection: messages", () => {
     const payload = pseudoRandomBytes(16 * 1024 * 1024, 5);
     const bytes = fromServer({ opcode: Opcode.Binary, payload });
     const events: ConnectionEvent[] = [];
-    for (let at = 0; at < bytes.length; at += 65536) events.push(...c.receive(bytes.subarray(at, at + 65536)));
+    for (let at = 0; at < bytes.length; at += 65536) {
+      events.push(...c.receive(bytes.subarray(at, at + 65536)));
+    }
     assert.equal(events.length, 1);
     assert.deepEqual((events[0] as { data: Uint8Array }).data, payload);
   });
@@ -109,7 +126,13 @@ describe("Connection: messages", () => {
     const bytes = utf8(text);
     const frames: Uint8Array[] = [];
     for (let i = 0; i < bytes.length; i++) {
-      frames.push(fromClient({ fin: i === bytes.length - 1, opcode: i === 0 ? Opcode.Text : Opcode.Continuation, payload: bytes.subarray(i, i + 1) }));
+      frames.push(
+        fromClient({
+          fin: i === bytes.length - 1,
+          opcode: i === 0 ? Opcode.Text : Opcode.Continuation,
+          payload: bytes.subarray(i, i + 1),
+        }),
+      );
     }
     const wire = concat(frames);
     const events: ConnectionEvent[] = [];
@@ -173,7 +196,12 @@ describe("Connection: closing handshake", () => {
 
   it("an empty close frame is answered with an empty one and reads as 1005", () => {
     const c = client();
-    assert.deepEqual(c.receive(fromServer({ opcode: Opcode.Close })), [{ type: "close", code: 1005, reason: "", wasClean: true }]);
+    assert.deepEqual(c.receive(fromServer({ opcode: Opcode.Close })), [{
+      type: "close",
+      code: 1005,
+      reason: "",
+      wasClean: true,
+    }]);
     assert.equal(outputFrames(c)[0].payload.length, 0);
     assert.equal(c.shouldCloseTransport, false); // a client waits for the server to close
   });
@@ -227,30 +255,100 @@ describe("Connection: closing handshake", () => {
 
 describe("Connection: violations close with the right code", () => {
   const cases: Array<[string, () => Uint8Array, string, number]> = [
-    ["continuation without a message", () => fromClient({ opcode: Opcode.Continuation, payload: utf8("x") }), "CONTINUATION_UNEXPECTED", 1002],
-    ["a new message inside a fragmented one", () => concat([fromClient({ fin: false, opcode: Opcode.Text }), fromClient({ opcode: Opcode.Text })]), "MESSAGE_INTERLEAVED", 1002],
+    [
+      "continuation without a message",
+      () => fromClient({ opcode: Opcode.Continuation, payload: utf8("x") }),
+      "CONTINUATION_UNEXPECTED",
+      1002,
+    ],
+    [
+      "a new message inside a fragmented one",
+      () =>
+        concat([
+          fromClient({ fin: false, opcode: Opcode.Text }),
+          fromClient({ opcode: Opcode.Text }),
+        ]),
+      "MESSAGE_INTERLEAVED",
+      1002,
+    ],
     ["an unmasked frame", () => fromServer({ opcode: Opcode.Text }), "MASK_MISSING", 1002],
-    ["RSV1 without an extension", () => fromClient({ opcode: Opcode.Text, rsv: RSV1 }), "RSV_SET", 1002],
-    ["a reserved opcode", () => fromClient({ opcode: Opcode.Text }).map((b, i) => (i === 0 ? 0x83 : b)), "OPCODE_RESERVED", 1002],
-    ["invalid UTF-8 in a text message", () => fromClient({ opcode: Opcode.Text, payload: hex("ce ba ed a0 80") }), "INVALID_UTF8", 1007],
-    ["a text message ending mid code point", () => concat([fromClient({ fin: false, opcode: Opcode.Text, payload: hex("ce") }), fromClient({ opcode: Opcode.Continuation })]), "INVALID_UTF8", 1007],
-    ["a 1-byte close payload", () => fromClient({ opcode: Opcode.Close, payload: hex("03") }), "CLOSE_PAYLOAD_1_BYTE", 1002],
-    ["close code 1005 on the wire", () => fromClient({ opcode: Opcode.Close, payload: hex("03 ed") }), "CLOSE_CODE_INVALID", 1002],
-    ["a close reason that is not UTF-8", () => fromClient({ opcode: Opcode.Close, payload: hex("03 e8 ff") }), "CLOSE_REASON_INVALID_UTF8", 1007],
-    ["a ping of 126 bytes", () => concat([hex("89 fe 00 7e"), MASK, new Uint8Array(126)]), "CONTROL_TOO_LONG", 1002],
-    ["a fragmented ping", () => fromClient({ opcode: Opcode.Text }).map((b, i) => (i === 0 ? 0x09 : b)), "CONTROL_FRAGMENTED", 1002],
+    [
+      "RSV1 without an extension",
+      () => fromClient({ opcode: Opcode.Text, rsv: RSV1 }),
+      "RSV_SET",
+      1002,
+    ],
+    [
+      "a reserved opcode",
+      () => fromClient({ opcode: Opcode.Text }).map((b, i) => (i === 0 ? 0x83 : b)),
+      "OPCODE_RESERVED",
+      1002,
+    ],
+    [
+      "invalid UTF-8 in a text message",
+      () => fromClient({ opcode: Opcode.Text, payload: hex("ce ba ed a0 80") }),
+      "INVALID_UTF8",
+      1007,
+    ],
+    [
+      "a text message ending mid code point",
+      () =>
+        concat([
+          fromClient({ fin: false, opcode: Opcode.Text, payload: hex("ce") }),
+          fromClient({ opcode: Opcode.Continuation }),
+        ]),
+      "INVALID_UTF8",
+      1007,
+    ],
+    [
+      "a 1-byte close payload",
+      () => fromClient({ opcode: Opcode.Close, payload: hex("03") }),
+      "CLOSE_PAYLOAD_1_BYTE",
+      1002,
+    ],
+    [
+      "close code 1005 on the wire",
+      () => fromClient({ opcode: Opcode.Close, payload: hex("03 ed") }),
+      "CLOSE_CODE_INVALID",
+      1002,
+    ],
+    [
+      "a close reason that is not UTF-8",
+      () => fromClient({ opcode: Opcode.Close, payload: hex("03 e8 ff") }),
+      "CLOSE_REASON_INVALID_UTF8",
+      1007,
+    ],
+    [
+      "a ping of 126 bytes",
+      () => concat([hex("89 fe 00 7e"), MASK, new Uint8Array(126)]),
+      "CONTROL_TOO_LONG",
+      1002,
+    ],
+    [
+      "a fragmented ping",
+      () => fromClient({ opcode: Opcode.Text }).map((b, i) => (i === 0 ? 0x09 : b)),
+      "CONTROL_FRAGMENTED",
+      1002,
+    ],
   ];
 
   for (const [name, bytes, code, closeCode] of cases) {
     it(`${name} → ${code}, close ${closeCode}`, () => {
       const s = server();
-      const events = s.receive(concat([fromClient({ opcode: Opcode.Text, payload: utf8("before") }), bytes()]));
+      const events = s.receive(
+        concat([fromClient({ opcode: Opcode.Text, payload: utf8("before") }), bytes()]),
+      );
       assert.deepEqual(types(events), ["text", "error", "close"]);
       const error = (events[1] as { error: SprigError }).error;
       assert.ok(error instanceof SprigError);
       assert.equal(error.code, code);
       assert.equal(error.closeCode, closeCode);
-      assert.deepEqual(events[2], { type: "close", code: closeCode, reason: error.closeReason, wasClean: false });
+      assert.deepEqual(events[2], {
+        type: "close",
+        code: closeCode,
+        reason: error.closeReason,
+        wasClean: false,
+      });
       const [closeFrame] = outputFrames(s);
       assert.equal(closeFrame.opcode, Opcode.Close);
       assert.equal((closeFrame.payload[0] << 8) | closeFrame.payload[1], closeCode);
@@ -262,7 +360,13 @@ describe("Connection: violations close with the right code", () => {
 
   it("invalid UTF-8 fails fast, before the message's last fragment", () => {
     const s = server();
-    const first = s.receive(fromClient({ fin: false, opcode: Opcode.Text, payload: hex("ce ba e1 bd b9 ce bc ce b5 ed a0 80 65") }));
+    const first = s.receive(
+      fromClient({
+        fin: false,
+        opcode: Opcode.Text,
+        payload: hex("ce ba e1 bd b9 ce bc ce b5 ed a0 80 65"),
+      }),
+    );
     assert.deepEqual(types(first), ["error", "close"]);
     assert.equal(s.closeResult?.code, 1007);
   });
@@ -299,7 +403,10 @@ describe("Connection: violations close with the right code", () => {
   it("a flood of empty fragments is stopped by maxFragments", () => {
     const s = server({ maxFragments: 1000 });
     const empty = fromClient({ fin: false, opcode: Opcode.Continuation });
-    const wire = concat([fromClient({ fin: false, opcode: Opcode.Binary }), ...Array.from({ length: 2000 }, () => empty)]);
+    const wire = concat([
+      fromClient({ fin: false, opcode: Opcode.Binary }),
+      ...Array.from({ length: 2000 }, () => empty),
+    ]);
     const events = s.receive(wire);
     assert.equal((events[0] as { error: SprigError }).error.code, "TOO_MANY_FRAGMENTS");
     assert.equal(s.closeResult?.code, 1009);
@@ -316,7 +423,12 @@ describe("Connection: violations close with the right code", () => {
     const s = server({ extensions: [fakeExtension()] });
     const events = s.receive(concat([
       fromClient({ fin: false, opcode: Opcode.Binary, rsv: RSV2, payload: new Uint8Array([1]) }),
-      fromClient({ fin: true, opcode: Opcode.Continuation, rsv: RSV2, payload: new Uint8Array([2]) }),
+      fromClient({
+        fin: true,
+        opcode: Opcode.Continuation,
+        rsv: RSV2,
+        payload: new Uint8Array([2]),
+      }),
     ]));
     assert.equal((events[0] as { error: SprigError }).error.code, "RSV_ON_CONTINUATION");
   });
@@ -350,7 +462,10 @@ describe("Connection: extension hooks", () => {
 
   it("messages without the extension's bit pass through untouched", () => {
     const s = server({ extensions: [fakeExtension()] });
-    assert.deepEqual(s.receive(fromClient({ opcode: Opcode.Text, payload: utf8("plain") })), [{ type: "text", data: "plain" }]);
+    assert.deepEqual(s.receive(fromClient({ opcode: Opcode.Text, payload: utf8("plain") })), [{
+      type: "text",
+      data: "plain",
+    }]);
   });
 
   it("the onFrame hook sees frames both ways", () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { encodeFrame, type Frame, Opcode, RSV1 } from "../../lib/protocol/frame.ts";
 import { FrameParser } from "../../lib/protocol/frame_parser.ts";
 import { applyMask } from "../../lib/protocol/mask.ts";
-import { ProtocolError, MessageTooBigError } from "../../lib/errors.ts";
+import { MessageTooBigError, ProtocolError } from "../../lib/errors.ts";
 import { concat, hex, pseudoRandomBytes, toHex, utf8 } from "../_helpers/bytes.ts";
 
 const MASK = hex("37 fa 21 3d");
@@ -18,7 +18,11 @@ function parseEverySplit(bytes: Uint8Array, options = {}): Frame[] {
     const a = p.parse(copy.subarray(0, cut));
     const b = p.parse(copy.subarray(cut));
     assert.equal(a.error ?? b.error, undefined);
-    assert.deepEqual([...a.frames, ...b.frames].map(plain), whole.frames.map(plain), `split at ${cut}`);
+    assert.deepEqual(
+      [...a.frames, ...b.frames].map(plain),
+      whole.frames.map(plain),
+      `split at ${cut}`,
+    );
   }
   // one byte at a time
   const p = new FrameParser(options);
@@ -28,19 +32,30 @@ function parseEverySplit(bytes: Uint8Array, options = {}): Frame[] {
   return whole.frames;
 }
 
-const plain = (f: Frame) => ({ fin: f.fin, rsv: f.rsv, opcode: f.opcode, payload: Array.from(f.payload) });
+const plain = (f: Frame) => ({
+  fin: f.fin,
+  rsv: f.rsv,
+  opcode: f.opcode,
+  payload: Array.from(f.payload),
+});
 
 describe("RFC 6455 §5.7 examples", () => {
   it("a single-frame unmasked text message", () => {
     const bytes = hex("81 05 48 65 6c 6c 6f");
-    assert.equal(toHex(encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload: utf8("Hello") })), toHex(bytes));
+    assert.equal(
+      toHex(encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload: utf8("Hello") })),
+      toHex(bytes),
+    );
     const [f] = parseEverySplit(bytes, { mask: "forbidden" });
     assert.deepEqual(plain(f), plain({ fin: true, rsv: 0, opcode: 1, payload: utf8("Hello") }));
   });
 
   it("a single-frame masked text message", () => {
     const bytes = hex("81 85 37 fa 21 3d 7f 9f 4d 51 58");
-    const encoded = encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload: utf8("Hello") }, { mask: MASK });
+    const encoded = encodeFrame(
+      { fin: true, rsv: 0, opcode: Opcode.Text, payload: utf8("Hello") },
+      { mask: MASK },
+    );
     assert.equal(toHex(encoded), toHex(bytes));
     const [f] = parseEverySplit(bytes, { mask: "required" });
     assert.equal(new TextDecoder().decode(f.payload), "Hello");
@@ -48,8 +63,14 @@ describe("RFC 6455 §5.7 examples", () => {
 
   it("a fragmented unmasked text message", () => {
     const bytes = hex("01 03 48 65 6c 80 02 6c 6f");
-    assert.equal(toHex(encodeFrame({ fin: false, rsv: 0, opcode: Opcode.Text, payload: utf8("Hel") })), "01 03 48 65 6c");
-    assert.equal(toHex(encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Continuation, payload: utf8("lo") })), "80 02 6c 6f");
+    assert.equal(
+      toHex(encodeFrame({ fin: false, rsv: 0, opcode: Opcode.Text, payload: utf8("Hel") })),
+      "01 03 48 65 6c",
+    );
+    assert.equal(
+      toHex(encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Continuation, payload: utf8("lo") })),
+      "80 02 6c 6f",
+    );
     const frames = parseEverySplit(bytes);
     assert.deepEqual(frames.map((f) => [f.fin, f.opcode, new TextDecoder().decode(f.payload)]), [
       [false, 1, "Hel"],
@@ -58,9 +79,19 @@ describe("RFC 6455 §5.7 examples", () => {
   });
 
   it("an unmasked ping and a masked pong", () => {
-    assert.equal(toHex(encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Ping, payload: utf8("Hello") })), "89 05 48 65 6c 6c 6f");
+    assert.equal(
+      toHex(encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Ping, payload: utf8("Hello") })),
+      "89 05 48 65 6c 6c 6f",
+    );
     const pong = hex("8a 85 37 fa 21 3d 7f 9f 4d 51 58");
-    assert.equal(toHex(encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Pong, payload: utf8("Hello") }, { mask: MASK })), toHex(pong));
+    assert.equal(
+      toHex(
+        encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Pong, payload: utf8("Hello") }, {
+          mask: MASK,
+        }),
+      ),
+      toHex(pong),
+    );
     const [f] = parseEverySplit(pong);
     assert.equal(f.opcode, Opcode.Pong);
     assert.equal(new TextDecoder().decode(f.payload), "Hello");
@@ -128,7 +159,13 @@ describe("frame-level rejections", () => {
     ["a fragmented ping", "09 00", {}, "CONTROL_FRAGMENTED", 1002],
     ["a ping of 126 bytes", "89 7e 00 7e", {}, "CONTROL_TOO_LONG", 1002],
     ["an unmasked frame to a server", "81 00", { mask: "required" }, "MASK_MISSING", 1002],
-    ["a masked frame to a client", "81 80 00 00 00 00", { mask: "forbidden" }, "MASK_UNEXPECTED", 1002],
+    [
+      "a masked frame to a client",
+      "81 80 00 00 00 00",
+      { mask: "forbidden" },
+      "MASK_UNEXPECTED",
+      1002,
+    ],
   ];
   for (const [name, bytes, options, code, closeCode] of cases) {
     it(`${name} → ${code} (${closeCode})`, () => {
@@ -156,10 +193,25 @@ describe("frame-level rejections", () => {
   });
 
   it("the encoder refuses what a sender must not send", () => {
-    assert.throws(() => encodeFrame({ fin: true, rsv: 0, opcode: 3, payload: new Uint8Array() }), ProtocolError);
-    assert.throws(() => encodeFrame({ fin: false, rsv: 0, opcode: Opcode.Ping, payload: new Uint8Array() }), ProtocolError);
-    assert.throws(() => encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Close, payload: new Uint8Array(126) }), ProtocolError);
-    assert.throws(() => encodeFrame({ fin: true, rsv: 0, opcode: 1, payload: new Uint8Array() }, { mask: new Uint8Array(3) }), RangeError);
+    assert.throws(
+      () => encodeFrame({ fin: true, rsv: 0, opcode: 3, payload: new Uint8Array() }),
+      ProtocolError,
+    );
+    assert.throws(
+      () => encodeFrame({ fin: false, rsv: 0, opcode: Opcode.Ping, payload: new Uint8Array() }),
+      ProtocolError,
+    );
+    assert.throws(
+      () => encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Close, payload: new Uint8Array(126) }),
+      ProtocolError,
+    );
+    assert.throws(
+      () =>
+        encodeFrame({ fin: true, rsv: 0, opcode: 1, payload: new Uint8Array() }, {
+          mask: new Uint8Array(3),
+        }),
+      RangeError,
+    );
   });
 });
 

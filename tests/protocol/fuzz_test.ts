@@ -34,9 +34,22 @@ import { concat, hex, toHex, utf8 } from "../_helpers/bytes.ts";
 
 const LIMITS = { maxFrameBytes: 16 * 1024, maxMessageBytes: 64 * 1024, maxFragments: 256 };
 const BUFFER_BOUND = LIMITS.maxFrameBytes + LIMITS.maxMessageBytes;
-const ALLOWED_CLOSE_CODES: readonly number[] = [CloseCode.ProtocolError, CloseCode.InvalidData, CloseCode.TooBig];
+const ALLOWED_CLOSE_CODES: readonly number[] = [
+  CloseCode.ProtocolError,
+  CloseCode.InvalidData,
+  CloseCode.TooBig,
+];
 
-const SEEDS = [0x5eed0001, 0x5eed0002, 0x5eed0003, 0x5eed0004, 0x5eed0005, 0x5eed0006, 0x5eed0007, 0x5eed0008];
+const SEEDS = [
+  0x5eed0001,
+  0x5eed0002,
+  0x5eed0003,
+  0x5eed0004,
+  0x5eed0005,
+  0x5eed0006,
+  0x5eed0007,
+  0x5eed0008,
+];
 const CASES_PER_SEED = 600;
 const TIME_BUDGET_MS = 1500;
 
@@ -93,7 +106,12 @@ interface WireFrame {
   wirePayload: Uint8Array;
 }
 
-function header(b0: number, key: Uint8Array | undefined, length: bigint, form: "min" | "16" | "64"): Uint8Array {
+function header(
+  b0: number,
+  key: Uint8Array | undefined,
+  length: bigint,
+  form: "min" | "16" | "64",
+): Uint8Array {
   const maskBit = key ? 0x80 : 0;
   const use = form === "min" ? (length < 126n ? "7" : length < 65536n ? "16" : "64") : form;
   const out: number[] = [b0];
@@ -110,7 +128,10 @@ function header(b0: number, key: Uint8Array | undefined, length: bigint, form: "
 }
 
 function wireBytes(f: WireFrame, claimed?: bigint, form: "min" | "16" | "64" = "min"): Uint8Array {
-  return concat([header(f.b0, f.key, claimed ?? BigInt(f.wirePayload.length), form), f.wirePayload]);
+  return concat([
+    header(f.b0, f.key, claimed ?? BigInt(f.wirePayload.length), form),
+    f.wirePayload,
+  ]);
 }
 
 function mask(payload: Uint8Array, key: Uint8Array | undefined): Uint8Array {
@@ -151,7 +172,12 @@ class StreamBuilder {
     if (!this.#ended) this.model.violation = code;
   }
 
-  frame(fin: boolean, opcode: number, payload: Uint8Array, options: { rsv?: number; masked?: boolean } = {}): void {
+  frame(
+    fin: boolean,
+    opcode: number,
+    payload: Uint8Array,
+    options: { rsv?: number; masked?: boolean } = {},
+  ): void {
     const masked = options.masked ?? this.#masked;
     const key = masked ? this.#rng.bytes(4) : undefined;
     const b0 = (fin ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode;
@@ -174,18 +200,33 @@ class StreamBuilder {
       const pieces = ["Hello", "κόσμε", "€𝄞", "", "\uFEFF", "sprig ", "\u0000", "\u{10FFFF}"];
       let s = "";
       const n = rng.int(6);
-      for (let i = 0; i < n; i++) s += rng.chance(0.5) ? rng.pick(pieces) : String.fromCharCode(...rng.bytes(rng.size() % 64).map((b) => b & 0x7f));
+      for (let i = 0; i < n; i++) {
+        s += rng.chance(0.5)
+          ? rng.pick(pieces)
+          : String.fromCharCode(...rng.bytes(rng.size() % 64).map((b) => b & 0x7f));
+      }
       payload = utf8(s);
       if (rng.chance(0.1)) {
         // Invalid UTF-8: a surrogate, a stray byte, an overlong form, or a code point cut short at the end.
-        const bad = rng.pick([hex("ed a0 80"), hex("ff"), hex("c0 af"), hex("80"), hex("f4 90 80 80")]);
-        payload = rng.chance(0.3) ? concat([payload, hex("e2 82")]) : concat([payload, bad, utf8("tail")]);
+        const bad = rng.pick([
+          hex("ed a0 80"),
+          hex("ff"),
+          hex("c0 af"),
+          hex("80"),
+          hex("f4 90 80 80"),
+        ]);
+        payload = rng.chance(0.3)
+          ? concat([payload, hex("e2 82")])
+          : concat([payload, bad, utf8("tail")]);
       }
     } else {
       payload = rng.bytes(rng.size());
     }
     const fragments = rng.chance(0.4) ? rng.range(2, 6) : 1;
-    const cuts = Array.from({ length: fragments - 1 }, () => rng.int(payload.length + 1)).sort((a, b) => a - b);
+    const cuts = Array.from({ length: fragments - 1 }, () => rng.int(payload.length + 1)).sort((
+      a,
+      b,
+    ) => a - b);
     const bounds = [0, ...cuts, payload.length];
     // The model fails where the receiver must: at the header of a frame over
     // maxFrameBytes, or at the fragment holding the first byte that cannot
@@ -212,16 +253,37 @@ class StreamBuilder {
       }
       if (!last && rng.chance(0.3)) this.ping();
     }
-    if (!failed) this.#expect(text ? { type: "text", data: decoded } : { type: "binary", data: payload });
+    if (!failed) {
+      this.#expect(text ? { type: "text", data: decoded } : { type: "binary", data: payload });
+    }
   }
 
   close(): void {
     const rng = this.#rng;
     const r = rng.int(10);
     if (r < 5) {
-      const code = rng.pick([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]);
+      const code = rng.pick([
+        1000,
+        1001,
+        1002,
+        1003,
+        1007,
+        1008,
+        1009,
+        1010,
+        1011,
+        1012,
+        1013,
+        1014,
+        3000,
+        4999,
+      ]);
       const reason = rng.pick(["", "bye", "κόσμε", "x".repeat(123)]);
-      this.frame(true, Opcode.Close, concat([new Uint8Array([code >> 8, code & 0xff]), utf8(reason)]));
+      this.frame(
+        true,
+        Opcode.Close,
+        concat([new Uint8Array([code >> 8, code & 0xff]), utf8(reason)]),
+      );
       this.#end({ code, reason });
     } else if (r < 6) {
       this.frame(true, Opcode.Close, new Uint8Array(0));
@@ -264,7 +326,11 @@ class StreamBuilder {
         this.frame(false, rng.pick([Opcode.Ping, Opcode.Pong, Opcode.Close]), rng.bytes(2));
         return this.#violate(CloseCode.ProtocolError);
       case 4:
-        this.frame(true, rng.pick([Opcode.Ping, Opcode.Pong, Opcode.Close]), rng.bytes(rng.range(126, 300)));
+        this.frame(
+          true,
+          rng.pick([Opcode.Ping, Opcode.Pong, Opcode.Close]),
+          rng.bytes(rng.range(126, 300)),
+        );
         return this.#violate(CloseCode.ProtocolError);
       case 5:
         this.frame(true, Opcode.Text, utf8("x"), { masked: !this.#masked });
@@ -278,12 +344,20 @@ class StreamBuilder {
         return this.#violate(CloseCode.TooBig);
       case 8: {
         const n = Math.ceil(LIMITS.maxMessageBytes / LIMITS.maxFrameBytes) + 1;
-        for (let i = 0; i < n; i++) this.frame(i === n - 1, i === 0 ? Opcode.Binary : Opcode.Continuation, rng.bytes(LIMITS.maxFrameBytes));
+        for (let i = 0; i < n; i++) {
+          this.frame(
+            i === n - 1,
+            i === 0 ? Opcode.Binary : Opcode.Continuation,
+            rng.bytes(LIMITS.maxFrameBytes),
+          );
+        }
         return this.#violate(CloseCode.TooBig);
       }
       case 9: {
         const n = LIMITS.maxFragments + 1;
-        for (let i = 0; i < n; i++) this.frame(i === n - 1, i === 0 ? Opcode.Binary : Opcode.Continuation, new Uint8Array(0));
+        for (let i = 0; i < n; i++) {
+          this.frame(i === n - 1, i === 0 ? Opcode.Binary : Opcode.Continuation, new Uint8Array(0));
+        }
         return this.#violate(CloseCode.TooBig);
       }
       default:
@@ -309,9 +383,22 @@ function generate(rng: Rng, receiver: Role): StreamBuilder {
 // ---------------------------------------------------------------- mutations
 
 const TAMPERED_LENGTHS = [
-  0n, 1n, 125n, 126n, 127n, 65535n, 65536n,
-  BigInt(LIMITS.maxFrameBytes), BigInt(LIMITS.maxFrameBytes + 1),
-  2n ** 31n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 62n, 2n ** 63n, 2n ** 64n - 1n,
+  0n,
+  1n,
+  125n,
+  126n,
+  127n,
+  65535n,
+  65536n,
+  BigInt(LIMITS.maxFrameBytes),
+  BigInt(LIMITS.maxFrameBytes + 1),
+  2n ** 31n,
+  2n ** 32n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 62n,
+  2n ** 63n,
+  2n ** 64n - 1n,
 ];
 
 /** Header-level tampering on one frame: its length field, first byte or MASK bit. */
@@ -322,8 +409,12 @@ function tamperFrame(rng: Rng, frames: WireFrame[]): Uint8Array[] {
   const f = frames[i];
   switch (rng.int(3)) {
     case 0: {
-      const claimed = rng.chance(0.6) ? rng.pick(TAMPERED_LENGTHS) : BigInt(Math.max(0, f.wirePayload.length + rng.range(-3, 3)));
-      const form = claimed >= 65536n ? "64" : rng.pick(["min", "64", claimed < 65536n ? "16" : "64"] as const);
+      const claimed = rng.chance(0.6)
+        ? rng.pick(TAMPERED_LENGTHS)
+        : BigInt(Math.max(0, f.wirePayload.length + rng.range(-3, 3)));
+      const form = claimed >= 65536n
+        ? "64"
+        : rng.pick(["min", "64", claimed < 65536n ? "16" : "64"] as const);
       out[i] = wireBytes(f, claimed, form);
       break;
     }
@@ -354,7 +445,9 @@ function mutateBytes(rng: Rng, input: Uint8Array, donor: Uint8Array): Uint8Array
       }
       case 1: { // bytes set to edge values
         b = b.slice();
-        for (let k = rng.range(1, 4); k > 0 && n > 0; k--) b[rng.int(n)] = rng.pick([0x00, 0x7e, 0x7f, 0x80, 0x81, 0x88, 0x89, 0xfe, 0xff]);
+        for (let k = rng.range(1, 4); k > 0 && n > 0; k--) {
+          b[rng.int(n)] = rng.pick([0x00, 0x7e, 0x7f, 0x80, 0x81, 0x88, 0x89, 0xfe, 0xff]);
+        }
         break;
       }
       case 2: // truncate
@@ -416,8 +509,14 @@ interface Case {
 
 function describeCase(c: Case): string {
   const all = concat(c.chunks);
-  const shown = all.length <= 200 ? toHex(all) : `${toHex(all.subarray(0, 200))} … (${all.length} bytes)`;
-  return `seed 0x${c.seed.toString(16)} case ${c.index} (${c.role}, ${c.kind}, ${c.chunks.length} chunks of ${c.chunks.slice(0, 12).map((x) => x.length).join(",")}${c.chunks.length > 12 ? ",…" : ""}, eof ${c.eof}): ${shown}`;
+  const shown = all.length <= 200
+    ? toHex(all)
+    : `${toHex(all.subarray(0, 200))} … (${all.length} bytes)`;
+  return `seed 0x${
+    c.seed.toString(16)
+  } case ${c.index} (${c.role}, ${c.kind}, ${c.chunks.length} chunks of ${
+    c.chunks.slice(0, 12).map((x) => x.length).join(",")
+  }${c.chunks.length > 12 ? ",…" : ""}, eof ${c.eof}): ${shown}`;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -427,7 +526,9 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function closeCodeOf(frame: Frame): number {
-  return frame.payload.length === 0 ? CloseCode.NoStatus : (frame.payload[0] << 8) | frame.payload[1];
+  return frame.payload.length === 0
+    ? CloseCode.NoStatus
+    : (frame.payload[0] << 8) | frame.payload[1];
 }
 
 /** Runs one case and checks every invariant; throws an AssertionError naming the case. */
@@ -446,7 +547,10 @@ function runCase(c: Case): void {
       if (e.type === "close") closedAt = events.length - 1;
     }
     output.push(...conn.takeOutput());
-    assert.ok(conn.bufferedIncoming <= BUFFER_BOUND, `bufferedIncoming ${conn.bufferedIncoming} > ${BUFFER_BOUND}: ${where()}`);
+    assert.ok(
+      conn.bufferedIncoming <= BUFFER_BOUND,
+      `bufferedIncoming ${conn.bufferedIncoming} > ${BUFFER_BOUND}: ${where()}`,
+    );
   };
 
   for (const [i, bytes] of c.chunks.entries()) {
@@ -470,7 +574,11 @@ function runCase(c: Case): void {
 
   // Once closed, nothing more comes out, whatever goes in.
   if (closedAt !== -1) {
-    assert.deepEqual(conn.receive(hex("81 85 37 fa 21 3d 7f 9f 4d 51 58 83 00")), [], `receive after close: ${where()}`);
+    assert.deepEqual(
+      conn.receive(hex("81 85 37 fa 21 3d 7f 9f 4d 51 58 83 00")),
+      [],
+      `receive after close: ${where()}`,
+    );
     assert.deepEqual(conn.receiveEof(), [], `receiveEof after close: ${where()}`);
     assert.equal(conn.outputBytes, 0, `output after close: ${where()}`);
     assert.equal(conn.state, "closed");
@@ -481,7 +589,9 @@ function runCase(c: Case): void {
   const closes = types.filter((t) => t === "close").length;
   const errors = types.filter((t) => t === "error").length;
   assert.ok(closes <= 1, `${closes} close events: ${where()}`);
-  if (closes === 1) assert.equal(types[types.length - 1], "close", `close is not last [${types}]: ${where()}`);
+  if (closes === 1) {
+    assert.equal(types[types.length - 1], "close", `close is not last [${types}]: ${where()}`);
+  }
   assert.ok(errors <= 1, `${errors} error events: ${where()}`);
   if (c.eof) assert.equal(closes, 1, `no close after EOF: ${where()}`);
 
@@ -492,14 +602,29 @@ function runCase(c: Case): void {
   assert.ok(parser.idle, `output ends inside a frame: ${where()}`);
   const pongs = written.frames.filter((f) => f.opcode === Opcode.Pong);
   const closeFrames = written.frames.filter((f) => f.opcode === Opcode.Close);
-  assert.ok(written.frames.every((f) => f.opcode === Opcode.Pong || f.opcode === Opcode.Close), `unexpected frame written: ${where()}`);
+  assert.ok(
+    written.frames.every((f) => f.opcode === Opcode.Pong || f.opcode === Opcode.Close),
+    `unexpected frame written: ${where()}`,
+  );
   assert.ok(closeFrames.length <= 1, `${closeFrames.length} close frames written: ${where()}`);
-  if (closeFrames.length === 1) assert.equal(written.frames[written.frames.length - 1].opcode, Opcode.Close, `a frame after our close frame: ${where()}`);
+  if (closeFrames.length === 1) {
+    assert.equal(
+      written.frames[written.frames.length - 1].opcode,
+      Opcode.Close,
+      `a frame after our close frame: ${where()}`,
+    );
+  }
 
   // RFC 6455 §5.5.2: a pong per ping, same payload, in order.
   const pings = events.filter((e): e is { type: "ping"; data: Uint8Array } => e.type === "ping");
-  assert.equal(pongs.length, pings.length, `${pings.length} pings but ${pongs.length} pongs: ${where()}`);
-  pings.forEach((p, i) => assert.ok(equalBytes(pongs[i].payload, p.data), `pong ${i} payload: ${where()}`));
+  assert.equal(
+    pongs.length,
+    pings.length,
+    `${pings.length} pings but ${pongs.length} pongs: ${where()}`,
+  );
+  pings.forEach((p, i) =>
+    assert.ok(equalBytes(pongs[i].payload, p.data), `pong ${i} payload: ${where()}`)
+  );
 
   for (const e of events) {
     if (e.type === "ping" || e.type === "pong") assert.ok(e.data.length <= 125);
@@ -507,7 +632,9 @@ function runCase(c: Case): void {
     if (e.type === "text") assert.ok(utf8(e.data).length <= LIMITS.maxMessageBytes);
   }
 
-  const close = events[closedAt] as ({ type: "close" } & { code: number; reason: string; wasClean: boolean }) | undefined;
+  const close = events[closedAt] as
+    | ({ type: "close" } & { code: number; reason: string; wasClean: boolean })
+    | undefined;
   if (errors === 1) {
     const errorEvent = events[types.indexOf("error")] as { type: "error"; error: unknown };
     const error = errorEvent.error;
@@ -516,8 +643,17 @@ function runCase(c: Case): void {
       ALLOWED_CLOSE_CODES.includes(error.closeCode ?? -1),
       `error ${error.code} has close code ${error.closeCode}: ${where()}`,
     );
-    assert.equal(types.indexOf("error"), types.length - 2, `error is not followed by close [${types}]: ${where()}`);
-    assert.deepEqual(close, { type: "close", code: error.closeCode, reason: error.closeReason, wasClean: false }, where());
+    assert.equal(
+      types.indexOf("error"),
+      types.length - 2,
+      `error is not followed by close [${types}]: ${where()}`,
+    );
+    assert.deepEqual(close, {
+      type: "close",
+      code: error.closeCode,
+      reason: error.closeReason,
+      wasClean: false,
+    }, where());
     assert.equal(conn.failure, error);
     // RFC 6455 §7.1.7: the close frame sent carries the code.
     assert.equal(closeFrames.length, 1, `no close frame after ${error.code}: ${where()}`);
@@ -529,13 +665,22 @@ function runCase(c: Case): void {
     assert.equal(closeCodeOf(closeFrames[0]), close.code, `echoed close code: ${where()}`);
   } else if (close) {
     // The transport ended first.
-    assert.deepEqual(close, { type: "close", code: CloseCode.Abnormal, reason: "", wasClean: false }, where());
+    assert.deepEqual(close, {
+      type: "close",
+      code: CloseCode.Abnormal,
+      reason: "",
+      wasClean: false,
+    }, where());
     assert.equal(closeFrames.length, 0, `close frame written on EOF: ${where()}`);
   } else {
     assert.equal(closeFrames.length, 0);
   }
   if (close) {
-    assert.deepEqual(conn.closeResult, { code: close.code, reason: close.reason, wasClean: close.wasClean });
+    assert.deepEqual(conn.closeResult, {
+      code: close.code,
+      reason: close.reason,
+      wasClean: close.wasClean,
+    });
   }
 
   if (c.model) checkModel(c.model, events, c, where);
@@ -548,19 +693,39 @@ function checkModel(model: Model, events: ConnectionEvent[], c: Case, where: () 
     expected.push({ type: "error", error: undefined as never });
     expected.push({ type: "close", code: model.violation, reason: "", wasClean: false });
   } else if (model.close) {
-    expected.push({ type: "close", code: model.close.code, reason: model.close.reason, wasClean: true });
+    expected.push({
+      type: "close",
+      code: model.close.code,
+      reason: model.close.reason,
+      wasClean: true,
+    });
   } else if (c.eof) {
     expected.push({ type: "close", code: CloseCode.Abnormal, reason: "", wasClean: false });
   }
-  assert.deepEqual(events.map((e) => e.type), expected.map((e) => e.type), `event types: ${where()}`);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    expected.map((e) => e.type),
+    `event types: ${where()}`,
+  );
   for (let i = 0; i < expected.length; i++) {
     const a = events[i];
     const e = expected[i];
-    if (e.type === "text") assert.equal((a as { data: string }).data, e.data, `text ${i}: ${where()}`);
-    if (e.type === "binary" || e.type === "ping" || e.type === "pong") {
-      assert.ok(equalBytes((a as { data: Uint8Array }).data, e.data), `${e.type} ${i} data: ${where()}`);
+    if (e.type === "text") {
+      assert.equal((a as { data: string }).data, e.data, `text ${i}: ${where()}`);
     }
-    if (e.type === "error") assert.equal((a as { error: SprigError }).error.closeCode, model.violation, `error code: ${where()}`);
+    if (e.type === "binary" || e.type === "ping" || e.type === "pong") {
+      assert.ok(
+        equalBytes((a as { data: Uint8Array }).data, e.data),
+        `${e.type} ${i} data: ${where()}`,
+      );
+    }
+    if (e.type === "error") {
+      assert.equal(
+        (a as { error: SprigError }).error.closeCode,
+        model.violation,
+        `error code: ${where()}`,
+      );
+    }
     if (e.type === "close") {
       const ac = a as { code: number; reason: string; wasClean: boolean };
       assert.equal(ac.code, e.code, `close code: ${where()}`);
@@ -576,16 +741,28 @@ function makeCase(rng: Rng, seed: number, index: number, role: Role): Case {
   const r = rng.int(100);
   if (r < 20) {
     const b = generate(rng, role);
-    return { seed, index, role, kind: "valid", chunks: chunk(rng, concat(b.frames.map((f) => wireBytes(f)))), eof, model: b.model };
+    return {
+      seed,
+      index,
+      role,
+      kind: "valid",
+      chunks: chunk(rng, concat(b.frames.map((f) => wireBytes(f)))),
+      eof,
+      model: b.model,
+    };
   }
   if (r < 27) {
     const noise = rng.bytes(rng.size());
     // Often start like a frame so the noise gets past the first header.
-    if (noise.length > 1 && rng.chance(0.5)) noise[0] = rng.pick([0x81, 0x82, 0x01, 0x00, 0x80, 0x88, 0x89, 0x8a]);
+    if (noise.length > 1 && rng.chance(0.5)) {
+      noise[0] = rng.pick([0x81, 0x82, 0x01, 0x00, 0x80, 0x88, 0x89, 0x8a]);
+    }
     return { seed, index, role, kind: "noise", chunks: chunk(rng, noise), eof };
   }
   const b = generate(rng, role);
-  const donor = concat(generate(rng, rng.chance(0.5) ? role : other).frames.map((f) => wireBytes(f)));
+  const donor = concat(
+    generate(rng, rng.chance(0.5) ? role : other).frames.map((f) => wireBytes(f)),
+  );
   let bytes: Uint8Array;
   let kind: string;
   if (r < 50) {
@@ -629,7 +806,9 @@ describe("fuzz: Connection.receive never throws and fails cleanly", () => {
 describe("fuzz regressions and limits", () => {
   /** A header claiming `length` bytes, masked as a client's would be. */
   function hugeHeader(role: Role, lengthBytes: string): Uint8Array {
-    return role === "server" ? concat([hex("82 ff"), hex(lengthBytes), hex("37 fa 21 3d")]) : concat([hex("82 7f"), hex(lengthBytes)]);
+    return role === "server"
+      ? concat([hex("82 ff"), hex(lengthBytes), hex("37 fa 21 3d")])
+      : concat([hex("82 7f"), hex(lengthBytes)]);
   }
 
   for (const role of ["server", "client"] as const) {
@@ -666,7 +845,9 @@ describe("fuzz regressions and limits", () => {
     for (const bytewise of [false, true]) {
       const conn = new Connection({ role: "client", ...LIMITS });
       const head = hex("82 7f 40 00 00 00 00 00 00 00");
-      for (const part of bytewise ? Array.from(head, (b) => new Uint8Array([b])) : [head]) conn.receive(part);
+      for (const part of bytewise ? Array.from(head, (b) => new Uint8Array([b])) : [head]) {
+        conn.receive(part);
+      }
       assert.equal(conn.closeResult?.code, 1009);
       assert.equal(conn.bufferedIncoming, 0, `header fed ${bytewise ? "byte by byte" : "whole"}`);
     }
@@ -678,10 +859,20 @@ describe("fuzz regressions and limits", () => {
     // that fails with a RangeError (reported as an internal error, 1011),
     // and with smaller claims lets 14 bytes of header pin maxFrameBytes of memory.
     for (const role of ["server", "client"] as const) {
-      const conn = new Connection({ role, maxFrameBytes: Number.MAX_SAFE_INTEGER, maxMessageBytes: Number.MAX_SAFE_INTEGER });
+      const conn = new Connection({
+        role,
+        maxFrameBytes: Number.MAX_SAFE_INTEGER,
+        maxMessageBytes: Number.MAX_SAFE_INTEGER,
+      });
       const head = hugeHeader(role, "00 00 01 00 00 00 00 00");
       const events = conn.receive(concat([head, new Uint8Array(100)]));
-      assert.deepEqual(events.map((e) => (e.type === "error" ? `error ${e.error.code} (${e.error.closeCode})` : e.type)), [], role);
+      assert.deepEqual(
+        events.map((
+          e,
+        ) => (e.type === "error" ? `error ${e.error.code} (${e.error.closeCode})` : e.type)),
+        [],
+        role,
+      );
       assert.equal(conn.state, "open");
       assert.equal(conn.bufferedIncoming, 100);
     }
@@ -711,11 +902,13 @@ describe("fuzz regressions and limits", () => {
   // Found by the fuzz above: a close frame and more bytes in the same chunk.
   // RFC 6455 §5.5.1 / §7.1: after the peer's close frame nothing more is
   // processed, and the Connection promises `close` comes once, last.
-  for (const [name, trailing] of [
-    ["a reserved opcode", "83 80 00 00 00 00"],
-    ["an unmasked frame", "81 01 41"],
-    ["a valid text frame", "81 81 00 00 00 00 41"],
-  ] as const) {
+  for (
+    const [name, trailing] of [
+      ["a reserved opcode", "83 80 00 00 00 00"],
+      ["an unmasked frame", "81 01 41"],
+      ["a valid text frame", "81 81 00 00 00 00 41"],
+    ] as const
+  ) {
     it(`bytes after the peer's close frame in the same chunk are ignored (${name})`, () => {
       const conn = new Connection({ role: "server", ...LIMITS });
       const closeFrame = hex("88 82 00 00 00 00 03 e8"); // masked, key 0: code 1000

@@ -10,7 +10,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Connection, type ConnectionEvent, type Role } from "../../lib/protocol/connection.ts";
-import { encodeFrame, type Frame, isControl, MAX_CONTROL_PAYLOAD, Opcode } from "../../lib/protocol/frame.ts";
+import {
+  encodeFrame,
+  type Frame,
+  isControl,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+} from "../../lib/protocol/frame.ts";
 import { FrameParser, type MaskPolicy } from "../../lib/protocol/frame_parser.ts";
 import { applyMask } from "../../lib/protocol/mask.ts";
 import { decodeValidatedUtf8, isValidUtf8, Utf8Validator } from "../../lib/protocol/utf8.ts";
@@ -67,7 +73,10 @@ const maskArb = fc.option(fc.uint8Array({ minLength: 4, maxLength: 4 }), { nil: 
 const controlSpecArb: fc.Arbitrary<FrameSpec> = fc.record({
   fin: fc.constant(true),
   opcode: fc.constantFrom(Opcode.Close, Opcode.Ping, Opcode.Pong),
-  length: fc.oneof(fc.constantFrom(0, 1, 124, MAX_CONTROL_PAYLOAD), fc.integer({ min: 0, max: MAX_CONTROL_PAYLOAD })),
+  length: fc.oneof(
+    fc.constantFrom(0, 1, 124, MAX_CONTROL_PAYLOAD),
+    fc.integer({ min: 0, max: MAX_CONTROL_PAYLOAD }),
+  ),
   seed: fc.integer({ min: 1, max: 0x7fffffff }),
   mask: maskArb,
 });
@@ -85,7 +94,12 @@ const dataSpecArb: fc.Arbitrary<FrameSpec> = fc.record({
 });
 
 function buildFrame(spec: FrameSpec): Frame {
-  return { fin: spec.fin, rsv: 0, opcode: spec.opcode, payload: pseudoRandomBytes(spec.length, spec.seed) };
+  return {
+    fin: spec.fin,
+    rsv: 0,
+    opcode: spec.opcode,
+    payload: pseudoRandomBytes(spec.length, spec.seed),
+  };
 }
 
 /** Parses `chunks` in order with one parser; asserts no error and that nothing is left over. */
@@ -108,34 +122,51 @@ function assertSameFrames(actual: Frame[], expected: Frame[]): void {
     const a = actual[i];
     const e = expected[i];
     assert.deepEqual([a.fin, a.rsv, a.opcode], [e.fin, e.rsv, e.opcode], `header of frame ${i}`);
-    assert.ok(equalBytes(a.payload, e.payload), `payload of frame ${i}: ${describeBytes(a.payload)} ≠ ${describeBytes(e.payload)}`);
+    assert.ok(
+      equalBytes(a.payload, e.payload),
+      `payload of frame ${i}: ${describeBytes(a.payload)} ≠ ${describeBytes(e.payload)}`,
+    );
   }
 }
 
 describe("property: encodeFrame ∘ FrameParser", () => {
   it("any sequence of valid frames, masked or not, split anywhere, decodes to the same frames", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(controlSpecArb, dataSpecArb), { minLength: 1, maxLength: 6 }), cutsArb, (specs, cuts) => {
-        const frames = specs.map(buildFrame);
-        const encoded = frames.map((f, i) => encodeFrame(f, { mask: specs[i].mask }));
-        const wire = concat(encoded);
+      fc.property(
+        fc.array(fc.oneof(controlSpecArb, dataSpecArb), { minLength: 1, maxLength: 6 }),
+        cutsArb,
+        (specs, cuts) => {
+          const frames = specs.map(buildFrame);
+          const encoded = frames.map((f, i) => encodeFrame(f, { mask: specs[i].mask }));
+          const wire = concat(encoded);
 
-        // decode(encode(f)) = f, whole and in arbitrary chunks.
-        assertSameFrames(parseChunks([wire.slice()], "any"), frames);
-        const decoded = parseChunks(split(wire, cuts), "any");
-        assertSameFrames(decoded, frames);
+          // decode(encode(f)) = f, whole and in arbitrary chunks.
+          assertSameFrames(parseChunks([wire.slice()], "any"), frames);
+          const decoded = parseChunks(split(wire, cuts), "any");
+          assertSameFrames(decoded, frames);
 
-        // encode(decode(b)) = b: re-encoding with the same key gives the same bytes
-        // (lengths use their shortest form, so the encoding is canonical).
-        for (let i = 0; i < decoded.length; i++) {
-          const again = encodeFrame(decoded[i], { mask: specs[i].mask });
-          assert.ok(equalBytes(again, encoded[i]), `re-encoding frame ${i}`);
-        }
+          // encode(decode(b)) = b: re-encoding with the same key gives the same bytes
+          // (lengths use their shortest form, so the encoding is canonical).
+          for (let i = 0; i < decoded.length; i++) {
+            const again = encodeFrame(decoded[i], { mask: specs[i].mask });
+            assert.ok(equalBytes(again, encoded[i]), `re-encoding frame ${i}`);
+          }
 
-        // The strict policies accept a stream whose frames all follow them.
-        if (specs.every((s) => s.mask !== undefined)) assertSameFrames(parseChunks(split(wire, cuts), "required"), frames);
-        if (specs.every((s) => s.mask === undefined)) assertSameFrames(parseChunks(split(wire, cuts), "forbidden"), frames);
-      }),
+          // The strict policies accept a stream whose frames all follow them.
+          if (specs.every((s) => s.mask !== undefined)) {
+            assertSameFrames(
+              parseChunks(split(wire, cuts), "required"),
+              frames,
+            );
+          }
+          if (specs.every((s) => s.mask === undefined)) {
+            assertSameFrames(
+              parseChunks(split(wire, cuts), "forbidden"),
+              frames,
+            );
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -182,13 +213,22 @@ const textArb = fc.oneof(
 const streamArb = fc.option(
   fc.record({
     cuts: fc.array(fc.nat(), { maxLength: 5 }),
-    pings: fc.array(fc.option(fc.uint8Array({ maxLength: MAX_CONTROL_PAYLOAD, size: "max" }), { nil: undefined }), { maxLength: 6 }),
+    pings: fc.array(
+      fc.option(fc.uint8Array({ maxLength: MAX_CONTROL_PAYLOAD, size: "max" }), { nil: undefined }),
+      { maxLength: 6 },
+    ),
   }),
   { nil: undefined },
 );
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant("ping" as const), payload: fc.uint8Array({ maxLength: MAX_CONTROL_PAYLOAD, size: "max" }) }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("ping" as const),
+      payload: fc.uint8Array({ maxLength: MAX_CONTROL_PAYLOAD, size: "max" }),
+    }),
+    weight: 1,
+  },
   {
     arbitrary: fc.record({
       kind: fc.constant("message" as const),
@@ -207,7 +247,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 /** Outgoing fragment sizes: tiny (many frames), ordinary, or one frame per message. */
-const fragmentSizeArb = fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 9, max: 5000 }), fc.constant(Infinity));
+const fragmentSizeArb = fc.oneof(
+  fc.integer({ min: 1, max: 8 }),
+  fc.integer({ min: 9, max: 5000 }),
+  fc.constant(Infinity),
+);
 
 const closeArb = fc.option(
   fc.record({
@@ -257,7 +301,9 @@ function perform(sender: Connection, ops: Op[], fragmentSize: number): Expected 
         if (!last && between !== undefined) ping(between);
       });
     }
-    events.push(op.type === "text" ? { type: "text", data: op.text } : { type: "binary", data: bytes });
+    events.push(
+      op.type === "text" ? { type: "text", data: op.text } : { type: "binary", data: bytes },
+    );
   }
   return { events, pings };
 }
@@ -272,7 +318,10 @@ function assertSameEvents(actual: ConnectionEvent[], expected: ConnectionEvent[]
     } else if (e.type === "binary" || e.type === "ping" || e.type === "pong") {
       const data = (a as { data: Uint8Array }).data;
       assert.ok(data instanceof Uint8Array);
-      assert.ok(equalBytes(data, e.data), `data of ${e.type} event ${i}: ${describeBytes(data)} ≠ ${describeBytes(e.data)}`);
+      assert.ok(
+        equalBytes(data, e.data),
+        `data of ${e.type} event ${i}: ${describeBytes(data)} ≠ ${describeBytes(e.data)}`,
+      );
     } else {
       assert.deepEqual(a, e, `event ${i}`);
     }
@@ -309,12 +358,23 @@ function roundTripProperty(senderRole: Role) {
       // at fragmentSize (sendFragment's pieces are the caller's own).
       const sent = framesWritten(sender, wire);
       if (ops.every((op) => op.kind === "ping" || op.stream === undefined)) {
-        for (const f of sent) if (!isControl(f.opcode)) assert.ok(f.payload.length <= fragmentSize, "a frame exceeds fragmentSize");
+        for (const f of sent) {
+          if (!isControl(f.opcode)) {
+            assert.ok(f.payload.length <= fragmentSize, "a frame exceeds fragmentSize");
+          }
+        }
       }
 
       const events = feed(receiver, wire, cuts);
       const expectedEvents = [...expected.events];
-      if (close) expectedEvents.push({ type: "close", code: close.code, reason: close.reason, wasClean: true });
+      if (close) {
+        expectedEvents.push({
+          type: "close",
+          code: close.code,
+          reason: close.reason,
+          wasClean: true,
+        });
+      }
       assertSameEvents(events, expectedEvents);
       assert.equal(receiver.failure, undefined);
       assert.equal(receiver.bufferedIncoming, 0);
@@ -323,13 +383,28 @@ function roundTripProperty(senderRole: Role) {
       // §5.5.2), then the close frame echoing the code (§5.5.1).
       const back = concat(receiver.takeOutput());
       const written = framesWritten(receiver, back);
-      const owed: Frame[] = expected.pings.map((payload) => ({ fin: true, rsv: 0, opcode: Opcode.Pong, payload }));
-      if (close) owed.push({ fin: true, rsv: 0, opcode: Opcode.Close, payload: new Uint8Array([close.code >> 8, close.code & 0xff]) });
+      const owed: Frame[] = expected.pings.map((payload) => ({
+        fin: true,
+        rsv: 0,
+        opcode: Opcode.Pong,
+        payload,
+      }));
+      if (close) {
+        owed.push({
+          fin: true,
+          rsv: 0,
+          opcode: Opcode.Close,
+          payload: new Uint8Array([close.code >> 8, close.code & 0xff]),
+        });
+      }
       assertSameFrames(written, owed);
 
       // …and the sender receives them as pongs, then the end of the closing handshake.
       const returned = feed(sender, back, backCuts);
-      const expectedBack: ConnectionEvent[] = expected.pings.map((data) => ({ type: "pong", data }));
+      const expectedBack: ConnectionEvent[] = expected.pings.map((data) => ({
+        type: "pong",
+        data,
+      }));
       if (close) expectedBack.push({ type: "close", code: close.code, reason: "", wasClean: true });
       assertSameEvents(returned, expectedBack);
       assert.equal(sender.state, close ? "closed" : "open");
@@ -354,7 +429,10 @@ describe("property: applyMask", () => {
   it("equals a byte-wise XOR for any data, key, alignment and offset, touching nothing else", () => {
     fc.assert(
       fc.property(
-        fc.oneof(fc.uint8Array({ maxLength: 80, size: "max" }), fc.uint8Array({ maxLength: 600, size: "max" })),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 80, size: "max" }),
+          fc.uint8Array({ maxLength: 600, size: "max" }),
+        ),
         fc.uint8Array({ minLength: 4, maxLength: 4 }),
         fc.integer({ min: 0, max: 7 }), // bytes before the view in its buffer
         fc.integer({ min: 0, max: 7 }), // bytes after it
@@ -366,9 +444,21 @@ describe("property: applyMask", () => {
           const view = backing.subarray(before, before + data.length);
           applyMask(view, key, offset);
           const expected = data.map((b, i) => b ^ key[(offset % 4 + i) % 4]);
-          assert.ok(equalBytes(view, expected), `masked bytes differ (offset ${offset}, start ${before})`);
-          assert.ok(equalBytes(backing.subarray(0, before), original.subarray(0, before)), "bytes before the view changed");
-          assert.ok(equalBytes(backing.subarray(before + data.length), original.subarray(before + data.length)), "bytes after the view changed");
+          assert.ok(
+            equalBytes(view, expected),
+            `masked bytes differ (offset ${offset}, start ${before})`,
+          );
+          assert.ok(
+            equalBytes(backing.subarray(0, before), original.subarray(0, before)),
+            "bytes before the view changed",
+          );
+          assert.ok(
+            equalBytes(
+              backing.subarray(before + data.length),
+              original.subarray(before + data.length),
+            ),
+            "bytes after the view changed",
+          );
           applyMask(view, key, offset);
           assert.ok(equalBytes(view, data), "masking twice is not the identity");
         },
@@ -379,19 +469,24 @@ describe("property: applyMask", () => {
 
   it("masking a payload in arbitrary pieces equals masking it whole", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 3000 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), cutsArb, (length, key, cuts) => {
-        const data = pseudoRandomBytes(length, length + 3);
-        const whole = data.slice();
-        applyMask(whole, key);
-        const pieces = data.slice();
-        let at = 0;
-        for (const piece of split(pieces, cuts)) {
-          // split() copies, so mask the matching range of `pieces` itself.
-          applyMask(pieces.subarray(at, at + piece.length), key, at);
-          at += piece.length;
-        }
-        assert.ok(equalBytes(pieces, whole));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 3000 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        cutsArb,
+        (length, key, cuts) => {
+          const data = pseudoRandomBytes(length, length + 3);
+          const whole = data.slice();
+          applyMask(whole, key);
+          const pieces = data.slice();
+          let at = 0;
+          for (const piece of split(pieces, cuts)) {
+            // split() copies, so mask the matching range of `pieces` itself.
+            applyMask(pieces.subarray(at, at + piece.length), key, at);
+            at += piece.length;
+          }
+          assert.ok(equalBytes(pieces, whole));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -418,14 +513,43 @@ function validatorAccepts(pieces: Uint8Array[]): boolean {
 
 /** Bytes at the edges of the UTF-8 tables (Unicode Table 3-7). */
 const EDGE_BYTES = [
-  0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee,
-  0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xf7, 0xf8, 0xfe, 0xff,
+  0x00,
+  0x41,
+  0x7f,
+  0x80,
+  0x8f,
+  0x90,
+  0x9f,
+  0xa0,
+  0xbf,
+  0xc0,
+  0xc1,
+  0xc2,
+  0xdf,
+  0xe0,
+  0xe1,
+  0xec,
+  0xed,
+  0xee,
+  0xef,
+  0xf0,
+  0xf1,
+  0xf3,
+  0xf4,
+  0xf5,
+  0xf7,
+  0xf8,
+  0xfe,
+  0xff,
 ];
 
 /** Valid UTF-8 with one random edit (or none), so the bytes are near-valid. */
 const nearValidArb = fc
   .tuple(
-    fc.oneof(fc.string({ unit: "binary", maxLength: 20 }), fc.string({ unit: "binary", maxLength: 200, size: "max" })),
+    fc.oneof(
+      fc.string({ unit: "binary", maxLength: 20 }),
+      fc.string({ unit: "binary", maxLength: 200, size: "max" }),
+    ),
     fc.constantFrom("none", "replace", "insert", "delete", "truncate"),
     fc.nat(),
     fc.oneof(fc.constantFrom(...EDGE_BYTES), fc.integer({ min: 0, max: 255 })),
@@ -453,9 +577,17 @@ describe("property: Utf8Validator agrees with TextDecoder (fatal)", () => {
         const expected = referenceAccepts(bytes);
         assert.equal(validatorAccepts([bytes]), expected, `whole ${describeBytes(bytes)}`);
         assert.equal(isValidUtf8(bytes), expected);
-        assert.equal(validatorAccepts(split(bytes, cuts)), expected, `split ${describeBytes(bytes)} at ${cuts}`);
+        assert.equal(
+          validatorAccepts(split(bytes, cuts)),
+          expected,
+          `split ${describeBytes(bytes)} at ${cuts}`,
+        );
         // One byte at a time is the hardest split.
-        assert.equal(validatorAccepts(Array.from(bytes, (b) => new Uint8Array([b]))), expected, `bytewise ${describeBytes(bytes)}`);
+        assert.equal(
+          validatorAccepts(Array.from(bytes, (b) => new Uint8Array([b]))),
+          expected,
+          `bytewise ${describeBytes(bytes)}`,
+        );
       }),
       { numRuns: 5000 },
     );
@@ -464,12 +596,18 @@ describe("property: Utf8Validator agrees with TextDecoder (fatal)", () => {
   it("accepts any string's encoding split at arbitrary points, and it decodes back", () => {
     fc.assert(
       fc.property(
-        fc.oneof(fc.string({ unit: "binary", maxLength: 300, size: "max" }), fc.string({ unit: "grapheme", maxLength: 60, size: "max" })),
+        fc.oneof(
+          fc.string({ unit: "binary", maxLength: 300, size: "max" }),
+          fc.string({ unit: "grapheme", maxLength: 60, size: "max" }),
+        ),
         cutsArb,
         (text, cuts) => {
           const bytes = utf8(text);
           assert.ok(referenceAccepts(bytes));
-          assert.ok(validatorAccepts(split(bytes, cuts)), `rejected ${describeBytes(bytes)} split at ${cuts}`);
+          assert.ok(
+            validatorAccepts(split(bytes, cuts)),
+            `rejected ${describeBytes(bytes)} split at ${cuts}`,
+          );
           assert.equal(decodeValidatedUtf8(bytes), text);
         },
       ),

@@ -67,7 +67,32 @@ describe("UTF-8 validation", () => {
 
   it("checks every 2-byte and 3-byte lead against the Unicode table", () => {
     // Compare with the platform decoder on every 3-byte combination of interesting bytes.
-    const interesting = [0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff];
+    const interesting = [
+      0x00,
+      0x7f,
+      0x80,
+      0x8f,
+      0x90,
+      0x9f,
+      0xa0,
+      0xbf,
+      0xc0,
+      0xc1,
+      0xc2,
+      0xdf,
+      0xe0,
+      0xe1,
+      0xec,
+      0xed,
+      0xee,
+      0xef,
+      0xf0,
+      0xf1,
+      0xf3,
+      0xf4,
+      0xf5,
+      0xff,
+    ];
     const strict = new TextDecoder("utf-8", { fatal: true });
     for (const a of interesting) {
       for (const b of interesting) {
@@ -88,7 +113,26 @@ describe("UTF-8 validation", () => {
 
 describe("close codes and payloads", () => {
   it("knows which codes may be received", () => {
-    for (const c of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]) {
+    for (
+      const c of [
+        1000,
+        1001,
+        1002,
+        1003,
+        1007,
+        1008,
+        1009,
+        1010,
+        1011,
+        1012,
+        1013,
+        1014,
+        3000,
+        3999,
+        4000,
+        4999,
+      ]
+    ) {
       assert.ok(isValidReceivedCloseCode(c), String(c));
     }
     for (const c of [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]) {
@@ -108,12 +152,19 @@ describe("close codes and payloads", () => {
   });
 
   it("a 1-byte payload is a protocol error", () => {
-    assert.throws(() => parseClosePayload(hex("03")), (e: unknown) => e instanceof ProtocolError && e.code === "CLOSE_PAYLOAD_1_BYTE");
+    assert.throws(
+      () => parseClosePayload(hex("03")),
+      (e: unknown) => e instanceof ProtocolError && e.code === "CLOSE_PAYLOAD_1_BYTE",
+    );
   });
 
   it("a code that may not be sent is a protocol error", () => {
     for (const c of [0, 999, 1004, 1005, 1006, 1015, 2000, 5000]) {
-      assert.throws(() => parseClosePayload(new Uint8Array([c >> 8, c & 0xff])), ProtocolError, String(c));
+      assert.throws(
+        () => parseClosePayload(new Uint8Array([c >> 8, c & 0xff])),
+        ProtocolError,
+        String(c),
+      );
     }
   });
 

@@ -10,7 +10,12 @@ import { FrameEncoderStream } from "../../lib/streams/frame_encoder_stream.ts";
 import { type MessageOrControl, MessageStream } from "../../lib/streams/message_stream.ts";
 import { encodeFrame, type Frame, Opcode } from "../../lib/protocol/frame.ts";
 import type { FrameParserOptions } from "../../lib/protocol/frame_parser.ts";
-import { InvalidDataError, MessageTooBigError, ProtocolError, type SprigError } from "../../lib/errors.ts";
+import {
+  InvalidDataError,
+  MessageTooBigError,
+  ProtocolError,
+  type SprigError,
+} from "../../lib/errors.ts";
 import { concat, hex, pseudoRandomBytes, toHex, utf8 } from "../_helpers/bytes.ts";
 
 // ------------------------------------------------------------------ helpers
@@ -19,7 +24,10 @@ import { concat, hex, pseudoRandomBytes, toHex, utf8 } from "../_helpers/bytes.t
  * A stream of `chunks`, handed out one per pull, that records how it was
  * cancelled. With `filler` it never ends: `filler()` follows the chunks.
  */
-function sourceOf<T>(chunks: readonly T[], filler?: () => T): { stream: ReadableStream<T>; cancelled: () => unknown } {
+function sourceOf<T>(
+  chunks: readonly T[],
+  filler?: () => T,
+): { stream: ReadableStream<T>; cancelled: () => unknown } {
   let i = 0;
   let reason: unknown;
   const stream = new ReadableStream<T>({
@@ -88,7 +96,12 @@ async function decode(chunks: Uint8Array[], options: FrameParserOptions = {}) {
   return await drain(sourceOf(chunks).stream.pipeThrough(new FrameDecoderStream(options)));
 }
 
-const plain = (f: Frame) => ({ fin: f.fin, rsv: f.rsv, opcode: f.opcode, payload: toHex(f.payload) });
+const plain = (f: Frame) => ({
+  fin: f.fin,
+  rsv: f.rsv,
+  opcode: f.opcode,
+  payload: toHex(f.payload),
+});
 const frame = (opcode: number, payload: Uint8Array | string, fin = true): Frame => ({
   fin,
   rsv: 0,
@@ -102,7 +115,12 @@ function summary(m: MessageOrControl): string {
   return `control:${m.frame.opcode}:${toHex(m.frame.payload)}`;
 }
 
-function assertSprigError(error: unknown, type: new (...args: never[]) => SprigError, code: string, closeCode: number): void {
+function assertSprigError(
+  error: unknown,
+  type: new (...args: never[]) => SprigError,
+  code: string,
+  closeCode: number,
+): void {
   assert.ok(error instanceof type, `expected ${type.name} ${code}, got ${error}`);
   assert.equal((error as SprigError).code, code);
   assert.equal((error as SprigError).closeCode, closeCode);
@@ -115,16 +133,36 @@ const BIN64K = pseudoRandomBytes(65536, 12);
 
 /** The examples of RFC 6455 §5.7 and the frames they hold. */
 const VECTORS: Array<{ name: string; bytes: Uint8Array; frames: Frame[] }> = [
-  { name: "unmasked text", bytes: hex("81 05 48 65 6c 6c 6f"), frames: [frame(Opcode.Text, "Hello")] },
-  { name: "masked text", bytes: hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"), frames: [frame(Opcode.Text, "Hello")] },
+  {
+    name: "unmasked text",
+    bytes: hex("81 05 48 65 6c 6c 6f"),
+    frames: [frame(Opcode.Text, "Hello")],
+  },
+  {
+    name: "masked text",
+    bytes: hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"),
+    frames: [frame(Opcode.Text, "Hello")],
+  },
   {
     name: "fragmented unmasked text",
     bytes: hex("01 03 48 65 6c 80 02 6c 6f"),
     frames: [frame(Opcode.Text, "Hel", false), frame(Opcode.Continuation, "lo")],
   },
-  { name: "unmasked ping", bytes: hex("89 05 48 65 6c 6c 6f"), frames: [frame(Opcode.Ping, "Hello")] },
-  { name: "masked pong", bytes: hex("8a 85 37 fa 21 3d 7f 9f 4d 51 58"), frames: [frame(Opcode.Pong, "Hello")] },
-  { name: "256 bytes binary", bytes: concat([hex("82 7e 01 00"), BIN256]), frames: [frame(Opcode.Binary, BIN256)] },
+  {
+    name: "unmasked ping",
+    bytes: hex("89 05 48 65 6c 6c 6f"),
+    frames: [frame(Opcode.Ping, "Hello")],
+  },
+  {
+    name: "masked pong",
+    bytes: hex("8a 85 37 fa 21 3d 7f 9f 4d 51 58"),
+    frames: [frame(Opcode.Pong, "Hello")],
+  },
+  {
+    name: "256 bytes binary",
+    bytes: concat([hex("82 7e 01 00"), BIN256]),
+    frames: [frame(Opcode.Binary, BIN256)],
+  },
   {
     name: "64 KiB binary",
     bytes: concat([hex("82 7f 00 00 00 00 00 01 00 00"), BIN64K]),
@@ -138,7 +176,11 @@ describe("FrameDecoderStream: RFC 6455 §5.7 vectors", () => {
       for (const chunks of everySplit(v.bytes)) {
         const { items, error } = await decode(chunks);
         assert.equal(error, undefined);
-        assert.deepEqual(items.map(plain), v.frames.map(plain), `chunks ${chunks.map((c) => c.length)}`);
+        assert.deepEqual(
+          items.map(plain),
+          v.frames.map(plain),
+          `chunks ${chunks.map((c) => c.length)}`,
+        );
       }
     });
   }
@@ -155,7 +197,7 @@ describe("FrameDecoderStream: RFC 6455 §5.7 vectors", () => {
     assert.deepEqual(whole.items.map(plain), expected);
   });
 
-  it("masked vectors pass mask: \"required\", unmasked ones mask: \"forbidden\"", async () => {
+  it('masked vectors pass mask: "required", unmasked ones mask: "forbidden"', async () => {
     for (const v of VECTORS) {
       const masked = (v.bytes[1] & 0x80) !== 0;
       const ok = await decode(chunked(v.bytes, 3), { mask: masked ? "required" : "forbidden" });
@@ -170,7 +212,9 @@ describe("FrameDecoderStream: RFC 6455 §5.7 vectors", () => {
     const all = concat(VECTORS.map((v) => v.bytes));
     for (const seed of [5, 6, 7]) {
       const { items, error } = await drain(
-        sourceOf(chunked(all, seed)).stream.pipeThrough(new FrameDecoderStream()).pipeThrough(new MessageStream()),
+        sourceOf(chunked(all, seed)).stream.pipeThrough(new FrameDecoderStream()).pipeThrough(
+          new MessageStream(),
+        ),
       );
       assert.equal(error, undefined);
       assert.deepEqual(items.map(summary), [
@@ -208,10 +252,12 @@ function sampleFrames(): Frame[] {
 }
 
 describe("FrameEncoderStream → FrameDecoderStream", () => {
-  it("mask: true round-trips through mask: \"required\", one chunk per frame, fresh keys", async () => {
+  it('mask: true round-trips through mask: "required", one chunk per frame, fresh keys', async () => {
     const frames = sampleFrames();
     const expected = frames.map(plain);
-    const encoded = await drain(sourceOf(frames).stream.pipeThrough(new FrameEncoderStream({ mask: true })));
+    const encoded = await drain(
+      sourceOf(frames).stream.pipeThrough(new FrameEncoderStream({ mask: true })),
+    );
     assert.equal(encoded.error, undefined);
     assert.equal(encoded.items.length, frames.length, "one chunk per frame");
     const keys = new Set<string>();
@@ -227,7 +273,9 @@ describe("FrameEncoderStream → FrameDecoderStream", () => {
     assert.deepEqual(frames.map(plain), expected);
 
     for (let seed = 1; seed <= 6; seed++) {
-      const { items, error } = await decode(chunked(concat(encoded.items), seed, seed * 3000), { mask: "required" });
+      const { items, error } = await decode(chunked(concat(encoded.items), seed, seed * 3000), {
+        mask: "required",
+      });
       assert.equal(error, undefined);
       assert.deepEqual(items.map(plain), expected, `seed ${seed}`);
     }
@@ -241,21 +289,30 @@ describe("FrameEncoderStream → FrameDecoderStream", () => {
         .pipeThrough(new MessageStream()),
     );
     assert.equal(error, undefined);
-    assert.deepEqual(items.map((m) => m.type === "control" ? `control:${m.frame.opcode}` : m.type === "text" ? `text:${m.data}` : `binary:${m.data.length}`), [
-      "text:Hello",
-      "binary:0",
-      "binary:125",
-      "binary:126",
-      "control:9",
-      "control:10",
-      "text:κόσμε",
-      "binary:65535",
-      "binary:65536",
-      "control:8",
-    ]);
+    assert.deepEqual(
+      items.map((m) =>
+        m.type === "control"
+          ? `control:${m.frame.opcode}`
+          : m.type === "text"
+          ? `text:${m.data}`
+          : `binary:${m.data.length}`
+      ),
+      [
+        "text:Hello",
+        "binary:0",
+        "binary:125",
+        "binary:126",
+        "control:9",
+        "control:10",
+        "text:κόσμε",
+        "binary:65535",
+        "binary:65536",
+        "control:8",
+      ],
+    );
   });
 
-  it("without mask the encoder writes server frames: they pass \"forbidden\" and fail \"required\"", async () => {
+  it('without mask the encoder writes server frames: they pass "forbidden" and fail "required"', async () => {
     const frames = sampleFrames();
     const encoded = await drain(sourceOf(frames).stream.pipeThrough(new FrameEncoderStream()));
     assert.ok(encoded.items.every((c) => (c[1] & 0x80) === 0));
@@ -268,7 +325,8 @@ describe("FrameEncoderStream → FrameDecoderStream", () => {
 
   it("the encoder errors its stream on a frame a sender must not send", async () => {
     const { items, error } = await drain(
-      sourceOf([frame(Opcode.Text, "ok"), frame(Opcode.Ping, new Uint8Array(126))]).stream.pipeThrough(new FrameEncoderStream()),
+      sourceOf([frame(Opcode.Text, "ok"), frame(Opcode.Ping, new Uint8Array(126))]).stream
+        .pipeThrough(new FrameEncoderStream()),
     );
     assert.equal(items.length, 1);
     assertSprigError(error, ProtocolError, "CONTROL_TOO_LONG", 1002);
@@ -287,10 +345,18 @@ describe("MessageStream", () => {
     frame(Opcode.Binary, hex("01 02 03")),
     frame(Opcode.Close, hex("03 e8")),
   ];
-  const expected = ["control:9:70 31", "control:10:70 32", "text:Hello", "binary:3:01 02 03", "control:8:03 e8"];
+  const expected = [
+    "control:9:70 31",
+    "control:10:70 32",
+    "text:Hello",
+    "binary:3:01 02 03",
+    "control:8:03 e8",
+  ];
 
   it("reassembles fragments; control frames pass through in order, between the messages around them", async () => {
-    const { items, error } = await drain(sourceOf(interleaved).stream.pipeThrough(new MessageStream()));
+    const { items, error } = await drain(
+      sourceOf(interleaved).stream.pipeThrough(new MessageStream()),
+    );
     assert.equal(error, undefined);
     assert.deepEqual(items.map(summary), expected);
   });
@@ -299,24 +365,60 @@ describe("MessageStream", () => {
     const bytes = concat(interleaved.map((f) => encodeFrame(f, { mask: hex("01 02 03 04") })));
     for (const chunks of [...everySplit(bytes), chunked(bytes, 4, 5)]) {
       const { items, error } = await drain(
-        sourceOf(chunks).stream.pipeThrough(new FrameDecoderStream({ mask: "required" })).pipeThrough(new MessageStream()),
+        sourceOf(chunks).stream.pipeThrough(new FrameDecoderStream({ mask: "required" }))
+          .pipeThrough(new MessageStream()),
       );
       assert.equal(error, undefined);
       assert.deepEqual(items.map(summary), expected, `chunks ${chunks.map((c) => c.length)}`);
     }
   });
 
-  const violations: Array<[string, Frame[], new (...args: never[]) => SprigError, string, number]> = [
-    ["a continuation with no message", [frame(Opcode.Continuation, "x")], ProtocolError, "CONTINUATION_UNEXPECTED", 1002],
-    ["a new message inside a fragmented one", [frame(Opcode.Binary, "a", false), frame(Opcode.Text, "b")], ProtocolError, "MESSAGE_INTERLEAVED", 1002],
-    ["invalid UTF-8", [frame(Opcode.Text, hex("ce ba ed a0 80"))], InvalidDataError, "INVALID_UTF8", 1007],
-    ["a message over maxMessageBytes", [frame(Opcode.Binary, new Uint8Array(60), false), frame(Opcode.Continuation, new Uint8Array(60))], MessageTooBigError, "MESSAGE_TOO_BIG", 1009],
-  ];
+  const violations: Array<[string, Frame[], new (...args: never[]) => SprigError, string, number]> =
+    [
+      [
+        "a continuation with no message",
+        [frame(Opcode.Continuation, "x")],
+        ProtocolError,
+        "CONTINUATION_UNEXPECTED",
+        1002,
+      ],
+      [
+        "a new message inside a fragmented one",
+        [frame(Opcode.Binary, "a", false), frame(Opcode.Text, "b")],
+        ProtocolError,
+        "MESSAGE_INTERLEAVED",
+        1002,
+      ],
+      [
+        "invalid UTF-8",
+        [frame(Opcode.Text, hex("ce ba ed a0 80"))],
+        InvalidDataError,
+        "INVALID_UTF8",
+        1007,
+      ],
+      [
+        "a message over maxMessageBytes",
+        [
+          frame(Opcode.Binary, new Uint8Array(60), false),
+          frame(Opcode.Continuation, new Uint8Array(60)),
+        ],
+        MessageTooBigError,
+        "MESSAGE_TOO_BIG",
+        1009,
+      ],
+    ];
   for (const [name, bad, type, code, closeCode] of violations) {
     it(`${name} errors the stream (${code}) after delivering what came before`, async () => {
-      const frames = [frame(Opcode.Text, "first"), frame(Opcode.Ping, "p"), frame(Opcode.Binary, hex("ff")), ...bad];
+      const frames = [
+        frame(Opcode.Text, "first"),
+        frame(Opcode.Ping, "p"),
+        frame(Opcode.Binary, hex("ff")),
+        ...bad,
+      ];
       const source = sourceOf(frames, () => frame(Opcode.Text, "never"));
-      const { items, error } = await drain(source.stream.pipeThrough(new MessageStream({ maxMessageBytes: 100 })));
+      const { items, error } = await drain(
+        source.stream.pipeThrough(new MessageStream({ maxMessageBytes: 100 })),
+      );
       assert.deepEqual(items.map(summary), ["text:first", "control:9:70", "binary:1:ff"]);
       assertSprigError(error, type, code, closeCode);
       // The error travels back up the pipe: the (endless) source is cancelled with it.
@@ -334,15 +436,35 @@ describe("FrameDecoderStream: a violation errors the stream after earlier frames
     encodeFrame(frame(Opcode.Binary, pseudoRandomBytes(300, 8))),
     encodeFrame(frame(Opcode.Ping, "p")),
   ];
-  const goodFrames = [frame(Opcode.Text, "one"), frame(Opcode.Binary, pseudoRandomBytes(300, 8)), frame(Opcode.Ping, "p")].map(plain);
+  const goodFrames = [
+    frame(Opcode.Text, "one"),
+    frame(Opcode.Binary, pseudoRandomBytes(300, 8)),
+    frame(Opcode.Ping, "p"),
+  ].map(plain);
   const after = encodeFrame(frame(Opcode.Text, "never"));
 
-  const cases: Array<[string, Uint8Array, FrameParserOptions, new (...args: never[]) => SprigError, string, number]> = [
+  const cases: Array<
+    [string, Uint8Array, FrameParserOptions, new (...args: never[]) => SprigError, string, number]
+  > = [
     ["a reserved opcode", hex("83 00"), {}, ProtocolError, "OPCODE_RESERVED", 1002],
     ["RSV1 without an extension", hex("c1 00"), {}, ProtocolError, "RSV_SET", 1002],
     ["a fragmented ping", hex("09 00"), {}, ProtocolError, "CONTROL_FRAGMENTED", 1002],
-    ["a 64-bit length with its top bit set", hex("82 7f 80 00 00 00 00 00 00 00"), {}, ProtocolError, "LENGTH_MSB_SET", 1002],
-    ["a frame over maxFrameBytes", hex("82 7e 04 00"), { maxFrameBytes: 1000 }, MessageTooBigError, "FRAME_TOO_BIG", 1009],
+    [
+      "a 64-bit length with its top bit set",
+      hex("82 7f 80 00 00 00 00 00 00 00"),
+      {},
+      ProtocolError,
+      "LENGTH_MSB_SET",
+      1002,
+    ],
+    [
+      "a frame over maxFrameBytes",
+      hex("82 7e 04 00"),
+      { maxFrameBytes: 1000 },
+      MessageTooBigError,
+      "FRAME_TOO_BIG",
+      1009,
+    ],
   ];
 
   for (const [name, bad, options, type, code, closeCode] of cases) {
@@ -372,8 +494,13 @@ describe("FrameDecoderStream: a violation errors the stream after earlier frames
   }
 
   it("a mask violation cancels the source with the same error", async () => {
-    const source = sourceOf([encodeFrame(frame(Opcode.Text, "x"))], () => encodeFrame(frame(Opcode.Text, "y")));
-    const { error } = await drain(source.stream.pipeThrough(new FrameDecoderStream({ mask: "required" })));
+    const source = sourceOf(
+      [encodeFrame(frame(Opcode.Text, "x"))],
+      () => encodeFrame(frame(Opcode.Text, "y")),
+    );
+    const { error } = await drain(
+      source.stream.pipeThrough(new FrameDecoderStream({ mask: "required" })),
+    );
     assertSprigError(error, ProtocolError, "MASK_MISSING", 1002);
     await settle();
     assert.equal(source.cancelled(), error);
@@ -382,7 +509,9 @@ describe("FrameDecoderStream: a violation errors the stream after earlier frames
 
 describe("truncated streams", () => {
   const a = encodeFrame(frame(Opcode.Text, "complete"));
-  const b = encodeFrame(frame(Opcode.Binary, pseudoRandomBytes(200, 2)), { mask: hex("37 fa 21 3d") });
+  const b = encodeFrame(frame(Opcode.Binary, pseudoRandomBytes(200, 2)), {
+    mask: hex("37 fa 21 3d"),
+  });
 
   it("a stream ending inside a frame errors with STREAM_TRUNCATED after the complete frames, wherever it ends", async () => {
     // Every cut inside b: in its first byte, its extended length, its key, its payload.
@@ -412,17 +541,26 @@ describe("truncated streams", () => {
   });
 
   it("MessageStream: a stream ending inside a fragmented message errors with STREAM_TRUNCATED after earlier messages", async () => {
-    const frames = [frame(Opcode.Text, "whole"), frame(Opcode.Ping, "p"), frame(Opcode.Binary, "par", false), frame(Opcode.Continuation, "t", false)];
+    const frames = [
+      frame(Opcode.Text, "whole"),
+      frame(Opcode.Ping, "p"),
+      frame(Opcode.Binary, "par", false),
+      frame(Opcode.Continuation, "t", false),
+    ];
     const { items, error } = await drain(sourceOf(frames).stream.pipeThrough(new MessageStream()));
     assert.deepEqual(items.map(summary), ["text:whole", "control:9:70"]);
     assertSprigError(error, ProtocolError, "STREAM_TRUNCATED", 1002);
   });
 
   it("the full pipeline: bytes ending at a frame boundary inside a message", async () => {
-    const bytes = concat([frame(Opcode.Text, "whole"), frame(Opcode.Text, "half", false)].map((f) => encodeFrame(f)));
+    const bytes = concat(
+      [frame(Opcode.Text, "whole"), frame(Opcode.Text, "half", false)].map((f) => encodeFrame(f)),
+    );
     for (const chunks of [[bytes.slice()], chunked(bytes, 2, 3)]) {
       const { items, error } = await drain(
-        sourceOf(chunks).stream.pipeThrough(new FrameDecoderStream()).pipeThrough(new MessageStream()),
+        sourceOf(chunks).stream.pipeThrough(new FrameDecoderStream()).pipeThrough(
+          new MessageStream(),
+        ),
       );
       assert.deepEqual(items.map(summary), ["text:whole"]);
       assertSprigError(error, ProtocolError, "STREAM_TRUNCATED", 1002);
