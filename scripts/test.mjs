@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { ensurePeers } from "./peers.mjs";
 
 const bin = (name) => join("node_modules", ".bin", name);
 // deno-lint-ignore no-control-regex
@@ -57,6 +58,9 @@ const counters = {
 let passed = 0;
 let failed = 0;
 const failedRuntimes = [];
+
+// Interop peers that npm does not bring (Python's websockets) must be there.
+if (!ensurePeers()) failedRuntimes.push("interop peers");
 
 // Static checks first: strict tsc, deno check, deno lint (skipped with --only or explicit files).
 if (!only && args.length === 0) {

@@ -74,3 +74,11 @@ export function startDenoPeer(): Promise<Peer> {
 export function startBunPeer(): Promise<Peer> {
   return startPeer(bin("bun"), [new URL("../_peers/bun_server.ts", import.meta.url).pathname]);
 }
+
+/** Python's `websockets` server (Debian's python3-websockets, run by /usr/bin/python3). */
+export function startPythonPeer(...flags: string[]): Promise<Peer> {
+  return startPeer("/usr/bin/python3", [
+    new URL("../_peers/python_server.py", import.meta.url).pathname,
+    ...flags,
+  ]);
+}

@@ -6,7 +6,10 @@
 //   /deaf          stops reading the socket after the handshake (no pongs)
 //   /close/<code>  closes with that code and reason "bye"
 //   /drop          destroys the TCP connection without a close frame
-// Arguments: --deflate (permessage-deflate on, threshold 0), --protocols a,b,
+//   /extensions    sends the negotiated Sec-WebSocket-Extensions response, then echoes
+// Arguments: --deflate (permessage-deflate on, threshold 0) with
+// --server-no-context-takeover, --client-no-context-takeover,
+// --server-max-window-bits N, --client-max-window-bits N; --protocols a,b,
 // --tls (https with tests/_fixtures/server.pem, signed by ca.pem), --unix PATH,
 // --host ADDRESS (default 127.0.0.1)
 import { WebSocketServer } from "ws";
@@ -16,6 +19,22 @@ import { readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
 const deflate = args.includes("--deflate");
+// permessage-deflate parameters for the server's side of the negotiation.
+const deflateOption = (name) => {
+  const at = args.indexOf(`--${name}`);
+  return at === -1 ? undefined : args[at + 1];
+};
+const deflateParams = {
+  threshold: 0,
+  // Left unset unless asked for, as in ws's defaults: ws refuses (400) an
+  // offer asking for server_no_context_takeover when this is set to false.
+  ...(args.includes("--server-no-context-takeover") && { serverNoContextTakeover: true }),
+  ...(args.includes("--client-no-context-takeover") && { clientNoContextTakeover: true }),
+  ...(deflateOption("server-max-window-bits") &&
+    { serverMaxWindowBits: Number(deflateOption("server-max-window-bits")) }),
+  ...(deflateOption("client-max-window-bits") &&
+    { clientMaxWindowBits: Number(deflateOption("client-max-window-bits")) }),
+};
 const pAt = args.indexOf("--protocols");
 const supported = pAt === -1 ? [] : args[pAt + 1].split(",");
 
@@ -27,7 +46,7 @@ const server = args.includes("--tls")
 const wss = new WebSocketServer({
   noServer: true,
   maxPayload: 256 * 1024 * 1024,
-  perMessageDeflate: deflate ? { threshold: 0 } : false,
+  perMessageDeflate: deflate ? deflateParams : false,
   handleProtocols: (offered) => [...offered].find((p) => supported.includes(p)) ?? false,
 });
 
@@ -41,6 +60,7 @@ server.on("upgrade", (req, socket, head) => {
   wss.handleUpgrade(req, socket, head, (ws) => {
     const url = req.url ?? "/";
     if (url === "/headers") ws.send(JSON.stringify(req.headers));
+    if (url === "/extensions") ws.send(ws.extensions);
     if (url === "/deaf") {
       socket.pause();
       return;
