@@ -4,6 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -12,6 +13,8 @@ import {
   ConnectionClosedError,
   connectNode,
   type Connector,
+  fromWebSocketLikeSocket,
+  type Session,
   WebSocketStream,
   withWebSocket,
 } from "../../mod.ts";
@@ -154,5 +157,69 @@ describe("aborting at each stage", () => {
     const info = await ws.closed;
     assert.equal(info.code, 1001);
     assert.equal(info.wasClean, true);
+  });
+});
+
+describe("closing from the client side", () => {
+  it("await using closes the session at the end of the scope", async () => {
+    let held: Session | undefined;
+    {
+      await using ws = await connect(url("/echo"));
+      held = ws;
+      await ws.send("scoped");
+      assert.equal(await ws.receive({ timeoutMs: 5000 }), "scoped");
+    }
+    assert.equal(held.readyState, "closed");
+    assert.equal((await held.closed).wasClean, true);
+  });
+
+  it("terminate() drops the connection at once, without a handshake", async () => {
+    const ws = await connect(url("/echo"));
+    ws.terminate();
+    const info = await ws.closed;
+    assert.equal(info.code, 1006);
+    assert.equal(info.wasClean, false);
+  });
+});
+
+/** A socket of the WinterTC/Cloudflare connect() shape, built on node:net. */
+function connectShaped(port: number) {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("error", reject);
+  });
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      socket.on("data", (b: Uint8Array) => {
+        controller.enqueue(new Uint8Array(b));
+        if ((controller.desiredSize ?? 1) <= 0) socket.pause();
+      });
+      socket.on("end", () => controller.close());
+      socket.on("error", (e) => controller.error(e));
+    },
+    pull() {
+      socket.resume();
+    },
+  });
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) => new Promise((resolve, reject) => socket.write(chunk, (e) => (e ? reject(e) : resolve()))),
+    close: () => new Promise((resolve) => socket.end(resolve)),
+  });
+  return { readable, writable, opened, closed, close: () => socket.destroy() };
+}
+
+describe("edge runtimes: a connect()-shaped socket", () => {
+  it("carries a session through fromWebSocketLikeSocket", async () => {
+    const shaped = connectShaped(peer.port);
+    await shaped.opened;
+    const ws = await connect(url("/echo"), { transport: fromWebSocketLikeSocket(shaped) });
+    await ws.send("from the edge");
+    assert.equal(await ws.receive({ timeoutMs: 5000 }), "from the edge");
+    await ws.send(new Uint8Array(200_000).fill(7));
+    assert.deepEqual(await ws.receive({ timeoutMs: 5000 }), new Uint8Array(200_000).fill(7));
+    assert.equal((await ws.close()).wasClean, true);
+    await shaped.closed;
   });
 });
