@@ -9,6 +9,7 @@ import { InvalidDataError, MessageTooBigError, ProtocolError } from "../errors.t
 import { ExtensionChain } from "../extensions/extension.ts";
 import { type Frame, isControl, Opcode } from "./frame.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import { concatBytes } from "./bytes.ts";
 import { decodeUtf8, decodeValidatedUtf8, Utf8Validator } from "./utf8.ts";
 
 /** A complete data message. */
@@ -211,14 +212,6 @@ export class MessageAssembler {
 
   #concat(): Uint8Array {
     this.#sealBlock();
-    const parts = this.#parts;
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(this.#size);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concatBytes(this.#parts, this.#size);
   }
 }

@@ -8,6 +8,7 @@ import { MessageTooBigError, ProtocolError, type SprigError } from "../errors.ts
 import { type Frame, isControl, isKnownOpcode, MAX_CONTROL_PAYLOAD } from "./frame.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { applyMask } from "./mask.ts";
+import { concatBytes } from "./bytes.ts";
 
 /** Whether incoming frames must, must not, or may be masked. */
 export type MaskPolicy = "required" | "forbidden" | "any";
@@ -151,7 +152,7 @@ export class FrameParser {
         this.#filled += take;
         i += take;
         if (this.#filled === this.#length) {
-          const payload = join(this.#parts, this.#length);
+          const payload = concatBytes(this.#parts, this.#length);
           this.#parts = [];
           this.#state = HEAD;
           if (this.#mask) applyMask(payload, this.#mask);
@@ -274,16 +275,4 @@ export class FrameParser {
 function headerLength(b1: number): number {
   const len = b1 & 0x7f;
   return (len < 126 ? 2 : len === 126 ? 4 : 10) + ((b1 & 0x80) !== 0 ? 4 : 0);
-}
-
-/** One buffer holding `parts` (a copy, so the chunks they view can be released). */
-function join(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1 && parts[0].length === length) return parts[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -5,7 +5,8 @@
  */
 
 import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
-import { CLOSE_GRACE_MS, READ_HIGH_WATER_BYTES } from "./transport.ts";
+import { CLOSE_GRACE_MS } from "./transport.ts";
+import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
 
 /** The part of a Bun socket this adapter uses. */
@@ -156,14 +157,15 @@ class BunTransportState {
   }
 }
 
-class BunTransport implements Transport {
+/**
+ * A {@link Transport} over one Bun socket. Bun delivers data through the
+ * handlers given when the socket was made, so whoever owns those handlers
+ * forwards them here: `onData`, `onDrain`, `onEnd`. The client does it in
+ * {@link connectBun}; a server does it for accepted sockets.
+ */
+export class BunTransport implements Transport {
   readonly #socket: BunSocket;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #paused = false;
-  #ended = false;
-  #error: Error | undefined;
-  #waiter: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void } | undefined;
+  readonly #reads: ReadQueue;
   /** Bytes Bun did not take yet, with the promise of the write they belong to. */
   #pending: Array<{ data: Uint8Array; done?: () => void; fail?: (e: Error) => void }> = [];
   #pendingBytes = 0;
@@ -173,6 +175,7 @@ class BunTransport implements Transport {
 
   constructor(socket: BunSocket) {
     this.#socket = socket;
+    this.#reads = new ReadQueue(() => socket.pause?.(), () => socket.resume?.());
     this.remoteAddress = socket.remoteAddress
       ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
       : undefined;
@@ -182,21 +185,12 @@ class BunTransport implements Transport {
     return this.#pendingBytes;
   }
 
+  /** Bun's `data` handler: a chunk arrived. */
   onData(data: Uint8Array): void {
-    const waiter = this.#waiter;
-    if (waiter) {
-      this.#waiter = undefined;
-      waiter.resolve(data);
-      return;
-    }
-    this.#queue.push(data);
-    this.#queued += data.length;
-    if (this.#queued >= READ_HIGH_WATER_BYTES && !this.#paused && this.#socket.pause) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
+    this.#reads.push(data);
   }
 
+  /** Bun's `drain` handler: the socket can take more. */
   onDrain(): void {
     while (this.#pending.length > 0) {
       const head = this.#pending[0];
@@ -211,14 +205,9 @@ class BunTransport implements Transport {
     }
   }
 
+  /** Bun's `end`, `close` and `error` handlers: the socket is done. */
   onEnd(error: Error | undefined): void {
-    if (!this.#ended) {
-      this.#ended = true;
-      this.#error = error;
-      const waiter = this.#waiter;
-      this.#waiter = undefined;
-      if (waiter) error ? waiter.reject(error) : waiter.resolve(null);
-    }
+    this.#reads.end(error);
     const failure = error ?? new Error("the socket closed");
     for (const p of this.#pending) p.fail?.(failure);
     this.#pending = [];
@@ -227,26 +216,13 @@ class BunTransport implements Transport {
   }
 
   read(): Promise<Uint8Array | null> {
-    if (this.#queue.length > 0) {
-      const chunk = this.#queue.shift()!;
-      this.#queued -= chunk.length;
-      if (this.#paused && this.#queued < READ_HIGH_WATER_BYTES / 2) {
-        this.#paused = false;
-        this.#socket.resume?.();
-      }
-      return Promise.resolve(chunk);
-    }
-    if (this.#ended) return this.#error ? Promise.reject(this.#error) : Promise.resolve(null);
-    if (this.#waiter) return Promise.reject(new Error("a read is already pending"));
-    if (this.#paused) {
-      this.#paused = false;
-      this.#socket.resume?.();
-    }
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+    return this.#reads.read();
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
-    if (this.#ended) return Promise.reject(this.#error ?? new Error("the socket is closed"));
+    if (this.#reads.ended) {
+      return Promise.reject(this.#reads.error ?? new Error("the socket is closed"));
+    }
     const n = chunks.length;
     if (n === 0) return Promise.resolve();
     // Everything queued behind a partial write waits its turn.
@@ -276,7 +252,7 @@ class BunTransport implements Transport {
   }
 
   close(): void {
-    if (this.#ended) return;
+    if (this.#reads.ended) return;
     if (this.#pending.length === 0) this.#socket.end();
     else {
       const last = this.#pending[this.#pending.length - 1];

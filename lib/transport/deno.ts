@@ -7,6 +7,7 @@
 
 import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
 import { abortReason } from "./abort.ts";
+import { concatBytes } from "../protocol/bytes.ts";
 
 /** The part of a `Deno.Conn` this adapter uses. */
 export interface DenoConn {
@@ -169,12 +170,5 @@ class DenoTransport implements Transport {
 export function joinSmall(chunks: readonly Uint8Array[]): Uint8Array | readonly Uint8Array[] {
   let total = 0;
   for (const c of chunks) total += c.length;
-  if (total > 256 * 1024) return chunks;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return total > 256 * 1024 ? chunks : concatBytes(chunks, total);
 }

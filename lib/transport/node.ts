@@ -8,7 +8,8 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
-import { CLOSE_GRACE_MS, READ_HIGH_WATER_BYTES } from "./transport.ts";
+import { CLOSE_GRACE_MS } from "./transport.ts";
+import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
 
 /**
@@ -79,82 +80,39 @@ export function connectNode(target: ConnectTarget, signal?: AbortSignal): Promis
 
 class NodeTransport implements Transport {
   readonly #socket: net.Socket;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #ended = false;
-  #error: Error | undefined;
-  #waiter: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void } | undefined;
-  #paused = false;
+  readonly #reads: ReadQueue;
   readonly closed: Promise<void>;
   readonly remoteAddress: TransportAddress | undefined;
 
   constructor(socket: net.Socket, head?: Uint8Array) {
     this.#socket = socket;
-    if (head && head.length > 0) this.#queue.push(head), (this.#queued = head.length);
+    this.#reads = new ReadQueue(() => socket.pause(), () => socket.resume());
+    if (head && head.length > 0) this.#reads.push(head);
     this.remoteAddress = socket.remoteAddress !== undefined
       ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
       : undefined;
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.on("data", (buffer: Uint8Array) => {
       // A plain Uint8Array view: messages are the same type on every runtime.
-      const chunk = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      const waiter = this.#waiter;
-      if (waiter) {
-        this.#waiter = undefined;
-        waiter.resolve(chunk);
-        return;
-      }
-      this.#queue.push(chunk);
-      this.#queued += chunk.length;
-      if (this.#queued >= READ_HIGH_WATER_BYTES && !this.#paused) {
-        this.#paused = true;
-        socket.pause();
-      }
+      this.#reads.push(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
     });
-    socket.on("end", () => this.#finish(undefined));
-    socket.on("error", (error: Error) => this.#finish(error));
-    socket.on("close", () => this.#finish(undefined));
+    socket.on("end", () => this.#reads.end());
+    socket.on("error", (error: Error) => this.#reads.end(error));
+    socket.on("close", () => this.#reads.end());
   }
 
   get bufferedAmount(): number {
     return this.#socket.writableLength;
   }
 
-  #finish(error: Error | undefined): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#error = error;
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    if (waiter) {
-      if (error) waiter.reject(error);
-      else waiter.resolve(null);
-    }
-  }
-
   read(): Promise<Uint8Array | null> {
-    if (this.#queue.length > 0) {
-      const chunk = this.#queue.shift()!;
-      this.#queued -= chunk.length;
-      if (this.#paused && this.#queued < READ_HIGH_WATER_BYTES / 2) {
-        this.#paused = false;
-        this.#socket.resume();
-      }
-      return Promise.resolve(chunk);
-    }
-    if (this.#ended) return this.#error ? Promise.reject(this.#error) : Promise.resolve(null);
-    if (this.#waiter) return Promise.reject(new Error("a read is already pending"));
-    if (this.#paused) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+    return this.#reads.read();
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) {
-      return Promise.reject(this.#error ?? new Error("the socket is closed"));
+      return Promise.reject(this.#reads.error ?? new Error("the socket is closed"));
     }
     return new Promise((resolve, reject) => {
       const n = chunks.length;

@@ -204,10 +204,11 @@ function connectShaped(port: number) {
     },
   });
   const writable = new WritableStream<Uint8Array>({
-    write: (chunk) => new Promise((resolve, reject) => socket.write(chunk, (e) => (e ? reject(e) : resolve()))),
+    write: (chunk) =>
+      new Promise((resolve, reject) => socket.write(chunk, (e) => (e ? reject(e) : resolve()))),
     close: () => new Promise((resolve) => socket.end(resolve)),
   });
-  return { readable, writable, opened, closed, close: () => socket.destroy() };
+  return { readable, writable, opened, closed, close: () => void socket.destroy() };
 }
 
 describe("edge runtimes: a connect()-shaped socket", () => {

@@ -1,0 +1,88 @@
+/**
+ * The pull-based read side shared by the callback-driven socket adapters
+ * (node:net, Bun): chunks the socket pushes wait here for `read()`, and the
+ * socket is paused while too many wait.
+ *
+ * @module
+ */
+
+import { READ_HIGH_WATER_BYTES } from "./transport.ts";
+
+/**
+ * Turns a socket's pushed chunks into pulled reads with backpressure: past
+ * {@link READ_HIGH_WATER_BYTES} unread, `pause()` is called; once a reader
+ * drains below half of it, `resume()`.
+ */
+export class ReadQueue {
+  readonly #pause: () => void;
+  readonly #resume: () => void;
+  #chunks: Uint8Array[] = [];
+  #bytes = 0;
+  #paused = false;
+  #ended = false;
+  #error: Error | undefined;
+  #waiter: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void } | undefined;
+
+  constructor(pause: () => void, resume: () => void) {
+    this.#pause = pause;
+    this.#resume = resume;
+  }
+
+  /** True once the socket ended or failed. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** The error the socket failed with, if any. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** A chunk from the socket. */
+  push(chunk: Uint8Array): void {
+    const waiter = this.#waiter;
+    if (waiter) {
+      this.#waiter = undefined;
+      waiter.resolve(chunk);
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    if (this.#bytes >= READ_HIGH_WATER_BYTES && !this.#paused) {
+      this.#paused = true;
+      this.#pause();
+    }
+  }
+
+  /** The socket ended (no error) or failed. Chunks already queued stay readable. */
+  end(error?: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    if (!waiter) return;
+    if (error) waiter.reject(error);
+    else waiter.resolve(null);
+  }
+
+  /** The next chunk, or null at the end. One read at a time. */
+  read(): Promise<Uint8Array | null> {
+    if (this.#chunks.length > 0) {
+      const chunk = this.#chunks.shift()!;
+      this.#bytes -= chunk.length;
+      if (this.#paused && this.#bytes < READ_HIGH_WATER_BYTES / 2) {
+        this.#paused = false;
+        this.#resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.#ended) return this.#error ? Promise.reject(this.#error) : Promise.resolve(null);
+    if (this.#waiter) return Promise.reject(new Error("a read is already pending"));
+    if (this.#paused) {
+      this.#paused = false;
+      this.#resume();
+    }
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+}
