@@ -55,6 +55,8 @@ export interface KeepaliveOptions {
 
 /** Events a session reports, for diagnostics and telemetry. */
 export interface SessionEvents {
+  /** The session is open (reported once, before any other event). */
+  open: Session;
   message: MessageData;
   ping: Uint8Array;
   pong: Uint8Array;
@@ -85,6 +87,12 @@ export interface SessionOptions {
   maxQueuedMessages?: number;
   /** Logs every frame both ways through this function, for debugging. Default none. */
   trace?: (line: string) => void;
+  /**
+   * Listeners attached before the first byte is read, so that nothing is
+   * missed (a message may arrive together with the handshake response).
+   * The same as calling {@link Session.on} for each. Default none.
+   */
+  on?: { [K in keyof SessionEvents]?: (value: SessionEvents[K]) => void };
 }
 
 /** What the handshake agreed on, for {@link Session}. */
@@ -176,6 +184,12 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     });
     const keepalive = options.keepalive;
     if (keepalive) this.#startKeepalive(keepalive);
+    if (options.on) {
+      for (const [type, listener] of Object.entries(options.on)) {
+        if (listener) this.on(type as "open", listener as (value: Session) => void);
+      }
+    }
+    this.#emit("open", this);
     void this.#readLoop(initial);
   }
 

@@ -93,6 +93,20 @@ describe("withWebSocket", () => {
 });
 
 describe("events and tracing", () => {
+  it("listeners given as an option see open, then everything from the first byte", async () => {
+    const seen: string[] = [];
+    const ws = await connect(url("/headers"), {
+      on: {
+        open: (s) => seen.push(`open ${s.readyState}`),
+        message: () => seen.push("message"),
+        close: (i) => seen.push(`close ${i.code}`),
+      },
+    });
+    await ws.receive({ timeoutMs: 5000 }); // /headers sends right after the handshake
+    await ws.close();
+    assert.deepEqual(seen, ["open open", "message", "close 1000"]);
+  });
+
   it("reports frames, messages, pongs and the close", async () => {
     const lines: string[] = [];
     const ws = await connect(url("/echo"), { compression: false, trace: (l) => lines.push(l) });
