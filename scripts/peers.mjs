@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes sure the interop peers that do not come from npm are present:
 // Python's `websockets` (Debian package python3-websockets, loaded by
-// /usr/bin/python3). On a Debian-like machine where we are root, a missing
+// /usr/bin/python3) and Chromium (Debian package chromium, driven by
+// playwright-core). On a Debian-like machine where we are root, a missing
 // peer is installed with apt-get; otherwise the missing package is named and
 // the run fails, so that no interop test silently goes missing.
 //   node scripts/peers.mjs        check, and install what is missing if possible
@@ -14,6 +15,11 @@ const peers = [
     apt: "python3-websockets",
     present: () =>
       spawnSync("/usr/bin/python3", ["-c", "import websockets"], { stdio: "ignore" }).status === 0,
+  },
+  {
+    name: "Chromium",
+    apt: "chromium",
+    present: () => existsSync("/usr/bin/chromium"),
   },
 ];
 

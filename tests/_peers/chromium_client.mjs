@@ -1,0 +1,35 @@
+// A browser as a WebSocket client, for interop tests: headless Chromium
+// (Debian's /usr/bin/chromium) driven by playwright-core, on Node.
+//   node tests/_peers/chromium_client.mjs URL [timeoutMs]
+// Opens URL, waits until the page sets `window.__result` (or the timeout),
+// prints it as one JSON line and exits. The page does the WebSocket work.
+import { chromium } from "playwright-core";
+
+const [url, timeoutArg] = process.argv.slice(2);
+const timeout = Number(timeoutArg ?? 20000);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage();
+  const logs = [];
+  page.on("console", (m) => logs.push(m.text()));
+  await page.goto(url, { timeout });
+  const handle = await page.waitForFunction(() => window.__result, undefined, { timeout });
+  process.stdout.write(JSON.stringify({ result: await handle.jsonValue(), logs }) + "\n");
+} catch (error) {
+  process.stdout.write(JSON.stringify({ error: String(error) }) + "\n");
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
