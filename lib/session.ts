@@ -10,6 +10,7 @@ import { CloseCode, NotOpenError, SprigError, TimeoutError } from "./errors.ts";
 import type { Frame } from "./protocol/frame.ts";
 import { Connection, type ConnectionEvent, type ConnectionOptions } from "./protocol/connection.ts";
 import type { Transport, TransportAddress } from "./transport/transport.ts";
+import { abortReason } from "./transport/abort.ts";
 
 /** A received message: text as a string, binary as bytes. */
 export type MessageData = string | Uint8Array;
@@ -140,8 +141,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
 
   #queue: MessageData[] = [];
   #queueHead = 0;
-  /** Wakes a reader waiting for a message or the end. */
-  #wakeReader: (() => void) | undefined;
+  /** Readers waiting for a message or the end. */
+  #readerWaits: Array<() => void> = [];
   /** Wakes the read loop waiting for queue space. */
   #wakeLoop: (() => void) | undefined;
   #closeInfo: CloseInfo | undefined;
@@ -441,7 +442,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     const pingError = new NotOpenError("the connection closed before the pong arrived");
     for (const p of this.#pings.values()) p.reject(pingError);
     this.#pings.clear();
-    this.#wakeReader?.();
+    this.#wakeReaders();
     this.#wakeLoop?.();
     this.#emit("close", info);
     this.#resolveClosed(info);
@@ -510,7 +511,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
           break;
       }
     }
-    if (events.length > 0) this.#wakeReader?.();
+    if (events.length > 0) this.#wakeReaders();
     if (this.#conn.outputBytes > 0) this.#flush().catch(() => {});
   }
 
@@ -525,6 +526,18 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       p.resolve(now - p.sentAt);
       if (k === key) break;
     }
+  }
+
+  /** Resolves at the next message or at the end. */
+  #nextWake(): Promise<void> {
+    return new Promise((resolve) => this.#readerWaits.push(resolve));
+  }
+
+  #wakeReaders(): void {
+    const waits = this.#readerWaits;
+    if (waits.length === 0) return;
+    this.#readerWaits = [];
+    for (const wake of waits) wake();
   }
 
   #queuedCount(): number {
@@ -549,8 +562,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
         if (info.wasClean) return undefined;
         throw new ConnectionClosedError(info);
       }
-      await new Promise<void>((resolve) => (this.#wakeReader = resolve));
-      this.#wakeReader = undefined;
+      await this.#nextWake();
     }
   }
 
@@ -562,44 +574,40 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    */
   async receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MessageData> {
     const { timeoutMs, signal } = options;
-    if (timeoutMs === undefined && signal === undefined) return this.#receiveOrThrow();
-    if (this.#queuedCount() > 0) return this.#receiveOrThrow();
-    return await new Promise<MessageData>((resolve, reject) => {
-      let settled = false;
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-        settled = true;
-        cleanup();
-        reject(new TimeoutError("RECEIVE_TIMEOUT", `no message within ${timeoutMs} ms`, timeoutMs));
-      }, timeoutMs);
-      const onAbort = () => {
-        settled = true;
-        cleanup();
-        reject(signal!.reason);
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        // Wake the pending #next() so it can notice it was given up.
-        this.#wakeReader?.();
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const wait = async () => {
-        while (!settled) {
-          if (this.#queuedCount() > 0 || this.#closeInfo) {
-            settled = true;
-            cleanup();
-            this.#receiveOrThrow().then(resolve, reject);
-            return;
-          }
-          await new Promise<void>((r) => (this.#wakeReader = r));
-          this.#wakeReader = undefined;
+    if (timeoutMs !== undefined || signal !== undefined) {
+      // Wait for a message (or the end) without taking it, so that giving up
+      // leaves it queued for the next reader.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let onAbort: (() => void) | undefined;
+      const gaveUp = new Promise<never>((_, reject) => {
+        if (timeoutMs !== undefined) {
+          timer = setTimeout(
+            () =>
+              reject(
+                new TimeoutError("RECEIVE_TIMEOUT", `no message within ${timeoutMs} ms`, timeoutMs),
+              ),
+            timeoutMs,
+          );
         }
-      };
-      void wait();
-    });
-  }
-
-  async #receiveOrThrow(): Promise<MessageData> {
+        if (signal) {
+          onAbort = () => reject(abortReason(signal));
+          if (signal.aborted) onAbort();
+          else signal.addEventListener("abort", onAbort, { once: true });
+        }
+      });
+      let wake: (() => void) | undefined;
+      try {
+        while (this.#queuedCount() === 0 && !this.#closeInfo) {
+          await Promise.race([new Promise<void>((r) => this.#readerWaits.push(wake = r)), gaveUp]);
+        }
+      } finally {
+        // A reader that gave up leaves no waiter behind (receive() may be polled for hours).
+        if (wake) this.#readerWaits = this.#readerWaits.filter((w) => w !== wake);
+        clearTimeout(timer);
+        if (onAbort) signal!.removeEventListener("abort", onAbort);
+        gaveUp.catch(() => {});
+      }
+    }
     const m = await this.#next();
     if (m === undefined) throw new ConnectionClosedError(this.#closeInfo!);
     return m;

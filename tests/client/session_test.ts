@@ -148,3 +148,29 @@ describe("Session", () => {
     await session.close();
   });
 });
+
+describe("Session.receive", () => {
+  it("a timeout leaves the message for the next reader, and concurrent readers each get one", async () => {
+    const [clientEnd, serverEnd] = memoryPair();
+    const server = rawServer(serverEnd);
+    const session = new Session(clientEnd, { role: "client" }, info, {});
+    await assert.rejects(
+      session.receive({ timeoutMs: 20 }),
+      (e: unknown) => (e as Error).name === "TimeoutError",
+    );
+    const a = session.receive();
+    const b = session.receive({ timeoutMs: 5000 });
+    server.conn.send("one");
+    server.conn.send("two");
+    await server.flush();
+    assert.deepEqual([await a, await b].sort(), ["one", "two"]);
+    const controller = new AbortController();
+    const c = session.receive({ signal: controller.signal });
+    controller.abort();
+    await assert.rejects(c, (e: unknown) => (e as Error).name === "AbortError");
+    server.conn.send("three");
+    await server.flush();
+    assert.equal(await session.receive({ timeoutMs: 5000 }), "three");
+    await session.close();
+  });
+});
