@@ -5,6 +5,9 @@
  *   permessage-deflate, keepalive, timeouts and clean closing;
  * - {@link Session}: the live connection — async iteration, awaited sends,
  *   `ping()`, `close()`, web streams, `await using`;
+ * - {@link serve} and the handler specification (`init`, `in`, `control`,
+ *   `info`, `terminate`), with pub/sub, limits, graceful shutdown, and
+ *   adapters for `Deno.serve`, `Bun.serve` and `node:http`;
  * - the sans-I/O protocol core, re-exported from `./lib/protocol/mod.ts`
  *   (also published as `@sprig/websocket/protocol`).
  *
@@ -67,3 +70,4 @@ export {
   FrameEncoderStream,
 } from "./lib/streams/frame_encoder_stream.ts";
 export { type MessageOrControl, MessageStream } from "./lib/streams/message_stream.ts";
+export * from "./lib/server/mod.ts";

@@ -382,18 +382,15 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * before it), waits for the peer's within `closeTimeoutMs`, and resolves
    * with how it ended. Messages that already arrived stay readable.
    *
-   * @param code 1000 (default), or 3000–4999
+   * @param code 1000 (default); any code that may be sent: 1000–1003,
+   *   1007–1014 (for instance 1008 policy, 1011 error, 1013 try again later)
+   *   and 3000–4999 (registered and private use)
    * @param reason at most 123 bytes of UTF-8
+   * @throws {RangeError} for a code that may not be sent (1005, 1006, 1015, …)
+   *   or a reason over 123 bytes
    */
   async close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
     if (this.#closeInfo) return this.#closeInfo;
-    if (
-      code !== CloseCode.Normal && !(code >= 3000 && code <= 4999) && code !== CloseCode.GoingAway
-    ) {
-      throw new RangeError(
-        `close code ${code} is not one an application sends (1000, 1001, 3000–4999)`,
-      );
-    }
     this.#conn.close(code, reason);
     this.#armCloseTimer();
     this.#flush().catch(() => {});

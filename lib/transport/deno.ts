@@ -6,6 +6,7 @@
  */
 
 import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
+import { CLOSE_GRACE_MS } from "./transport.ts";
 import { abortReason } from "./abort.ts";
 import { concatBytes } from "../protocol/bytes.ts";
 
@@ -154,15 +155,19 @@ class DenoTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // Pending writes (a close frame) go out before the socket closes.
-    this.#writing.finally(() => {
+    const release = () => {
+      clearTimeout(timer);
       try {
         this.#conn.close();
       } catch {
-        // already closed by the peer
+        // already closed
       }
       this.#resolveClosed();
-    });
+    };
+    // Pending writes (a close frame) go out before the socket closes, but a
+    // peer that never reads cannot hold the socket open forever.
+    const timer = setTimeout(release, CLOSE_GRACE_MS);
+    this.#writing.finally(release);
   }
 }
 

@@ -1,7 +1,7 @@
 // A browser as a WebSocket client, for interop tests: headless Chromium
 // (Debian's /usr/bin/chromium) driven by playwright-core, on Node.
 //   node tests/_peers/chromium_client.mjs URL [timeoutMs]
-// Opens URL, waits until the page sets `window.__result` (or the timeout),
+// Opens URL, waits until the page sets `globalThis.__result` (or the timeout),
 // prints it as one JSON line and exits. The page does the WebSocket work.
 import { chromium } from "playwright-core";
 
@@ -25,7 +25,7 @@ try {
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
   await page.goto(url, { timeout });
-  const handle = await page.waitForFunction(() => window.__result, undefined, { timeout });
+  const handle = await page.waitForFunction(() => globalThis.__result, undefined, { timeout });
   process.stdout.write(JSON.stringify({ result: await handle.jsonValue(), logs }) + "\n");
 } catch (error) {
   process.stdout.write(JSON.stringify({ error: String(error) }) + "\n");

@@ -1,0 +1,285 @@
+/**
+ * Runs a sprig handler on `Bun.serve`'s WebSocket handlers. The same
+ * handler object runs unchanged; Bun's uWebSockets does the protocol, and
+ * sprig drives the handler:
+ *
+ * - `control` works (Bun reports pings and pongs) and inbound backpressure
+ *   works (`ws.pause()`/`resume()`);
+ * - compression is Bun's own permessage-deflate (`compression: false` turns
+ *   it off; its options and `extensions` are not used); Bun does not say
+ *   what was negotiated, so `context.extensions` is `""`;
+ * - `maxMessageBytes` becomes Bun's `maxPayloadLength` (Bun closes with 1009).
+ *
+ * @module
+ */
+
+import { TimeoutError } from "../../errors.ts";
+import { DEFAULT_DEFLATE_THRESHOLD } from "../../extensions/permessage_deflate.ts";
+import type { RequestHead } from "../../protocol/http1.ts";
+import type { KeepaliveOptions } from "../../session.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
+import { type ChannelCapabilities, messageBytes } from "../channel.ts";
+import type { Handler, OutgoingMessage } from "../handler.ts";
+import { type Accepted, WebSocketHost, type WebSocketHub } from "../host.ts";
+import { listHas } from "../http.ts";
+import { SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
+import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
+
+/** The part of Bun's `ServerWebSocket` this adapter uses. */
+export interface BunServerWebSocket {
+  data: BunSocketData;
+  send(data: string | Uint8Array, compress?: boolean): number;
+  ping(data?: Uint8Array): number;
+  pong(data?: Uint8Array): number;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  getBufferedAmount(): number;
+  pause?(): void;
+  resume?(): void;
+}
+
+/** What this adapter keeps in each Bun socket's `data`. */
+export interface BunSocketData {
+  /** @internal */
+  readonly accepted: Accepted;
+  /** @internal */
+  channel?: BunChannel;
+}
+
+/** The part of Bun's `Server` the upgrade needs. */
+export interface BunServerLike {
+  upgrade(request: Request, options: { data: BunSocketData; headers?: HeadersInit }): boolean;
+  requestIP?(request: Request): { address: string; port: number } | null;
+}
+
+/** The `websocket` object to pass to `Bun.serve`. */
+export interface BunWebSocketHandlers {
+  maxPayloadLength: number;
+  backpressureLimit: number;
+  closeOnBackpressureLimit: boolean;
+  idleTimeout: number;
+  sendPings: boolean;
+  perMessageDeflate: boolean;
+  open(ws: BunServerWebSocket): void;
+  message(ws: BunServerWebSocket, message: string | Uint8Array): void;
+  close(ws: BunServerWebSocket, code: number, reason: string): void;
+  ping(ws: BunServerWebSocket, data: Uint8Array): void;
+  pong(ws: BunServerWebSocket, data: Uint8Array): void;
+  drain(ws: BunServerWebSocket): void;
+}
+
+/** A handler hosted on `Bun.serve`. */
+export interface BunServeAdapter<I = unknown> extends WebSocketHub<I> {
+  /** What this host can report and enforce. */
+  readonly capabilities: ChannelCapabilities;
+  /** Pass as `Bun.serve({ websocket })`. */
+  readonly websocket: BunWebSocketHandlers;
+  /** True for a request asking to upgrade to WebSocket. */
+  isUpgrade(request: Request): boolean;
+  /**
+   * Upgrades the request and runs the handler. Resolves with `undefined`
+   * once upgraded (return nothing from `fetch`), or with the response to
+   * send (a refusal: 403, 503, the hook's…).
+   */
+  upgrade(request: Request, server: BunServerLike): Promise<Response | undefined>;
+}
+
+/**
+ * Hosts `handler` on `Bun.serve`.
+ *
+ * @example
+ * ```ts
+ * import { bunServeAdapter } from "./bun_serve.ts";
+ * const ws = bunServeAdapter({ in: (message) => ({ push: message }) });
+ * // Bun.serve({
+ * //   port: 8080,
+ * //   websocket: ws.websocket,
+ * //   fetch: async (req, server) => ws.isUpgrade(req) ? await ws.upgrade(req, server) : new Response("a page"),
+ * // });
+ * ```
+ */
+export function bunServeAdapter<S, I = unknown, D = unknown>(
+  handler: Handler<S, I, D>,
+  options: WebSocketHostOptions<D> = {},
+): BunServeAdapter<I> {
+  const host = new WebSocketHost(handler as Handler<never, never, never>, {
+    ...options,
+    compression: false, // Bun negotiates its own
+    extensions: [],
+  } as WebSocketHostOptions<unknown>);
+  const maxMessageBytes = options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes;
+  const channelOptions: NativeChannelOptions = {
+    maxMessageBytes,
+    maxSendBufferBytes: options.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
+    closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
+    maxQueuedMessages: options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
+  };
+  const keepalive = options.keepalive ?? SERVER_DEFAULTS.keepalive;
+  // Bun compresses a message only when asked to; sprig asks from the same threshold it uses itself.
+  const compression = options.compression ?? true;
+  const compressFrom = compression === false
+    ? Infinity
+    : (compression === true ? undefined : compression.threshold) ?? DEFAULT_DEFLATE_THRESHOLD;
+  const websocket: BunWebSocketHandlers = {
+    maxPayloadLength: maxMessageBytes,
+    // sprig applies the send-buffer cap itself; Bun must never drop a message silently.
+    backpressureLimit: 2 ** 31 - 1,
+    closeOnBackpressureLimit: false,
+    // The driver's idle timeout and the channel's keepalive replace Bun's.
+    idleTimeout: 0,
+    sendPings: false,
+    perMessageDeflate: options.compression !== false,
+    open(ws) {
+      const channel = new BunChannel(ws, channelOptions, keepalive, compressFrom);
+      ws.data.channel = channel;
+      host.start(channel, ws.data.accepted, "");
+    },
+    message(ws, message) {
+      ws.data.channel?.receive(typeof message === "string" ? message : plainBytes(message));
+    },
+    close(ws, code, reason) {
+      ws.data.channel?.ended({ code, reason, wasClean: code !== 1006 });
+    },
+    ping(ws, data) {
+      ws.data.channel?.onControl?.("ping", plainBytes(data));
+      ws.data.channel?.onActivity?.();
+    },
+    pong(ws, data) {
+      ws.data.channel?.pong(plainBytes(data));
+    },
+    drain(ws) {
+      ws.data.channel?.drained();
+    },
+  };
+  return {
+    ...host.hub<I>(),
+    capabilities: BunChannel.capabilities,
+    websocket,
+    isUpgrade: (request) => listHas(request.headers.get("upgrade"), "websocket"),
+    async upgrade(request, server) {
+      const url = new URL(request.url);
+      const ip = server.requestIP?.(request);
+      const remoteAddress: TransportAddress | undefined = ip
+        ? { hostname: ip.address, port: ip.port, transport: "tcp" }
+        : undefined;
+      const decision = await host.decide({
+        head: headOf(request, url),
+        url,
+        remoteAddress,
+        request,
+        negotiateExtensions: false,
+      });
+      if (!decision.accepted) return decision.response;
+      const headers = new Headers(decision.headers);
+      if (decision.protocol !== undefined) headers.set("Sec-WebSocket-Protocol", decision.protocol);
+      // Bun calls `open` from inside upgrade(), which starts the handler.
+      if (server.upgrade(request, { data: { accepted: decision }, headers })) return undefined;
+      decision.release();
+      return new Response("bad upgrade request", { status: 400 });
+    },
+  };
+}
+
+/** RFC 6455 §4.2.1 needs the request's head; Bun gives a WHATWG Request. */
+function headOf(request: Request, url: URL): RequestHead {
+  return {
+    kind: "request",
+    method: request.method,
+    target: url.pathname + url.search,
+    version: "HTTP/1.1",
+    headers: request.headers,
+    rawHeaders: [...request.headers],
+  };
+}
+
+/** A Bun `ServerWebSocket` as a channel. @internal */
+export class BunChannel extends NativeChannel {
+  static readonly capabilities: ChannelCapabilities = { control: true, inboundBackpressure: true };
+  readonly capabilities: ChannelCapabilities = BunChannel.capabilities;
+  readonly #ws: BunServerWebSocket;
+  readonly #compressFrom: number;
+  #drainWaiters: Array<() => void> = [];
+  #paused = false;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
+  #awaitingPong: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    ws: BunServerWebSocket,
+    options: NativeChannelOptions,
+    keepalive: KeepaliveOptions | false,
+    compressFrom: number,
+  ) {
+    super(options);
+    this.#ws = ws;
+    this.#compressFrom = compressFrom;
+    this.closed.then(() => this.drained());
+    const interval = keepalive ? keepalive.intervalMs ?? SERVER_DEFAULTS.keepalive.intervalMs : 0;
+    const timeout = keepalive ? keepalive.timeoutMs ?? SERVER_DEFAULTS.keepalive.timeoutMs : 0;
+    if (interval > 0) {
+      this.#keepalive = setInterval(() => {
+        if (!this.isOpen || this.#awaitingPong !== undefined || this.#paused) return;
+        this.#ws.ping();
+        this.#awaitingPong = setTimeout(() => {
+          this.fail(new TimeoutError("KEEPALIVE_TIMEOUT", `no pong within ${timeout} ms`, timeout));
+        }, timeout);
+      }, interval);
+      this.closed.then(() => {
+        clearInterval(this.#keepalive);
+        clearTimeout(this.#awaitingPong);
+      });
+    }
+  }
+
+  /** Bun's `pong` handler. */
+  pong(data: Uint8Array): void {
+    clearTimeout(this.#awaitingPong);
+    this.#awaitingPong = undefined;
+    this.onActivity?.();
+    this.onControl?.("pong", data);
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.getBufferedAmount();
+  }
+
+  /** Bun's `drain` handler: sends waiting for room may go on. */
+  drained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  protected override afterSend(): Promise<void> {
+    if (this.#ws.getBufferedAmount() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  protected sendNow(message: OutgoingMessage): void {
+    const data = typeof message === "string" ? message : messageBytes(message);
+    // A string's UTF-8 length is at least its length in UTF-16 units.
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    const status = this.#ws.send(data, size >= this.#compressFrom);
+    // 0: Bun dropped it, which only happens once the socket is closing.
+    if (status === 0) throw new Error("Bun dropped the message");
+  }
+
+  control(type: "ping" | "pong", data: Uint8Array): void {
+    if (type === "ping") this.#ws.ping(data);
+    else this.#ws.pong(data);
+  }
+
+  protected closeNow(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+  }
+
+  protected terminateNow(): void {
+    this.#ws.terminate();
+  }
+
+  protected override setPaused(paused: boolean): void {
+    if (paused === this.#paused || !this.#ws.pause) return;
+    this.#paused = paused;
+    if (paused) this.#ws.pause();
+    else this.#ws.resume?.();
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Runs a sprig handler on `Deno.serve` through `Deno.upgradeWebSocket`.
+ * The same handler object runs unchanged; what Deno's WebSocket hides, the
+ * handler cannot have:
+ *
+ * - no `control` callback: Deno answers pings and never reports them;
+ * - no inbound backpressure: Deno has no way to pause an upgraded socket,
+ *   so messages queue while the handler is behind;
+ * - no permessage-deflate: Deno's server does not negotiate it
+ *   (`compression`, `extensions` are ignored; `context.extensions` is `""`);
+ * - `idleTimeoutMs` becomes Deno's `idleTimeout`: Deno pings, and closes a
+ *   connection whose pong does not come (it does not close healthy quiet ones);
+ * - `maxMessageBytes` is checked after Deno delivered the whole message;
+ * - the send-buffer cap closes with 1008 (Deno cannot drop the TCP connection).
+ *
+ * @module
+ */
+
+import { CloseCode } from "../../errors.ts";
+import type { RequestHead } from "../../protocol/http1.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
+import { messageBytes } from "../channel.ts";
+import type { ChannelCapabilities } from "../channel.ts";
+import type { Handler, OutgoingMessage } from "../handler.ts";
+import { WebSocketHost, type WebSocketHub } from "../host.ts";
+import { listHas } from "../http.ts";
+import { SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
+import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
+
+/** The part of Deno's server-side `WebSocket` this adapter uses. */
+interface DenoWebSocket {
+  binaryType: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: (() => void) | null;
+  onmessage: ((event: { data: string | ArrayBuffer }) => void) | null;
+  onclose: ((event: { code: number; reason: string; wasClean: boolean }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+interface DenoUpgradeNamespace {
+  upgradeWebSocket(request: Request, options?: { protocol?: string; idleTimeout?: number }): {
+    socket: DenoWebSocket;
+    response: Response;
+  };
+}
+
+/** What `Deno.serve` passes as the handler's second argument (the part used here). */
+export interface DenoServeInfo {
+  /** `Deno.NetAddr` for TCP (`hostname`, `port`); other address kinds are ignored. */
+  readonly remoteAddr?: object;
+}
+
+/** A handler hosted on `Deno.serve`. */
+export interface DenoServeAdapter<I = unknown> extends WebSocketHub<I> {
+  /** What this host can report and enforce. */
+  readonly capabilities: ChannelCapabilities;
+  /** True for a request asking to upgrade to WebSocket. */
+  isUpgrade(request: Request): boolean;
+  /**
+   * Upgrades the request and runs the handler; returns the response for
+   * `Deno.serve` to send (the 101, or a refusal: 403, 503, the hook's…).
+   */
+  upgrade(request: Request, info?: DenoServeInfo): Promise<Response>;
+}
+
+/**
+ * Hosts `handler` on `Deno.serve`.
+ *
+ * @example
+ * ```ts
+ * /// <reference lib="deno.ns" />
+ * import { denoServeAdapter } from "./deno_serve.ts";
+ * const ws = denoServeAdapter({ in: (message) => ({ push: message }) });
+ * Deno.serve({ port: 8080 }, (req: Request, info: Deno.ServeHandlerInfo) =>
+ *   ws.isUpgrade(req) ? ws.upgrade(req, info) : new Response("a page"));
+ * ```
+ */
+export function denoServeAdapter<S, I = unknown, D = unknown>(
+  handler: Handler<S, I, D>,
+  options: WebSocketHostOptions<D> = {},
+): DenoServeAdapter<I> {
+  const host = new WebSocketHost(
+    handler as Handler<never, never, never>,
+    options as WebSocketHostOptions<unknown>,
+  );
+  const channelOptions: NativeChannelOptions = {
+    maxMessageBytes: options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,
+    maxSendBufferBytes: options.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
+    closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
+    maxQueuedMessages: options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
+  };
+  const idleTimeoutMs = options.idleTimeoutMs ?? SERVER_DEFAULTS.idleTimeoutMs;
+  return {
+    ...host.hub<I>(),
+    capabilities: DenoChannel.capabilities,
+    isUpgrade: (request) => listHas(request.headers.get("upgrade"), "websocket"),
+    async upgrade(request, info) {
+      const Deno = (globalThis as { Deno?: DenoUpgradeNamespace }).Deno;
+      if (!Deno) throw new TypeError("not running on Deno");
+      const url = new URL(request.url);
+      const addr = info?.remoteAddr as { hostname?: unknown; port?: unknown } | undefined;
+      const remoteAddress: TransportAddress | undefined = typeof addr?.hostname === "string"
+        ? {
+          hostname: addr.hostname,
+          port: typeof addr.port === "number" ? addr.port : 0,
+          transport: "tcp",
+        }
+        : undefined;
+      const decision = await host.decide({
+        head: headOf(request, url),
+        url,
+        remoteAddress,
+        request,
+        negotiateExtensions: false,
+      });
+      if (!decision.accepted) return decision.response;
+      let upgraded: { socket: DenoWebSocket; response: Response };
+      try {
+        upgraded = Deno.upgradeWebSocket(request, {
+          protocol: decision.protocol,
+          // Deno's idleTimeout is a ping/pong health check, in seconds; 0 turns it off.
+          idleTimeout: Math.ceil(idleTimeoutMs / 1000),
+        });
+        if (decision.headers) {
+          for (const [name, value] of new Headers(decision.headers)) {
+            upgraded.response.headers.set(name, value);
+          }
+        }
+      } catch (error) {
+        decision.release();
+        host.reportError(error);
+        return new Response("bad upgrade request", { status: 400 });
+      }
+      const channel = new DenoChannel(upgraded.socket, channelOptions);
+      host.start(channel, decision, "", { idleTimeoutMs: 0 });
+      return upgraded.response;
+    },
+  };
+}
+
+/** RFC 6455 §4.2.1 needs the request's head; Deno gives a WHATWG Request. */
+function headOf(request: Request, url: URL): RequestHead {
+  return {
+    kind: "request",
+    method: request.method,
+    target: url.pathname + url.search,
+    version: "HTTP/1.1",
+    headers: request.headers,
+    rawHeaders: [...request.headers],
+  };
+}
+
+const OPEN = 1;
+
+class DenoChannel extends NativeChannel {
+  static readonly capabilities: ChannelCapabilities = {
+    control: false,
+    inboundBackpressure: false,
+  };
+  readonly capabilities: ChannelCapabilities = DenoChannel.capabilities;
+  readonly #socket: DenoWebSocket;
+  /** Messages pushed before Deno opened the socket (init runs before the 101 is sent). */
+  #early: Array<string | Uint8Array> | undefined = [];
+  #earlyClose: { code: number; reason: string } | undefined;
+
+  constructor(socket: DenoWebSocket, options: NativeChannelOptions) {
+    super(options);
+    this.#socket = socket;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => {
+      const early = this.#early ?? [];
+      this.#early = undefined;
+      for (const m of early) socket.send(m);
+      if (this.#earlyClose) socket.close(this.#earlyClose.code, this.#earlyClose.reason);
+    };
+    socket.onmessage = (event) => {
+      const data = event.data;
+      this.receive(typeof data === "string" ? data : plainBytes(data));
+    };
+    socket.onclose = (event) =>
+      this.ended({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+    socket.onerror = () => {};
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  protected sendNow(message: OutgoingMessage): void {
+    const data = typeof message === "string" ? message : messageBytes(message);
+    if (this.#early) this.#early.push(data);
+    else this.#socket.send(data);
+  }
+
+  control(): void {
+    // Deno's WebSocket cannot send pings or pongs; Deno sends its own.
+  }
+
+  protected closeNow(code: number, reason: string): void {
+    if (this.#early) this.#earlyClose = { code, reason };
+    else this.#socket.close(code, reason);
+  }
+
+  protected terminateNow(): void {
+    // Deno cannot drop the TCP connection of a WebSocket; a close frame is the most it can do.
+    if (this.#socket.readyState === OPEN) {
+      this.#socket.close(CloseCode.PolicyViolation, "send buffer full");
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Runs a sprig handler on a `node:http` (or `node:https`) server: sprig
+ * takes the raw socket from the `upgrade` event and speaks WebSocket on it
+ * itself, so everything sprig's own server does works here too —
+ * compression, control callbacks, backpressure both ways, every limit.
+ *
+ * What the `http` server keeps: plain requests (your `request` handler),
+ * header limits and timeouts before the upgrade (`maxHeaderSize`,
+ * `headersTimeout`), TLS. Works on Node, and on Deno and Bun through their
+ * `node:http`.
+ *
+ * @module
+ */
+
+import type * as http from "node:http";
+import type * as net from "node:net";
+import type { Duplex } from "node:stream";
+import type { RequestHead } from "../../protocol/http1.ts";
+import { nodeAcceptedSocket } from "../listen_node.ts";
+import type { Handler } from "../handler.ts";
+import { WebSocketHost, type WebSocketHub } from "../host.ts";
+import { requestUrl, writeResponse } from "../http.ts";
+import type { WebSocketHostOptions } from "../options.ts";
+import { completeUpgrade } from "../socket_upgrade.ts";
+
+/** A handler hosted on `node:http`. */
+export interface NodeHttpAdapter<I = unknown> extends WebSocketHub<I> {
+  /** Handles one `upgrade` event: refuses it (with the hook's response, 403, 503…) or runs the handler. */
+  handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Uint8Array): void;
+  /** Listens to `server`'s `upgrade` events; returns a function that stops. */
+  attach(server: http.Server): () => void;
+}
+
+const noop = () => {};
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Hosts `handler` on `node:http` upgrades.
+ *
+ * @example
+ * ```ts
+ * import * as http from "node:http";
+ * import { nodeHttpAdapter } from "./node_http.ts";
+ * const ws = nodeHttpAdapter({ in: (message) => ({ push: message }) }, { origins: ["https://app.example"] });
+ * const server = http.createServer((_req, res) => res.end("a page"));
+ * ws.attach(server);
+ * server.listen(8080, "127.0.0.1");
+ * ```
+ */
+export function nodeHttpAdapter<S, I = unknown, D = unknown>(
+  handler: Handler<S, I, D>,
+  options: WebSocketHostOptions<D> = {},
+): NodeHttpAdapter<I> {
+  const host = new WebSocketHost(
+    handler as Handler<never, never, never>,
+    options as WebSocketHostOptions<unknown>,
+  );
+  const handleUpgrade = (request: http.IncomingMessage, duplex: Duplex, head: Uint8Array): void => {
+    const socket = duplex as net.Socket;
+    socket.on("error", noop);
+    socket.setNoDelay?.(true);
+    const secure = (socket as { encrypted?: boolean }).encrypted === true;
+    // The bytes after the request head (the first frames) are read first.
+    const accepted = nodeAcceptedSocket(
+      socket,
+      secure,
+      new Uint8Array(head.buffer, head.byteOffset, head.byteLength),
+    );
+    const transport = accepted.transport;
+    void (async () => {
+      const requestHead = headOf(request);
+      let url: URL;
+      try {
+        url = requestUrl(requestHead, secure);
+      } catch {
+        await writeResponse(
+          transport,
+          new Response("bad request target or Host", { status: 400 }),
+          { close: true },
+        )
+          .catch(noop);
+        accepted.close();
+        return;
+      }
+      const decision = await host.decide({
+        head: requestHead,
+        url,
+        remoteAddress: transport.remoteAddress,
+        negotiateExtensions: true,
+      });
+      if (!decision.accepted) {
+        await writeResponse(transport, decision.response, { close: true }).catch(noop);
+        accepted.close();
+        return;
+      }
+      if (socket.destroyed) {
+        decision.release();
+        return;
+      }
+      completeUpgrade(host, accepted, decision, EMPTY);
+    })().catch((error) => {
+      host.reportError(error);
+      socket.destroy();
+    });
+  };
+  return {
+    ...host.hub<I>(),
+    handleUpgrade,
+    attach(server: http.Server) {
+      const listener = (req: http.IncomingMessage, socket: Duplex, head: Uint8Array) =>
+        handleUpgrade(req, socket, head);
+      server.on("upgrade", listener);
+      return () => void server.off("upgrade", listener);
+    },
+  };
+}
+
+/** The request as sprig's HTTP/1.1 parser would have given it. */
+function headOf(request: http.IncomingMessage): RequestHead {
+  const raw = request.rawHeaders;
+  const rawHeaders: Array<[string, string]> = [];
+  const headers = new Headers();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    rawHeaders.push([raw[i], raw[i + 1]]);
+    try {
+      headers.append(raw[i], raw[i + 1]);
+    } catch {
+      // a value Headers refuses; the checks then see it as missing
+    }
+  }
+  return {
+    kind: "request",
+    method: request.method ?? "GET",
+    target: request.url ?? "/",
+    version: `HTTP/${request.httpVersion}`,
+    headers,
+    rawHeaders,
+  };
+}

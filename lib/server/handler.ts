@@ -1,0 +1,293 @@
+/**
+ * The handler specification: what a WebSocket application writes once and
+ * every host runs (sprig's own server, `Deno.serve`, `Bun.serve`,
+ * `node:http`). It follows Elixir's WebSock: `init` makes the state, `in`
+ * takes each message, `control` sees pings and pongs, `info` takes what the
+ * rest of the application posts to the connection, `terminate` learns how it
+ * ended. Each callback returns what to do — push messages, keep or replace
+ * the state, stop with a close code — instead of doing it, so a handler is a
+ * set of plain functions that tests can call without a socket.
+ *
+ * @module
+ */
+
+import type { CloseInfo, MessageData } from "../session.ts";
+import type { TransportAddress } from "../transport/transport.ts";
+
+/** A value, or a promise of it: every callback may be async. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** A message to push: a string goes as text, bytes as binary. */
+export type OutgoingMessage = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/** A control frame to push: a ping, or a pong (a heartbeat, or a reply when the host's autoPong is off). */
+export interface ControlFrame {
+  type: "ping" | "pong";
+  /** At most 125 bytes. Default empty. */
+  data?: Uint8Array;
+}
+
+/** What a callback can push: messages and control frames, sent in order. */
+export type Push = OutgoingMessage | ControlFrame;
+
+/** How to stop: a close code and reason. */
+export interface Stop {
+  /** 1000 (default), 1001, 1003, 1007–1014 or 3000–4999. */
+  code?: number;
+  /** At most 123 bytes of UTF-8; longer reasons are cut at a character boundary. */
+  reason?: string;
+}
+
+/**
+ * What a callback returns. Every field is optional, and returning nothing
+ * keeps the state and does nothing.
+ *
+ * - `state`: the new state. Present (even as `undefined`) replaces it; absent keeps it.
+ * - `push`: one message or control frame, or a list, sent in order before anything else happens.
+ * - `stop`: close the connection (after the pushes) with a code and reason; `true` means 1000.
+ *   No callback but `terminate` runs after a stop.
+ *
+ * @example
+ * ```ts
+ * import type { HandlerResult } from "./handler.ts";
+ * const reply: HandlerResult<number> = { state: 2, push: ["two", new Uint8Array([2])] };
+ * const bye: HandlerResult<number> = { push: "bye", stop: { code: 4000, reason: "done" } };
+ * ```
+ */
+export interface HandlerResult<S> {
+  state?: S;
+  push?: Push | readonly Push[];
+  stop?: true | Stop;
+}
+
+/** A callback's return value: a {@link HandlerResult}, or nothing. */
+export type Reply<S> = HandlerResult<S> | void | undefined;
+
+/** A control frame that arrived: `control` sees it after the host already answered a ping. */
+export interface ControlMessage {
+  type: "ping" | "pong";
+  data: Uint8Array;
+}
+
+/**
+ * Why the connection ended, as `terminate` learns it. `code`, `reason` and
+ * `wasClean` are the close as it happened on the wire (1006 when the TCP
+ * connection just ended).
+ *
+ * - `normal`: the handler returned `stop`, or the app called `ref.close()`;
+ * - `remote`: the peer closed (or the TCP connection ended);
+ * - `shutdown`: the server is shutting down (1001);
+ * - `timeout`: the idle timeout (1001), a keepalive pong that never came, or
+ *   the closing handshake timing out; `error` says which;
+ * - `error`: a callback threw (1011), the peer broke the protocol (1002, 1007,
+ *   1009), or it did not read fast enough (the send-buffer cap; the connection
+ *   is dropped, see `maxSendBufferBytes`).
+ */
+export type TerminateReason =
+  & { code: number; reason: string; wasClean: boolean }
+  & (
+    | { type: "normal" | "remote" | "shutdown" }
+    | { type: "timeout" | "error"; error: Error }
+  );
+
+/**
+ * The address of one live connection, to hand to the rest of the
+ * application: post it `info`, subscribe it to topics, close it.
+ */
+export interface ConnectionRef<I = unknown> {
+  /** Unique within the process. */
+  readonly id: number;
+  /** The request URL (`http:` or `https:`, as the upgrade request came). */
+  readonly url: URL;
+  /** The subprotocol chosen, or `""`. */
+  readonly protocol: string;
+  /** The peer's address, when the host knows it. */
+  readonly remoteAddress: TransportAddress | undefined;
+  /** False once the connection is stopping or closed. */
+  readonly isOpen: boolean;
+  /**
+   * Queues `message` for the handler's `info` callback, which runs in turn
+   * with `in` (never concurrently). Returns false when the connection is no
+   * longer open (the message is dropped).
+   */
+  post(message: I): boolean;
+  /** Subscribes to a topic for `publish`. Returns false once closed. */
+  subscribe(topic: string): boolean;
+  /** Unsubscribes. Returns true when it was subscribed. */
+  unsubscribe(topic: string): boolean;
+  /** True when subscribed to `topic`. */
+  isSubscribed(topic: string): boolean;
+  /** The topics subscribed to. */
+  readonly subscriptions: readonly string[];
+  /** Publishes to the topic's subscribers except this connection; returns how many it reached. */
+  publish(topic: string, message: OutgoingMessage): number;
+  /** Closes the connection, as a `stop` result would (after pushes already made). */
+  close(code?: number, reason?: string): void;
+  /** Resolves when the connection has closed, with how it ended. */
+  readonly closed: Promise<CloseInfo>;
+}
+
+/** What `init` learns about the new connection. */
+export interface ConnectionContext<I = unknown, D = unknown> {
+  /** The request URL (`http:` or `https:`). */
+  url: URL;
+  /** The upgrade request's headers. */
+  headers: Headers;
+  /** The subprotocol chosen, or `""`. */
+  protocol: string;
+  /** The negotiated extensions, as a `Sec-WebSocket-Extensions` value, or `""`. */
+  extensions: string;
+  /** The peer's address, when the host knows it. */
+  remoteAddress: TransportAddress | undefined;
+  /** What the `upgrade` hook attached (`{ data }`), else `undefined`. */
+  data: D;
+  /** This connection's address, for the rest of the app. */
+  ref: ConnectionRef<I>;
+}
+
+/**
+ * A WebSocket application, run by any host. `S` is the per-connection state,
+ * `I` what other parts of the app post to a connection, `D` what the upgrade
+ * hook attaches.
+ *
+ * Callbacks for one connection run one at a time, in arrival order; while
+ * one runs (or its promise is pending) the host stops reading that socket
+ * once a few messages are queued. A callback that throws closes the
+ * connection with 1011; the server keeps serving, and `terminate` gets the
+ * error. The host answers pings itself.
+ *
+ * @example
+ * ```ts
+ * import { defineHandler } from "./handler.ts";
+ * export const echo = defineHandler({
+ *   init: () => ({ state: { count: 0 } }),
+ *   in: (message, state) => ({ push: message, state: { count: state.count + 1 } }),
+ *   terminate: (reason, state) => console.log(reason.type, state.count),
+ * });
+ * ```
+ */
+export interface Handler<S = unknown, I = unknown, D = unknown> {
+  /** The connection opened. Returns the first state (absent: `undefined`), and may push or stop. */
+  init?(context: ConnectionContext<I, D>): Awaitable<Reply<S>>;
+  /** A text (string) or binary (`Uint8Array`) message arrived. */
+  in(message: MessageData, state: S): Awaitable<Reply<S>>;
+  /**
+   * A ping or pong arrived. Optional; pings are answered by the host
+   * whether or not this exists. Not every host can report these (see the
+   * adapters' docs).
+   */
+  control?(frame: ControlMessage, state: S): Awaitable<Reply<S>>;
+  /** Something was posted to this connection through `ref.post()`. */
+  info?(message: I, state: S): Awaitable<Reply<S>>;
+  /** The connection ended. Runs once, last; its result is ignored. */
+  terminate?(reason: TerminateReason, state: S): Awaitable<void>;
+}
+
+/**
+ * Returns the handler unchanged, letting TypeScript infer the state type
+ * from `init`.
+ *
+ * @example
+ * ```ts
+ * import { defineHandler } from "./handler.ts";
+ * const counter = defineHandler({
+ *   init: () => ({ state: 0 }),
+ *   in: (_message, n) => ({ state: n + 1, push: String(n + 1) }),
+ * });
+ * ```
+ */
+export function defineHandler<S, I = unknown, D = unknown>(
+  handler: Handler<S, I, D>,
+): Handler<S, I, D> {
+  return handler;
+}
+
+/** What {@link testContext} records. */
+export interface TestContext<I = unknown, D = unknown> {
+  /** A context to pass to `init`. */
+  context: ConnectionContext<I, D>;
+  /** What was posted to `context.ref`. */
+  posted: I[];
+  /** What was published through `context.ref`, in order. */
+  published: Array<{ topic: string; message: OutgoingMessage }>;
+  /** The close requested through `context.ref.close()`, if any. */
+  closedWith: Stop | undefined;
+}
+
+/**
+ * A context for calling a handler's `init` in a unit test, without a
+ * socket. Its `ref` records posts, subscriptions, publishes and closes.
+ *
+ * @example
+ * ```ts
+ * import { defineHandler, testContext } from "./handler.ts";
+ * const room = defineHandler({
+ *   init: (ctx) => {
+ *     ctx.ref.subscribe("lobby");
+ *     return { state: { name: ctx.url.searchParams.get("name") ?? "anon" } };
+ *   },
+ *   in: (message, state) => ({ push: `${state.name}: ${message}` }),
+ * });
+ * const t = testContext({ url: "http://test/chat?name=ada" });
+ * const first = await room.init!(t.context);
+ * console.assert(t.context.ref.isSubscribed("lobby"));
+ * const reply = await room.in("hi", first!.state!);
+ * console.assert(reply!.push === "ada: hi");
+ * ```
+ */
+export function testContext<I = unknown, D = unknown>(
+  options: { url?: string; headers?: HeadersInit; protocol?: string; data?: D } = {},
+): TestContext<I, D> {
+  const topics = new Set<string>();
+  let open = true;
+  const record: TestContext<I, D> = {
+    posted: [],
+    published: [],
+    closedWith: undefined,
+    context: undefined as unknown as ConnectionContext<I, D>,
+  };
+  const url = new URL(options.url ?? "http://localhost/");
+  const ref: ConnectionRef<I> = {
+    id: 0,
+    url,
+    protocol: options.protocol ?? "",
+    remoteAddress: undefined,
+    get isOpen() {
+      return open;
+    },
+    post(message) {
+      if (!open) return false;
+      record.posted.push(message);
+      return true;
+    },
+    subscribe(topic) {
+      if (!open) return false;
+      topics.add(topic);
+      return true;
+    },
+    unsubscribe: (topic) => topics.delete(topic),
+    isSubscribed: (topic) => topics.has(topic),
+    get subscriptions() {
+      return [...topics];
+    },
+    publish(topic, message) {
+      record.published.push({ topic, message });
+      return 0;
+    },
+    close(code, reason) {
+      open = false;
+      record.closedWith = { code, reason };
+    },
+    closed: new Promise(() => {}),
+  };
+  record.context = {
+    url,
+    headers: new Headers(options.headers),
+    protocol: options.protocol ?? "",
+    extensions: "",
+    remoteAddress: undefined,
+    data: options.data as D,
+    ref,
+  };
+  return record;
+}

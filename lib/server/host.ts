@@ -1,0 +1,327 @@
+/**
+ * What every host shares: the open connections, the topics, the upgrade
+ * decision (checks, Origin, limits, the `upgrade` hook), and graceful
+ * shutdown. sprig's server and each adapter hold one.
+ *
+ * @module
+ */
+
+import { HandshakeError } from "../errors.ts";
+import type { ExtensionFactory } from "../extensions/extension.ts";
+import { permessageDeflate, PerMessageDeflateFactory } from "../extensions/permessage_deflate.ts";
+import { checkClientRequest, type CheckedRequest } from "../protocol/handshake.ts";
+import type { RequestHead } from "../protocol/http1.ts";
+import type { TransportAddress } from "../transport/transport.ts";
+import type { Channel } from "./channel.ts";
+import { Driver, type DriverHost } from "./driver.ts";
+import type { ConnectionContext, ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
+import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
+import { Topics } from "./pubsub.ts";
+
+/** An accepted upgrade, before the 101 is sent. @internal */
+export interface Accepted {
+  accepted: true;
+  checked: CheckedRequest;
+  /** The subprotocol to answer with, if any. */
+  protocol: string | undefined;
+  /** The `Sec-WebSocket-Extensions` response value, if any. */
+  extensionsHeader: string | undefined;
+  /** Extra 101 headers from the hook. */
+  headers: HeadersInit | undefined;
+  /** The hook's `data`. */
+  data: unknown;
+  url: URL;
+  requestHeaders: Headers;
+  remoteAddress: TransportAddress | undefined;
+  /** Gives the reserved connection slot back (when the upgrade goes no further). */
+  release(): void;
+}
+
+/** A refused upgrade and the response to send. @internal */
+export interface Refused {
+  accepted: false;
+  response: Response;
+}
+
+/** What {@link WebSocketHost.decide} needs. @internal */
+export interface UpgradeRequest {
+  head: RequestHead;
+  url: URL;
+  remoteAddress: TransportAddress | undefined;
+  /** The host's own request object, if it has one (Deno.serve, Bun.serve). */
+  request?: Request;
+  /** False where the host does its own compression (or none): extensions are not negotiated. */
+  negotiateExtensions: boolean;
+}
+
+/**
+ * The connections and topics of a server or adapter, for the rest of the
+ * application.
+ */
+export interface WebSocketHub<I = unknown> {
+  /** The open WebSocket connections, live. */
+  readonly connections: ReadonlySet<ConnectionRef<I>>;
+  /**
+   * Sends a message to every connection subscribed to `topic`, once each;
+   * the frame is encoded once for all that send it unchanged. Returns how
+   * many connections it was sent to.
+   */
+  publish(topic: string, message: OutgoingMessage): number;
+  /** How many connections are subscribed to `topic`. */
+  subscriberCount(topic: string): number;
+  /**
+   * Closes every WebSocket with 1001 and refuses new upgrades (503);
+   * resolves when all closed or `deadlineMs` passed (the rest are then
+   * dropped). Idempotent.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+}
+
+/** Options of {@link WebSocketHub.shutdown}. */
+export interface ShutdownOptions {
+  /** How long connections get to finish their closing handshake, in ms; then they are dropped. Default 10,000. */
+  deadlineMs?: number;
+  /** The close reason sent with 1001. Default "server shutting down". */
+  reason?: string;
+}
+
+const noop = () => {};
+
+/**
+ * The connections, topics and upgrade policy of one server or adapter.
+ * @internal
+ */
+export class WebSocketHost implements DriverHost {
+  readonly topics: Topics = new Topics();
+  readonly connections: Set<Driver> = new Set();
+  readonly options: WebSocketHostOptions<unknown>;
+  readonly factories: ExtensionFactory[];
+  /** permessage-deflate's threshold, for sharing published frames. */
+  readonly deflateThreshold: number | undefined;
+  readonly #handler: Handler<never, never, never>;
+  readonly #maxConnections: number;
+  readonly #origins: Set<string> | undefined;
+  #reserved = 0;
+  #shuttingDown = false;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(handler: Handler<never, never, never>, options: WebSocketHostOptions<unknown>) {
+    this.#handler = handler;
+    this.options = options;
+    const compression = options.compression ?? true;
+    this.factories = [];
+    if (compression) {
+      this.factories.push(permessageDeflate(compression === true ? {} : compression));
+    }
+    if (options.extensions) this.factories.push(...options.extensions);
+    const deflate = this.factories[0];
+    this.deflateThreshold = deflate instanceof PerMessageDeflateFactory
+      ? deflate.options.threshold
+      : undefined;
+    this.#maxConnections = options.maxConnections ?? SERVER_DEFAULTS.maxConnections;
+    if (!(this.#maxConnections >= 1)) throw new RangeError("maxConnections is at least 1");
+    this.#origins = options.origins && new Set(options.origins.map((o) => o.toLowerCase()));
+  }
+
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  reportError(error: unknown, ref?: ConnectionRef<never>): void {
+    try {
+      this.options.onError?.(error, ref);
+    } catch {
+      // An error reporter that throws has nobody left to report to.
+    }
+  }
+
+  removed(driver: Driver): void {
+    this.connections.delete(driver);
+  }
+
+  /** Sends to every subscriber of `topic`; returns how many it reached. */
+  publish(topic: string, message: OutgoingMessage): number {
+    return this.topics.publish(topic, message);
+  }
+
+  /** The public face of this host, for an adapter to return. */
+  hub<I>(): WebSocketHub<I> {
+    return {
+      connections: this.connections as ReadonlySet<ConnectionRef<unknown>> as ReadonlySet<
+        ConnectionRef<I>
+      >,
+      publish: (topic, message) => this.publish(topic, message),
+      subscriberCount: (topic) => this.topics.subscriberCount(topic),
+      shutdown: (options) => this.shutdown(options),
+    };
+  }
+
+  /**
+   * Decides an upgrade request: the RFC 6455 §4.2.1 checks, the Origin
+   * allow-list, the connection limit, then the `upgrade` hook. An accepted
+   * request holds a connection slot until {@link start} or `release()`.
+   */
+  async decide(input: UpgradeRequest): Promise<Accepted | Refused> {
+    const { head, url, remoteAddress } = input;
+    if (this.#shuttingDown) return refuse(503, "the server is shutting down");
+    let checked: CheckedRequest;
+    try {
+      checked = checkClientRequest(head, {
+        protocols: this.options.protocols,
+        extensions: input.negotiateExtensions ? this.factories : [],
+      });
+    } catch (error) {
+      if (error instanceof HandshakeError) {
+        return refuse(error.status, error.message, error.headers);
+      }
+      this.reportError(error);
+      return refuse(500, "internal error");
+    }
+    const dispose = () => {
+      for (const e of checked.extensions) e.dispose?.();
+    };
+    // Cross-site WebSocket hijacking: browsers send Origin, and a page of
+    // another site must not ride on the user's cookies (RFC 6455 §10.2).
+    if (
+      this.#origins && checked.origin !== undefined && !this.#origins.has("*") &&
+      !this.#origins.has(checked.origin.toLowerCase())
+    ) {
+      dispose();
+      return refuse(403, "origin not allowed");
+    }
+    if (this.connections.size + this.#reserved >= this.#maxConnections) {
+      dispose();
+      return refuse(503, "too many connections", { "Retry-After": "1" });
+    }
+    this.#reserved++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#reserved--;
+      dispose();
+    };
+    let protocol = checked.protocol;
+    let headers: HeadersInit | undefined;
+    let data: unknown;
+    const hook = this.options.upgrade;
+    if (hook) {
+      let verdict: Response | UpgradeAccept<unknown> | void | undefined;
+      try {
+        const request = input.request ?? new Request(url, { method: "GET", headers: head.headers });
+        verdict = await hook(request, {
+          protocols: checked.protocols,
+          protocol,
+          origin: checked.origin,
+          remoteAddress,
+        });
+      } catch (error) {
+        release();
+        this.reportError(error);
+        return refuse(500, "internal error");
+      }
+      if (verdict instanceof Response) {
+        release();
+        return { accepted: false, response: verdict };
+      }
+      if (verdict) {
+        if (verdict.protocol !== undefined) {
+          const chosen = verdict.protocol ?? undefined;
+          // RFC 6455 §4.2.2: the server MUST choose one of the client's values, or none.
+          if (chosen !== undefined && !checked.protocols.includes(chosen)) {
+            release();
+            this.reportError(
+              new TypeError(
+                `the upgrade hook chose subprotocol ${
+                  JSON.stringify(chosen)
+                }, which was not offered`,
+              ),
+            );
+            return refuse(500, "internal error");
+          }
+          protocol = chosen;
+        }
+        headers = verdict.headers;
+        data = verdict.data;
+      }
+      if (this.#shuttingDown) {
+        release();
+        return refuse(503, "the server is shutting down");
+      }
+    }
+    return {
+      accepted: true,
+      checked,
+      protocol,
+      extensionsHeader: checked.extensionsHeader,
+      headers,
+      data,
+      url,
+      requestHeaders: head.headers,
+      remoteAddress,
+      release,
+    };
+  }
+
+  /** Runs the handler over a channel of an accepted upgrade; takes over its slot. */
+  start(
+    channel: Channel,
+    accepted: Accepted,
+    extensions: string,
+    overrides: { idleTimeoutMs?: number } = {},
+  ): Driver {
+    const context: Omit<ConnectionContext<unknown, unknown>, "ref"> = {
+      url: accepted.url,
+      headers: accepted.requestHeaders,
+      protocol: accepted.protocol ?? "",
+      extensions,
+      remoteAddress: accepted.remoteAddress,
+      data: accepted.data,
+    };
+    const driver = new Driver(channel, this.#handler, context, this, {
+      idleTimeoutMs: overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
+        SERVER_DEFAULTS.idleTimeoutMs,
+    });
+    this.#reserved--;
+    this.connections.add(driver);
+    if (this.#shuttingDown) driver.shutdown(SERVER_DEFAULTS.shutdownReason);
+    driver.start().catch((error) => this.reportError(error, driver));
+    return driver;
+  }
+
+  /**
+   * Closes every connection with 1001 and resolves once all have closed
+   * (and their `terminate` ran) or the deadline passed, after which the rest
+   * are dropped. Refuses new upgrades from the first call on.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    return this.#shutdown ??= this.#shutdownNow(options);
+  }
+
+  async #shutdownNow(options: ShutdownOptions): Promise<void> {
+    this.#shuttingDown = true;
+    const deadlineMs = options.deadlineMs ?? SERVER_DEFAULTS.shutdownDeadlineMs;
+    const reason = options.reason ?? SERVER_DEFAULTS.shutdownReason;
+    const drivers = [...this.connections];
+    for (const d of drivers) d.shutdown(reason);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<false>((
+      resolve,
+    ) => (timer = setTimeout(() => resolve(false), deadlineMs)));
+    const finished = await Promise.race([
+      Promise.all(drivers.map((d) => d.done)).then(() => true),
+      deadline,
+    ]);
+    clearTimeout(timer);
+    if (finished) return;
+    for (const d of drivers) d.kill();
+    await Promise.all(drivers.map((d) => d.closed.catch(noop)));
+  }
+}
+
+/** A short plain-text refusal. */
+function refuse(status: number, message: string, headers?: HeadersInit): Refused {
+  const h = new Headers(headers);
+  h.set("content-type", "text/plain; charset=utf-8");
+  return { accepted: false, response: new Response(message, { status, headers: h }) };
+}

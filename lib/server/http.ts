@@ -1,0 +1,387 @@
+/**
+ * sprig's HTTP/1.1 server side, one accepted socket at a time: read the
+ * request head within limits, hand WebSocket upgrades to the host, answer
+ * plain requests with the app's `fetch` (or 426), keep the connection alive
+ * between requests.
+ *
+ * Only what a WebSocket server needs: request bodies with `Content-Length`
+ * (chunked request bodies get 501), responses with `Content-Length`
+ * (a streamed `Response` body is read whole first).
+ *
+ * @module
+ */
+
+import { HttpParseError } from "../errors.ts";
+import { HeadParser, type RequestHead, writeResponseHead } from "../protocol/http1.ts";
+import type { WebSocketHost } from "./host.ts";
+import type { FetchInfo } from "./options.ts";
+import type { AcceptedSocket } from "./session_channel.ts";
+import { completeUpgrade } from "./socket_upgrade.ts";
+import type { Awaitable } from "./handler.ts";
+import type { Transport } from "../transport/transport.ts";
+
+/** What one socket's HTTP loop needs from the server. @internal */
+export interface HttpHost {
+  host: WebSocketHost;
+  fetch: ((request: Request, info: FetchInfo) => Awaitable<Response>) | undefined;
+  maxHeadBytes: number;
+  maxHeaders: number;
+  handshakeTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxBodyBytes: number;
+  /** Called with true while the socket waits for a request head, false while a request is handled. */
+  setIdle(socket: AcceptedSocket, idle: boolean): void;
+  /** The socket left the HTTP loop (closed, or became a WebSocket). */
+  release(socket: AcceptedSocket): void;
+}
+
+const EMPTY = new Uint8Array(0);
+const noop = () => {};
+
+/**
+ * Standard reason phrases (RFC 9110 §15), for responses whose `statusText` is empty.
+ *
+ * @example
+ * ```ts
+ * import { STATUS_TEXT } from "./http.ts";
+ * console.assert(STATUS_TEXT[426] === "Upgrade Required");
+ * ```
+ */
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+/**
+ * True when a comma-separated header lists `token`, ASCII case-insensitively.
+ *
+ * @example
+ * ```ts
+ * import { listHas } from "./http.ts";
+ * console.assert(listHas("keep-alive, Upgrade", "upgrade"));
+ * ```
+ */
+export function listHas(value: string | null, token: string): boolean {
+  if (value === null) return false;
+  for (const item of value.split(",")) if (item.trim().toLowerCase() === token) return true;
+  return false;
+}
+
+/** A short plain-text response. */
+function text(status: number, body: string, headers?: HeadersInit): Response {
+  const h = new Headers(headers);
+  h.set("content-type", "text/plain; charset=utf-8");
+  return new Response(body, { status, headers: h });
+}
+
+/**
+ * The request's URL from its target and `Host` (RFC 9112 §3.3), with the
+ * connection's scheme. Throws when they do not make a URL.
+ *
+ * @example
+ * ```ts
+ * import { requestUrl } from "./http.ts";
+ * const url = requestUrl(
+ *   { kind: "request", method: "GET", target: "/chat?x=1", version: "HTTP/1.1", headers: new Headers({ host: "a.test" }), rawHeaders: [] },
+ *   true,
+ * );
+ * console.assert(url.href === "https://a.test/chat?x=1");
+ * ```
+ */
+export function requestUrl(head: RequestHead, secure: boolean): URL {
+  const scheme = secure ? "https" : "http";
+  const target = head.target;
+  if (target.startsWith("/")) {
+    const host = head.headers.get("host");
+    // RFC 9112 §3.2: a request without Host (or with several) is a 400.
+    if (!host || host.includes(",")) throw new TypeError("missing or repeated Host");
+    const url = new URL(`${scheme}://${host}`);
+    if (url.pathname !== "/" || url.search || url.username || url.password) {
+      throw new TypeError("invalid Host");
+    }
+    return new URL(target, url);
+  }
+  const url = new URL(target); // absolute-form (RFC 9112 §3.2.2)
+  if (!/^(?:https?|wss?):$/.test(url.protocol)) throw new TypeError("unsupported request target");
+  return new URL(`${scheme}://${url.host}${url.pathname}${url.search}`);
+}
+
+/**
+ * Writes a `Response` on a raw socket with `Content-Length` framing; the
+ * body is read whole. `close` adds `Connection: close`; `headOnly` sends no
+ * body (a HEAD request). @internal
+ */
+export async function writeResponse(
+  transport: Transport,
+  response: Response,
+  options: { close: boolean; headOnly?: boolean },
+): Promise<void> {
+  const status = response.status;
+  // RFC 9110 §6.4.1: 204 and 304 responses never carry content.
+  const bodiless = status === 204 || status === 304;
+  const body = bodiless || response.body === null
+    ? EMPTY
+    : new Uint8Array(await response.arrayBuffer());
+  const fields: Array<[string, string]> = [];
+  for (const [name, value] of response.headers) {
+    const lower = name.toLowerCase();
+    if (
+      lower === "content-length" || lower === "transfer-encoding" || lower === "connection" ||
+      lower === "keep-alive"
+    ) {
+      continue; // the framing is sprig's
+    }
+    fields.push([name, value]);
+  }
+  // RFC 9110 §8.6: no Content-Length in a 204.
+  if (status !== 204) fields.push(["Content-Length", String(body.length)]);
+  if (options.close) fields.push(["Connection", "close"]);
+  const head = writeResponseHead(status, response.statusText || STATUS_TEXT[status] || "", fields);
+  await transport.write(body.length > 0 && !options.headOnly ? [head, body] : [head]);
+}
+
+/** Reads `length` body bytes: first from `have`, then from the socket. Returns the body and what followed it. */
+async function readBody(
+  transport: Transport,
+  have: Uint8Array,
+  length: number,
+): Promise<{ body: Uint8Array; rest: Uint8Array } | undefined> {
+  if (have.length >= length) return { body: have.slice(0, length), rest: have.subarray(length) };
+  const body = new Uint8Array(length);
+  body.set(have);
+  let at = have.length;
+  while (at < length) {
+    const chunk = await transport.read();
+    if (chunk === null) return undefined;
+    const take = Math.min(chunk.length, length - at);
+    body.set(chunk.subarray(0, take), at);
+    at += take;
+    if (take < chunk.length) return { body, rest: chunk.subarray(take) };
+  }
+  return { body, rest: EMPTY };
+}
+
+/**
+ * Serves one accepted socket until it closes or becomes a WebSocket.
+ * Never throws. @internal
+ */
+export async function serveSocket(socket: AcceptedSocket, http: HttpHost): Promise<void> {
+  const transport = socket.transport;
+  let leftover: Uint8Array = EMPTY;
+  let first = true;
+  let handedOff = false;
+  try {
+    while (true) {
+      // 1. The request head, within the handshake (or keep-alive) time.
+      http.setIdle(socket, true);
+      const limitMs = first ? http.handshakeTimeoutMs : http.keepAliveTimeoutMs;
+      let timedOut = false;
+      let seen = leftover.length > 0;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        // Mid-request: say why (408); between keep-alive requests: just close.
+        if (seen) {
+          transport.write([encodeSimple(408, "request timeout")]).catch(noop).finally(() =>
+            socket.destroy()
+          );
+        } else {
+          socket.destroy();
+        }
+      }, limitMs);
+      const parser = new HeadParser({
+        kind: "request",
+        maxHeadBytes: http.maxHeadBytes,
+        maxHeaders: http.maxHeaders,
+      });
+      let head: RequestHead | undefined;
+      try {
+        if (leftover.length > 0) head = parser.push(leftover);
+        while (!head) {
+          const chunk = await transport.read();
+          if (chunk === null || timedOut) {
+            clearTimeout(timer);
+            socket.close();
+            return;
+          }
+          seen = true;
+          head = parser.push(chunk);
+        }
+      } catch (error) {
+        clearTimeout(timer);
+        if (timedOut) return;
+        if (error instanceof HttpParseError) {
+          // 431 past the size limits (RFC 6585 §5), 400 when malformed, 505 for another version.
+          await writeResponse(transport, text(error.status, error.message), { close: true }).catch(
+            noop,
+          );
+          socket.close();
+        } else {
+          socket.destroy();
+        }
+        return;
+      }
+      http.setIdle(socket, false);
+      first = false;
+      const rest = parser.rest;
+      const host = http.host;
+
+      let url: URL;
+      try {
+        url = requestUrl(head, socket.secure);
+      } catch {
+        clearTimeout(timer);
+        await writeResponse(transport, text(400, "bad request target or Host"), { close: true })
+          .catch(noop);
+        socket.close();
+        return;
+      }
+
+      // 2. A WebSocket upgrade (RFC 6455 §4.2.1): the host decides.
+      if (listHas(head.headers.get("upgrade"), "websocket")) {
+        const decision = await host.decide({
+          head,
+          url,
+          remoteAddress: transport.remoteAddress,
+          negotiateExtensions: true,
+        });
+        clearTimeout(timer);
+        if (timedOut) {
+          if (decision.accepted) decision.release();
+          return;
+        }
+        if (!decision.accepted) {
+          await writeResponse(transport, decision.response, { close: true }).catch(noop);
+          socket.close();
+          return;
+        }
+        handedOff = true;
+        http.release(socket);
+        completeUpgrade(host, socket, decision, rest.slice());
+        return;
+      }
+
+      // 3. A plain request: the app's fetch, or 426.
+      if (!http.fetch) {
+        clearTimeout(timer);
+        // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
+        await writeResponse(
+          transport,
+          text(426, "this endpoint speaks WebSocket only", { Upgrade: "websocket" }),
+          { close: true },
+        ).catch(noop);
+        socket.close();
+        return;
+      }
+      if (head.headers.has("transfer-encoding")) {
+        clearTimeout(timer);
+        await writeResponse(transport, text(501, "chunked request bodies are not supported"), {
+          close: true,
+        }).catch(noop);
+        socket.close();
+        return;
+      }
+      const lengthField = head.headers.get("content-length");
+      let length = 0;
+      if (lengthField !== null) {
+        // RFC 9112 §6.3: an invalid Content-Length is unrecoverable.
+        if (!/^\d{1,15}$/.test(lengthField)) {
+          clearTimeout(timer);
+          await writeResponse(transport, text(400, "invalid Content-Length"), { close: true })
+            .catch(noop);
+          socket.close();
+          return;
+        }
+        length = Number(lengthField);
+      }
+      if (length > http.maxBodyBytes) {
+        clearTimeout(timer);
+        await writeResponse(transport, text(413, "request body too large"), { close: true }).catch(
+          noop,
+        );
+        socket.close();
+        return;
+      }
+      const read = await readBody(transport, rest, length);
+      clearTimeout(timer);
+      if (!read || timedOut) {
+        socket.close();
+        return;
+      }
+      leftover = read.rest.length > 0 ? read.rest.slice() : EMPTY;
+      const method = head.method;
+      let response: Response;
+      try {
+        const hasBody = length > 0 && method !== "GET" && method !== "HEAD";
+        const request = new Request(url, {
+          method,
+          headers: head.headers,
+          body: hasBody ? (read.body as Uint8Array<ArrayBuffer>) : undefined,
+        });
+        response = await http.fetch(request, { remoteAddress: transport.remoteAddress });
+        if (!(response instanceof Response)) throw new TypeError("fetch must return a Response");
+      } catch (error) {
+        host.reportError(error);
+        response = text(500, "internal error");
+      }
+      const keepAlive = head.version === "HTTP/1.1" &&
+        !listHas(head.headers.get("connection"), "close") &&
+        !host.shuttingDown;
+      try {
+        await writeResponse(transport, response, {
+          close: !keepAlive,
+          headOnly: method === "HEAD",
+        });
+      } catch (error) {
+        host.reportError(error);
+        socket.destroy();
+        return;
+      }
+      if (!keepAlive) {
+        socket.close();
+        return;
+      }
+    }
+  } catch {
+    socket.destroy();
+  } finally {
+    if (!handedOff) http.release(socket);
+  }
+}
+
+/** A tiny response written before anything else is known. */
+function encodeSimple(status: number, body: string): Uint8Array {
+  return new TextEncoder().encode(
+    `HTTP/1.1 ${status} ${
+      STATUS_TEXT[status] ?? ""
+    }\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Connection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,67 @@
+/**
+ * Listening for TCP (and TLS) connections on each runtime's own socket API,
+ * behind one small interface. `serve()` picks the runtime's listener; the
+ * `node:net` one runs everywhere.
+ *
+ * @module
+ */
+
+import { detectRuntime } from "../transport/connect.ts";
+import { listenBun } from "./listen_bun.ts";
+import { listenDeno } from "./listen_deno.ts";
+import { listenNode } from "./listen_node.ts";
+import type { ServeTlsOptions } from "./options.ts";
+import type { AcceptedSocket } from "./session_channel.ts";
+
+/** Where and how to listen. */
+export interface ListenOptions {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Serve TLS with this certificate and key. */
+  tls?: ServeTlsOptions;
+  /** Bound on the TLS handshake, where the listener runs it before handing the socket out. */
+  handshakeTimeoutMs: number;
+}
+
+/** A listening socket. */
+export interface Listener {
+  /** The address listened on. */
+  readonly hostname: string;
+  /** The port listened on (the chosen one when 0 was asked). */
+  readonly port: number;
+  /** Stops accepting; accepted sockets stay open. Idempotent. */
+  close(): void;
+}
+
+/** Starts listening and hands every accepted socket to `onSocket`. */
+export type Listen = (
+  options: ListenOptions,
+  onSocket: (socket: AcceptedSocket) => void,
+) => Promise<Listener>;
+
+/** The listener names. */
+export type ListenerName = "node" | "deno" | "bun";
+
+/**
+ * The listener for `name`, or the runtime's own: `Deno.listen` on Deno,
+ * `Bun.listen` on Bun, `node:net` elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { listenerFor } from "./listen.ts";
+ * const listen = listenerFor();
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (socket) => socket.destroy());
+ * listener.close();
+ * ```
+ */
+export function listenerFor(name: ListenerName = detectRuntime()): Listen {
+  switch (name) {
+    case "deno":
+      return listenDeno;
+    case "bun":
+      return listenBun;
+    default:
+      return listenNode;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The listener over Bun's native sockets (`Bun.listen`).
+ *
+ * @module
+ */
+
+import { type BunServerSocket, BunServerTransport } from "./bun_socket.ts";
+import type { Listener, ListenOptions } from "./listen.ts";
+import type { AcceptedSocket } from "./session_channel.ts";
+
+type Socket = BunServerSocket & { data: BunServerTransport | undefined };
+
+interface BunListenNamespace {
+  listen(options: {
+    hostname: string;
+    port: number;
+    tls?: { cert: string; key: string };
+    socket: {
+      open(socket: Socket): void;
+      data(socket: Socket, data: Uint8Array): void;
+      drain(socket: Socket): void;
+      end(socket: Socket): void;
+      close(socket: Socket, error?: Error): void;
+      error(socket: Socket, error: Error): void;
+    };
+  }): {
+    readonly port: number;
+    readonly hostname: string;
+    stop(closeActiveConnections?: boolean): void;
+  };
+}
+
+/**
+ * Listens with `Bun.listen`, plain or TLS (Bun opens a TLS socket once its
+ * handshake completed).
+ *
+ * @example
+ * ```ts
+ * import { listenBun } from "./listen_bun.ts";
+ * const listener = await listenBun({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (s) => s.destroy());
+ * listener.close();
+ * ```
+ */
+export function listenBun(
+  options: ListenOptions,
+  onSocket: (socket: AcceptedSocket) => void,
+): Promise<Listener> {
+  const Bun = (globalThis as { Bun?: BunListenNamespace }).Bun;
+  if (!Bun) return Promise.reject(new TypeError("not running on Bun"));
+  const secure = options.tls !== undefined;
+  let listener;
+  try {
+    listener = Bun.listen({
+      hostname: options.hostname,
+      port: options.port,
+      tls: secure ? { cert: options.tls!.cert, key: options.tls!.key } : undefined,
+      socket: {
+        open(socket) {
+          const transport = new BunServerTransport(socket);
+          socket.data = transport;
+          onSocket({
+            transport,
+            close: () => transport.close(),
+            destroy: () => transport.destroy(),
+            secure,
+          });
+        },
+        data: (socket, data) => socket.data?.onData(data),
+        drain: (socket) => socket.data?.onDrain(),
+        end: (socket) => socket.data?.onEnd(),
+        close: (socket, error) => socket.data?.onEnd(error),
+        error: (socket, error) => socket.data?.onEnd(error),
+      },
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  let closed = false;
+  return Promise.resolve({
+    hostname: options.hostname,
+    port: listener.port,
+    close() {
+      if (closed) return;
+      closed = true;
+      listener.stop(false);
+    },
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * The listener over Deno's native sockets (`Deno.listen`,
+ * `Deno.listenTls`), with no Node compatibility layer in between.
+ *
+ * @module
+ */
+
+import { type DenoConn, fromDenoConn } from "../transport/deno.ts";
+import type { Listener, ListenOptions } from "./listen.ts";
+import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
+
+const noop = () => {};
+
+/** An accepted `Deno.Conn` as an {@link AcceptedSocket}. @internal */
+export function denoAcceptedSocket(conn: DenoConn, secure: boolean): AcceptedSocket {
+  const transport = fromDenoConn(conn);
+  let closing = false;
+  const destroy = () => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  return {
+    transport,
+    secure,
+    destroy,
+    close() {
+      if (closing) return;
+      closing = true;
+      const timer = setTimeout(destroy, LINGER_MS);
+      (async () => {
+        // An empty write settles after every queued one (the transport chains them).
+        await transport.write([]).catch(noop);
+        await conn.closeWrite?.();
+        const sink = new Uint8Array(16 * 1024);
+        for (let i = 0; i < 100_000; i++) if ((await conn.read(sink)) === null) break;
+      })().catch(noop).finally(() => {
+        clearTimeout(timer);
+        destroy();
+        transport.close(); // settles its `closed`
+      });
+    },
+  };
+}
+
+interface DenoListener {
+  readonly addr: { hostname?: string; port?: number };
+  accept(): Promise<DenoConn>;
+  close(): void;
+}
+
+interface DenoListenNamespace {
+  listen(options: { hostname?: string; port: number; transport?: "tcp" }): DenoListener;
+  listenTls(options: { hostname?: string; port: number; cert: string; key: string }): DenoListener;
+}
+
+/**
+ * Listens with `Deno.listen`, or `Deno.listenTls` when `tls` is given (the
+ * TLS handshake then runs on the first read, within the server's handshake
+ * timeout).
+ *
+ * @example
+ * ```ts
+ * import { listenDeno } from "./listen_deno.ts";
+ * const listener = await listenDeno({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (s) => s.destroy());
+ * listener.close();
+ * ```
+ */
+export function listenDeno(
+  options: ListenOptions,
+  onSocket: (socket: AcceptedSocket) => void,
+): Promise<Listener> {
+  const Deno = (globalThis as { Deno?: DenoListenNamespace }).Deno;
+  if (!Deno) return Promise.reject(new TypeError("not running on Deno"));
+  const secure = options.tls !== undefined;
+  let listener: DenoListener;
+  try {
+    listener = secure
+      ? Deno.listenTls({
+        hostname: options.hostname,
+        port: options.port,
+        cert: options.tls!.cert,
+        key: options.tls!.key,
+      })
+      : Deno.listen({ hostname: options.hostname, port: options.port });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  let closed = false;
+  (async () => {
+    while (!closed) {
+      let conn: DenoConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        if (closed) break;
+        continue; // a connection that failed before it was accepted
+      }
+      conn.setNoDelay?.(true);
+      onSocket(denoAcceptedSocket(conn, secure));
+    }
+  })();
+  return Promise.resolve({
+    hostname: options.hostname,
+    port: listener.addr.port ?? options.port,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+    },
+  });
+}

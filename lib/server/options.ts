@@ -1,0 +1,203 @@
+/**
+ * The server's options and their defaults, in one place.
+ *
+ * @module
+ */
+
+import type { ExtensionFactory } from "../extensions/extension.ts";
+import type { PerMessageDeflateOptions } from "../extensions/permessage_deflate.ts";
+import { DEFAULT_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "../protocol/limits.ts";
+import type { KeepaliveOptions } from "../session.ts";
+import type { TransportAddress } from "../transport/transport.ts";
+import type { Awaitable, ConnectionRef } from "./handler.ts";
+
+/**
+ * The defaults of {@link WebSocketHostOptions} and {@link ServeOptions}.
+ * Each limit is no stricter than the servers users already run (Bun, `ws`,
+ * Node's `http`), so ordinary traffic passes and waste is stopped.
+ *
+ * @example
+ * ```ts
+ * import { SERVER_DEFAULTS } from "./options.ts";
+ * console.assert(SERVER_DEFAULTS.maxSendBufferBytes === 16 * 1024 * 1024);
+ * ```
+ */
+export const SERVER_DEFAULTS = {
+  /** `0.0.0.0`, as Deno and Bun: every IPv4 interface. */
+  hostname: "0.0.0.0",
+  /** 0: a free port, read back from `server.port`. */
+  port: 0,
+  /** Open WebSocket connections; the next upgrade gets 503. */
+  maxConnections: 10_000,
+  /** 120 s without a frame from the peer (Bun's default); 0 turns it off. */
+  idleTimeoutMs: 120_000,
+  /** 64 MiB after decompression, as the client (Bun 16 MiB, `ws` 100 MiB). */
+  maxMessageBytes: DEFAULT_LIMITS.maxMessageBytes,
+  /** 16 MiB waiting to be sent to one peer (Bun's `backpressureLimit`). */
+  maxSendBufferBytes: 16 * 1024 * 1024,
+  /** Messages queued for a busy handler before the socket stops being read. */
+  maxQueuedMessages: 16,
+  /** Server pings every 30 s and waits 10 s for the pong; healthy idle peers stay within the idle timeout. */
+  keepalive: { intervalMs: 30_000, timeoutMs: 10_000 } as const,
+  /** The closing handshake, bounded. */
+  closeTimeoutMs: 10_000,
+  /** The request head, in bytes (Node's `http` allows 16 KiB too). */
+  maxHeadBytes: DEFAULT_MAX_HEAD_BYTES,
+  /** Header lines in the request head. */
+  maxHeaders: DEFAULT_MAX_HEADERS,
+  /** From accepting a socket (TLS included) to the complete request head. */
+  handshakeTimeoutMs: 10_000,
+  /** Between keep-alive requests to `fetch` (Node's `keepAliveTimeout` is 5 s). */
+  keepAliveTimeoutMs: 5_000,
+  /** A plain request's body, for `fetch`; larger gets 413. */
+  maxBodyBytes: 1024 * 1024,
+  /** How long `shutdown()` lets connections finish their closing handshake. */
+  shutdownDeadlineMs: 10_000,
+  /** The close reason sent on shutdown. */
+  shutdownReason: "server shutting down",
+} as const;
+
+/** What the `upgrade` hook learns besides the request. */
+export interface UpgradeInfo {
+  /** The subprotocols the client offered, in its order. */
+  protocols: string[];
+  /** The subprotocol the `protocols` option picked, if any. */
+  protocol: string | undefined;
+  /** The `Origin` header, if sent (browsers always send it). */
+  origin: string | undefined;
+  /** The peer's address, when known. */
+  remoteAddress: TransportAddress | undefined;
+}
+
+/** The `upgrade` hook's consent, with what to change. */
+export interface UpgradeAccept<D = unknown> {
+  /** The subprotocol to choose (must be one offered); `null` for none. Default: the `protocols` option's pick. */
+  protocol?: string | null;
+  /** Extra headers for the 101 response (not the handshake's own). */
+  headers?: HeadersInit;
+  /** Attached to the connection: the handler's `init` sees it as `context.data`. */
+  data?: D;
+}
+
+/**
+ * Decides an upgrade: return a `Response` to refuse (its status and body go
+ * to the client, e.g. 401 or 403), or accept with nothing or an
+ * {@link UpgradeAccept}. Throwing refuses with 500 and reports the error.
+ */
+export type UpgradeHook<D = unknown> = (
+  request: Request,
+  info: UpgradeInfo,
+) => Awaitable<Response | UpgradeAccept<D> | void | undefined>;
+
+/** Options every host shares: sprig's server and the adapters. */
+export interface WebSocketHostOptions<D = unknown> {
+  /**
+   * Subprotocols the server speaks, or a function picking one from the
+   * client's offer. With a list, the choice is the client's first that the
+   * list has. Default none.
+   */
+  protocols?: readonly string[] | ((offered: string[]) => string | undefined);
+  /**
+   * Allowed `Origin` values (e.g. `"https://app.example"`), compared
+   * ASCII case-insensitively; `"*"` allows any. A request whose `Origin` is
+   * not listed gets 403: this stops cross-site WebSocket hijacking, where a
+   * page on another site opens a socket with the user's cookies. Requests
+   * without `Origin` (non-browser clients) pass. Default: no check.
+   */
+  origins?: readonly string[];
+  /** Decides each upgrade after the checks above. Default: accept. */
+  upgrade?: UpgradeHook<D>;
+  /** Open WebSocket connections; more get 503. Default 10,000; range ≥ 1. */
+  maxConnections?: number;
+  /**
+   * Milliseconds without a frame from the peer (pongs count) while the
+   * handler is idle, before the server closes with 1001 "idle timeout" and
+   * `terminate` sees `timeout`. With `keepalive` on (the default) a live
+   * peer answers the server's pings, so this closes only peers that went
+   * silent at the TCP level; with `keepalive: false` it also closes quiet
+   * ones (as Bun's `idleTimeout` without `sendPings`). Default 120,000;
+   * 0 turns it off.
+   */
+  idleTimeoutMs?: number;
+  /** Largest message in bytes, after decompression; larger closes with 1009. Default 64 MiB. */
+  maxMessageBytes?: number;
+  /** Largest frame in bytes. Default: `maxMessageBytes`. */
+  maxFrameBytes?: number;
+  /** Most fragments in one message. Default 4,194,304. */
+  maxFragments?: number;
+  /**
+   * Bytes waiting to be sent to one peer before it counts as a slow reader.
+   * When a write finds more than this already waiting, the TCP connection
+   * is dropped at once (no close frame: it would queue behind the data the
+   * peer is not reading); the peer sees 1006 and `terminate` gets an
+   * `error` with code `SEND_BUFFER_FULL` and close code 1008. A handler's
+   * own pushes wait for the socket instead, so this is reached through
+   * `publish` or a handler that pushes very much at once. Default 16 MiB.
+   */
+  maxSendBufferBytes?: number;
+  /** Messages kept for a busy handler before the socket stops being read. Default 16; range ≥ 1. */
+  maxQueuedMessages?: number;
+  /** How long the closing handshake may take, in ms. Default 10,000. */
+  closeTimeoutMs?: number;
+  /** Server pings; a missing pong ends the connection (`timeout`). Default `{ intervalMs: 30000, timeoutMs: 10000 }`; `false` turns them off. */
+  keepalive?: KeepaliveOptions | false;
+  /**
+   * permessage-deflate (RFC 7692): `true` accepts it with the defaults, an
+   * object tunes it, `false` turns it off. Default true.
+   */
+  compression?: boolean | PerMessageDeflateOptions;
+  /** Further extensions, after permessage-deflate. Default none. */
+  extensions?: ExtensionFactory[];
+  /** Errors nobody awaits: a callback that threw, a failing `fetch`. Default: ignored (sprig prints nothing). */
+  onError?: (error: unknown, ref?: ConnectionRef<never>) => void;
+  /** Logs every frame of every connection, for debugging. Default none. */
+  trace?: (line: string) => void;
+}
+
+/** TLS for {@link ServeOptions}. */
+export interface ServeTlsOptions {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+}
+
+/** What `fetch` learns besides the request. */
+export interface FetchInfo {
+  /** The peer's address, when known. */
+  remoteAddress: TransportAddress | undefined;
+}
+
+/** Options of `serve()`. */
+export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
+  /** The address to listen on. Default `"0.0.0.0"`. */
+  hostname?: string;
+  /** The port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Serve TLS (`wss:`) with this certificate and key. Default: plain TCP. */
+  tls?: ServeTlsOptions;
+  /**
+   * Answers plain HTTP requests on the same port (a page and its socket
+   * served together). Without it, plain requests get 426 Upgrade Required.
+   * Bodies are sent with `Content-Length`; keep-alive is supported.
+   */
+  fetch?: (request: Request, info: FetchInfo) => Awaitable<Response>;
+  /** Largest request head in bytes; larger gets 431. Default 16 KiB. */
+  maxHeadBytes?: number;
+  /** Most header lines; more get 431. Default 100. */
+  maxHeaders?: number;
+  /** From accept (TLS included) to a complete request head, in ms; then 408 and close. Default 10,000. */
+  handshakeTimeoutMs?: number;
+  /** Idle time between keep-alive requests, in ms. Default 5,000. */
+  keepAliveTimeoutMs?: number;
+  /** Largest request body for `fetch`, in bytes; larger gets 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /**
+   * The socket API: `"node"` (`node:net`/`node:tls`, on every runtime),
+   * `"deno"` (`Deno.listen`/`listenTls`) or `"bun"` (`Bun.listen`). Default:
+   * the runtime's own.
+   */
+  listener?: "node" | "deno" | "bun";
+  /** Aborting it shuts the server down (as `shutdown()`). */
+  signal?: AbortSignal;
+}

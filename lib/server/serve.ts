@@ -1,0 +1,176 @@
+/**
+ * `serve()`: sprig's own HTTP/1.1 + WebSocket server over the runtime's
+ * sockets (`Deno.listen`, `Bun.listen`, or `node:net`; TLS on each), running
+ * one {@link Handler} for every WebSocket connection.
+ *
+ * @module
+ */
+
+import type { ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
+import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "./host.ts";
+import { type HttpHost, serveSocket } from "./http.ts";
+import { type Listener, listenerFor } from "./listen.ts";
+import { type ServeOptions, SERVER_DEFAULTS } from "./options.ts";
+import type { AcceptedSocket } from "./session_channel.ts";
+
+/** A running server. */
+export interface Server<I = unknown> extends WebSocketHub<I>, AsyncDisposable {
+  /** `ws://host:port/` (or `wss:`); an unspecified address (`0.0.0.0`, `::`) shows as `localhost`. */
+  readonly url: URL;
+  /** The address listened on. */
+  readonly hostname: string;
+  /** The port listened on. */
+  readonly port: number;
+  /**
+   * Graceful shutdown: stops accepting, closes idle HTTP connections, closes
+   * every WebSocket with 1001, and resolves when all are closed or
+   * `deadlineMs` passed (the rest are then dropped). Idempotent.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** Resolves once a shutdown finished. */
+  readonly finished: Promise<void>;
+}
+
+const noop = () => {};
+
+/**
+ * Starts a server and resolves once it listens. Plain HTTP requests go to
+ * `fetch` (426 without it); WebSocket upgrades pass the Origin check, the
+ * connection limit and the `upgrade` hook, then run `handler`. Prints
+ * nothing.
+ *
+ * @throws when the address cannot be listened on (e.g. the port is in use)
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./serve.ts";
+ * const server = await serve({ hostname: "127.0.0.1", port: 8080 }, {
+ *   init: (ctx) => {
+ *     ctx.ref.subscribe("chat");
+ *     return { state: { name: ctx.url.searchParams.get("name") ?? "anon" } };
+ *   },
+ *   in: (message, state) => {
+ *     server.publish("chat", `${state.name}: ${message}`);
+ *   },
+ * });
+ * console.log(`listening on ${server.url}`);
+ * ```
+ */
+export async function serve<S, I = unknown, D = unknown>(
+  options: ServeOptions<D>,
+  handler: Handler<S, I, D>,
+): Promise<Server<I>> {
+  const server = new SprigServer<I>(
+    options as ServeOptions<unknown>,
+    handler as Handler<never, never, never>,
+  );
+  await server.listen(options);
+  return server;
+}
+
+class SprigServer<I> implements Server<I> {
+  readonly #host: WebSocketHost;
+  readonly #http: HttpHost;
+  #listener: Listener | undefined;
+  #secure: boolean;
+  /** Sockets in the HTTP phase, and whether each waits for a request head. */
+  readonly #sockets = new Map<AcceptedSocket, boolean>();
+  #shutdown: Promise<void> | undefined;
+  #resolveFinished!: () => void;
+  readonly finished: Promise<void> = new Promise((resolve) => (this.#resolveFinished = resolve));
+
+  constructor(options: ServeOptions<unknown>, handler: Handler<never, never, never>) {
+    this.#host = new WebSocketHost(handler, options);
+    this.#secure = options.tls !== undefined;
+    this.#http = {
+      host: this.#host,
+      fetch: options.fetch,
+      maxHeadBytes: options.maxHeadBytes ?? SERVER_DEFAULTS.maxHeadBytes,
+      maxHeaders: options.maxHeaders ?? SERVER_DEFAULTS.maxHeaders,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? SERVER_DEFAULTS.handshakeTimeoutMs,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? SERVER_DEFAULTS.keepAliveTimeoutMs,
+      maxBodyBytes: options.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes,
+      setIdle: (socket, idle) => {
+        if (this.#shutdown && idle) socket.destroy();
+        else this.#sockets.set(socket, idle);
+      },
+      release: (socket) => this.#sockets.delete(socket),
+    };
+  }
+
+  async listen(options: ServeOptions<unknown>): Promise<void> {
+    const listen = listenerFor(options.listener);
+    this.#listener = await listen({
+      hostname: options.hostname ?? SERVER_DEFAULTS.hostname,
+      port: options.port ?? SERVER_DEFAULTS.port,
+      tls: options.tls,
+      handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
+    }, (socket) => {
+      if (this.#shutdown) return socket.destroy();
+      this.#sockets.set(socket, true);
+      void serveSocket(socket, this.#http);
+    });
+    const signal = options.signal;
+    if (signal) {
+      if (signal.aborted) void this.shutdown();
+      else signal.addEventListener("abort", () => void this.shutdown(), { once: true });
+    }
+  }
+
+  get hostname(): string {
+    return this.#listener!.hostname;
+  }
+
+  get port(): number {
+    return this.#listener!.port;
+  }
+
+  get url(): URL {
+    let host = this.hostname;
+    if (host === "0.0.0.0" || host === "::" || host === "") host = "localhost";
+    else if (host.includes(":")) host = `[${host}]`;
+    return new URL(`${this.#secure ? "wss" : "ws"}://${host}:${this.port}/`);
+  }
+
+  get connections(): ReadonlySet<ConnectionRef<I>> {
+    return this.#host.connections as ReadonlySet<ConnectionRef<unknown>> as ReadonlySet<
+      ConnectionRef<I>
+    >;
+  }
+
+  publish(topic: string, message: OutgoingMessage): number {
+    return this.#host.publish(topic, message);
+  }
+
+  subscriberCount(topic: string): number {
+    return this.#host.topics.subscriberCount(topic);
+  }
+
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    return this.#shutdown ??= this.#shutdownNow(options);
+  }
+
+  async #shutdownNow(options: ShutdownOptions): Promise<void> {
+    this.#listener?.close();
+    // Sockets waiting for a request go now; one being answered finishes its response first.
+    for (const [socket, idle] of this.#sockets) if (idle) socket.destroy();
+    const deadlineMs = options.deadlineMs ?? SERVER_DEFAULTS.shutdownDeadlineMs;
+    const started = Date.now();
+    await this.#host.shutdown({ ...options, deadlineMs });
+    // HTTP requests still being answered get what is left of the deadline.
+    for (
+      let i = 0;
+      this.#sockets.size > 0 && Date.now() - started < deadlineMs && i < 10_000;
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const socket of this.#sockets.keys()) socket.destroy();
+    this.#sockets.clear();
+    this.#resolveFinished();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown().catch(noop);
+  }
+}

@@ -1,0 +1,97 @@
+// examples/echo_server.ts, started the way the README says on the runtime
+// running this test (deno run -A, bun, or tsx on Node), on a free port:
+// it prints its URL, echoes text as text and binary as binary, compresses
+// by default, and --no-compression turns that off.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { connect, detectRuntime } from "../../mod.ts";
+
+const runtime = detectRuntime();
+const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
+const example = new URL("../../examples/echo_server.ts", import.meta.url).pathname;
+const command: [string, string[]] = runtime === "deno"
+  ? [bin("deno"), ["run", "-A", "--no-check", example]]
+  : runtime === "bun"
+  ? [bin("bun"), [example]]
+  : [bin("tsx"), [example]];
+
+/** Starts the example and waits (bounded) for its URL line. */
+function start(...flags: string[]): Promise<{ url: string; line: string; child: ChildProcess }> {
+  const child = spawn(command[0], [...command[1], "--port", "0", ...flags], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`no URL line within 30 s: ${out}`));
+    }, 30_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the example exited early with ${code}: ${out}`));
+    });
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (text: string) => {
+      out += text;
+      const m = /(ws:\/\/\S+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.removeAllListeners("exit");
+      resolve({ url: m[1], line: out.trim(), child });
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    child.kill("SIGINT");
+  });
+}
+
+describe(`examples/echo_server.ts (started with ${runtime === "node" ? "tsx" : runtime})`, () => {
+  it("prints its URL, echoes text and binary, with compression on by default", async () => {
+    const { url, line, child } = await start();
+    try {
+      assert.match(line, /compression on/);
+      const ws = await connect(url);
+      assert.match(ws.extensions, /^permessage-deflate/);
+      await ws.send("hello");
+      await ws.send(new Uint8Array([1, 2, 3]));
+      const long = "echo ".repeat(2000); // above the compression threshold
+      await ws.send(long);
+      assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
+      assert.deepEqual(await ws.receive({ timeoutMs: 5000 }), new Uint8Array([1, 2, 3]));
+      assert.equal(await ws.receive({ timeoutMs: 5000 }), long);
+      const closing = ws.closed;
+      const code = await stop(child);
+      // Graceful: Ctrl-C closes the connection with 1001. (Deno's node:child_process
+      // reports the signal it sent instead of the child's exit code, so the code is
+      // checked where it is reported.)
+      assert.equal((await closing).code, 1001);
+      if (runtime !== "deno") assert.equal(code, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("--no-compression turns permessage-deflate off", async () => {
+    const { url, line, child } = await start("--no-compression");
+    try {
+      assert.match(line, /compression off/);
+      const ws = await connect(url);
+      assert.equal(ws.extensions, "");
+      await ws.send("plain");
+      assert.equal(await ws.receive({ timeoutMs: 5000 }), "plain");
+      await ws.close();
+    } finally {
+      await stop(child);
+    }
+  });
+});

@@ -1,0 +1,137 @@
+// Pub/sub without sockets: the shared frame is encoded once and written as
+// the same bytes to every subscriber that sends it unchanged (no extension,
+// or permessage-deflate below its threshold); compressed subscribers get
+// their own frame; every client decodes every message; order holds.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { PublishedMessage, Topics } from "../../lib/server/pubsub.ts";
+import { type AcceptedSocket, SessionChannel } from "../../lib/server/session_channel.ts";
+import { Connection } from "../../lib/protocol/connection.ts";
+import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";
+import type { Extension } from "../../lib/extensions/extension.ts";
+import type { Transport } from "../../lib/transport/transport.ts";
+import { until } from "./_hosts.ts";
+
+/** A transport that records every chunk written (by identity) and never delivers anything. */
+class RecordingTransport implements Transport {
+  chunks: Uint8Array[] = [];
+  #resolveClosed!: () => void;
+  readonly closed: Promise<void> = new Promise((r) => (this.#resolveClosed = r));
+  #reader: ((v: Uint8Array | null) => void) | undefined;
+  read(): Promise<Uint8Array | null> {
+    return new Promise((r) => (this.#reader = r));
+  }
+  write(chunks: readonly Uint8Array[]): Promise<void> {
+    this.chunks.push(...chunks);
+    return Promise.resolve();
+  }
+  close(): void {
+    this.#reader?.(null);
+    this.#resolveClosed();
+  }
+}
+
+function channel(extensions: Extension[], deflateThreshold?: number) {
+  const transport = new RecordingTransport();
+  const socket: AcceptedSocket = {
+    transport,
+    close: () => transport.close(),
+    destroy: () => transport.close(),
+    secure: false,
+  };
+  const ch = new SessionChannel({
+    socket,
+    initial: new Uint8Array(0),
+    extensions,
+    info: { protocol: "", extensions: "", headers: new Headers(), url: "http://test/" },
+    session: { keepalive: false },
+    maxSendBufferBytes: 1 << 30,
+    deflateThreshold,
+  });
+  return { ch, transport };
+}
+
+const agreed = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
+
+describe("pub/sub", () => {
+  it("a published message encodes its frame once (RFC 6455 §5.7 bytes)", () => {
+    const m = new PublishedMessage("Hello");
+    assert.deepEqual([...m.frame], [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert.equal(m.frame, m.frame);
+    const b = new PublishedMessage(new Uint16Array([1]));
+    assert.deepEqual([...b.frame], [0x82, 0x02, 1, 0]);
+  });
+
+  it("Topics: each subscriber once, except the sender; a snapshot per publish; empty topics vanish", () => {
+    const topics = new Topics();
+    const got: string[] = [];
+    const mk = (name: string) => ({
+      deliver: (m: PublishedMessage) => {
+        got.push(`${name}:${m.data}`);
+        if (name === "a") topics.subscribe("t", late); // joins during delivery: not for this message
+        return true;
+      },
+    });
+    const a = mk("a"), b = mk("b"), late = mk("late");
+    topics.subscribe("t", a);
+    assert.equal(topics.subscribe("t", a), false);
+    topics.subscribe("t", b);
+    assert.equal(topics.publish("t", "1"), 2);
+    assert.deepEqual(got, ["a:1", "b:1"]);
+    assert.equal(topics.publish("t", "2", b), 2);
+    assert.deepEqual(got.slice(2), ["a:2", "late:2"]);
+    for (const s of [a, b, late]) topics.unsubscribe("t", s);
+    assert.equal(topics.subscriberCount("t"), 0);
+    assert.deepEqual(topics.topics, []);
+    assert.equal(topics.publish("t", "3"), 0);
+  });
+
+  it("writes the same frame bytes to plain subscribers and to deflate ones below the threshold; compresses above", async () => {
+    const plain = [channel([]), channel([])];
+    const deflated = channel([new PerMessageDeflate("server", agreed, { threshold: 1024 })], 1024);
+    const small = new PublishedMessage("small message");
+    const big = new PublishedMessage("a compressible message ".repeat(100));
+    for (const m of [small, big]) {
+      for (const c of [...plain, deflated]) c.ch.sendPublished(m);
+    }
+    await until(() => deflated.transport.chunks.length >= 2, "writes");
+    for (const c of plain) {
+      assert.equal(c.transport.chunks[0], small.frame); // the very same bytes object
+      assert.equal(c.transport.chunks[1], big.frame);
+    }
+    assert.equal(deflated.transport.chunks[0], small.frame);
+    const compressed = deflated.transport.chunks.slice(1);
+    assert.notEqual(compressed[0], big.frame);
+    assert.equal(compressed[0][0] & 0x40, 0x40); // RSV1: compressed (RFC 7692 §6)
+    // A client with the matching extension decodes both.
+    const client = new Connection({
+      role: "client",
+      extensions: [new PerMessageDeflate("client", agreed)],
+    });
+    const events = deflated.transport.chunks.flatMap((c) => client.receive(c));
+    assert.deepEqual(events.map((e) => e.type === "text" ? e.data : e.type), [
+      small.data,
+      big.data,
+    ]);
+    for (const c of [...plain, deflated]) c.ch.terminate();
+  });
+
+  it("keeps a connection's own messages and published ones in call order", async () => {
+    const c = channel([]);
+    void c.ch.send("own 1");
+    c.ch.sendPublished(new PublishedMessage("published"));
+    void c.ch.send("own 2");
+    await until(() => c.transport.chunks.length >= 3, "writes");
+    const client = new Connection({ role: "client" });
+    const texts = c.transport.chunks.flatMap((x) => client.receive(x)).map((e) =>
+      e.type === "text" ? e.data : ""
+    );
+    assert.deepEqual(texts, ["own 1", "published", "own 2"]);
+    c.ch.terminate();
+  });
+});

@@ -1,0 +1,310 @@
+// sprig's own HTTP/1.1 side of serve(): head limits (431), the handshake
+// timeout, 426 without fetch, fetch serving pages with keep-alive and
+// bodies, malformed requests, frames pipelined after the upgrade request,
+// and TLS. Runs on serve()'s listener for this runtime (Deno.listen,
+// Bun.listen, node:net) and, under Deno and Bun, on node:net too.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { readFileSync } from "node:fs";
+import { connect, detectRuntime, HandshakeError } from "../../mod.ts";
+import { serve, type Server } from "../../lib/server/mod.ts";
+import { encodeFrame, Opcode } from "../../lib/protocol/frame.ts";
+import { until } from "./_hosts.ts";
+
+const runtime = detectRuntime();
+const listeners: Array<{ name: "node" | undefined; label: string }> = [
+  {
+    name: undefined,
+    label: runtime === "deno" ? "Deno.listen" : runtime === "bun" ? "Bun.listen" : "node:net",
+  },
+];
+if (runtime !== "node") {
+  listeners.push({ name: "node", label: `node:net (${runtime}'s Node compatibility)` });
+}
+
+/** Sends raw bytes and reads until the server closes (or `timeoutMs`), returning what came back. */
+async function raw(
+  port: number,
+  data: string | Uint8Array,
+  options: { timeoutMs?: number; endWhen?: (text: string) => boolean } = {},
+): Promise<{ text: string; closed: boolean }> {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  let text = "";
+  let closed = false;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve();
+    }, options.timeoutMs ?? 5000);
+    socket.on("data", (chunk: Uint8Array) => {
+      text += new TextDecoder("latin1").decode(chunk);
+      if (options.endWhen?.(text)) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve();
+      }
+    });
+    socket.on("close", () => {
+      closed = true;
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.on("connect", () => socket.write(data));
+  });
+  return { text, closed };
+}
+
+const upgradeHead = (port: number, path = "/", extra = "") =>
+  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+
+for (const listener of listeners) {
+  describe(`serve() HTTP/1.1 on ${listener.label}`, () => {
+    let server: Server;
+    let pageServer: Server;
+    let fetchErrors = 0;
+    before(async () => {
+      const common = {
+        hostname: "127.0.0.1",
+        port: 0,
+        listener: listener.name,
+        maxHeadBytes: 2048,
+        handshakeTimeoutMs: 300,
+        keepAliveTimeoutMs: 300,
+        maxBodyBytes: 1000,
+      };
+      server = await serve(common, { in: (m) => ({ push: m }) });
+      pageServer = await serve({
+        ...common,
+        onError: () => fetchErrors++,
+        async fetch(request, info) {
+          const url = new URL(request.url);
+          if (url.pathname === "/boom") throw new Error("fetch failed");
+          if (url.pathname === "/echo-body") {
+            return new Response(await request.arrayBuffer(), {
+              headers: { "x-method": request.method },
+            });
+          }
+          if (url.pathname === "/nothing") return new Response(null, { status: 204 });
+          return new Response(
+            `<h1>page ${url.pathname}${url.search}</h1> from ${info.remoteAddress?.hostname}`,
+            {
+              headers: { "content-type": "text/html", "set-cookie": "a=1" },
+            },
+          );
+        },
+      }, { in: (m) => ({ push: `page-socket:${m}` }) });
+    });
+    after(async () => {
+      await Promise.all([
+        server?.shutdown({ deadlineMs: 1000 }),
+        pageServer?.shutdown({ deadlineMs: 1000 }),
+      ]);
+    });
+
+    it("answers a plain GET with 426 Upgrade Required when there is no fetch", async () => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/`);
+      assert.equal(res.status, 426);
+      assert.equal(res.headers.get("upgrade"), "websocket");
+      assert.match(await res.text(), /WebSocket/);
+    });
+
+    it("serves pages through fetch, keeps the connection alive, and serves the socket on the same port", async () => {
+      const a = await fetch(`http://127.0.0.1:${pageServer.port}/index?x=1`);
+      assert.equal(a.status, 200);
+      assert.equal(a.headers.get("content-type"), "text/html");
+      assert.equal(a.headers.get("set-cookie"), "a=1");
+      assert.equal(await a.text(), "<h1>page /index?x=1</h1> from 127.0.0.1");
+      // Two requests on one connection, pipelined.
+      const req = (p: string) => `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+      const both = await raw(pageServer.port, req("/one") + req("/two"), {
+        endWhen: (t) => t.includes("page /two"),
+      });
+      assert.match(
+        both.text,
+        /^HTTP\/1\.1 200 OK\r\n[\s\S]*page \/one[\s\S]*HTTP\/1\.1 200 OK\r\n[\s\S]*page \/two/,
+      );
+      const ws = await connect(`ws://127.0.0.1:${pageServer.port}/socket`);
+      await ws.send("hi");
+      assert.equal(await ws.receive({ timeoutMs: 5000 }), "page-socket:hi");
+      await ws.close();
+    });
+
+    it("passes request bodies with Content-Length, answers HEAD without a body and 204 without a length", async () => {
+      const post = await fetch(`http://127.0.0.1:${pageServer.port}/echo-body`, {
+        method: "POST",
+        body: "abc",
+      });
+      assert.equal(post.headers.get("x-method"), "POST");
+      assert.equal(await post.text(), "abc");
+      const head = await raw(
+        pageServer.port,
+        "HEAD /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      );
+      assert.match(head.text, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(head.text, /Content-Length: \d+\r\n/i);
+      assert.ok(head.text.endsWith("\r\n\r\n"), "no body after the head");
+      const none = await raw(
+        pageServer.port,
+        "GET /nothing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      );
+      assert.match(none.text, /^HTTP\/1\.1 204 No Content\r\n/);
+      assert.doesNotMatch(none.text, /content-length/i);
+    });
+
+    it("refuses oversized bodies (413), chunked bodies (501), and a throwing fetch gets 500", async () => {
+      const big = await fetch(`http://127.0.0.1:${pageServer.port}/echo-body`, {
+        method: "POST",
+        body: "x".repeat(1001),
+      });
+      assert.equal(big.status, 413);
+      await big.text();
+      const chunked = await raw(
+        pageServer.port,
+        "POST /echo-body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      );
+      assert.match(chunked.text, /^HTTP\/1\.1 501 /);
+      const before = fetchErrors;
+      const boom = await fetch(`http://127.0.0.1:${pageServer.port}/boom`);
+      assert.equal(boom.status, 500);
+      await boom.text();
+      assert.equal(fetchErrors, before + 1);
+    });
+
+    it("answers 431 to a head over maxHeadBytes, and closes", async () => {
+      const huge = `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"y".repeat(4000)}\r\n\r\n`;
+      const r = await raw(server.port, huge);
+      assert.match(r.text, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+      assert.equal(r.closed, true);
+      // The same through the client: a HandshakeError with the status.
+      const e = await connect(`ws://127.0.0.1:${server.port}/`, {
+        headers: { "x-big": "z".repeat(4000) },
+      })
+        .then(() => undefined, (e) => e);
+      assert.ok(e instanceof HandshakeError, String(e));
+      assert.equal(e.status, 431);
+    });
+
+    it("closes a connection whose head does not complete within the handshake timeout (408 if it started)", async () => {
+      const started = Date.now();
+      const partial = await raw(server.port, "GET / HTTP/1.1\r\nHost: a\r\n");
+      assert.equal(partial.closed, true);
+      assert.match(partial.text, /^HTTP\/1\.1 408 /);
+      const silent = await raw(server.port, new Uint8Array(0));
+      assert.equal(silent.closed, true);
+      assert.equal(silent.text, "");
+      assert.ok(Date.now() - started < 4000);
+    });
+
+    it("refuses malformed upgrades with the RFC 6455 §4.2.1 status: 400 bad key, 405 not GET, 426 bad version", async () => {
+      const badKey = await raw(
+        server.port,
+        upgradeHead(server.port).replace("dGhlIHNhbXBsZSBub25jZQ==", "short"),
+      );
+      assert.match(badKey.text, /^HTTP\/1\.1 400 /);
+      const post = await raw(server.port, upgradeHead(server.port).replace("GET", "POST"));
+      assert.match(post.text, /^HTTP\/1\.1 405 /);
+      assert.match(post.text, /Allow: GET/i);
+      const version = await raw(
+        server.port,
+        upgradeHead(server.port).replace("Version: 13", "Version: 8"),
+      );
+      assert.match(version.text, /^HTTP\/1\.1 426 /);
+      assert.match(version.text, /Sec-WebSocket-Version: 13/i);
+      const bare = await raw(server.port, "GET / HTTP/1.1\nHost: a\n\n");
+      assert.match(bare.text, /^HTTP\/1\.1 400 /);
+    });
+
+    it("frames sent right behind the upgrade request are not lost", async () => {
+      const mask = new Uint8Array([1, 2, 3, 4]);
+      const frame = encodeFrame({
+        fin: true,
+        rsv: 0,
+        opcode: Opcode.Text,
+        payload: new TextEncoder().encode("early"),
+      }, { mask });
+      const head = new TextEncoder().encode(upgradeHead(server.port));
+      const both = new Uint8Array(head.length + frame.length);
+      both.set(head);
+      both.set(frame, head.length);
+      const r = await raw(server.port, both, { endWhen: (t) => t.includes("early") });
+      assert.match(r.text, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      assert.ok(r.text.endsWith("\x81\x05early"), JSON.stringify(r.text.slice(-20)));
+    });
+
+    it("rejects when the port is taken", async () => {
+      await assert.rejects(
+        serve({ hostname: "127.0.0.1", port: server.port, listener: listener.name }, {
+          in: () => undefined,
+        }),
+      );
+    });
+
+    it("aborting `signal` shuts the server down (1001)", async () => {
+      const abort = new AbortController();
+      const s = await serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        listener: listener.name,
+        signal: abort.signal,
+      }, {
+        in: () => undefined,
+      });
+      const ws = await connect(s.url);
+      abort.abort();
+      await s.finished;
+      assert.equal((await ws.closed).code, 1001);
+    });
+
+    it("shutdown refuses new connections and resolves `finished`", async () => {
+      const s = await serve({ hostname: "127.0.0.1", port: 0, listener: listener.name }, {
+        in: () => undefined,
+      });
+      const ws = await connect(s.url);
+      const port = s.port;
+      await s.shutdown({ deadlineMs: 2000 });
+      await s.finished;
+      assert.equal((await ws.closed).code, 1001);
+      await assert.rejects(connect(`ws://127.0.0.1:${port}/`, { connectTimeoutMs: 2000 }));
+    });
+  });
+}
+
+describe(`serve() with TLS (wss:) on ${listeners.map((l) => l.label).join(" and ")}`, () => {
+  const fixture = (name: string) =>
+    readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
+  for (const listener of listeners) {
+    it(`echoes over wss: on ${listener.label}, and serves https pages`, async () => {
+      const server = await serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        listener: listener.name,
+        tls: { cert: fixture("server.pem"), key: fixture("server.key") },
+        fetch: () => new Response("secure page"),
+      }, { init: (ctx) => ({ push: ctx.url.protocol }), in: (m) => ({ push: m }) });
+      try {
+        assert.equal(server.url.protocol, "wss:");
+        const ws = await connect(`wss://localhost:${server.port}/`, {
+          tls: { caCerts: [fixture("ca.pem")] },
+        });
+        assert.equal(await ws.receive({ timeoutMs: 5000 }), "https:");
+        await ws.send("over tls");
+        assert.equal(await ws.receive({ timeoutMs: 5000 }), "over tls");
+        await ws.close();
+        // A client that does not trust the certificate fails; the server keeps serving.
+        await assert.rejects(
+          connect(`wss://localhost:${server.port}/`, { connectTimeoutMs: 5000 }),
+        );
+        const again = await connect(`wss://localhost:${server.port}/`, {
+          tls: { caCerts: [fixture("ca.pem")] },
+        });
+        await again.close();
+        await until(() => server.connections.size === 0, "closed");
+      } finally {
+        await server.shutdown({ deadlineMs: 1000 });
+      }
+    });
+  }
+});
