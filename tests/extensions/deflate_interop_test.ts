@@ -1,10 +1,11 @@
 // permessage-deflate against real peers, parameter by parameter: the `ws`
 // package's server (Node) and Python's `websockets` (Debian
-// python3-websockets), each started by the test on 127.0.0.1. sprig is the
-// client here; the server side is tested with the server.
+// python3-websockets), each started by the test on 127.0.0.1, with sprig as
+// the client; and sprig's server with the `ws` package's client.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, type PerMessageDeflateOptions } from "../../mod.ts";
+import WsClient from "ws";
+import { connect, type PerMessageDeflateOptions, serve, type Server } from "../../mod.ts";
 import { type Peer, startPythonPeer, startWsPeer } from "../_helpers/peer.ts";
 import { pseudoRandomBytes } from "../_helpers/bytes.ts";
 
@@ -132,4 +133,57 @@ describe("permessage-deflate with Python websockets", () => {
     for (const m of messages) assert.deepEqual(await ws.receive({ timeoutMs: 20_000 }), m);
     await ws.close();
   });
+});
+
+describe("permessage-deflate as the server: the ws package's client, each parameter", () => {
+  // sprig's server on node:net (every runtime has it), echoing.
+  let server: Server;
+  before(async () => {
+    server = await serve({ hostname: "127.0.0.1", port: 0, listener: "node" }, {
+      in: (message) => ({ push: message }),
+    });
+  });
+  after(async () => {
+    await server?.shutdown();
+  });
+
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["defaults", {}, /^permessage-deflate/],
+    ["server_no_context_takeover", { serverNoContextTakeover: true }, /server_no_context_takeover/],
+    ["client_no_context_takeover", { clientNoContextTakeover: true }, /client_no_context_takeover/],
+    ["server_max_window_bits=10", { serverMaxWindowBits: 10 }, /server_max_window_bits=10/],
+    ["client_max_window_bits=11", { clientMaxWindowBits: 11 }, /client_max_window_bits=11/],
+  ];
+  for (const [name, params, expected] of cases) {
+    it(`${name}: negotiated, and every message round-trips`, async () => {
+      const ws = new WsClient(`ws://127.0.0.1:${server.port}/`, {
+        perMessageDeflate: { threshold: 0, ...params },
+      });
+      ws.binaryType = "nodebuffer";
+      const received: Array<string | Uint8Array> = [];
+      const messages = corpus();
+      const done = new Promise<void>((resolve, reject) => {
+        ws.on("message", (data: Buffer, isBinary: boolean) => {
+          received.push(isBinary ? new Uint8Array(data) : data.toString("utf8"));
+          if (received.length === messages.length) resolve();
+        });
+        ws.on("error", reject);
+      });
+      // The response's Sec-WebSocket-Extensions (ws.extensions names only the extension).
+      let negotiated = "";
+      ws.on("upgrade", (res: { headers: Record<string, string | undefined> }) => {
+        negotiated = res.headers["sec-websocket-extensions"] ?? "";
+      });
+      await new Promise<void>((resolve, reject) => {
+        ws.on("open", () => resolve());
+        ws.on("error", reject);
+      });
+      for (const m of messages) ws.send(m, { binary: typeof m !== "string" });
+      await done;
+      assert.deepEqual(received, messages);
+      ws.close();
+      await new Promise((resolve) => ws.on("close", resolve));
+      assert.match(negotiated, expected);
+    });
+  }
 });
