@@ -62,7 +62,7 @@ export type {
 export { connectTransport, detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
 export { connectNode, fromNodeSocket } from "./lib/transport/node.ts";
 export { connectDeno, fromDenoConn } from "./lib/transport/deno.ts";
-export { connectBun } from "./lib/transport/bun.ts";
+export { BunTransport, type BunTransportOptions, connectBun } from "./lib/transport/bun.ts";
 export { fromWebSocketLikeSocket, type WebSocketLikeSocket } from "./lib/transport/web.ts";
 export { FrameDecoderStream } from "./lib/streams/frame_decoder_stream.ts";
 export {

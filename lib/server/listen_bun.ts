@@ -4,11 +4,11 @@
  * @module
  */
 
-import { type BunServerSocket, BunServerTransport } from "./bun_socket.ts";
+import { type BunSocket, BunTransport } from "../transport/bun.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
-import type { AcceptedSocket } from "./session_channel.ts";
+import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
 
-type Socket = BunServerSocket & { data: BunServerTransport | undefined };
+type Socket = BunSocket & { data: BunTransport | undefined };
 
 interface BunListenNamespace {
   listen(options: {
@@ -56,7 +56,7 @@ export function listenBun(
       tls: secure ? { cert: options.tls!.cert, key: options.tls!.key } : undefined,
       socket: {
         open(socket) {
-          const transport = new BunServerTransport(socket);
+          const transport = new BunTransport(socket, { lingerMs: LINGER_MS });
           socket.data = transport;
           onSocket({
             transport,

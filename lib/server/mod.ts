@@ -54,7 +54,6 @@ export {
   type ListenerName,
   type ListenOptions,
 } from "./listen.ts";
-export { BunServerTransport } from "./bun_socket.ts";
 export type { WebSocketHub } from "./host.ts";
 export { type NodeHttpAdapter, nodeHttpAdapter } from "./adapters/node_http.ts";
 export {

@@ -13,6 +13,8 @@ import { abortReason } from "./abort.ts";
 export interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
+  /** Sends FIN, keeping the read side open. */
+  shutdown?(halfClose?: boolean): void;
   terminate?(): void;
   pause?(): void;
   resume?(): void;
@@ -127,9 +129,7 @@ class BunTransportState {
         refused ? authorizationError ?? new Error("TLS handshake failed") : undefined,
       );
     },
-    data: (_s, buffer) => {
-      // A plain Uint8Array view: messages are the same type on every runtime.
-      const data = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    data: (_s, data) => {
       if (this.transport) this.transport.onData(data);
       else this.early.push(data);
     },
@@ -157,25 +157,54 @@ class BunTransportState {
   }
 }
 
+/** Options of {@link BunTransport}. */
+export interface BunTransportOptions {
+  /**
+   * How long {@link BunTransport.close} waits for queued bytes to drain and
+   * for the peer to close too, in milliseconds. Default {@link CLOSE_GRACE_MS}.
+   */
+  lingerMs?: number;
+}
+
 /**
- * A {@link Transport} over one Bun socket. Bun delivers data through the
- * handlers given when the socket was made, so whoever owns those handlers
- * forwards them here: `onData`, `onDrain`, `onEnd`. The client does it in
- * {@link connectBun}; a server does it for accepted sockets.
+ * A {@link Transport} over one Bun socket, client or server side. Bun
+ * delivers data through the handlers given when the socket was made, so
+ * whoever owns those handlers forwards them here: `onData`, `onDrain`,
+ * `onEnd`. The client does it in {@link connectBun}; the server does it for
+ * sockets accepted by `Bun.listen`.
+ *
+ * Reads are pulled (the socket pauses while too much waits unread); writes
+ * that Bun cannot take at once wait for `drain`, in order.
+ *
+ * @example
+ * ```ts
+ * import { BunTransport } from "./bun.ts";
+ * // In Bun.listen's handlers:
+ * //   open(socket) { socket.data = new BunTransport(socket); … }
+ * //   data(socket, bytes) { socket.data.onData(bytes); }
+ * //   drain(socket) { socket.data.onDrain(); }
+ * //   close(socket, error) { socket.data.onEnd(error); }
+ * ```
  */
 export class BunTransport implements Transport {
   readonly #socket: BunSocket;
   readonly #reads: ReadQueue;
-  /** Bytes Bun did not take yet, with the promise of the write they belong to. */
+  readonly #lingerMs: number;
+  /** Bytes Bun did not take yet, with the settlement of the write they end. */
   #pending: Array<{ data: Uint8Array; done?: () => void; fail?: (e: Error) => void }> = [];
   #pendingBytes = 0;
+  #closing = false;
+  /** After a lingering close: what the peer still sends is discarded. */
+  #discard = false;
   #resolveClosed!: () => void;
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
   readonly remoteAddress: TransportAddress | undefined;
 
-  constructor(socket: BunSocket) {
+  constructor(socket: BunSocket, options: BunTransportOptions = {}) {
     this.#socket = socket;
+    this.#lingerMs = options.lingerMs ?? CLOSE_GRACE_MS;
     this.#reads = new ReadQueue(() => socket.pause?.(), () => socket.resume?.());
+    socket.setNoDelay?.(true);
     this.remoteAddress = socket.remoteAddress
       ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
       : undefined;
@@ -186,18 +215,20 @@ export class BunTransport implements Transport {
   }
 
   /** Bun's `data` handler: a chunk arrived. */
-  onData(data: Uint8Array): void {
-    this.#reads.push(data);
+  onData(buffer: Uint8Array): void {
+    if (this.#discard) return;
+    // A plain Uint8Array view: messages are the same type on every runtime.
+    this.#reads.push(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
   }
 
-  /** Bun's `drain` handler: the socket can take more. */
+  /** Bun's `drain` handler: writes what waited, in order. */
   onDrain(): void {
     while (this.#pending.length > 0) {
       const head = this.#pending[0];
-      const n = this.#socket.write(head.data);
-      this.#pendingBytes -= Math.max(0, n);
+      const n = Math.max(0, this.#socket.write(head.data));
+      this.#pendingBytes -= n;
       if (n < head.data.length) {
-        head.data = head.data.subarray(Math.max(0, n));
+        head.data = head.data.subarray(n);
         return;
       }
       this.#pending.shift();
@@ -206,7 +237,7 @@ export class BunTransport implements Transport {
   }
 
   /** Bun's `end`, `close` and `error` handlers: the socket is done. */
-  onEnd(error: Error | undefined): void {
+  onEnd(error?: Error): void {
     this.#reads.end(error);
     const failure = error ?? new Error("the socket closed");
     for (const p of this.#pending) p.fail?.(failure);
@@ -220,26 +251,26 @@ export class BunTransport implements Transport {
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
-    if (this.#reads.ended) {
+    if (this.#reads.ended || this.#closing) {
       return Promise.reject(this.#reads.error ?? new Error("the socket is closed"));
     }
     const n = chunks.length;
     if (n === 0) return Promise.resolve();
-    // Everything queued behind a partial write waits its turn.
     let i = 0;
     if (this.#pending.length === 0) {
       for (; i < n; i++) {
         const c = chunks[i];
-        const written = this.#socket.write(c);
+        const written = Math.max(0, this.#socket.write(c));
         if (written < c.length) {
-          this.#pending.push({ data: c.subarray(Math.max(0, written)) });
-          this.#pendingBytes += c.length - Math.max(0, written);
+          this.#pending.push({ data: c.subarray(written) });
+          this.#pendingBytes += c.length - written;
           i++;
           break;
         }
       }
       if (this.#pending.length === 0) return Promise.resolve();
     }
+    // Everything behind a partial write waits its turn.
     for (; i < n; i++) {
       this.#pending.push({ data: chunks[i] });
       this.#pendingBytes += chunks[i].length;
@@ -251,19 +282,44 @@ export class BunTransport implements Transport {
     });
   }
 
+  /**
+   * Closes gracefully: what is queued goes out, then FIN; what the peer
+   * still sends is read and discarded until it closes too, for at most
+   * `lingerMs` (closing with unread input would make the kernel send a RST
+   * that can destroy a close frame the peer has not read yet).
+   */
   close(): void {
-    if (this.#reads.ended) return;
-    if (this.#pending.length === 0) this.#socket.end();
+    if (this.#reads.ended || this.#closing) return;
+    this.#closing = true;
+    const finish = () => {
+      this.#discard = true;
+      // Drain the read side so that the peer's FIN is seen.
+      void this.#drainReads();
+      if (this.#socket.shutdown) this.#socket.shutdown();
+      else this.#socket.end();
+    };
+    if (this.#pending.length === 0) finish();
     else {
       const last = this.#pending[this.#pending.length - 1];
       const done = last.done;
       last.done = () => {
         done?.();
-        this.#socket.end();
+        finish();
       };
     }
-    // A peer that never reads cannot hold the socket open forever.
-    const timer = setTimeout(() => this.#socket.terminate?.(), CLOSE_GRACE_MS);
+    // A peer that never reads or never closes cannot hold the socket open.
+    const timer = setTimeout(() => this.destroy(), this.#lingerMs);
     this.closed.then(() => clearTimeout(timer));
+  }
+
+  async #drainReads(): Promise<void> {
+    while ((await this.#reads.read().catch(() => null)) !== null) { /* discard */ }
+  }
+
+  /** Drops the socket now, discarding what waits to be sent. */
+  destroy(): void {
+    if (this.#reads.ended) return;
+    this.#socket.terminate?.() ?? this.#socket.end();
+    this.onEnd(undefined);
   }
 }
