@@ -300,6 +300,19 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   }
 
   /**
+   * Sends a frame encoded once for many connections (a server's broadcast);
+   * see {@link Connection.sendEncodedFrame}. Resolves like {@link send}.
+   */
+  sendEncodedFrame(frame: Uint8Array): Promise<void> {
+    try {
+      this.#conn.sendEncodedFrame(frame);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#flush();
+  }
+
+  /**
    * Sends one message as a stream of fragments (RFC 6455 §5.4), for data
    * produced piece by piece. Extensions do not compress streamed messages.
    *

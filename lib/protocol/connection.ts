@@ -281,6 +281,38 @@ export class Connection {
     this.#sending = fin ? -1 : opcode;
   }
 
+  /**
+   * Queues a data frame encoded elsewhere, in order with everything else
+   * this connection sends: a server's broadcast encodes a message once and
+   * hands the same bytes to every subscriber. Only a server may do this
+   * (its frames are unmasked), and the frame must be one whole final text
+   * or binary frame without RSV bits — the same bytes {@link send} would
+   * have produced with no extension.
+   *
+   * @throws {TypeError} for a client, or bytes that are not such a frame
+   */
+  sendEncodedFrame(frame: Uint8Array): void {
+    if (this.role !== "server") {
+      throw new TypeError("only a server sends pre-encoded (unmasked) frames");
+    }
+    this.#assertCanSendData();
+    if (this.#sending !== -1) {
+      throw new TypeError("a streamed message is in progress; finish it first");
+    }
+    const b0 = frame[0];
+    const opcode = b0 & 0x0f;
+    const len7 = frame[1] & 0x7f;
+    const size = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+    if (
+      frame.length < size || b0 !== (0x80 | opcode) ||
+      (opcode !== Opcode.Text && opcode !== Opcode.Binary) || (frame[1] & 0x80) !== 0
+    ) {
+      throw new TypeError("sendEncodedFrame takes one whole, final, unmasked text or binary frame");
+    }
+    this.#onFrame?.("out", { fin: true, rsv: 0, opcode, payload: frame.subarray(size) });
+    this.#push(frame);
+  }
+
   /** Sends a ping carrying at most 125 bytes. */
   ping(data: Uint8Array | string = new Uint8Array(0)): void {
     this.#sendControl(Opcode.Ping, typeof data === "string" ? encodeUtf8(data) : data);

@@ -222,14 +222,10 @@ export class SessionChannel implements Channel {
 
   sendPublished(message: PublishedMessage): void {
     if (this.#conn.state !== "open") return;
-    // The shared frame may go straight to the transport only when nothing of
-    // this connection waits to be written: the session gathers a turn's
-    // output and writes it in a microtask, so with output pending the frame
-    // would overtake it. Then the connection encodes its own copy instead.
-    // The server never streams fragmented messages, so a frame cannot land
-    // inside one.
-    if (message.payload.length < this.#shareBelow && this.#conn.outputBytes === 0) {
-      this.#metered.write([message.frame]).catch(noop);
+    // Subscribers that would not compress this message all get the same
+    // frame bytes, queued in order with the rest of their connection's output.
+    if (message.payload.length < this.#shareBelow) {
+      this.#session.sendEncodedFrame(message.frame).catch(noop);
     } else {
       this.#session.send(message.data).catch(noop);
     }

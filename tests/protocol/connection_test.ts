@@ -475,3 +475,49 @@ describe("Connection: extension hooks", () => {
     assert.deepEqual(seen, ["in:9", "out:10"]);
   });
 });
+
+describe("Connection.sendEncodedFrame", () => {
+  it("queues a pre-encoded frame in order with other output, same bytes object", () => {
+    const s = server();
+    const shared = encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload: utf8("to all") });
+    s.send("first");
+    s.sendEncodedFrame(shared);
+    s.ping();
+    const out = s.takeOutput();
+    assert.equal(out[1], shared);
+    const c = client();
+    assert.deepEqual(types(c.receive(concat(out))), ["text", "text", "ping"]);
+  });
+
+  it("refuses a client, and bytes that are not one final unmasked data frame", () => {
+    const frame = encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload: utf8("x") });
+    assert.throws(() => client().sendEncodedFrame(frame), TypeError);
+    const s = server();
+    assert.throws(
+      () =>
+        s.sendEncodedFrame(
+          encodeFrame({ fin: false, rsv: 0, opcode: Opcode.Text, payload: utf8("x") }),
+        ),
+      TypeError,
+    );
+    assert.throws(
+      () =>
+        s.sendEncodedFrame(
+          encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Ping, payload: utf8("x") }),
+        ),
+      TypeError,
+    );
+    assert.throws(
+      () =>
+        s.sendEncodedFrame(
+          encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload: utf8("x") }, {
+            mask: MASK,
+          }),
+        ),
+      TypeError,
+    );
+    assert.throws(() => s.sendEncodedFrame(new Uint8Array([0x81])), TypeError);
+    s.close();
+    assert.throws(() => s.sendEncodedFrame(frame), NotOpenError);
+  });
+});
