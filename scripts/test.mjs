@@ -62,7 +62,8 @@ const failedRuntimes = [];
 // Interop peers that npm does not bring (Python's websockets) must be there.
 if (!ensurePeers()) failedRuntimes.push("interop peers");
 
-// Static checks first: strict tsc, deno check, deno lint (skipped with --only or explicit files).
+// Static checks first: strict tsc, deno check, deno lint, deno fmt --check (skipped with
+// --only or explicit files).
 if (!only && args.length === 0) {
   const checks = [
     ["tsc (strict)", bin("tsc"), ["-p", "tsconfig.json"]],
@@ -72,6 +73,7 @@ if (!only && args.length === 0) {
       ...["mod.ts", "lib/", "tests/", "examples/", "bench/"].filter((p) => existsSync(p)),
     ]],
     ["deno lint", bin("deno"), ["lint", "--quiet"]],
+    ["deno fmt --check", bin("deno"), ["fmt", "--check", "--quiet"]],
   ];
   for (const [name, cmd, argv] of checks) {
     const r = spawnSync(cmd, argv, { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
