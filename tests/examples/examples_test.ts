@@ -1,0 +1,46 @@
+// The examples run as the README says, on the runtime running this test
+// (deno run -A, bun, or tsx on Node), and print what they promise.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { detectRuntime } from "../../mod.ts";
+
+const runtime = detectRuntime();
+const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
+
+/** Runs an example to its end (bounded) and returns its output. */
+function run(name: string): Promise<string> {
+  const file = new URL(`../../examples/${name}`, import.meta.url).pathname;
+  const [cmd, args] = runtime === "deno"
+    ? [bin("deno"), ["run", "-A", "--no-check", file]]
+    : runtime === "bun"
+    ? [bin("bun"), [file]]
+    : [bin("tsx"), [file]];
+  return new Promise((resolve, reject) => {
+    execFile(
+      cmd,
+      args,
+      { timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${name} failed: ${error.message}\n${stdout}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+describe(`examples (run with ${runtime === "node" ? "tsx" : runtime})`, () => {
+  it("demo.ts: sprig's server and client talk, compressed, and close cleanly", async () => {
+    const out = await run("demo.ts");
+    assert.match(out, /client: open, extensions "permessage-deflate/);
+    assert.match(out, /client: text back\s+HELLO FROM SPRIG/);
+    assert.match(out, /client: closed, code 1000, clean true/);
+    assert.match(out, /server: .* left \(remote, 1000\)/);
+  });
+
+  it("sans_io.ts: two protocol cores talk without a socket", async () => {
+    const out = await run("sans_io.ts");
+    assert.match(out, /client got .*HELLO/s);
+    assert.match(out, /states: closed closed/);
+  });
+});
