@@ -72,6 +72,7 @@ if (!only && args.length === 0) {
       "--quiet",
       ...["mod.ts", "lib/", "tests/", "examples/", "bench/"].filter((p) => existsSync(p)),
     ]],
+    ["README examples type-check", bin("deno"), ["check", "--quiet", "--doc-only", "README.md"]],
     ["deno lint", bin("deno"), ["lint", "--quiet"]],
     ["deno fmt --check", bin("deno"), ["fmt", "--check", "--quiet"]],
   ];
