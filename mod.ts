@@ -48,7 +48,12 @@ export {
   type SessionOptions,
 } from "./lib/session.ts";
 export * from "./lib/errors.ts";
-export type { Extension, ExtensionFactory, ExtensionOffer } from "./lib/extensions/extension.ts";
+export type {
+  EncodedMessage,
+  Extension,
+  ExtensionFactory,
+  ExtensionOffer,
+} from "./lib/extensions/extension.ts";
 export {
   permessageDeflate,
   type PerMessageDeflateOptions,
@@ -61,9 +66,17 @@ export type {
 } from "./lib/transport/transport.ts";
 export { connectTransport, detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
 export { connectNode, fromNodeSocket } from "./lib/transport/node.ts";
-export { connectDeno, fromDenoConn } from "./lib/transport/deno.ts";
-export { BunTransport, type BunTransportOptions, connectBun } from "./lib/transport/bun.ts";
+export { connectDeno, type DenoConn, fromDenoConn } from "./lib/transport/deno.ts";
+export {
+  type BunSocket,
+  BunTransport,
+  type BunTransportOptions,
+  connectBun,
+} from "./lib/transport/bun.ts";
 export { fromWebSocketLikeSocket, type WebSocketLikeSocket } from "./lib/transport/web.ts";
+export type { Frame } from "./lib/protocol/frame.ts";
+export type { FrameParserOptions, MaskPolicy } from "./lib/protocol/frame_parser.ts";
+export type { Message } from "./lib/protocol/assembler.ts";
 export { FrameDecoderStream } from "./lib/streams/frame_decoder_stream.ts";
 export {
   type FrameEncoderOptions,

@@ -46,11 +46,17 @@ export interface SprigErrorOptions {
  * ```
  */
 export class SprigError extends Error {
-  /** A stable identifier such as `"PROTOCOL_MASK_MISSING"`. */
+  /** A stable identifier such as `"MASK_MISSING"`. */
   readonly code: string;
   /** The close code this error maps to, when it ends a connection. */
   readonly closeCode: number | undefined;
 
+  /**
+   * For subclasses, and for errors an extension or host raises itself.
+   *
+   * @param code a stable identifier, never reworded once published
+   * @param closeCode the close code to send when this error ends a connection
+   */
   constructor(code: string, message: string, closeCode?: number, options?: SprigErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -79,32 +85,84 @@ export class SprigError extends Error {
   }
 }
 
-/** The peer broke RFC 6455 framing or sequencing rules (close code 1002). */
+/**
+ * The peer broke RFC 6455 framing or sequencing rules (close code 1002).
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "./errors.ts";
+ * import { FrameParser } from "./protocol/frame_parser.ts";
+ * // A server must refuse an unmasked frame (RFC 6455 §5.1).
+ * const { error } = new FrameParser({ mask: "required" }).parse(new Uint8Array([0x81, 0x00]));
+ * console.assert(error instanceof ProtocolError && error.code === "MASK_MISSING");
+ * ```
+ */
 export class ProtocolError extends SprigError {
+  /** `code` names the rule broken, such as `"MASK_MISSING"`; the close code is 1002. */
   constructor(code: string, message: string, options?: SprigErrorOptions) {
     super(code, message, CloseCode.ProtocolError, options);
   }
 }
 
-/** A text message or close reason was not valid UTF-8, or data was inconsistent (1007). */
+/**
+ * A text message or close reason was not valid UTF-8, or data was inconsistent (1007).
+ *
+ * @example
+ * ```ts
+ * import { InvalidDataError } from "./errors.ts";
+ * import { decodeUtf8 } from "./protocol/utf8.ts";
+ * try {
+ *   decodeUtf8(new Uint8Array([0xc3, 0x28])); // a lead byte without its continuation
+ * } catch (error) {
+ *   console.assert(error instanceof InvalidDataError && error.code === "INVALID_UTF8");
+ * }
+ * ```
+ */
 export class InvalidDataError extends SprigError {
+  /** `code` names the problem, such as `"INVALID_UTF8"`; the close code is 1007. */
   constructor(code: string, message: string, options?: SprigErrorOptions) {
     super(code, message, CloseCode.InvalidData, options);
   }
 }
 
-/** A frame, message or inflated payload exceeded a configured limit (1009). */
+/**
+ * A frame, message or inflated payload exceeded a configured limit (1009).
+ *
+ * @example
+ * ```ts
+ * import { MessageTooBigError } from "./errors.ts";
+ * import { MessageAssembler } from "./protocol/assembler.ts";
+ * const assembler = new MessageAssembler({ maxMessageBytes: 4 });
+ * try {
+ *   assembler.push({ fin: true, rsv: 0, opcode: 1, payload: new TextEncoder().encode("Hello") });
+ * } catch (error) {
+ *   console.assert(error instanceof MessageTooBigError && error.limit === 4);
+ * }
+ * ```
+ */
 export class MessageTooBigError extends SprigError {
   /** The limit that was exceeded, in bytes or parts as the message says. */
   readonly limit: number;
+  /** `limit` is the configured limit that was passed; the close code is 1009. */
   constructor(code: string, message: string, limit: number, options?: SprigErrorOptions) {
     super(code, message, CloseCode.TooBig, options);
     this.limit = limit;
   }
 }
 
-/** An operation needs an open connection, and this one is closing or closed. */
+/**
+ * An operation needs an open connection, and this one is closing or closed.
+ *
+ * @example
+ * ```ts
+ * import { connect, NotOpenError } from "../mod.ts";
+ * const ws = await connect("ws://127.0.0.1:8080/");
+ * await ws.close();
+ * await ws.send("too late").catch((error) => console.assert(error instanceof NotOpenError));
+ * ```
+ */
 export class NotOpenError extends SprigError {
+  /** The code is always `"NOT_OPEN"`; `message` may say which operation came too late. */
   constructor(message = "the WebSocket connection is not open") {
     super("NOT_OPEN", message);
   }
@@ -113,9 +171,25 @@ export class NotOpenError extends SprigError {
 /**
  * An HTTP/1.1 head could not be parsed, or broke a limit. `status` is the
  * response a server should give (400, 431, …).
+ *
+ * @example
+ * ```ts
+ * import { HttpParseError } from "./errors.ts";
+ * import { HeadParser } from "./protocol/http1.ts";
+ * try {
+ *   new HeadParser({ kind: "request" }).push(new TextEncoder().encode("GET / HTTP/2.0\r\n\r\n"));
+ * } catch (error) {
+ *   console.assert(error instanceof HttpParseError && error.status === 505);
+ * }
+ * ```
  */
 export class HttpParseError extends SprigError {
+  /**
+   * The status to answer with: 400 for a malformed head, 431 when too large,
+   * 505 for another HTTP version.
+   */
   readonly status: number;
+  /** No close code: the head comes before any WebSocket connection exists. */
   constructor(code: string, message: string, status: number, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
     this.status = status;
@@ -129,11 +203,32 @@ export class HttpParseError extends SprigError {
  * (for instance a 401 with its body). On the server, `status` and `headers`
  * are the response to send back (for instance 426 with
  * `Sec-WebSocket-Version: 13`).
+ *
+ * @example
+ * ```ts
+ * import { connect, HandshakeError } from "../mod.ts";
+ * try {
+ *   await connect("ws://127.0.0.1:8080/private");
+ * } catch (error) {
+ *   if (!(error instanceof HandshakeError) || error.status !== 401) throw error;
+ *   console.log(error.headers.get("www-authenticate"), error.bodyText);
+ * }
+ * ```
  */
 export class HandshakeError extends SprigError {
+  /**
+   * Client: the server's status (for instance 401). Server: the status to
+   * answer with (400, 426, …).
+   */
   readonly status: number;
+  /** Client: the server's response headers. Server: headers to send with the refusal. */
   readonly headers: Headers;
+  /** Client: the response body, at most its first 64 KiB. Server: usually empty. */
   readonly body: Uint8Array;
+  /**
+   * `init.headers` is copied; `init.body` defaults to empty. No close code:
+   * no connection exists yet.
+   */
   constructor(
     code: string,
     message: string,
@@ -152,32 +247,97 @@ export class HandshakeError extends SprigError {
   }
 }
 
-/** An extension refused a negotiation or failed while transforming a message. */
+/**
+ * An extension refused a negotiation or failed while transforming a message.
+ *
+ * @example
+ * ```ts
+ * import { ExtensionError } from "./errors.ts";
+ * import { permessageDeflate } from "./extensions/permessage_deflate.ts";
+ * try {
+ *   // A client refuses a response with a parameter it did not offer.
+ *   permessageDeflate().accept({ name: "permessage-deflate", params: [["x-unknown", true]] });
+ * } catch (error) {
+ *   console.assert(error instanceof ExtensionError && error.code === "DEFLATE_PARAM_UNKNOWN");
+ * }
+ * ```
+ */
 export class ExtensionError extends SprigError {
+  /**
+   * For extensions, sprig's own and custom ones alike.
+   *
+   * @param closeCode the close code when the error ends a connection:
+   *   permessage-deflate uses 1007 for data that does not inflate and 1011 for
+   *   its own failure, and none for a refused negotiation
+   */
   constructor(code: string, message: string, closeCode?: number, options?: SprigErrorOptions) {
     super(code, message, closeCode, options);
   }
 }
 
-/** The operation was cancelled through an `AbortSignal`. */
+/**
+ * The operation was cancelled through an `AbortSignal`.
+ *
+ * @example
+ * ```ts
+ * import { AbortError, connect } from "../mod.ts";
+ * const controller = new AbortController();
+ * const opening = connect("ws://127.0.0.1:8080/", { signal: controller.signal });
+ * controller.abort();
+ * await opening.catch((error) => console.assert(error instanceof AbortError));
+ * ```
+ */
 export class AbortError extends SprigError {
+  /** The code is always `"ABORTED"`; `options.cause` carries the signal's reason. */
   constructor(message = "the operation was aborted", options?: SprigErrorOptions) {
     super("ABORTED", message, undefined, options);
   }
 }
 
-/** An operation did not finish within its time limit (connect, handshake, close, pong). */
+/**
+ * An operation did not finish within its time limit (connect, handshake, close, pong).
+ *
+ * @example
+ * ```ts
+ * import { connect, TimeoutError } from "../mod.ts";
+ * await using ws = await connect("ws://127.0.0.1:8080/");
+ * try {
+ *   console.log(await ws.receive({ timeoutMs: 1000 }));
+ * } catch (error) {
+ *   if (!(error instanceof TimeoutError)) throw error;
+ *   console.log(`nothing within ${error.timeoutMs} ms`); // code "RECEIVE_TIMEOUT"
+ * }
+ * ```
+ */
 export class TimeoutError extends SprigError {
   /** The limit that passed, in milliseconds. */
   readonly timeoutMs: number;
+  /** `code` names what timed out, such as `"CONNECT_TIMEOUT"` or `"KEEPALIVE_TIMEOUT"`. */
   constructor(code: string, message: string, timeoutMs: number, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
     this.timeoutMs = timeoutMs;
   }
 }
 
-/** The transport could not be opened, or failed while in use. */
+/**
+ * The transport could not be opened, or failed while in use.
+ *
+ * @example
+ * ```ts
+ * import { connect, ConnectionError } from "../mod.ts";
+ * try {
+ *   await connect("ws://127.0.0.1:1/"); // nothing listens there
+ * } catch (error) {
+ *   if (!(error instanceof ConnectionError)) throw error;
+ *   console.log(error.code, error.cause); // "CONNECT_FAILED", the runtime's own error
+ * }
+ * ```
+ */
 export class ConnectionError extends SprigError {
+  /**
+   * `code` says what failed, such as `"CONNECT_FAILED"` or
+   * `"CONNECTION_LOST"`; `cause` holds the runtime's own error.
+   */
   constructor(code: string, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
   }

@@ -30,10 +30,25 @@ export interface CloseInfo {
   error?: SprigError | Error;
 }
 
-/** The session ended without a clean closing handshake; thrown by iteration and `receive()`. */
+/**
+ * The session ended without a clean closing handshake; thrown by iteration and `receive()`.
+ *
+ * @example
+ * ```ts
+ * import { connect, ConnectionClosedError } from "../mod.ts";
+ * const ws = await connect("ws://127.0.0.1:8080/");
+ * try {
+ *   for await (const message of ws) console.log(message);
+ * } catch (error) {
+ *   if (!(error instanceof ConnectionClosedError)) throw error;
+ *   console.log(`lost: ${error.info.code}`, error.info.error);
+ * }
+ * ```
+ */
 export class ConnectionClosedError extends SprigError {
   /** How it ended. */
   readonly info: CloseInfo;
+  /** The message names the close code, the reason and the underlying error, if any. */
   constructor(info: CloseInfo) {
     super(
       "CONNECTION_CLOSED",
@@ -58,10 +73,19 @@ export interface KeepaliveOptions {
 export interface SessionEvents {
   /** The session is open (reported once, before any other event). */
   open: Session;
+  /** A received message. Listening does not consume it: iteration and `receive()` still get it. */
   message: MessageData;
+  /** A ping's payload; with `autoPong` on, the pong answering it is already queued. */
   ping: Uint8Array;
+  /** A pong's payload; it settles the `ping()` calls it answers. */
   pong: Uint8Array;
+  /** How the session ended; reported once, when it has ended. */
   close: CloseInfo;
+  /**
+   * What went wrong: the peer broke the protocol, a write failed, or a
+   * keepalive pong did not come. The session is ending; `close` carries the
+   * same error.
+   */
   error: Error;
   /** Every frame, both ways (only computed when listened to). */
   frame: { direction: "in" | "out"; frame: Frame };

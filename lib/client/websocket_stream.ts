@@ -27,7 +27,12 @@ export interface WebSocketOpenInfo {
 
 /** A close code and reason, as the WHATWG proposal names them. */
 export interface WebSocketCloseInfo {
+  /**
+   * Default 1000. One of 1000–1003, 1007–1014 or 3000–4999; any other code
+   * drops the connection without a closing handshake.
+   */
   closeCode?: number;
+  /** Default `""`. At most 123 bytes of UTF-8; a longer reason drops the connection likewise. */
   reason?: string;
 }
 
@@ -64,6 +69,7 @@ export class WebSocketStream {
   #session: Session | undefined;
   #pendingClose: WebSocketCloseInfo | undefined;
 
+  /** Starts connecting at once; `opened` settles with the outcome. */
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
     this.url = String(url);
     const session = connect(url, options);

@@ -22,6 +22,10 @@ export type OutgoingMessage = string | Uint8Array | ArrayBuffer | ArrayBufferVie
 
 /** A control frame to push: a ping, or a pong (a heartbeat, or a reply when the host's autoPong is off). */
 export interface ControlFrame {
+  /**
+   * `"ping"` asks the peer for a pong (seen by `control` where the host
+   * reports control frames); `"pong"` needs no answer.
+   */
   type: "ping" | "pong";
   /** At most 125 bytes. Default empty. */
   data?: Uint8Array;
@@ -42,11 +46,6 @@ export interface Stop {
  * What a callback returns. Every field is optional, and returning nothing
  * keeps the state and does nothing.
  *
- * - `state`: the new state. Present (even as `undefined`) replaces it; absent keeps it.
- * - `push`: one message or control frame, or a list, sent in order before anything else happens.
- * - `stop`: close the connection (after the pushes) with a code and reason; `true` means 1000.
- *   No callback but `terminate` runs after a stop.
- *
  * @example
  * ```ts
  * import type { HandlerResult } from "./handler.ts";
@@ -55,8 +54,14 @@ export interface Stop {
  * ```
  */
 export interface HandlerResult<S> {
+  /** The new state. Present (even as `undefined`) replaces it; absent keeps it. */
   state?: S;
+  /** One message or control frame, or a list, sent in order before anything else happens. */
   push?: Push | readonly Push[];
+  /**
+   * Close the connection (after the pushes) with a code and reason; `true`
+   * means 1000. No callback but `terminate` runs after a stop.
+   */
   stop?: true | Stop;
 }
 
@@ -65,7 +70,9 @@ export type Reply<S> = HandlerResult<S> | void | undefined;
 
 /** A control frame that arrived: `control` sees it after the host already answered a ping. */
 export interface ControlMessage {
+  /** A ping (the host has already answered it) or a pong. */
   type: "ping" | "pong";
+  /** Its payload, 0 to 125 bytes (for a pong, usually the ping's payload echoed). */
   data: Uint8Array;
 }
 

@@ -15,6 +15,10 @@ import type { AcceptedSocket } from "./session_channel.ts";
 
 /** Where and how to listen. */
 export interface ListenOptions {
+  /**
+   * The address to bind: `"127.0.0.1"` for this machine only, `"0.0.0.0"` or
+   * `"::"` for every interface.
+   */
   hostname: string;
   /** 0 picks a free port. */
   port: number;

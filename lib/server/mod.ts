@@ -47,6 +47,7 @@ export {
 } from "./options.ts";
 export { PublishedMessage, type Subscriber, Topics } from "./pubsub.ts";
 export type { ChannelCapabilities } from "./channel.ts";
+export type { AcceptedSocket } from "./session_channel.ts";
 export {
   type Listen,
   type Listener,

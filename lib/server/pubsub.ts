@@ -29,6 +29,7 @@ export class PublishedMessage {
   #payload: Uint8Array | undefined;
   #frame: Uint8Array | undefined;
 
+  /** A string goes as text, bytes as binary. Bytes are not copied: leave them unchanged. */
   constructor(message: OutgoingMessage) {
     this.data = typeof message === "string" ? message : messageBytes(message);
   }

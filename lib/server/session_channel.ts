@@ -21,8 +21,9 @@ import { type Channel, type ChannelCapabilities, messageBytes } from "./channel.
 import type { OutgoingMessage } from "./handler.ts";
 import type { PublishedMessage } from "./pubsub.ts";
 
-/** An accepted socket: its transport, and ways to close it. @internal */
+/** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
 export interface AcceptedSocket {
+  /** The socket's bytes; with TLS, the decrypted ones. */
   transport: Transport;
   /**
    * Closes gracefully: sends what is queued, then FIN, then reads and

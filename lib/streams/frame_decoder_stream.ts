@@ -26,9 +26,21 @@ import { FrameParser, type FrameParserOptions } from "../protocol/frame_parser.t
  * ```
  */
 export class FrameDecoderStream implements ReadableWritablePair<Frame, Uint8Array> {
+  /** The frames, in order; it errors with a violation only once the frames before it were read. */
   readonly readable: ReadableStream<Frame>;
+  /**
+   * Bytes from the peer, split anywhere. A write resolves once the reader
+   * has taken the frames it completed, so a slow reader slows the writer.
+   */
   readonly writable: WritableStream<Uint8Array>;
 
+  /**
+   * Checks frames as the given side of a connection would.
+   *
+   * @param options the masking rule (a server passes `mask: "required"`, a
+   *   client `mask: "forbidden"`), the RSV bits extensions own, and the frame
+   *   size limit
+   */
   constructor(options: FrameParserOptions = {}) {
     const parser = new FrameParser(options);
     let queue: Frame[] = [];

@@ -25,6 +25,7 @@ export interface FrameEncoderOptions {
  * ```
  */
 export class FrameEncoderStream extends TransformStream<Frame, Uint8Array> {
+  /** Encodes as a client with `mask: true`, as a server without. */
   constructor(options: FrameEncoderOptions = {}) {
     const mask = options.mask ?? false;
     super({

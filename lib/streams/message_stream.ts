@@ -24,6 +24,14 @@ export type MessageOrControl = Message | { type: "control"; frame: Frame };
  * ```
  */
 export class MessageStream extends TransformStream<Frame, MessageOrControl> {
+  /**
+   * The stream errors when a limit is passed, when the frames break the
+   * message rules (RFC 6455 §5.4), and when the input ends inside a
+   * fragmented message.
+   *
+   * @param options limits on each message's size and fragment count, and the
+   *   extensions to decode with
+   */
   constructor(options: AssemblerOptions = {}) {
     const assembler = new MessageAssembler(options);
     super({

@@ -9,17 +9,28 @@ import { CLOSE_GRACE_MS } from "./transport.ts";
 import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
 
-/** The part of a Bun socket this adapter uses. */
+/** The part of a Bun socket (`Bun.connect`, `Bun.listen`) this adapter uses. */
 export interface BunSocket {
+  /**
+   * Writes what Bun takes now and returns how many bytes that was (negative
+   * once closed); the adapter keeps the rest until `drain`.
+   */
   write(data: Uint8Array): number;
+  /** Closes the socket gracefully; used where `shutdown` or `terminate` is missing. */
   end(): void;
   /** Sends FIN, keeping the read side open. */
   shutdown?(halfClose?: boolean): void;
+  /** Closes the socket at once, discarding unsent bytes. */
   terminate?(): void;
+  /** Stops reading from the socket: backpressure, once 256 KiB wait unread. */
   pause?(): void;
+  /** Reads again, once the reader has taken the queue below half of that. */
   resume?(): void;
+  /** Called with `true` on every socket: Nagle's algorithm would hold small frames back. */
   setNoDelay?(noDelay?: boolean): boolean;
+  /** The peer's IP address. */
   readonly remoteAddress?: string;
+  /** The peer's port. */
   readonly remotePort?: number;
 }
 
@@ -55,7 +66,17 @@ export function bunNamespace(): BunNamespace | undefined {
 }
 
 /**
- * Connects with `Bun.connect`, plain or TLS.
+ * Connects with `Bun.connect`, plain or TLS. A TLS connection is handed out
+ * only after its handshake, so a bad certificate fails here.
+ *
+ * @throws {TypeError} when not running on Bun
+ *
+ * @example
+ * ```ts
+ * // On Bun:
+ * import { connect, connectBun } from "../../mod.ts";
+ * await using ws = await connect("wss://example.com/", { transport: connectBun });
+ * ```
  */
 export async function connectBun(target: ConnectTarget, signal?: AbortSignal): Promise<Transport> {
   const Bun = bunNamespace();
@@ -200,6 +221,11 @@ export class BunTransport implements Transport {
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
   readonly remoteAddress: TransportAddress | undefined;
 
+  /**
+   * Takes over `socket`: from now on its handlers must forward to
+   * {@link BunTransport.onData}, {@link BunTransport.onDrain} and
+   * {@link BunTransport.onEnd}.
+   */
   constructor(socket: BunSocket, options: BunTransportOptions = {}) {
     this.#socket = socket;
     this.#lingerMs = options.lingerMs ?? CLOSE_GRACE_MS;
@@ -210,6 +236,7 @@ export class BunTransport implements Transport {
       : undefined;
   }
 
+  /** Bytes Bun did not take yet; they go out on `drain`. */
   get bufferedAmount(): number {
     return this.#pendingBytes;
   }

@@ -12,7 +12,16 @@ import type { Connector, ConnectTarget, Transport } from "./transport.ts";
 /** The runtime sprig is running on. */
 export type RuntimeName = "deno" | "bun" | "node";
 
-/** Detects the runtime. */
+/**
+ * Detects the runtime from its globals: `Deno`, then `Bun`; anything else
+ * counts as Node.
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime } from "./connect.ts";
+ * console.log(`running on ${detectRuntime()}`); // "deno", "bun" or "node"
+ * ```
+ */
 export function detectRuntime(): RuntimeName {
   if (denoNamespace() !== undefined) return "deno";
   if (bunNamespace() !== undefined) return "bun";
@@ -24,6 +33,19 @@ export function detectRuntime(): RuntimeName {
  * Deno, `Bun.connect` on Bun, `node:net`/`node:tls` elsewhere. On Deno, TLS
  * options that `Deno.connectTls` lacks (`insecure`, a different
  * `serverName`) go through `node:tls` instead.
+ *
+ * This is what `connect()` uses when no `transport` is given.
+ *
+ * @example
+ * ```ts
+ * import { connectTransport } from "./connect.ts";
+ * const transport = await connectTransport(
+ *   { hostname: "127.0.0.1", port: 8080 },
+ *   AbortSignal.timeout(5000),
+ * );
+ * await transport.write([new TextEncoder().encode("GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")]);
+ * transport.close();
+ * ```
  */
 export const connectTransport: Connector = (
   target: ConnectTarget,

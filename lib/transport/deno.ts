@@ -10,15 +10,24 @@ import { CLOSE_GRACE_MS } from "./transport.ts";
 import { abortReason } from "./abort.ts";
 import { concatBytes } from "../protocol/bytes.ts";
 
-/** The part of a `Deno.Conn` this adapter uses. */
+/**
+ * The part of a `Deno.Conn` this adapter uses; `Deno.TcpConn`,
+ * `Deno.TlsConn` and `Deno.UnixConn` all fit.
+ */
 export interface DenoConn {
+  /** Reads into `p`; resolves with the byte count, or `null` once the peer ended the stream. */
   read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`; may take only part of it and resolves with how much (the adapter loops). */
   write(p: Uint8Array): Promise<number>;
+  /** Closes both directions and releases the resource. */
   close(): void;
+  /** Sends FIN and keeps reading: the server's lingering close uses it when present. */
   closeWrite?(): Promise<void>;
+  /** Called with `true` on every connection: Nagle's algorithm would hold small frames back. */
   setNoDelay?(noDelay?: boolean): void;
   /** TLS connections: completes the TLS handshake (verification happens here). */
   handshake?(): Promise<unknown>;
+  /** The peer: `hostname` and `port` for TCP and TLS, `path` for a Unix socket. */
   readonly remoteAddr: { transport: string; hostname?: string; port?: number; path?: string };
 }
 
@@ -45,6 +54,15 @@ const READ_SIZE = 64 * 1024;
  * against its trust store plus `caCerts`; it has no per-connection switch to
  * skip verification, so `insecure: true` is refused here (the client falls
  * back to `node:tls` for it).
+ *
+ * @throws {TypeError} when not running on Deno, or for TLS options Deno cannot honour
+ *
+ * @example
+ * ```ts
+ * // On Deno: always use Deno's own sockets, never the node:tls fallback.
+ * import { connect, connectDeno } from "../../mod.ts";
+ * await using ws = await connect("wss://example.com/", { transport: connectDeno });
+ * ```
  */
 export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): Promise<Transport> {
   const Deno = denoNamespace();
@@ -95,7 +113,18 @@ export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): 
   return new DenoTransport(conn);
 }
 
-/** Wraps a connected `Deno.Conn` as a {@link Transport}. */
+/**
+ * Wraps a connected `Deno.Conn` as a {@link Transport}. The transport owns
+ * the connection from then on: it reads, writes and closes it.
+ *
+ * @example
+ * ```ts
+ * // On Deno: a connection opened by the application, then used by the client.
+ * import { connect, fromDenoConn } from "../../mod.ts";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 });
+ * await using ws = await connect("ws://127.0.0.1:8080/", { transport: fromDenoConn(conn) });
+ * ```
+ */
 export function fromDenoConn(conn: DenoConn): Transport {
   return new DenoTransport(conn);
 }

@@ -16,6 +16,17 @@ import { abortReason } from "./abort.ts";
  * Wraps a connected `net.Socket` (or `tls.TLSSocket`) as a {@link Transport}.
  * The server uses it for accepted sockets and for the `upgrade` event of
  * `node:http`; `head` is data already read from the socket.
+ *
+ * @example
+ * ```ts
+ * // A socket opened by the application (a proxy tunnel, say), then used by the client.
+ * import { once } from "node:events";
+ * import * as net from "node:net";
+ * import { connect, fromNodeSocket } from "../../mod.ts";
+ * const socket = net.connect({ host: "127.0.0.1", port: 8080 });
+ * await once(socket, "connect");
+ * await using ws = await connect("ws://127.0.0.1:8080/", { transport: fromNodeSocket(socket) });
+ * ```
  */
 export function fromNodeSocket(socket: net.Socket, head?: Uint8Array): Transport {
   return new NodeTransport(socket, head);

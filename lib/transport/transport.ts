@@ -31,7 +31,9 @@ export interface Transport {
 
 /** A socket address. */
 export interface TransportAddress {
+  /** The IP address (IPv6 without brackets); for a Unix socket, its path (possibly `""`). */
   hostname: string;
+  /** The port; 0 for a Unix socket or when the runtime does not say. */
   port: number;
   /** `"tcp"` or `"unix"`. */
   transport?: "tcp" | "unix";
@@ -41,6 +43,7 @@ export interface TransportAddress {
 export interface ConnectTarget {
   /** Host name or IP literal (IPv6 without brackets). */
   hostname: string;
+  /** The TCP port, 1–65535. */
   port: number;
   /** Connect with TLS. */
   tls?: boolean;

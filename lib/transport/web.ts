@@ -10,10 +10,15 @@ import type { Transport, TransportAddress } from "./transport.ts";
 
 /** A socket of the `connect()` shape (Cloudflare Workers `cloudflare:sockets`, WinterTC sockets). */
 export interface WebSocketLikeSocket {
+  /** Bytes from the peer; the transport takes its reader when it wraps the socket. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; the transport takes its writer when it wraps the socket. */
   readonly writable: WritableStream<Uint8Array>;
+  /** Settles once connected. The transport does not wait for it. */
   readonly opened?: Promise<{ remoteAddress?: string; localAddress?: string } | unknown>;
+  /** Settles once the socket is closed; a rejection counts as closed too. */
   readonly closed: Promise<unknown>;
+  /** Closes the socket; called after the writable has been closed. */
   close(): Promise<unknown> | void;
 }
 

@@ -27,14 +27,27 @@ import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_c
 
 /** The part of Bun's `ServerWebSocket` this adapter uses. */
 export interface BunServerWebSocket {
+  /** What `server.upgrade()` was given; the adapter keeps the connection's state here. */
   data: BunSocketData;
+  /**
+   * Sends a string as text, bytes as binary; `compress` asks for
+   * permessage-deflate. Bun's status: bytes sent, -1 when queued behind
+   * backpressure, 0 when dropped (the socket is closing).
+   */
   send(data: string | Uint8Array, compress?: boolean): number;
+  /** Sends a ping (keepalive, or a handler's push); the status is as for `send`. */
   ping(data?: Uint8Array): number;
+  /** Sends a pong; the status is as for `send`. */
   pong(data?: Uint8Array): number;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** Drops the connection without a closing handshake. */
   terminate(): void;
+  /** Bytes Bun holds unsent; while above 0, the next send waits for `drain`. */
   getBufferedAmount(): number;
+  /** Stops reading while `maxQueuedMessages` wait for the handler (inbound backpressure). */
   pause?(): void;
+  /** Reads from the socket again. */
   resume?(): void;
 }
 
@@ -48,23 +61,40 @@ export interface BunSocketData {
 
 /** The part of Bun's `Server` the upgrade needs. */
 export interface BunServerLike {
+  /**
+   * Upgrades the request, with the adapter's `data` and the response headers
+   * it chose (the subprotocol, the upgrade hook's); false when Bun refused.
+   */
   upgrade(request: Request, options: { data: BunSocketData; headers?: HeadersInit }): boolean;
+  /** The client's address, for `remoteAddress`; missing or `null` leaves it unknown. */
   requestIP?(request: Request): { address: string; port: number } | null;
 }
 
 /** The `websocket` object to pass to `Bun.serve`. */
 export interface BunWebSocketHandlers {
+  /** `maxMessageBytes`, in bytes: Bun closes with 1009 past it. */
   maxPayloadLength: number;
+  /** 2^31 − 1: sprig applies `maxSendBufferBytes` itself, so Bun must never drop a message. */
   backpressureLimit: number;
+  /** False, for the same reason. */
   closeOnBackpressureLimit: boolean;
+  /** 0 (off): the host's idle timeout replaces Bun's. */
   idleTimeout: number;
+  /** False: the host's keepalive pings instead, with its own timeout. */
   sendPings: boolean;
+  /** Bun's own permessage-deflate; false only with `compression: false`. */
   perMessageDeflate: boolean;
+  /** Starts the handler (`init`) on the upgraded socket. */
   open(ws: BunServerWebSocket): void;
+  /** Queues a message for the handler's `in`. */
   message(ws: BunServerWebSocket, message: string | Uint8Array): void;
+  /** Ends the connection with the code and reason Bun reports; 1006 counts as not clean. */
   close(ws: BunServerWebSocket, code: number, reason: string): void;
+  /** Reports a ping to `control`; Bun answers it itself. */
   ping(ws: BunServerWebSocket, data: Uint8Array): void;
+  /** Settles the keepalive and reports the pong to `control`. */
   pong(ws: BunServerWebSocket, data: Uint8Array): void;
+  /** Lets sends that waited for Bun's buffer to empty go on. */
   drain(ws: BunServerWebSocket): void;
 }
 
