@@ -19,6 +19,7 @@ import {
   isToken,
   type RequestHead,
   type ResponseHead,
+  STATUS_TEXT,
   writeRequestHead,
   writeResponseHead,
 } from "./http1.ts";
@@ -639,23 +640,6 @@ export function createServerResponse(options: ServerResponseOptions): Uint8Array
 
 const REPLACED = new Set(["connection", "content-length", "transfer-encoding"]);
 
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  409: "Conflict",
-  426: "Upgrade Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-};
-
 /**
  * Builds a complete refusal: status line with the standard reason phrase,
  * the given fields, `Connection: close`, `Content-Length`, and the body. A
@@ -693,7 +677,7 @@ export function createRejectResponse(
     payload = body ?? new Uint8Array(0);
   }
   entries.push(["Connection", "close"], ["Content-Length", String(payload.length)]);
-  const head = writeResponseHead(status, REASONS[status] ?? "", entries);
+  const head = writeResponseHead(status, STATUS_TEXT[status] ?? "", entries);
   const out = new Uint8Array(head.length + payload.length);
   out.set(head);
   out.set(payload, head.length);

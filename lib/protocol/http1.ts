@@ -496,3 +496,45 @@ export function writeResponseHead(
   checkValue(statusText, "the reason phrase");
   return encodeLatin1(`HTTP/1.1 ${status} ${statusText}\r\n${fieldLines(headers)}\r\n`);
 }
+
+/**
+ * Standard reason phrases (RFC 9110 §15), for responses whose `statusText` is empty.
+ *
+ * @example
+ * ```ts
+ * import { STATUS_TEXT } from "./http1.ts";
+ * console.assert(STATUS_TEXT[426] === "Upgrade Required");
+ * ```
+ */
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};

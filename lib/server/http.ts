@@ -12,7 +12,7 @@
  */
 
 import { HttpParseError } from "../errors.ts";
-import { HeadParser, type RequestHead, writeResponseHead } from "../protocol/http1.ts";
+import { HeadParser, type RequestHead, STATUS_TEXT, writeResponseHead } from "../protocol/http1.ts";
 import type { WebSocketHost } from "./host.ts";
 import type { FetchInfo } from "./options.ts";
 import type { AcceptedSocket } from "./session_channel.ts";
@@ -37,48 +37,6 @@ export interface HttpHost {
 
 const EMPTY = new Uint8Array(0);
 const noop = () => {};
-
-/**
- * Standard reason phrases (RFC 9110 §15), for responses whose `statusText` is empty.
- *
- * @example
- * ```ts
- * import { STATUS_TEXT } from "./http.ts";
- * console.assert(STATUS_TEXT[426] === "Upgrade Required");
- * ```
- */
-export const STATUS_TEXT: Readonly<Record<number, string>> = {
-  200: "OK",
-  201: "Created",
-  202: "Accepted",
-  204: "No Content",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  409: "Conflict",
-  410: "Gone",
-  411: "Length Required",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  426: "Upgrade Required",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-};
 
 /**
  * True when a comma-separated header lists `token`, ASCII case-insensitively.
