@@ -8,8 +8,10 @@
  * - {@link serve} and the handler specification (`init`, `in`, `control`,
  *   `info`, `terminate`), with pub/sub, limits, graceful shutdown, and
  *   adapters for `Deno.serve`, `Bun.serve` and `node:http`;
- * - the sans-I/O protocol core, re-exported from `./lib/protocol/mod.ts`
- *   (also published as `@sprig/websocket/protocol`).
+ * Beyond the daily API, subpaths: `@sprig/websocket/protocol` (the sans-I/O
+ * core), `@sprig/websocket/adapters` (`Deno.serve`, `Bun.serve`,
+ * `node:http`), `@sprig/websocket/transport` (sockets you open yourself) and
+ * `@sprig/websocket/streams` (frame codecs as web streams).
  *
  * @example
  * ```ts
@@ -64,23 +66,6 @@ export type {
   Transport,
   TransportAddress,
 } from "./lib/transport/transport.ts";
-export { connectTransport, detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
-export { connectNode, fromNodeSocket } from "./lib/transport/node.ts";
-export { connectDeno, type DenoConn, fromDenoConn } from "./lib/transport/deno.ts";
-export {
-  type BunSocket,
-  BunTransport,
-  type BunTransportOptions,
-  connectBun,
-} from "./lib/transport/bun.ts";
-export { fromWebSocketLikeSocket, type WebSocketLikeSocket } from "./lib/transport/web.ts";
+export { detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
 export type { Frame } from "./lib/protocol/frame.ts";
-export type { FrameParserOptions, MaskPolicy } from "./lib/protocol/frame_parser.ts";
-export type { Message } from "./lib/protocol/assembler.ts";
-export { FrameDecoderStream } from "./lib/streams/frame_decoder_stream.ts";
-export {
-  type FrameEncoderOptions,
-  FrameEncoderStream,
-} from "./lib/streams/frame_encoder_stream.ts";
-export { type MessageOrControl, MessageStream } from "./lib/streams/message_stream.ts";
 export * from "./lib/server/mod.ts";

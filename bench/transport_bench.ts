@@ -8,14 +8,8 @@
  *   deno run -A bench/transport_bench.ts [--peer bun]
  *   bun bench/transport_bench.ts [--peer bun]
  */
-import {
-  connect,
-  connectBun,
-  connectDeno,
-  connectNode,
-  type Connector,
-  detectRuntime,
-} from "../mod.ts";
+import { connect, type Connector, detectRuntime } from "../mod.ts";
+import { connectBun, connectDeno, connectNode } from "../lib/transport/mod.ts";
 import { startBunPeer, startWsPeer } from "../tests/_helpers/peer.ts";
 
 const runtime = detectRuntime();

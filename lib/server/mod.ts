@@ -1,7 +1,7 @@
 /**
- * sprig's server side: the handler specification, `serve()`, pub/sub, and
- * adapters that run the same handler on `Deno.serve`, `Bun.serve` and
- * `node:http`.
+ * sprig's server side: the handler specification, `serve()` and pub/sub.
+ * The adapters that run the same handler on `Deno.serve`, `Bun.serve` and
+ * `node:http` are in `./adapters/mod.ts`.
  *
  * @example
  * ```ts
@@ -47,26 +47,4 @@ export {
 } from "./options.ts";
 export { PublishedMessage, type Subscriber, Topics } from "./pubsub.ts";
 export type { ChannelCapabilities } from "./channel.ts";
-export type { AcceptedSocket } from "./session_channel.ts";
-export {
-  type Listen,
-  type Listener,
-  listenerFor,
-  type ListenerName,
-  type ListenOptions,
-} from "./listen.ts";
 export type { WebSocketHub } from "./host.ts";
-export { type NodeHttpAdapter, nodeHttpAdapter } from "./adapters/node_http.ts";
-export {
-  type DenoServeAdapter,
-  denoServeAdapter,
-  type DenoServeInfo,
-} from "./adapters/deno_serve.ts";
-export {
-  type BunServeAdapter,
-  bunServeAdapter,
-  type BunServerLike,
-  type BunServerWebSocket,
-  type BunSocketData,
-  type BunWebSocketHandlers,
-} from "./adapters/bun_serve.ts";

@@ -11,13 +11,12 @@ import {
   AbortError,
   connect,
   ConnectionClosedError,
-  connectNode,
   type Connector,
-  fromWebSocketLikeSocket,
   type Session,
   WebSocketStream,
   withWebSocket,
 } from "../../mod.ts";
+import { connectNode, fromWebSocketLikeSocket } from "../../lib/transport/mod.ts";
 import { type Peer, startWsPeer } from "../_helpers/peer.ts";
 
 let peer: Peer;

@@ -13,11 +13,13 @@ import {
   bunServeAdapter,
   type BunServerLike,
   type BunWebSocketHandlers,
-  defineHandler,
   denoServeAdapter,
   type DenoServeInfo,
-  type Handler,
   nodeHttpAdapter,
+} from "../../lib/server/adapters/mod.ts";
+import {
+  defineHandler,
+  type Handler,
   serve,
   type ServeOptions,
   type TerminateReason,
