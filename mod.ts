@@ -48,7 +48,7 @@ export {
   type SessionEvents,
   type SessionInfo,
   type SessionOptions,
-} from "./lib/session.ts";
+} from "./lib/session/session.ts";
 export * from "./lib/errors.ts";
 export type {
   EncodedMessage,
@@ -65,6 +65,7 @@ export type {
   ConnectTarget,
   Transport,
   TransportAddress,
+  TransportSink,
 } from "./lib/transport/transport.ts";
 export { detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
 export type { Frame } from "./lib/protocol/frame.ts";

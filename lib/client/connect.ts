@@ -13,7 +13,7 @@ import {
 } from "../extensions/permessage_deflate.ts";
 import { checkServerResponse, createClientRequest } from "../protocol/handshake.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
-import { Session, SESSION_DEFAULTS, type SessionOptions } from "../session.ts";
+import { Session, SESSION_DEFAULTS, type SessionOptions } from "../session/session.ts";
 import { abortReason } from "../transport/abort.ts";
 import { connectTransport } from "../transport/connect.ts";
 import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";

@@ -10,7 +10,7 @@ import {
   type MessageData,
   type SendData,
   type Session,
-} from "../session.ts";
+} from "../session/session.ts";
 import { connect, type ConnectOptions } from "./connect.ts";
 
 /** What `opened` resolves with. */

@@ -107,6 +107,8 @@ export class Connection {
   #closeReceived: { code: number; reason: string } | undefined;
   #result: CloseResult | undefined;
   #failure: SprigError | undefined;
+  /** A failure reported with good messages before it; its close frame is not queued yet. */
+  #pendingFailure: SprigError | undefined;
   /** Opcode of an outgoing message being streamed in fragments, or -1. */
   #sending = -1;
   #events: ConnectionEvent[] = [];
@@ -195,11 +197,20 @@ export class Connection {
   /**
    * Takes bytes from the transport and returns what they completed:
    * messages, pings, pongs, and at most one `error` and one `close`.
-   * Nothing valid before a bad byte is lost: its events come first.
+   * Nothing valid before a bad byte is lost: its events come first, then
+   * the `error` and the `close`. When good messages came in the same call,
+   * the failure's close frame is queued (and {@link state} becomes CLOSED)
+   * at the next call of any method, normally {@link takeOutput}, so that
+   * replies to those messages still go out, before it (RFC 6455 §7.1.7
+   * fails the connection for the bad frame, not for what came before).
    */
   receive(bytes: Uint8Array): ConnectionEvent[] {
     if (this.#state === "connecting") {
       throw new NotOpenError("bytes received before the handshake completed");
+    }
+    if (this.#pendingFailure) {
+      this.#commitFailure();
+      return this.#drainEvents();
     }
     if (this.#state === "closed" || this.#closeReceived) return [];
     try {
@@ -211,16 +222,42 @@ export class Connection {
       if (this.#closeReceived || (this.#state as ConnectionState) === "closed") {
         return this.#drainEvents();
       }
-      this.#fail(
-        error instanceof SprigError ? error : new SprigError(
-          "INTERNAL",
-          `receiving failed: ${(error as Error)?.message}`,
-          CloseCode.InternalError,
-          { cause: error },
-        ),
+      const failure = error instanceof SprigError ? error : new SprigError(
+        "INTERNAL",
+        `receiving failed: ${(error as Error)?.message}`,
+        CloseCode.InternalError,
+        { cause: error },
       );
+      if (this.#events.length > 0) {
+        // Messages completed before the bad frame are the peer's good data
+        // (RFC 6455 §7.1.7 fails the connection for the bad frame, not for
+        // what came before): they are returned, and what the application
+        // sends in answer to them goes out before the close frame, which is
+        // queued at the next call (see {@link takeOutput}).
+        this.#failure = failure;
+        this.#pendingFailure = failure;
+        this.#assembler.reset();
+        const code = failure.closeCode ?? CloseCode.InternalError;
+        this.#events.push({ type: "error", error: failure });
+        this.#events.push({ type: "close", code, reason: failure.closeReason, wasClean: false });
+      } else {
+        this.#fail(failure);
+      }
     }
     return this.#drainEvents();
+  }
+
+  /** Queues the close frame of a failure whose events were returned with good messages. */
+  #commitFailure(): void {
+    const failure = this.#pendingFailure;
+    if (failure === undefined) return;
+    this.#pendingFailure = undefined;
+    const code = failure.closeCode ?? CloseCode.InternalError;
+    if (!this.#closeSent) {
+      this.#sendClose(code, failure.closeReason, buildClosePayload(code, failure.closeReason));
+    }
+    // The error and close events went out with the good messages.
+    this.#finish({ code, reason: failure.closeReason, wasClean: false }, false);
   }
 
   /**
@@ -228,6 +265,7 @@ export class Connection {
    * closing handshake had not completed, the connection closes with 1006.
    */
   receiveEof(): ConnectionEvent[] {
+    this.#commitFailure();
     if (this.#state !== "closed") {
       this.#finish({ code: CloseCode.Abnormal, reason: "", wasClean: false });
     }
@@ -240,6 +278,7 @@ export class Connection {
    * the data passed to {@link send} must stay unchanged until written.
    */
   takeOutput(): Uint8Array[] {
+    this.#commitFailure();
     const out = this.#out;
     this.#out = [];
     this.#outBytes = 0;
@@ -332,6 +371,7 @@ export class Connection {
    */
   close(code?: number, reason = ""): void {
     const payload = buildClosePayload(code, reason);
+    this.#commitFailure();
     if (this.#state === "connecting") throw new NotOpenError("the connection is not open yet");
     if (this.#closeSent || this.#state === "closed") return;
     this.#sendClose(code ?? CloseCode.NoStatus, reason, payload);
@@ -386,13 +426,13 @@ export class Connection {
     this.#finish({ code, reason: error.closeReason, wasClean: false });
   }
 
-  #finish(result: CloseResult): void {
+  #finish(result: CloseResult, report = true): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#result = result;
     this.#assembler.reset();
     this.#chain.dispose();
-    this.#events.push({ type: "close", ...result });
+    if (report) this.#events.push({ type: "close", ...result });
   }
 
   #drainEvents(): ConnectionEvent[] {
@@ -433,6 +473,7 @@ export class Connection {
   }
 
   #sendControl(opcode: number, payload: Uint8Array): void {
+    this.#commitFailure();
     if (this.#state !== "open" && this.#state !== "closing") throw new NotOpenError();
     if (this.#closeSent) throw new NotOpenError("a close frame was already sent");
     this.#writeFrame(true, 0, opcode, payload);

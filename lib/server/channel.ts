@@ -1,13 +1,14 @@
 /**
  * The one interface a host gives the handler driver: a live connection that
- * can be pulled from, sent to and closed. sprig's server implements it over
- * a {@link Session}; the adapters over the native `WebSocket` objects of
- * `Deno.serve` and `Bun.serve`.
+ * pushes what it receives, synchronously, and can be sent to, paused and
+ * closed. sprig's server implements it over its own protocol engine; the
+ * adapters over the native `WebSocket` objects of `Deno.serve` and
+ * `Bun.serve`.
  *
  * @module
  */
 
-import type { CloseInfo, MessageData } from "../session.ts";
+import type { CloseInfo, MessageData } from "../session/session.ts";
 import type { OutgoingMessage } from "./handler.ts";
 import type { PublishedMessage } from "./pubsub.ts";
 
@@ -19,22 +20,40 @@ export interface ChannelCapabilities {
   inboundBackpressure: boolean;
 }
 
+/** What a channel reports to the driver, in the host's own callback. @internal */
+export interface ChannelReceiver {
+  /** A message arrived. */
+  message(data: MessageData): void;
+  /** A ping (already answered by the host) or a pong arrived. */
+  control(type: "ping" | "pong", data: Uint8Array): void;
+  /** Output that waited for the peer to read was taken. */
+  drain(): void;
+  /** The connection ended; once, last, after every message. */
+  end(info: CloseInfo): void;
+}
+
 /** A live WebSocket connection as the driver sees it. @internal */
 export interface Channel {
   readonly capabilities: ChannelCapabilities;
+  /** Starts delivering to `receiver`. Once. */
+  start(receiver: ChannelReceiver): void;
+  /** Stops reading the socket (where the host can) until {@link resume}. */
+  pause(): void;
+  /** Reads again. */
+  resume(): void;
   /**
-   * The next message, or `undefined` once no more will come. Called again
-   * only after the previous call settled: pulling is what lets reads go on.
+   * Queues a message; it is written at the end of the current turn. Does
+   * nothing once closing.
+   *
+   * @throws {TypeError} for a value that is not a message
    */
-  next(): Promise<MessageData | undefined>;
-  /** Sends a message; resolves when the host took it. Rejects once closing. */
-  send(message: OutgoingMessage): Promise<void>;
+  send(message: OutgoingMessage): void;
   /**
-   * Sends a published message, reusing its encoded frame where this
+   * Queues a published message, reusing its encoded frame where this
    * connection sends it unchanged. Optional; `send` is used otherwise.
    */
   sendPublished?(message: PublishedMessage): void;
-  /** Sends a ping or pong. Throws once closing. */
+  /** Sends a ping or pong; does nothing once closing. */
   control(type: "ping" | "pong", data: Uint8Array): void;
   /** Starts the closing handshake with any code a server may send. */
   close(code: number, reason: string): void;
@@ -46,12 +65,10 @@ export interface Channel {
   readonly isOpen: boolean;
   /** Bytes sent but not yet taken by the operating system, as far as the host knows. */
   readonly bufferedAmount: number;
-  /** Set by the driver: a ping or pong arrived. */
-  onControl?: (type: "ping" | "pong", data: Uint8Array) => void;
-  /** Set by the driver: the peer sent something (for the idle timeout). */
-  onActivity?: () => void;
-  /** Set by the driver: more than the send-buffer cap is queued; the channel was terminated. */
-  onOverflow?: (bufferedBytes: number) => void;
+  /** True while output waits for the peer to read (the driver then stops reading). */
+  readonly writeBlocked: boolean;
+  /** Grows whenever the peer sends something: what the idle timeout compares. */
+  readonly activity: number;
 }
 
 /**

@@ -1,18 +1,23 @@
 /**
- * The driver: runs one {@link Handler} over one {@link Channel}. It owns the
- * connection's mailbox (messages, posted info, control frames), calls the
- * handler one event at a time, applies what the handler returns, and
- * reports how the connection ended. It is the same on every host.
+ * The driver: runs one {@link Handler} over one {@link Channel}, the same on
+ * every host. The channel pushes messages in the socket's own turn and the
+ * driver calls the handler at once, in that turn: a callback that returns a
+ * plain result has its pushes queued on the channel (written once, at the end
+ * of the turn) with no promise, closure or timer in between. A callback that
+ * returns a promise holds the connection's next events in its one mailbox
+ * until it settles, so callbacks for a connection still run one at a time,
+ * in arrival order; once `maxQueuedMessages` wait, the socket stops being
+ * read until the mailbox is half empty again.
  *
  * @module
  */
 
-import { CloseCode, SprigError, TimeoutError } from "../errors.ts";
+import { CloseCode, TimeoutError } from "../errors.ts";
 import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/close.ts";
 import { encodeUtf8 } from "../protocol/utf8.ts";
-import type { CloseInfo, MessageData } from "../session.ts";
+import type { CloseInfo, MessageData } from "../session/session.ts";
 import type { TransportAddress } from "../transport/transport.ts";
-import type { Channel } from "./channel.ts";
+import type { Channel, ChannelReceiver } from "./channel.ts";
 import type {
   ConnectionContext,
   ConnectionRef,
@@ -39,33 +44,36 @@ export interface DriverHost {
 export interface DriverOptions {
   /** Close with 1001 after this long without a frame from the peer while the handler is idle; 0 = never. */
   idleTimeoutMs: number;
+  /** Events waiting for a busy handler past which the socket stops being read. Default 16. */
+  maxQueuedMessages?: number;
 }
 
 /** Control frames kept for `control` while the handler is behind; later ones are not reported (pings are still answered). */
 const MAX_QUEUED_CONTROL = 64;
-/** Once this many bytes wait to be sent, a callback's pushes are awaited before the next callback (backpressure). */
-const SEND_HIGH_WATER_BYTES = 64 * 1024;
 
-type Event =
-  | { type: "in"; data: MessageData }
-  | { type: "info"; data: unknown }
-  | { type: "control"; frame: ControlMessage }
-  | { type: "end" };
+const IN = 0;
+const INFO = 1;
+const CONTROL = 2;
+const END = 3;
+type Kind = typeof IN | typeof INFO | typeof CONTROL | typeof END;
 
-const END: Event = { type: "end" };
-
+/** The mailbox keeps kinds and values side by side: no object per queued event. */
 type StopCause =
   & { code: number; reason: string }
   & ({ type: "normal" | "shutdown" } | { type: "timeout" | "error"; error: Error });
 
 let nextId = 1;
-const noop = () => {};
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { then?: unknown }).then === "function";
+}
 
 /**
  * Runs a handler over a channel and is the connection's
  * {@link ConnectionRef}. @internal
  */
-export class Driver implements ConnectionRef<unknown>, Subscriber {
+export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiver {
   readonly id: number = nextId++;
   readonly url: URL;
   readonly protocol: string;
@@ -74,21 +82,31 @@ export class Driver implements ConnectionRef<unknown>, Subscriber {
   readonly #handler: Handler<unknown, unknown, unknown>;
   readonly #host: DriverHost;
   readonly #idleTimeoutMs: number;
+  readonly #maxQueued: number;
+  #paused = false;
   readonly #context: ConnectionContext<unknown, unknown>;
   readonly #topics = new Set<string>();
 
   #state: unknown = undefined;
-  #mailbox: Event[] = [];
+  #kinds: Kind[] = [];
+  #values: unknown[] = [];
   #head = 0;
   #queuedControl = 0;
-  #wake: (() => void) | undefined;
-  #stopping: StopCause | undefined;
-  #ended = false;
+  /** A callback's promise is pending. */
   #busy = false;
-  #lastActivity = Date.now();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Resolves after `terminate` ran (or failed); set by {@link start}. */
-  done: Promise<void> = Promise.resolve();
+  #drainScheduled = false;
+  readonly #drainTask = () => {
+    this.#drainScheduled = false;
+    this.#drain();
+  };
+  #stopping: StopCause | undefined;
+  /** How the channel ended, once it did. */
+  #closedInfo: CloseInfo | undefined;
+  #terminating = false;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #resolveDone!: () => void;
+  /** Resolves after `terminate` ran (or failed). */
+  readonly done: Promise<void> = new Promise((resolve) => (this.#resolveDone = resolve));
 
   constructor(
     channel: Channel,
@@ -101,30 +119,26 @@ export class Driver implements ConnectionRef<unknown>, Subscriber {
     this.#handler = handler as unknown as Handler<unknown, unknown, unknown>;
     this.#host = host;
     this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#maxQueued = Math.max(1, options.maxQueuedMessages ?? 16);
     this.url = context.url;
     this.protocol = context.protocol;
     this.remoteAddress = context.remoteAddress;
     this.#context = { ...context, ref: this };
-    channel.onActivity = () => (this.#lastActivity = Date.now());
-    channel.onOverflow = (bytes) => this.#overflow(bytes);
-    if (this.#handler.control) {
-      channel.onControl = (type, data) => {
-        if (this.#queuedControl >= MAX_QUEUED_CONTROL || this.#stopping) return;
-        this.#queuedControl++;
-        this.#enqueue({ type: "control", frame: { type, data } });
-      };
-    }
   }
 
-  /** Runs `init`, then the handler, until the connection ends. Once. */
+  /** Runs `init`, then starts the channel. Once. Resolves like {@link done}. */
   start(): Promise<void> {
-    return (this.done = this.#run());
+    this.#armIdle();
+    const init = this.#handler.init;
+    if (init) this.#call(() => init.call(this.#handler, this.#context));
+    this.#channel.start(this);
+    return this.done;
   }
 
   // ------------------------------------------------------------ ConnectionRef
 
   get isOpen(): boolean {
-    return !this.#stopping && !this.#ended && this.#channel.isOpen;
+    return !this.#stopping && this.#closedInfo === undefined && this.#channel.isOpen;
   }
 
   get closed(): Promise<CloseInfo> {
@@ -133,12 +147,17 @@ export class Driver implements ConnectionRef<unknown>, Subscriber {
 
   post(message: unknown): boolean {
     if (!this.isOpen) return false;
-    this.#enqueue({ type: "info", data: message });
+    this.#enqueue(INFO, message);
+    // Never re-entered: `info` runs in a later microtask, not inside the caller.
+    if (!this.#busy && !this.#drainScheduled) {
+      this.#drainScheduled = true;
+      queueMicrotask(this.#drainTask);
+    }
     return true;
   }
 
   subscribe(topic: string): boolean {
-    if (this.#ended) return false;
+    if (this.#closedInfo !== undefined || this.#terminating) return false;
     this.#topics.add(topic);
     this.#host.topics.subscribe(topic, this);
     return true;
@@ -171,7 +190,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber {
     const channel = this.#channel;
     if (this.#stopping || !channel.isOpen) return false;
     if (channel.sendPublished) channel.sendPublished(message);
-    else channel.send(message.data).catch(noop);
+    else channel.send(message.data);
     return true;
   }
 
@@ -187,101 +206,133 @@ export class Driver implements ConnectionRef<unknown>, Subscriber {
     this.#channel.terminate();
   }
 
-  // ------------------------------------------------------------ the loop
+  // ------------------------------------------------------------ ChannelReceiver
 
-  async #run(): Promise<void> {
-    this.#armIdle(this.#idleTimeoutMs);
-    await this.#call(() => this.#handler.init?.(this.#context));
-    if (!this.#stopping) this.#pull();
-    while (!this.#stopping) {
-      const event = await this.#take();
-      if (event.type === "end") break;
-      if (event.type === "in") {
-        await this.#call(() => this.#handler.in(event.data, this.#state));
-        if (!this.#stopping) this.#pull();
-      } else if (event.type === "info") {
-        const info = this.#handler.info;
-        if (info) await this.#call(() => info.call(this.#handler, event.data, this.#state));
-      } else {
-        this.#queuedControl--;
-        await this.#call(() => this.#handler.control!(event.frame, this.#state));
-      }
+  /** A message arrived: the handler's `in` runs now, unless it is behind. */
+  message(data: MessageData): void {
+    if (this.#stopping) return;
+    if (this.#busy || this.#head < this.#kinds.length) this.#enqueue(IN, data);
+    else this.#invoke(IN, data);
+  }
+
+  /** A ping or pong arrived: `control`, where the handler has it. */
+  control(type: "ping" | "pong", data: Uint8Array): void {
+    if (!this.#handler.control || this.#stopping) return;
+    const frame: ControlMessage = { type, data };
+    if (this.#busy || this.#head < this.#kinds.length) {
+      if (this.#queuedControl >= MAX_QUEUED_CONTROL) return;
+      this.#queuedControl++;
+      this.#enqueue(CONTROL, frame);
+    } else {
+      this.#invoke(CONTROL, frame);
     }
-    const closed = await this.#channel.closed;
-    this.#ended = true;
-    clearTimeout(this.#idleTimer);
-    this.#mailbox = [];
-    this.#head = 0;
-    for (const topic of this.#topics) this.#host.topics.unsubscribe(topic, this);
-    this.#topics.clear();
+  }
+
+  /** The peer read what waited: the channel resumes reading by itself. */
+  drain(): void {}
+
+  /** The channel ended: `terminate` runs once the handler is idle. */
+  end(info: CloseInfo): void {
+    if (this.#closedInfo !== undefined) return;
+    this.#closedInfo = info;
+    clearInterval(this.#idleTimer);
+    if (this.#busy || this.#head < this.#kinds.length) this.#enqueue(END, undefined);
+    else this.#terminate();
+  }
+
+  // ------------------------------------------------------------ dispatch
+
+  #enqueue(kind: Kind, value: unknown): void {
+    this.#kinds.push(kind);
+    this.#values.push(value);
+    if (!this.#paused && this.#kinds.length - this.#head >= this.#maxQueued) {
+      this.#paused = true;
+      this.#channel.pause();
+    }
+  }
+
+  /** Runs queued events in order until one goes asynchronous. */
+  #drain(): void {
+    while (!this.#busy && this.#head < this.#kinds.length) {
+      const i = this.#head++;
+      const kind = this.#kinds[i];
+      const value = this.#values[i];
+      this.#values[i] = undefined;
+      if (this.#head === this.#kinds.length) {
+        this.#kinds = [];
+        this.#values = [];
+        this.#head = 0;
+      }
+      if (kind === END) {
+        this.#terminate();
+        return;
+      }
+      if (kind === CONTROL) this.#queuedControl--;
+      if (this.#stopping) continue; // after a stop only `terminate` runs
+      this.#invoke(kind, value);
+    }
+    if (this.#paused && this.#kinds.length - this.#head <= this.#maxQueued >> 1) {
+      this.#paused = false;
+      this.#channel.resume();
+    }
+  }
+
+  #invoke(kind: Kind, value: unknown): void {
+    const handler = this.#handler;
+    let result: unknown;
     try {
-      await this.#handler.terminate?.(this.#terminateReason(closed), this.#state);
+      if (kind === IN) result = handler.in(value as MessageData, this.#state);
+      else if (kind === INFO) {
+        if (!handler.info) return;
+        result = handler.info(value, this.#state);
+      } else result = handler.control!(value as ControlMessage, this.#state);
     } catch (error) {
-      this.#host.reportError(error, this);
+      this.#fail(error);
+      return;
     }
-    this.#host.removed(this);
+    if (isThenable(result)) this.#await(result);
+    else this.#applyOrFail(result as Reply<unknown>);
   }
 
-  #terminateReason(closed: CloseInfo): TerminateReason {
-    const { wasClean } = closed;
-    const s = this.#stopping;
-    if (s) {
-      if (s.type === "error" || s.type === "timeout") {
-        return { type: s.type, error: s.error, code: s.code, reason: s.reason, wasClean };
-      }
-      return { type: s.type, code: s.code, reason: s.reason, wasClean };
+  /** Runs a callback that may return a promise (`init`). */
+  #call(callback: () => unknown): void {
+    let result: unknown;
+    try {
+      result = callback();
+    } catch (error) {
+      this.#fail(error);
+      return;
     }
-    if (closed.error) {
-      const type = closed.error instanceof TimeoutError ? "timeout" : "error";
-      return { type, error: closed.error, code: closed.code, reason: closed.reason, wasClean };
-    }
-    return { type: "remote", code: closed.code, reason: closed.reason, wasClean };
+    if (isThenable(result)) this.#await(result);
+    else this.#applyOrFail(result as Reply<unknown>);
   }
 
-  #pull(): void {
-    this.#channel.next().then(
-      (data) => this.#enqueue(data === undefined ? END : { type: "in", data }),
-      () => this.#enqueue(END),
+  /** An asynchronous callback: events wait in the mailbox until it settles. */
+  #await(pending: PromiseLike<unknown>): void {
+    this.#busy = true;
+    pending.then(
+      (result) => {
+        this.#busy = false;
+        this.#applyOrFail(result as Reply<unknown>);
+        this.#drain();
+      },
+      (error) => {
+        this.#busy = false;
+        this.#fail(error);
+        this.#drain();
+      },
     );
   }
 
-  #enqueue(event: Event): void {
-    this.#mailbox.push(event);
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async #take(): Promise<Event> {
-    while (true) {
-      if (this.#head < this.#mailbox.length) {
-        const event = this.#mailbox[this.#head];
-        this.#mailbox[this.#head++] = END;
-        if (this.#head > 1024 && this.#head * 2 > this.#mailbox.length) {
-          this.#mailbox = this.#mailbox.slice(this.#head);
-          this.#head = 0;
-        }
-        return event;
-      }
-      if (this.#stopping) return END;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-  }
-
-  /** Runs one callback and applies its result; a throw closes with 1011. */
-  async #call(callback: () => unknown): Promise<void> {
-    this.#busy = true;
+  #applyOrFail(result: Reply<unknown>): void {
     try {
-      await this.#apply((await callback()) as Reply<unknown>);
+      this.#apply(result);
     } catch (error) {
       this.#fail(error);
-    } finally {
-      this.#busy = false;
-      this.#lastActivity = Date.now();
     }
   }
 
-  async #apply(result: Reply<unknown>): Promise<void> {
+  #apply(result: Reply<unknown>): void {
     if (result === undefined || result === null) return;
     if (typeof result !== "object") {
       throw new TypeError(
@@ -297,21 +348,23 @@ export class Driver implements ConnectionRef<unknown>, Subscriber {
       ? checkStop()
       : checkStop(stop.code, stop.reason);
     if (push !== undefined) {
-      let last: Promise<void> | undefined;
-      const list: readonly Push[] = Array.isArray(push) ? push : [push as Push];
-      for (const item of list) {
-        if (this.#stopping || !this.#channel.isOpen) break; // the connection is closing: nothing more goes out
-        if (isControlFrame(item)) {
-          this.#channel.control(item.type, item.data ?? new Uint8Array(0));
-        } else {
-          last = this.#channel.send(item);
-          last.catch(noop);
+      const channel = this.#channel;
+      if (Array.isArray(push)) {
+        for (const item of push as readonly Push[]) {
+          if (this.#stopping || !channel.isOpen) break; // closing: nothing more goes out
+          this.#push(item);
         }
+      } else if (!this.#stopping && channel.isOpen) {
+        this.#push(push as Push);
       }
-      // Backpressure: a peer that reads slowly slows its handler down.
-      if (last && this.#channel.bufferedAmount > SEND_HIGH_WATER_BYTES) await last.catch(noop);
     }
     if (close) this.#stop({ type: "normal", ...close });
+  }
+
+  #push(item: Push): void {
+    if (typeof item === "string") this.#channel.send(item);
+    else if (isControlFrame(item)) this.#channel.control(item.type, item.data ?? new Uint8Array(0));
+    else this.#channel.send(item);
   }
 
   #fail(error: unknown): void {
@@ -326,50 +379,89 @@ export class Driver implements ConnectionRef<unknown>, Subscriber {
   }
 
   #stop(cause: StopCause): void {
-    if (this.#stopping || this.#ended) return;
+    if (this.#stopping || this.#closedInfo !== undefined) return;
     this.#stopping = cause;
-    clearTimeout(this.#idleTimer);
+    clearInterval(this.#idleTimer);
     if (this.#channel.isOpen) this.#channel.close(cause.code, cause.reason);
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
   }
 
-  #overflow(bytes: number): void {
-    // The channel already dropped the connection: a close frame would only
-    // queue behind the data the peer is not reading.
-    const error = new SprigError(
-      "SEND_BUFFER_FULL",
-      `the peer did not read: ${bytes} bytes were waiting to be sent`,
-      CloseCode.PolicyViolation,
-    );
-    if (this.#stopping || this.#ended) return;
-    this.#stopping = {
-      type: "error",
-      error,
-      code: CloseCode.PolicyViolation,
-      reason: "send buffer full",
+  // ------------------------------------------------------------ the end
+
+  #terminate(): void {
+    if (this.#terminating) return;
+    this.#terminating = true;
+    clearInterval(this.#idleTimer);
+    this.#kinds = [];
+    this.#values = [];
+    this.#head = 0;
+    for (const topic of this.#topics) this.#host.topics.unsubscribe(topic, this);
+    this.#topics.clear();
+    const finish = () => {
+      this.#host.removed(this);
+      this.#resolveDone();
     };
-    clearTimeout(this.#idleTimer);
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    const terminate = this.#handler.terminate;
+    if (!terminate) return finish();
+    let result: unknown;
+    try {
+      result = terminate.call(this.#handler, this.#terminateReason(this.#closedInfo!), this.#state);
+    } catch (error) {
+      this.#host.reportError(error, this);
+      return finish();
+    }
+    if (isThenable(result)) {
+      result.then(finish, (error) => {
+        this.#host.reportError(error, this);
+        finish();
+      });
+    } else finish();
   }
 
-  #armIdle(ms: number): void {
-    if (!(this.#idleTimeoutMs > 0)) return;
-    this.#idleTimer = setTimeout(() => this.#checkIdle(), ms);
+  #terminateReason(closed: CloseInfo): TerminateReason {
+    const { wasClean } = closed;
+    const s = this.#stopping;
+    if (s) {
+      if (s.type === "error" || s.type === "timeout") {
+        return { type: s.type, error: s.error, code: s.code, reason: s.reason, wasClean };
+      }
+      if (closed.error) {
+        // The close we started did not complete (a timeout, a dropped peer).
+        const type = closed.error instanceof TimeoutError ? "timeout" : "error";
+        return { type, error: closed.error, code: s.code, reason: s.reason, wasClean };
+      }
+      return { type: s.type, code: s.code, reason: s.reason, wasClean };
+    }
+    if (closed.error) {
+      const type = closed.error instanceof TimeoutError ? "timeout" : "error";
+      return { type, error: closed.error, code: closed.code, reason: closed.reason, wasClean };
+    }
+    return { type: "remote", code: closed.code, reason: closed.reason, wasClean };
   }
 
-  #checkIdle(): void {
-    if (this.#stopping || this.#ended) return;
-    const timeout = this.#idleTimeoutMs;
-    const idle = Date.now() - this.#lastActivity;
-    // Not idle while the handler works or has work waiting: then it is the server that is not reading.
-    if (this.#busy || this.#head < this.#mailbox.length) return this.#armIdle(timeout);
-    if (idle < timeout) return this.#armIdle(timeout - idle);
-    const error = new TimeoutError("IDLE_TIMEOUT", `nothing received for ${timeout} ms`, timeout);
-    this.#stop({ type: "timeout", error, code: CloseCode.GoingAway, reason: "idle timeout" });
+  // ------------------------------------------------------------ idle timeout
+
+  /**
+   * Counters, not clocks: the timer fires four times per period and the
+   * connection is idle after four checks in a row that saw nothing arrive
+   * while the handler had nothing to do (so it closes between one and one
+   * and a quarter periods after the last frame).
+   */
+  #armIdle(): void {
+    const ms = this.#idleTimeoutMs;
+    if (!(ms > 0)) return;
+    let last = -1;
+    let quiet = 0;
+    this.#idleTimer = setInterval(() => {
+      const now = this.#channel.activity;
+      if (now !== last || this.#busy || this.#head < this.#kinds.length) {
+        last = now;
+        quiet = 0;
+        return;
+      }
+      if (++quiet < 4) return;
+      const error = new TimeoutError("IDLE_TIMEOUT", `nothing received for ${ms} ms`, ms);
+      this.#stop({ type: "timeout", error, code: CloseCode.GoingAway, reason: "idle timeout" });
+    }, Math.max(1, Math.ceil(ms / 4)));
   }
 }
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { CloseInfo, MessageData } from "../session.ts";
+import type { CloseInfo, MessageData } from "../session/session.ts";
 import type { TransportAddress } from "../transport/transport.ts";
 
 /** A value, or a promise of it: every callback may be async. */

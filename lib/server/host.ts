@@ -281,6 +281,7 @@ export class WebSocketHost implements DriverHost {
     const driver = new Driver(channel, this.#handler, context, this, {
       idleTimeoutMs: overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
         SERVER_DEFAULTS.idleTimeoutMs,
+      maxQueuedMessages: this.options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
     });
     this.#reserved--;
     this.connections.add(driver);

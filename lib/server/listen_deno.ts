@@ -5,43 +5,18 @@
  * @module
  */
 
-import { type DenoConn, fromDenoConn } from "../transport/deno.ts";
+import { type DenoConn, DenoTransport } from "../transport/deno.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
 
-const noop = () => {};
-
 /** An accepted `Deno.Conn` as an {@link AcceptedSocket}. @internal */
 export function denoAcceptedSocket(conn: DenoConn, secure: boolean): AcceptedSocket {
-  const transport = fromDenoConn(conn);
-  let closing = false;
-  const destroy = () => {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  };
+  const transport = new DenoTransport(conn);
   return {
     transport,
     secure,
-    destroy,
-    close() {
-      if (closing) return;
-      closing = true;
-      const timer = setTimeout(destroy, LINGER_MS);
-      (async () => {
-        // An empty write settles after every queued one (the transport chains them).
-        await transport.write([]).catch(noop);
-        await conn.closeWrite?.();
-        const sink = new Uint8Array(16 * 1024);
-        for (let i = 0; i < 100_000; i++) if ((await conn.read(sink)) === null) break;
-      })().catch(noop).finally(() => {
-        clearTimeout(timer);
-        destroy();
-        transport.close(); // settles its `closed`
-      });
-    },
+    destroy: () => transport.destroy(),
+    close: () => transport.linger(LINGER_MS),
   };
 }
 

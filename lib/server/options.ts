@@ -7,7 +7,7 @@
 import type { ExtensionFactory } from "../extensions/extension.ts";
 import type { PerMessageDeflateOptions } from "../extensions/permessage_deflate.ts";
 import { DEFAULT_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "../protocol/limits.ts";
-import type { KeepaliveOptions } from "../session.ts";
+import type { KeepaliveOptions } from "../session/session.ts";
 import type { TransportAddress } from "../transport/transport.ts";
 import type { Awaitable, ConnectionRef } from "./handler.ts";
 
@@ -37,6 +37,12 @@ export const SERVER_DEFAULTS = {
   maxSendBufferBytes: 16 * 1024 * 1024,
   /** Messages queued for a busy handler before the socket stops being read. */
   maxQueuedMessages: 16,
+  /**
+   * 30 s: a peer that takes none of what is sent to it for this long is
+   * dropped (it stopped reading; its connection would otherwise be held
+   * forever). 0 turns it off.
+   */
+  writeTimeoutMs: 30_000,
   /** Server pings every 30 s and waits 10 s for the pong; healthy idle peers stay within the idle timeout. */
   keepalive: { intervalMs: 30_000, timeoutMs: 10_000 } as const,
   /** The closing handshake, bounded. */
@@ -135,6 +141,13 @@ export interface WebSocketHostOptions<D = unknown> {
    * `publish` or a handler that pushes very much at once. Default 16 MiB.
    */
   maxSendBufferBytes?: number;
+  /**
+   * A peer that takes none of what is sent to it for this long, in
+   * milliseconds, is dropped, and `terminate` gets a `timeout` reason with
+   * a `TimeoutError` of code `WRITE_TIMEOUT`. Default 30,000; 0 turns it
+   * off. (Where the host hides its socket — `Deno.serve` — it cannot apply.)
+   */
+  writeTimeoutMs?: number;
   /** Messages kept for a busy handler before the socket stops being read. Default 16; range ≥ 1. */
   maxQueuedMessages?: number;
   /** How long the closing handshake may take, in ms. Default 10,000. */

@@ -1,23 +1,27 @@
 /**
  * The {@link Channel} of sprig's own server (and of the `node:http`
- * adapter): a {@link Session} over an accepted socket, with the bytes
- * waiting to be sent counted against a cap.
+ * adapter): the protocol engine ({@link LiveConnection}) over an accepted
+ * socket. Reads are pushed to the driver in the socket's turn, the
+ * driver's pushes leave in one write at the end of it, reads stop while
+ * the peer does not read what we send, and the bytes waiting to be sent are
+ * held to a cap and to a time bound.
  *
  * @module
  */
 
+import { TimeoutError } from "../errors.ts";
 import type { Extension } from "../extensions/extension.ts";
 import { Connection } from "../protocol/connection.ts";
 import type { Frame } from "../protocol/frame.ts";
+import { LiveConnection } from "../session/live.ts";
+import type { CloseInfo, KeepaliveOptions } from "../session/session.ts";
+import type { Transport } from "../transport/transport.ts";
 import {
-  type CloseInfo,
-  type MessageData,
-  Session,
-  type SessionInfo,
-  type SessionOptions,
-} from "../session.ts";
-import type { Transport, TransportAddress } from "../transport/transport.ts";
-import { type Channel, type ChannelCapabilities, messageBytes } from "./channel.ts";
+  type Channel,
+  type ChannelCapabilities,
+  type ChannelReceiver,
+  messageBytes,
+} from "./channel.ts";
 import type { OutgoingMessage } from "./handler.ts";
 import type { PublishedMessage } from "./pubsub.ts";
 
@@ -52,80 +56,21 @@ export const LINGER_MS = 2000;
 
 const noop = () => {};
 
-/**
- * A transport that counts the bytes handed to it but not yet taken by the
- * runtime, and calls `onOverflow` once when a write finds more than `cap`
- * waiting. @internal
- */
-export class MeteredTransport implements Transport {
-  readonly #inner: Transport;
-  readonly #close: () => void;
-  readonly #cap: number;
-  #pending = 0;
-  #tripped = false;
-  onOverflow: ((pending: number) => void) | undefined;
-
-  constructor(socket: AcceptedSocket, cap: number) {
-    this.#inner = socket.transport;
-    this.#close = () => socket.close();
-    this.#cap = cap;
-  }
-
-  /** Bytes written but not yet accepted. */
-  get pending(): number {
-    return this.#pending;
-  }
-
-  get closed(): Promise<void> {
-    return this.#inner.closed;
-  }
-
-  get remoteAddress(): TransportAddress | undefined {
-    return this.#inner.remoteAddress;
-  }
-
-  get bufferedAmount(): number {
-    return this.#pending;
-  }
-
-  read(): Promise<Uint8Array | null> {
-    return this.#inner.read();
-  }
-
-  write(chunks: readonly Uint8Array[]): Promise<void> {
-    let n = 0;
-    for (const c of chunks) n += c.length;
-    const before = this.#pending;
-    this.#pending += n;
-    const done = this.#inner.write(chunks);
-    const settle = () => (this.#pending -= n);
-    done.then(settle, settle);
-    // One message may pass the cap on its own; the next write finding the
-    // cap still exceeded means the peer is not keeping up.
-    if (before > this.#cap && !this.#tripped) {
-      this.#tripped = true;
-      queueMicrotask(() => this.onOverflow?.(before));
-    }
-    return done;
-  }
-
-  close(): void {
-    this.#close();
-  }
-}
-
 /** Options of {@link SessionChannel}. @internal */
 export interface SessionChannelOptions {
   socket: AcceptedSocket;
   /** Bytes that followed the request head. */
   initial: Uint8Array;
   extensions: Extension[];
-  info: SessionInfo;
-  session: SessionOptions;
   maxMessageBytes?: number;
   maxFrameBytes?: number;
   maxFragments?: number;
   maxSendBufferBytes: number;
+  /** Drop a peer that takes none of our output for this long, in ms; 0: never. */
+  writeTimeoutMs: number;
+  closeTimeoutMs: number;
+  keepalive: KeepaliveOptions | false;
+  trace?: (line: string) => void;
   /**
    * permessage-deflate's threshold when it is the only extension: messages
    * shorter than this go out uncompressed, so published frames can be shared.
@@ -133,31 +78,19 @@ export interface SessionChannelOptions {
   deflateThreshold?: number;
 }
 
-/** A sprig {@link Session} as a {@link Channel}. @internal */
+/** sprig's protocol engine over an accepted socket, as a {@link Channel}. @internal */
 export class SessionChannel implements Channel {
   readonly capabilities: ChannelCapabilities = { control: true, inboundBackpressure: true };
-  readonly #socket: AcceptedSocket;
-  readonly #metered: MeteredTransport;
+  readonly #live: LiveConnection;
   readonly #conn: Connection;
-  readonly #session: Session;
-  readonly #iterator: AsyncIterator<MessageData>;
   /** Published messages shorter than this can be written as the shared frame. */
   readonly #shareBelow: number;
-  onControl: ((type: "ping" | "pong", data: Uint8Array) => void) | undefined;
-  onActivity: (() => void) | undefined;
-  onOverflow: ((bufferedBytes: number) => void) | undefined;
+  readonly #keepalive: KeepaliveOptions | false;
+  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  #pongs = 0;
 
   constructor(options: SessionChannelOptions) {
-    this.#socket = options.socket;
-    const metered = this.#metered = new MeteredTransport(
-      options.socket,
-      options.maxSendBufferBytes,
-    );
-    metered.onOverflow = (bytes) => {
-      this.terminate();
-      this.onOverflow?.(bytes);
-    };
-    const trace = options.session.trace;
+    const trace = options.trace;
     this.#conn = new Connection({
       role: "server",
       extensions: options.extensions,
@@ -165,86 +98,122 @@ export class SessionChannel implements Channel {
       maxFrameBytes: options.maxFrameBytes ?? options.maxMessageBytes,
       maxFragments: options.maxFragments,
       autoPong: true,
-      onFrame: (direction: "in" | "out", frame: Frame) => {
-        if (direction === "in") this.onActivity?.();
-        if (trace) {
+      onFrame: trace
+        ? (direction: "in" | "out", frame: Frame) =>
           trace(
             `${direction === "in" ? "<<" : ">>"} fin=${
               frame.fin ? 1 : 0
             } rsv=${frame.rsv} op=${frame.opcode} len=${frame.payload.length}`,
-          );
-        }
-      },
+          )
+        : undefined,
+    });
+    const socket = options.socket;
+    this.#live = new LiveConnection(socket.transport, this.#conn, {
+      closeTimeoutMs: options.closeTimeoutMs,
+      maxSendBufferBytes: options.maxSendBufferBytes,
+      writeTimeoutMs: options.writeTimeoutMs,
+      pauseReadsWhileWriting: true,
+      closeTransport: () => socket.close(),
+      destroyTransport: () => socket.destroy(),
+      initial: options.initial,
     });
     this.#shareBelow = options.extensions.length === 0 ? Infinity : (options.deflateThreshold ?? 0);
-    // The Connection is passed in (not options) so that close() can send any
-    // code a server may send; Session.close() allows only 1000, 1001, 3000–4999.
-    this.#session = new Session(metered, this.#conn, options.info, {
-      ...options.session,
-      // Listeners given here also see what the bytes after the request head carried.
-      on: {
-        ...options.session.on,
-        ping: (data) => this.onControl?.("ping", data),
-        pong: (data) => this.onControl?.("pong", data),
-      },
-    }, options.initial);
-    this.#iterator = this.#session[Symbol.asyncIterator]();
+    this.#keepalive = options.keepalive;
   }
 
-  /** The session, for hosts that want more than the handler sees. */
-  get session(): Session {
-    return this.#session;
+  start(receiver: ChannelReceiver): void {
+    this.#live.start({
+      message: (data) => receiver.message(data),
+      control: (type, data) => {
+        if (type === "pong") this.#pongs++;
+        receiver.control(type, data);
+      },
+      error: noop, // the end carries it
+      drain: () => receiver.drain(),
+      end: (info) => {
+        clearInterval(this.#keepaliveTimer);
+        receiver.end(info);
+      },
+    });
+    if (this.#keepalive && !this.#live.closeInfo) this.#startKeepalive(this.#keepalive);
   }
 
   get closed(): Promise<CloseInfo> {
-    return this.#session.closed;
+    return this.#live.closed;
   }
 
   get isOpen(): boolean {
-    return this.#conn.state === "open";
+    return this.#conn.state === "open" && this.#live.closeInfo === undefined;
   }
 
   get bufferedAmount(): number {
-    return this.#metered.pending;
+    return this.#live.bufferedAmount;
   }
 
-  async next(): Promise<MessageData | undefined> {
-    try {
-      const r = await this.#iterator.next();
-      return r.done ? undefined : r.value;
-    } catch {
-      return undefined; // the end was not clean; `closed` says how
-    }
+  get writeBlocked(): boolean {
+    return this.#live.writeBlocked;
   }
 
-  send(message: OutgoingMessage): Promise<void> {
-    return this.#session.send(typeof message === "string" ? message : messageBytes(message));
+  get activity(): number {
+    return this.#live.bytesIn;
+  }
+
+  pause(): void {
+    this.#live.pauseReads();
+  }
+
+  resume(): void {
+    this.#live.resumeReads();
+  }
+
+  send(message: OutgoingMessage): void {
+    const bytes = typeof message === "string" ? message : messageBytes(message);
+    if (!this.isOpen) return;
+    if (typeof bytes === "string") this.#conn.sendText(bytes);
+    else this.#conn.sendBinary(bytes);
+    this.#live.scheduleFlush();
   }
 
   sendPublished(message: PublishedMessage): void {
-    if (this.#conn.state !== "open") return;
+    if (!this.isOpen) return;
     // Subscribers that would not compress this message all get the same
     // frame bytes, queued in order with the rest of their connection's output.
-    if (message.payload.length < this.#shareBelow) {
-      this.#session.sendEncodedFrame(message.frame).catch(noop);
-    } else {
-      this.#session.send(message.data).catch(noop);
-    }
+    if (message.payload.length < this.#shareBelow) this.#conn.sendEncodedFrame(message.frame);
+    else this.#conn.send(message.data);
+    this.#live.scheduleFlush();
   }
 
   control(type: "ping" | "pong", data: Uint8Array): void {
-    if (type === "ping") this.#session.ping(data).catch(noop);
-    else this.#session.pong(data).catch(noop);
+    if (!this.isOpen) return;
+    if (type === "ping") this.#conn.ping(data);
+    else this.#conn.pong(data);
+    this.#live.scheduleFlush();
   }
 
   close(code: number, reason: string): void {
-    if (this.#conn.state === "open") this.#conn.close(code, reason);
-    // Writes the close frame and bounds the handshake by closeTimeoutMs.
-    this.#session.close().catch(() => this.terminate());
+    if (this.#conn.state === "open") this.#live.close(code, reason);
   }
 
   terminate(): void {
-    this.#socket.destroy();
-    this.#session.terminate();
+    this.#live.terminate();
+  }
+
+  #startKeepalive(options: KeepaliveOptions): void {
+    const interval = options.intervalMs ?? 0;
+    const timeout = options.timeoutMs ?? interval;
+    if (!(interval > 0)) return;
+    this.#keepaliveTimer = setInterval(() => {
+      if (!this.isOpen) return;
+      const pongs = this.#pongs;
+      this.#conn.ping(new Uint8Array(0));
+      this.#live.scheduleFlush();
+      setTimeout(() => {
+        // A pong waiting unread behind paused reads is backpressure, not a dead peer.
+        if (this.#pongs !== pongs || !this.isOpen || this.#live.paused) return;
+        this.#live.terminate(
+          new TimeoutError("KEEPALIVE_TIMEOUT", `no pong within ${timeout} ms`, timeout),
+        );
+      }, timeout);
+    }, interval);
   }
 }

@@ -53,23 +53,14 @@ export function completeUpgrade(
     socket,
     initial: rest,
     extensions,
-    info: {
-      protocol: accepted.protocol ?? "",
-      extensions: accepted.extensionsHeader ?? "",
-      headers: accepted.requestHeaders,
-      url: accepted.url.href,
-      remoteAddress: accepted.remoteAddress ?? socket.transport.remoteAddress,
-    },
-    session: {
-      keepalive: o.keepalive ?? SERVER_DEFAULTS.keepalive,
-      closeTimeoutMs: o.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
-      maxQueuedMessages: o.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
-      trace: o.trace,
-    },
     maxMessageBytes: o.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,
     maxFrameBytes: o.maxFrameBytes,
     maxFragments: o.maxFragments,
     maxSendBufferBytes: o.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
+    writeTimeoutMs: o.writeTimeoutMs ?? SERVER_DEFAULTS.writeTimeoutMs,
+    closeTimeoutMs: o.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
+    keepalive: o.keepalive ?? SERVER_DEFAULTS.keepalive,
+    trace: o.trace,
     deflateThreshold: extensions.length === 1 && extensions[0].name === PERMESSAGE_DEFLATE
       ? host.deflateThreshold
       : undefined,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
+import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS } from "./transport.ts";
 import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
@@ -214,6 +214,7 @@ export class BunTransport implements Transport {
   /** Bytes Bun did not take yet, with the settlement of the write they end. */
   #pending: Array<{ data: Uint8Array; done?: () => void; fail?: (e: Error) => void }> = [];
   #pendingBytes = 0;
+  #sink: TransportSink | undefined;
   #closing = false;
   /** After a lingering close: what the peer still sends is discarded. */
   #discard = false;
@@ -261,6 +262,7 @@ export class BunTransport implements Transport {
       this.#pending.shift();
       head.done?.();
     }
+    this.#sink?.drain();
   }
 
   /** Bun's `end`, `close` and `error` handlers: the socket is done. */
@@ -275,6 +277,43 @@ export class BunTransport implements Transport {
 
   read(): Promise<Uint8Array | null> {
     return this.#reads.read();
+  }
+
+  attach(sink: TransportSink): void {
+    this.#sink = sink;
+    this.#reads.attach(sink);
+  }
+
+  pause(): void {
+    this.#reads.hold();
+  }
+
+  resume(): void {
+    this.#reads.release();
+  }
+
+  writeNow(chunks: readonly Uint8Array[]): boolean {
+    if (this.#reads.ended || this.#closing) return true; // the end is reported by `end`
+    const n = chunks.length;
+    let i = 0;
+    if (this.#pending.length === 0) {
+      for (; i < n; i++) {
+        const c = chunks[i];
+        const written = Math.max(0, this.#socket.write(c));
+        if (written < c.length) {
+          this.#pending.push({ data: c.subarray(written) });
+          this.#pendingBytes += c.length - written;
+          i++;
+          break;
+        }
+      }
+      if (this.#pending.length === 0) return true;
+    }
+    for (; i < n; i++) {
+      this.#pending.push({ data: chunks[i] });
+      this.#pendingBytes += chunks[i].length;
+    }
+    return false;
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
@@ -321,7 +360,8 @@ export class BunTransport implements Transport {
     const finish = () => {
       this.#discard = true;
       // Drain the read side so that the peer's FIN is seen.
-      void this.#drainReads();
+      if (this.#sink) this.#reads.release();
+      else void this.#drainReads();
       if (this.#socket.shutdown) this.#socket.shutdown();
       else this.#socket.end();
     };

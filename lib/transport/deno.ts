@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
+import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS } from "./transport.ts";
 import { abortReason } from "./abort.ts";
 import { concatBytes } from "../protocol/bytes.ts";
@@ -47,7 +47,15 @@ export function denoNamespace(): DenoNamespace | undefined {
 
 /** Reads smaller than this are copied out so the read buffer can be reused. */
 const COPY_BELOW = 16 * 1024;
-const READ_SIZE = 64 * 1024;
+/**
+ * The read buffer starts small, so that an idle connection holds 4 KiB, not
+ * 64; a read that fills it makes the next buffer four times larger, up to
+ * {@link MAX_READ_SIZE}, and a small read brings it back.
+ */
+const MIN_READ_SIZE = 4 * 1024;
+const MAX_READ_SIZE = 256 * 1024;
+/** Bytes queued for writing past which `writeNow` asks the caller to wait for `drain`. */
+const WRITE_HIGH_WATER_BYTES = 64 * 1024;
 
 /**
  * Connects with `Deno.connect` or `Deno.connectTls`. Deno verifies TLS peers
@@ -129,14 +137,23 @@ export function fromDenoConn(conn: DenoConn): Transport {
   return new DenoTransport(conn);
 }
 
-class DenoTransport implements Transport {
+/** The transport over one `Deno.Conn`. @internal (use {@link fromDenoConn}) */
+export class DenoTransport implements Transport {
   readonly #conn: DenoConn;
-  #buffer = new Uint8Array(READ_SIZE);
+  #buffer: Uint8Array = new Uint8Array(MIN_READ_SIZE);
   #closed = false;
   #resolveClosed!: () => void;
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
   readonly remoteAddress: TransportAddress | undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** Bytes handed to `write`/`writeNow` and not yet taken by Deno. */
+  #queuedBytes = 0;
+  #sink: TransportSink | undefined;
+  /** Push mode: set while paused; the read loop waits on it. */
+  #held: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+  #needDrain = false;
+  #lingering = false;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
@@ -146,44 +163,155 @@ class DenoTransport implements Transport {
       : { hostname: addr.hostname ?? "", port: addr.port ?? 0, transport: "tcp" };
   }
 
+  get bufferedAmount(): number {
+    return this.#queuedBytes;
+  }
+
   async read(): Promise<Uint8Array | null> {
     if (this.#closed) return null;
     let n: number | null;
+    const buffer = this.#buffer;
     try {
-      n = await this.#conn.read(this.#buffer);
+      n = await this.#conn.read(buffer);
     } catch (error) {
       if (this.#closed) return null;
       throw error;
     }
     if (n === null) return null;
-    if (n < COPY_BELOW) return this.#buffer.slice(0, n);
-    const chunk = this.#buffer.subarray(0, n);
-    this.#buffer = new Uint8Array(READ_SIZE);
-    return chunk;
+    if (n === buffer.length) {
+      // Full: hand it out whole and read bigger next time.
+      this.#buffer = new Uint8Array(Math.min(buffer.length * 4, MAX_READ_SIZE));
+      return buffer;
+    }
+    if (n < COPY_BELOW) {
+      if (buffer.length > MIN_READ_SIZE) this.#buffer = new Uint8Array(MIN_READ_SIZE);
+      return buffer.slice(0, n);
+    }
+    this.#buffer = new Uint8Array(buffer.length);
+    return buffer.subarray(0, n);
+  }
+
+  attach(sink: TransportSink): void {
+    this.#sink = sink;
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    let error: Error | undefined;
+    try {
+      while (!this.#closed || this.#lingering) {
+        if (this.#held) await this.#held;
+        const chunk = await this.read();
+        if (chunk === null) break;
+        this.#sink!.data(chunk);
+      }
+    } catch (e) {
+      error = e as Error;
+    }
+    this.#sink!.end(error);
+  }
+
+  pause(): void {
+    this.#held ??= new Promise((resolve) => (this.#release = resolve));
+  }
+
+  resume(): void {
+    const release = this.#release;
+    this.#held = this.#release = undefined;
+    release?.();
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("the socket is closed"));
     const data = chunks.length === 1 ? chunks[0] : joinSmall(chunks);
+    const size = data instanceof Uint8Array ? data.length : totalLength(data);
+    this.#queuedBytes += size;
     // Writes are chained so that concurrent callers keep their order.
-    const done = this.#writing.then(() => this.#writeAll(data));
+    const done = this.#writing.then(() => this.#writeAll(data, size));
     this.#writing = done.catch(() => {});
     return done;
   }
 
-  async #writeAll(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  writeNow(chunks: readonly Uint8Array[]): boolean {
+    if (this.#closed) return true; // the end is reported by `end`
+    this.write(chunks).catch((error) => {
+      // A failed write fails the socket: the read side reports it.
+      this.#fail(error);
+    });
+    if (this.#queuedBytes <= WRITE_HIGH_WATER_BYTES) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  #fail(_error: Error): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  async #writeAll(data: Uint8Array | readonly Uint8Array[], size: number): Promise<void> {
     const list = data instanceof Uint8Array ? [data] : data;
-    for (let chunk of list) {
-      while (chunk.length > 0) {
-        const n = await this.#conn.write(chunk);
-        chunk = chunk.subarray(n);
+    try {
+      for (let chunk of list) {
+        while (chunk.length > 0) {
+          const n = await this.#conn.write(chunk);
+          chunk = chunk.subarray(n);
+        }
+      }
+    } finally {
+      this.#queuedBytes -= size;
+      if (this.#needDrain && this.#queuedBytes <= WRITE_HIGH_WATER_BYTES / 2) {
+        this.#needDrain = false;
+        this.#sink?.drain();
       }
     }
+  }
+
+  /**
+   * Closes gracefully (a server's lingering close): what is queued goes out,
+   * then FIN; what the peer still sends is read and dropped until it closes
+   * too, for at most `ms`; then the socket is released.
+   */
+  linger(ms: number): void {
+    if (this.#closed || this.#lingering) return;
+    this.#lingering = true;
+    const timer = setTimeout(() => this.destroy(), ms);
+    const discard: TransportSink = { data() {}, end: () => this.destroy(), drain() {} };
+    const attached = this.#sink !== undefined;
+    this.#sink = discard;
+    (async () => {
+      await this.#writing;
+      await this.#conn.closeWrite?.();
+      if (attached) {
+        this.resume(); // the pump reads on, into `discard`
+        return;
+      }
+      for (let i = 0; i < 100_000; i++) if ((await this.read()) === null) break;
+      this.destroy();
+    })().catch(() => this.destroy()).finally(() =>
+      void this.closed.then(() => clearTimeout(timer))
+    );
+  }
+
+  /** Releases the socket now, dropping what waits to be written. */
+  destroy(): void {
+    const wasClosed = this.#closed;
+    this.#closed = true;
+    this.resume();
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    if (!wasClosed || this.#lingering) this.#resolveClosed();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.resume();
     const release = () => {
       clearTimeout(timer);
       try {
@@ -198,6 +326,12 @@ class DenoTransport implements Transport {
     const timer = setTimeout(release, CLOSE_GRACE_MS);
     this.#writing.finally(release);
   }
+}
+
+function totalLength(chunks: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
 }
 
 /** Joins chunks into one buffer when that is cheaper than writing them one by one. */

@@ -19,7 +19,13 @@
  * @module
  */
 
-export type { Connector, ConnectTarget, Transport, TransportAddress } from "./transport.ts";
+export type {
+  Connector,
+  ConnectTarget,
+  Transport,
+  TransportAddress,
+  TransportSink,
+} from "./transport.ts";
 export { connectTransport, detectRuntime, type RuntimeName } from "./connect.ts";
 export { connectNode, fromNodeSocket } from "./node.ts";
 export { connectDeno, type DenoConn, fromDenoConn } from "./deno.ts";

@@ -7,7 +7,7 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { ConnectTarget, Transport, TransportAddress } from "./transport.ts";
+import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS } from "./transport.ts";
 import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
@@ -118,6 +118,31 @@ class NodeTransport implements Transport {
 
   read(): Promise<Uint8Array | null> {
     return this.#reads.read();
+  }
+
+  attach(sink: TransportSink): void {
+    this.#socket.on("drain", () => sink.drain());
+    this.#reads.attach(sink);
+  }
+
+  pause(): void {
+    this.#reads.hold();
+  }
+
+  resume(): void {
+    this.#reads.release();
+  }
+
+  writeNow(chunks: readonly Uint8Array[]): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return true; // the end is reported by `end`
+    const n = chunks.length;
+    if (n === 1) return socket.write(chunks[0]);
+    socket.cork();
+    let ok = true;
+    for (let i = 0; i < n; i++) ok = socket.write(chunks[i]);
+    socket.uncork();
+    return ok;
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {

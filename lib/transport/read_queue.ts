@@ -6,7 +6,7 @@
  * @module
  */
 
-import { READ_HIGH_WATER_BYTES } from "./transport.ts";
+import { READ_HIGH_WATER_BYTES, type TransportSink } from "./transport.ts";
 
 /**
  * Turns a socket's pushed chunks into pulled reads with backpressure: past
@@ -22,6 +22,10 @@ export class ReadQueue {
   #ended = false;
   #error: Error | undefined;
   #waiter: { resolve: (v: Uint8Array | null) => void; reject: (e: Error) => void } | undefined;
+  /** Push mode: chunks go straight here. */
+  #sink: TransportSink | undefined;
+  /** Push mode: the consumer asked to stop reading. */
+  #held = false;
 
   constructor(pause: () => void, resume: () => void) {
     this.#pause = pause;
@@ -38,8 +42,50 @@ export class ReadQueue {
     return this.#error;
   }
 
+  /**
+   * Push mode: what is queued goes to `sink` now, and every later chunk as it
+   * comes; the end too.
+   */
+  attach(sink: TransportSink): void {
+    this.#sink = sink;
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#bytes = 0;
+    for (const chunk of chunks) sink.data(chunk);
+    if (this.#paused && !this.#held) {
+      this.#paused = false;
+      this.#resume();
+    }
+    if (this.#ended) sink.end(this.#error);
+  }
+
+  /** Push mode: stops reading the socket. */
+  hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#pause();
+    }
+  }
+
+  /** Push mode: reads the socket again. */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#resume();
+    }
+  }
+
   /** A chunk from the socket. */
   push(chunk: Uint8Array): void {
+    const sink = this.#sink;
+    if (sink !== undefined) {
+      sink.data(chunk);
+      return;
+    }
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = undefined;
@@ -59,6 +105,10 @@ export class ReadQueue {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error;
+    if (this.#sink) {
+      this.#sink.end(error);
+      return;
+    }
     const waiter = this.#waiter;
     this.#waiter = undefined;
     if (!waiter) return;

@@ -5,10 +5,30 @@
  */
 
 /**
+ * Where a transport in push mode delivers what happens on the socket (see
+ * {@link Transport.attach}). Every call is made from the runtime's own
+ * socket callback, in the same turn of the event loop.
+ */
+export interface TransportSink {
+  /** Bytes arrived; the chunk is the sink's to keep. */
+  data(chunk: Uint8Array): void;
+  /** The peer ended the stream (`error` undefined) or the socket failed. Called once, last. */
+  end(error?: Error): void;
+  /** After {@link Transport.writeNow} returned false: the runtime took what was queued. */
+  drain(): void;
+}
+
+/**
  * A connected, reliable, ordered byte stream (TCP, TLS, a Unix socket, an
- * edge runtime's socket). Reading is pull-based: while nobody calls
- * {@link Transport.read}, the adapter stops reading from the socket once a
- * small buffer is full, so a slow consumer slows the peer down.
+ * edge runtime's socket).
+ *
+ * Two ways to read: {@link Transport.read} pulls one chunk at a time (the
+ * HTTP phase uses it), and {@link Transport.attach} switches to push mode,
+ * where every chunk goes to a sink in the socket's own callback — the live
+ * connection uses it, so that a read is parsed and answered in one turn
+ * without a promise per message. While nobody reads (pull) or while paused
+ * (push), the adapter stops reading the socket once a small buffer is full,
+ * so a slow consumer slows the peer down.
  */
 export interface Transport {
   /** The next chunk of bytes, or `null` once the peer ended the stream. Rejects on a socket error. */
@@ -19,6 +39,25 @@ export interface Transport {
    * backpressure. Rejects if the socket failed.
    */
   write(chunks: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Push mode: from this call on, chunks already read and every later one go
+   * to `sink.data` in order, and the end to `sink.end`; {@link read} is not
+   * called again. Optional: sprig drives a transport without it by calling
+   * {@link read} in a loop.
+   */
+  attach?(sink: TransportSink): void;
+  /** Push mode: stops reading the socket (inbound backpressure) until {@link resume}. */
+  pause?(): void;
+  /** Push mode: reads the socket again. */
+  resume?(): void;
+  /**
+   * Writes the chunks in order without a promise: true when the runtime took
+   * them within its buffer, false when it holds more than it wants (the bytes
+   * are kept and go out in order; `sink.drain` says when to go on). A failure
+   * ends the transport through `sink.end`. Optional, and only called once
+   * attached; sprig uses {@link write} otherwise.
+   */
+  writeNow?(chunks: readonly Uint8Array[]): boolean;
   /** Closes the socket (both directions) and releases it. Idempotent. */
   close(): void;
   /** Resolves when the socket is fully closed, whatever the reason. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Transport, TransportAddress } from "./transport.ts";
+import type { Transport, TransportAddress, TransportSink } from "./transport.ts";
 
 /** A socket of the `connect()` shape (Cloudflare Workers `cloudflare:sockets`, WinterTC sockets). */
 export interface WebSocketLikeSocket {
@@ -45,6 +45,8 @@ class WebTransport implements Transport {
   readonly closed: Promise<void>;
   readonly remoteAddress: TransportAddress | undefined = undefined;
   #closed = false;
+  #held: Promise<void> | undefined;
+  #release: (() => void) | undefined;
 
   constructor(socket: WebSocketLikeSocket) {
     this.#socket = socket;
@@ -59,6 +61,35 @@ class WebTransport implements Transport {
     return done ? null : value;
   }
 
+  attach(sink: TransportSink): void {
+    void this.#pump(sink);
+  }
+
+  async #pump(sink: TransportSink): Promise<void> {
+    let error: Error | undefined;
+    try {
+      while (true) {
+        if (this.#held) await this.#held;
+        const chunk = await this.read();
+        if (chunk === null) break;
+        sink.data(chunk);
+      }
+    } catch (e) {
+      error = e as Error;
+    }
+    sink.end(error);
+  }
+
+  pause(): void {
+    this.#held ??= new Promise((resolve) => (this.#release = resolve));
+  }
+
+  resume(): void {
+    const release = this.#release;
+    this.#held = this.#release = undefined;
+    release?.();
+  }
+
   async write(chunks: readonly Uint8Array[]): Promise<void> {
     for (const chunk of chunks) await this.#writer.write(chunk);
   }
@@ -66,6 +97,7 @@ class WebTransport implements Transport {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.resume();
     this.#writer.close().catch(() => {}).finally(() => {
       this.#reader.cancel().catch(() => {});
       Promise.resolve(this.#socket.close()).catch(() => {});

@@ -2,7 +2,7 @@
 // messages sit unread, ordering, pings. The peer is a bare protocol core.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Session } from "../../lib/session.ts";
+import { Session } from "../../lib/session/session.ts";
 import { Connection, type ConnectionEvent } from "../../lib/protocol/connection.ts";
 import { ConnectionClosedError, NotOpenError } from "../../mod.ts";
 import { memoryPair } from "../_helpers/memory_transport.ts";

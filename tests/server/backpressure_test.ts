@@ -26,9 +26,10 @@ describe("inbound backpressure (server stack over memory)", () => {
       socket,
       initial: new Uint8Array(0),
       extensions: [],
-      info: { protocol: "", extensions: "", headers: new Headers(), url: "http://memory/" },
-      session: { keepalive: false, maxQueuedMessages: maxQueued },
       maxSendBufferBytes: 1 << 30,
+      writeTimeoutMs: 0,
+      closeTimeoutMs: 10_000,
+      keepalive: false,
     });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -52,7 +53,7 @@ describe("inbound backpressure (server stack over memory)", () => {
         data: undefined,
       },
       { topics: new Topics(), reportError: () => {}, removed: () => {} },
-      { idleTimeoutMs: 0 },
+      { idleTimeoutMs: 0, maxQueuedMessages: maxQueued },
     );
     driver.start();
 
@@ -72,7 +73,7 @@ describe("inbound backpressure (server stack over memory)", () => {
       await new Promise((r) => setTimeout(r, 1));
     }
     assert.equal(still, 50, "reads kept going");
-    // One in the handler, maxQueued in the session's queue, one read pending.
+    // One in the handler, maxQueued in the mailbox, one read pending.
     assert.ok(
       serverEnd.reads <= maxQueued + 3,
       `the server read ${serverEnd.reads} chunks while blocked`,

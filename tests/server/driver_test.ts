@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Driver, type DriverHost } from "../../lib/server/driver.ts";
-import type { Channel, ChannelCapabilities } from "../../lib/server/channel.ts";
+import type { Channel, ChannelCapabilities, ChannelReceiver } from "../../lib/server/channel.ts";
 import { Topics } from "../../lib/server/pubsub.ts";
 import {
   defineHandler,
@@ -13,7 +13,7 @@ import {
   type TerminateReason,
   testContext,
 } from "../../lib/server/handler.ts";
-import type { CloseInfo, MessageData } from "../../lib/session.ts";
+import type { CloseInfo, MessageData } from "../../lib/session/session.ts";
 
 /** A channel whose peer is the test. */
 class FakeChannel implements Channel {
@@ -21,50 +21,63 @@ class FakeChannel implements Channel {
   sent: Array<OutgoingMessage | { control: string }> = [];
   closedWith: { code: number; reason: string } | undefined;
   terminated = false;
-  pulls = 0;
+  pauses = 0;
+  paused = false;
+  activity = 0;
+  writeBlocked = false;
+  bufferedAmount = 0;
+  #receiver: ChannelReceiver | undefined;
   #inbox: MessageData[] = [];
   #ended = false;
-  #waiter: ((m: MessageData | undefined) => void) | undefined;
   #resolveClosed!: (info: CloseInfo) => void;
   readonly closed: Promise<CloseInfo> = new Promise((r) => (this.#resolveClosed = r));
-  onControl: ((type: "ping" | "pong", data: Uint8Array) => void) | undefined;
-  onActivity: (() => void) | undefined;
-  onOverflow: ((bytes: number) => void) | undefined;
-  bufferedAmount = 0;
 
   get isOpen(): boolean {
     return !this.closedWith && !this.#ended;
   }
 
+  start(receiver: ChannelReceiver): void {
+    this.#receiver = receiver;
+    for (const m of this.#inbox.splice(0)) receiver.message(m);
+  }
+
+  pause(): void {
+    this.pauses++;
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
   /** The peer sends a message. */
   deliver(m: MessageData): void {
-    this.onActivity?.();
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    if (w) w(m);
+    this.activity++;
+    if (this.#receiver) this.#receiver.message(m);
     else this.#inbox.push(m);
+  }
+
+  /** The peer sends a ping or pong. */
+  deliverControl(type: "ping" | "pong", data: Uint8Array): void {
+    this.activity++;
+    this.#receiver!.control(type, data);
+  }
+
+  #end(info: CloseInfo): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#resolveClosed(info);
+    this.#receiver?.end(info);
   }
 
   /** The peer closes. */
   peerClose(code = 1000, reason = ""): void {
-    this.#ended = true;
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.(undefined);
-    this.#resolveClosed({ code, reason, wasClean: true });
+    this.#end({ code, reason, wasClean: true });
   }
 
-  next(): Promise<MessageData | undefined> {
-    this.pulls++;
-    if (this.#inbox.length > 0) return Promise.resolve(this.#inbox.shift());
-    if (this.#ended) return Promise.resolve(undefined);
-    return new Promise((r) => (this.#waiter = r));
-  }
-
-  send(message: OutgoingMessage): Promise<void> {
-    if (!this.isOpen) return Promise.reject(new Error("closed"));
+  send(message: OutgoingMessage): void {
+    if (!this.isOpen) return;
     this.sent.push(message);
-    return Promise.resolve();
   }
 
   control(type: "ping" | "pong", data: Uint8Array): void {
@@ -74,17 +87,12 @@ class FakeChannel implements Channel {
   close(code: number, reason: string): void {
     this.closedWith = { code, reason };
     // The peer answers at once.
-    this.#ended = true;
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.(undefined);
-    this.#resolveClosed({ code, reason, wasClean: true });
+    this.#end({ code, reason, wasClean: true });
   }
 
-  terminate(): void {
+  terminate(info: CloseInfo = { code: 1006, reason: "", wasClean: false }): void {
     this.terminated = true;
-    this.#ended = true;
-    this.#resolveClosed({ code: 1006, reason: "", wasClean: false });
+    this.#end(info);
   }
 }
 
@@ -103,7 +111,10 @@ function host(): DriverHost & { errors: unknown[]; removedCount: number } {
   return h;
 }
 
-function run<S>(handler: Handler<S, unknown, unknown>, options: { idleTimeoutMs?: number } = {}) {
+function run<S>(
+  handler: Handler<S, unknown, unknown>,
+  options: { idleTimeoutMs?: number; maxQueuedMessages?: number } = {},
+) {
   const channel = new FakeChannel();
   const h = host();
   const driver = new Driver(
@@ -118,7 +129,7 @@ function run<S>(handler: Handler<S, unknown, unknown>, options: { idleTimeoutMs?
       data: undefined,
     },
     h,
-    { idleTimeoutMs: options.idleTimeoutMs ?? 0 },
+    { idleTimeoutMs: options.idleTimeoutMs ?? 0, maxQueuedMessages: options.maxQueuedMessages },
   );
   driver.start();
   return { channel, host: h, driver };
@@ -153,25 +164,37 @@ describe("handler driver", () => {
     assert.equal(reasons[0].reason, "13"); // the final state reached terminate
   });
 
-  it("delivers one message at a time to a slow async handler and pulls only after each", async () => {
+  it("delivers one message at a time to a slow async handler, pausing reads at maxQueuedMessages", async () => {
     let active = 0;
     let maxActive = 0;
-    const { channel } = run(defineHandler({
-      init: () => ({ state: 0 }),
-      async in(m, n) {
-        active++;
-        maxActive = Math.max(maxActive, active);
-        await new Promise((r) => setTimeout(r, n % 3));
-        active--;
-        return { state: n + 1, push: m };
-      },
-    }));
+    const { channel } = run(
+      defineHandler({
+        init: () => ({ state: 0 }),
+        async in(m, n) {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          await new Promise((r) => setTimeout(r, n % 3));
+          active--;
+          return { state: n + 1, push: m };
+        },
+      }),
+      { maxQueuedMessages: 4 },
+    );
     for (let i = 0; i < 30; i++) channel.deliver(`m${i}`);
+    // One in the handler, the rest queued: past 4 the socket is paused.
+    assert.equal(channel.paused, true);
     await until(() => channel.sent.length === 30, "thirty echoes");
     assert.equal(maxActive, 1);
     assert.deepEqual(channel.sent, Array.from({ length: 30 }, (_, i) => `m${i}`));
-    // One pull per message plus the pending one: never more than one outstanding.
-    assert.equal(channel.pulls, 31);
+    assert.equal(channel.paused, false);
+  });
+
+  it("a synchronous handler runs in the channel's turn: its pushes are queued before deliver() returns", () => {
+    const { channel } = run({ in: (m) => ({ push: m }) });
+    channel.deliver("a");
+    channel.deliver("b");
+    assert.deepEqual(channel.sent, ["a", "b"]);
+    assert.equal(channel.pauses, 0);
   });
 
   it("a returned object without `state` keeps the state; `state: undefined` replaces it", async () => {
@@ -262,9 +285,8 @@ describe("handler driver", () => {
       in: () => undefined,
       control: (f) => void seen.push(`${f.type}:${f.data.length}`),
     });
-    await until(() => channel.onControl !== undefined, "hook");
-    channel.onControl!("ping", new Uint8Array(3));
-    channel.onControl!("pong", new Uint8Array(0));
+    channel.deliverControl("ping", new Uint8Array(3));
+    channel.deliverControl("pong", new Uint8Array(0));
     await until(() => seen.length === 2, "two control frames");
     assert.deepEqual(seen, ["ping:3", "pong:0"]);
   });
@@ -282,8 +304,8 @@ describe("handler driver", () => {
   it("the send-buffer overflow ends the connection with an error of code SEND_BUFFER_FULL", async () => {
     const reasons: TerminateReason[] = [];
     const { channel } = run({ in: () => undefined, terminate: (r) => void reasons.push(r) });
-    channel.terminate();
-    channel.onOverflow!(1 << 20);
+    const error = Object.assign(new Error("the peer did not read"), { code: "SEND_BUFFER_FULL" });
+    channel.terminate({ code: 1008, reason: "send buffer full", wasClean: false, error });
     await until(() => reasons.length === 1, "terminate");
     const r = reasons[0];
     assert.equal(r.type, "error");

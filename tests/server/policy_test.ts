@@ -196,7 +196,7 @@ for (const kind of hostsOfRuntime()) {
       );
       const r = log.terminated.find((t) => t.path === `/sub/${topic}`)!.reason;
       assert.equal(r.type, "error");
-      assert.equal(r.code, 1008);
+      assert.equal(r.code, 1008, String(r.type === "error" && r.error));
       assert.equal(r.type === "error" && (r.error as { code?: string }).code, "SEND_BUFFER_FULL");
       assert.equal(host.hub.subscriberCount(topic), 0);
       socket.destroy();

@@ -16,7 +16,7 @@
 import { TimeoutError } from "../../errors.ts";
 import { DEFAULT_DEFLATE_THRESHOLD } from "../../extensions/permessage_deflate.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
-import type { KeepaliveOptions } from "../../session.ts";
+import type { KeepaliveOptions } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import { type ChannelCapabilities, messageBytes } from "../channel.ts";
 import type { Handler, OutgoingMessage } from "../handler.ts";
@@ -171,8 +171,7 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
       ws.data.channel?.ended({ code, reason, wasClean: code !== 1006 });
     },
     ping(ws, data) {
-      ws.data.channel?.onControl?.("ping", plainBytes(data));
-      ws.data.channel?.onActivity?.();
+      ws.data.channel?.receiveControl("ping", plainBytes(data));
     },
     pong(ws, data) {
       ws.data.channel?.pong(plainBytes(data));
@@ -228,7 +227,6 @@ export class BunChannel extends NativeChannel {
   readonly capabilities: ChannelCapabilities = BunChannel.capabilities;
   readonly #ws: BunServerWebSocket;
   readonly #compressFrom: number;
-  #drainWaiters: Array<() => void> = [];
   #paused = false;
   #keepalive: ReturnType<typeof setInterval> | undefined;
   #awaitingPong: ReturnType<typeof setTimeout> | undefined;
@@ -242,7 +240,6 @@ export class BunChannel extends NativeChannel {
     super(options);
     this.#ws = ws;
     this.#compressFrom = compressFrom;
-    this.closed.then(() => this.drained());
     const interval = keepalive ? keepalive.intervalMs ?? SERVER_DEFAULTS.keepalive.intervalMs : 0;
     const timeout = keepalive ? keepalive.timeoutMs ?? SERVER_DEFAULTS.keepalive.timeoutMs : 0;
     if (interval > 0) {
@@ -264,36 +261,27 @@ export class BunChannel extends NativeChannel {
   pong(data: Uint8Array): void {
     clearTimeout(this.#awaitingPong);
     this.#awaitingPong = undefined;
-    this.onActivity?.();
-    this.onControl?.("pong", data);
+    this.receiveControl("pong", data);
   }
 
   get bufferedAmount(): number {
     return this.#ws.getBufferedAmount();
   }
 
-  /** Bun's `drain` handler: sends waiting for room may go on. */
-  drained(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  protected override afterSend(): Promise<void> {
-    if (this.#ws.getBufferedAmount() === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  protected override get reportsDrain(): boolean {
+    return true;
   }
 
   protected sendNow(message: OutgoingMessage): void {
     const data = typeof message === "string" ? message : messageBytes(message);
     // A string's UTF-8 length is at least its length in UTF-16 units.
     const size = typeof data === "string" ? data.length : data.byteLength;
-    const status = this.#ws.send(data, size >= this.#compressFrom);
     // 0: Bun dropped it, which only happens once the socket is closing.
-    if (status === 0) throw new Error("Bun dropped the message");
+    this.#ws.send(data, size >= this.#compressFrom);
   }
 
   control(type: "ping" | "pong", data: Uint8Array): void {
+    if (!this.isOpen) return;
     if (type === "ping") this.#ws.ping(data);
     else this.#ws.pong(data);
   }

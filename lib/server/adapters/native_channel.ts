@@ -1,19 +1,19 @@
 /**
- * What the `Deno.serve` and `Bun.serve` channels share: the host pushes
- * events (message, close) at sprig, and the driver pulls from a queue.
+ * What the `Deno.serve` and `Bun.serve` channels share: the host's event
+ * callbacks (message, close, drain) go straight to the driver, in the
+ * host's turn; sends go straight to the host's socket.
  *
  * @module
  */
 
+import { CloseCode, MessageTooBigError, SprigError, TimeoutError } from "../../errors.ts";
+import type { CloseInfo, MessageData } from "../../session/session.ts";
 import {
-  CloseCode,
-  MessageTooBigError,
-  NotOpenError,
-  type SprigError,
-  TimeoutError,
-} from "../../errors.ts";
-import type { CloseInfo, MessageData } from "../../session.ts";
-import { type Channel, type ChannelCapabilities, messageBytes } from "../channel.ts";
+  type Channel,
+  type ChannelCapabilities,
+  type ChannelReceiver,
+  messageBytes,
+} from "../channel.ts";
 import type { OutgoingMessage } from "../handler.ts";
 
 /** Limits a native channel enforces itself. @internal */
@@ -25,22 +25,28 @@ export interface NativeChannelOptions {
   maxQueuedMessages: number;
 }
 
+/** Bytes buffered by the host past which reads pause until it drains (where the host reports draining). */
+const SEND_HIGH_WATER_BYTES = 64 * 1024;
+
 /** A {@link Channel} fed by a host's event callbacks. @internal */
 export abstract class NativeChannel implements Channel {
   abstract readonly capabilities: ChannelCapabilities;
   protected readonly options: NativeChannelOptions;
-  #queue: MessageData[] = [];
-  #head = 0;
-  #waiter: ((m: MessageData | undefined) => void) | undefined;
+  #receiver: ChannelReceiver | undefined;
+  /** What the host delivered before the driver started (none, on every host today). */
+  #early: MessageData[] = [];
   #ended = false;
   #closing = false;
+  #pausedByDriver = false;
+  #blocked = false;
   #error: Error | undefined;
+  #endResult: { code: number; reason: string } | undefined;
+  #final: CloseInfo | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #resolveClosed!: (info: CloseInfo) => void;
   readonly closed: Promise<CloseInfo> = new Promise((resolve) => (this.#resolveClosed = resolve));
-  onControl: ((type: "ping" | "pong", data: Uint8Array) => void) | undefined;
-  onActivity: (() => void) | undefined;
-  onOverflow: ((bufferedBytes: number) => void) | undefined;
+  /** Messages and control frames received so far. */
+  activity = 0;
 
   constructor(options: NativeChannelOptions) {
     this.options = options;
@@ -54,9 +60,9 @@ export abstract class NativeChannel implements Channel {
   protected abstract terminateNow(): void;
   /** Pauses or resumes socket reads, if the host can. */
   protected setPaused(_paused: boolean): void {}
-  /** What `send` resolves with: where the host reports draining, a wait for it. */
-  protected afterSend(): Promise<void> {
-    return Promise.resolve();
+  /** True when the host reports draining (a `drain` callback). */
+  protected get reportsDrain(): boolean {
+    return false;
   }
   abstract control(type: "ping" | "pong", data: Uint8Array): void;
   abstract readonly bufferedAmount: number;
@@ -65,15 +71,33 @@ export abstract class NativeChannel implements Channel {
     return !this.#closing && !this.#ended;
   }
 
-  /** The number of messages waiting for the handler. */
-  protected get queued(): number {
-    return this.#queue.length - this.#head;
+  get writeBlocked(): boolean {
+    return this.#blocked;
+  }
+
+  start(receiver: ChannelReceiver): void {
+    this.#receiver = receiver;
+    const early = this.#early;
+    this.#early = [];
+    for (const m of early) receiver.message(m);
+    // The host may end a connection before the driver starts (a stop from `init`).
+    if (this.#final) receiver.end(this.#final);
+  }
+
+  pause(): void {
+    this.#pausedByDriver = true;
+    this.setPaused(true);
+  }
+
+  resume(): void {
+    this.#pausedByDriver = false;
+    if (!this.#blocked) this.setPaused(false);
   }
 
   /** The host delivered a message. */
   receive(message: MessageData): void {
     if (this.#ended) return;
-    this.onActivity?.();
+    this.activity++;
     const size = typeof message === "string" ? message.length : message.byteLength;
     // A string's UTF-8 form is at least as long as its UTF-16 length, so this never undercounts.
     if (size > this.options.maxMessageBytes) {
@@ -86,14 +110,24 @@ export abstract class NativeChannel implements Channel {
       );
       return;
     }
-    const waiter = this.#waiter;
-    if (waiter) {
-      this.#waiter = undefined;
-      waiter(message);
-      return;
-    }
-    this.#queue.push(message);
-    if (this.queued >= this.options.maxQueuedMessages) this.setPaused(true);
+    const receiver = this.#receiver;
+    if (receiver) receiver.message(message);
+    else this.#early.push(message);
+  }
+
+  /** The host delivered a ping or pong. */
+  receiveControl(type: "ping" | "pong", data: Uint8Array): void {
+    if (this.#ended) return;
+    this.activity++;
+    this.#receiver?.control(type, data);
+  }
+
+  /** The host's socket took what was buffered. */
+  drained(): void {
+    if (!this.#blocked) return;
+    this.#blocked = false;
+    if (!this.#pausedByDriver) this.setPaused(false);
+    this.#receiver?.drain();
   }
 
   /** The host reported the end of the connection. */
@@ -101,10 +135,12 @@ export abstract class NativeChannel implements Channel {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#closeTimer);
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.(undefined);
-    this.#resolveClosed(this.#error && !info.error ? { ...info, error: this.#error } : info);
+    const result = this.#endResult;
+    const end: CloseInfo = result ? { ...info, ...result } : info;
+    const final = this.#error && !end.error ? { ...end, error: this.#error } : end;
+    this.#final = final;
+    this.#resolveClosed(final);
+    this.#receiver?.end(final);
   }
 
   /** Closes for a violation (the code comes from the error). */
@@ -113,38 +149,31 @@ export abstract class NativeChannel implements Channel {
     this.close(error.closeCode ?? CloseCode.InternalError, error.closeReason);
   }
 
-  next(): Promise<MessageData | undefined> {
-    if (this.#head < this.#queue.length) {
-      const m = this.#queue[this.#head];
-      this.#queue[this.#head++] = "";
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
-      }
-      if (this.queued < this.options.maxQueuedMessages / 2) this.setPaused(false);
-      return Promise.resolve(m);
-    }
-    this.setPaused(false);
-    if (this.#ended) return Promise.resolve(undefined);
-    return new Promise((resolve) => (this.#waiter = resolve));
-  }
-
-  send(message: OutgoingMessage): Promise<void> {
+  send(message: OutgoingMessage): void {
     // A value that is no message is the handler's bug: thrown, so it closes with 1011 (as on every host).
     if (typeof message !== "string") messageBytes(message);
-    if (!this.isOpen) return Promise.reject(new NotOpenError());
-    try {
-      this.sendNow(message);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    if (!this.isOpen) return;
+    this.sendNow(message);
+    this.afterSend();
+  }
+
+  /** Applies the send-buffer cap, and pauses reads while the host holds much unsent. */
+  protected afterSend(): void {
     const buffered = this.bufferedAmount;
     if (buffered > this.options.maxSendBufferBytes) {
+      this.#error ??= new SprigError(
+        "SEND_BUFFER_FULL",
+        `the peer did not read: ${buffered} bytes were waiting to be sent`,
+        CloseCode.PolicyViolation,
+      );
+      this.#endResult = { code: CloseCode.PolicyViolation, reason: "send buffer full" };
       this.terminate();
-      this.onOverflow?.(buffered);
-      return Promise.resolve();
+      return;
     }
-    return this.afterSend();
+    if (this.reportsDrain && !this.#blocked && buffered > SEND_HIGH_WATER_BYTES) {
+      this.#blocked = true;
+      this.setPaused(true);
+    }
   }
 
   close(code: number, reason: string): void {

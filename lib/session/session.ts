@@ -1,65 +1,25 @@
 /**
- * The live connection: a {@link Connection} driven over a {@link Transport},
- * with async iteration, awaited sends, ping, keepalive, a bounded closing
- * handshake, and web streams. The client and the server both hand these out.
+ * The live connection's API: a {@link Session} is what `connect()` returns —
+ * async iteration, awaited sends, ping, keepalive, a bounded closing
+ * handshake, web streams, events. It is a thin layer over small parts:
+ * {@link LiveConnection} (the engine: push reads, one write per turn,
+ * backpressure, close bounds), {@link MessageQueue} (the one queue the
+ * iterator, `receive()` and `readable` share) and {@link Emitter} (events).
  *
  * @module
  */
 
-import { CloseCode, NotOpenError, SprigError, TimeoutError } from "./errors.ts";
-import type { Frame } from "./protocol/frame.ts";
-import { Connection, type ConnectionEvent, type ConnectionOptions } from "./protocol/connection.ts";
-import type { Transport, TransportAddress } from "./transport/transport.ts";
-import { abortReason } from "./transport/abort.ts";
+import { CloseCode, NotOpenError, TimeoutError } from "../errors.ts";
+import type { Frame } from "../protocol/frame.ts";
+import { Connection, type ConnectionOptions } from "../protocol/connection.ts";
+import type { Transport, TransportAddress } from "../transport/transport.ts";
+import { abortReason } from "../transport/abort.ts";
+import { Emitter } from "./events.ts";
+import { LiveConnection, type LiveReceiver } from "./live.ts";
+import { MessageQueue } from "./queue.ts";
+import { type CloseInfo, ConnectionClosedError, type MessageData, type SendData } from "./types.ts";
 
-/** A received message: text as a string, binary as bytes. */
-export type MessageData = string | Uint8Array;
-
-/** What can be sent: text, or any bytes. */
-export type SendData = string | ArrayBuffer | ArrayBufferView | Blob;
-
-/** How a session ended. */
-export interface CloseInfo {
-  /** The close code: the peer's, the one sent on failure, or 1006 when the transport just ended. */
-  code: number;
-  /** The close reason. */
-  reason: string;
-  /** True when both close frames were exchanged. */
-  wasClean: boolean;
-  /** What went wrong, for a close that was not clean. */
-  error?: SprigError | Error;
-}
-
-/**
- * The session ended without a clean closing handshake; thrown by iteration and `receive()`.
- *
- * @example
- * ```ts
- * import { connect, ConnectionClosedError } from "../mod.ts";
- * const ws = await connect("ws://127.0.0.1:8080/");
- * try {
- *   for await (const message of ws) console.log(message);
- * } catch (error) {
- *   if (!(error instanceof ConnectionClosedError)) throw error;
- *   console.log(`lost: ${error.info.code}`, error.info.error);
- * }
- * ```
- */
-export class ConnectionClosedError extends SprigError {
-  /** How it ended. */
-  readonly info: CloseInfo;
-  /** The message names the close code, the reason and the underlying error, if any. */
-  constructor(info: CloseInfo) {
-    super(
-      "CONNECTION_CLOSED",
-      `the WebSocket connection closed (${info.code}${info.reason ? ` ${info.reason}` : ""})` +
-        (info.error ? `: ${info.error.message}` : ""),
-      undefined,
-      { cause: info.error },
-    );
-    this.info = info;
-  }
-}
+export { type CloseInfo, ConnectionClosedError, type MessageData, type SendData };
 
 /** Keepalive: ping every `intervalMs`; no pong within `timeoutMs` ends the session. */
 export interface KeepaliveOptions {
@@ -142,49 +102,43 @@ export const SESSION_DEFAULTS = {
   keepaliveTimeoutMs: 10_000,
 } as const;
 
-type Listener<T> = (value: T) => void;
+type Ping = { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void };
+
+const noop = () => {};
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** A rejected promise that is never reported as unhandled: the caller may ignore it. */
+function rejected<T>(error: unknown): Promise<T> {
+  const p = Promise.reject(error);
+  p.catch(noop);
+  return p;
+}
 
 /**
  * A live WebSocket connection.
  *
  * @example
  * ```ts
- * import { connect } from "../mod.ts";
+ * import { connect } from "../../mod.ts";
  * await using ws = await connect("ws://127.0.0.1:8080/");
  * await ws.send("hello");
  * for await (const message of ws) console.log(message);
  * ```
  */
 export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
-  readonly #transport: Transport;
+  readonly #live: LiveConnection;
   readonly #conn: Connection;
   readonly #info: SessionInfo;
-  readonly #closeTimeoutMs: number;
-  readonly #maxQueued: number;
   readonly #trace: ((line: string) => void) | undefined;
-
-  #queue: MessageData[] = [];
-  #queueHead = 0;
-  /** Readers waiting for a message or the end. */
-  #readerWaits: Array<() => void> = [];
-  /** Wakes the read loop waiting for queue space. */
-  #wakeLoop: (() => void) | undefined;
-  #closeInfo: CloseInfo | undefined;
-  #resolveClosed!: (info: CloseInfo) => void;
+  readonly #queue: MessageQueue;
+  readonly #events = new Emitter<SessionEvents>();
   /** Resolves, never rejects, when the session has ended. */
   readonly closed: Promise<CloseInfo>;
-  #pings = new Map<
-    string,
-    { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void }
-  >();
+  #resolveClosed!: (info: CloseInfo) => void;
+  #closeInfo: CloseInfo | undefined;
+  #pings = new Map<string, Ping>();
   #pingCounter = 0;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #error: Error | undefined;
-  #listeners = new Map<keyof SessionEvents, Set<Listener<never>>>();
-  #writeChain: Promise<void> = Promise.resolve();
-  /** The write of the current turn's output, while it is being gathered. */
-  #batch: Promise<void> | undefined;
   #blobs: Promise<void> | undefined;
   #readable: ReadableStream<MessageData> | undefined;
   #writable: WritableStream<SendData> | undefined;
@@ -197,26 +151,46 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     options: SessionOptions = {},
     initial?: Uint8Array,
   ) {
-    this.#transport = transport;
     this.#info = info;
-    this.#closeTimeoutMs = options.closeTimeoutMs ?? SESSION_DEFAULTS.closeTimeoutMs;
-    this.#maxQueued = Math.max(1, options.maxQueuedMessages ?? SESSION_DEFAULTS.maxQueuedMessages);
     this.#trace = options.trace;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#conn = connection instanceof Connection ? connection : new Connection({
+    const conn = this.#conn = connection instanceof Connection ? connection : new Connection({
       ...connection,
       onFrame: (direction, frame) => this.#onFrame(direction, frame),
     });
-    const keepalive = options.keepalive;
-    if (keepalive) this.#startKeepalive(keepalive);
+    const live = this.#live = new LiveConnection(transport, conn, {
+      closeTimeoutMs: options.closeTimeoutMs ?? SESSION_DEFAULTS.closeTimeoutMs,
+      initial,
+    });
+    this.#queue = new MessageQueue(
+      options.maxQueuedMessages ?? SESSION_DEFAULTS.maxQueuedMessages,
+      () => live.pauseReads(),
+      () => live.resumeReads(),
+    );
     if (options.on) {
       for (const [type, listener] of Object.entries(options.on)) {
         if (listener) this.on(type as "open", listener as (value: Session) => void);
       }
     }
-    this.#emit("open", this);
-    void this.#readLoop(initial);
+    if (options.keepalive) this.#startKeepalive(options.keepalive);
+    this.#events.emit("open", this);
+    live.start(this.#receiver);
   }
+
+  /** What the engine reports, in the socket's turn. */
+  readonly #receiver: LiveReceiver = {
+    message: (data) => {
+      this.#queue.push(data);
+      this.#events.emit("message", data);
+    },
+    control: (type, data) => {
+      this.#events.emit(type, data);
+      if (type === "pong") this.#settlePings(data);
+    },
+    error: (error) => this.#events.emit("error", error),
+    drain: noop,
+    end: (info) => this.#end(info),
+  };
 
   /** The subprotocol the server chose, or `""`. */
   get protocol(): string {
@@ -252,7 +226,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
 
   /** Bytes given to the socket but not yet sent by the operating system, when the runtime tells. */
   get bufferedAmount(): number {
-    return this.#transport.bufferedAmount ?? 0;
+    return this.#live.bufferedAmount;
   }
 
   /** Listens to an event; returns a function that stops listening. */
@@ -260,22 +234,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     type: K,
     listener: (value: SessionEvents[K]) => void,
   ): () => void {
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, set = new Set());
-    set.add(listener as Listener<never>);
-    return () => set!.delete(listener as Listener<never>);
-  }
-
-  #emit<K extends keyof SessionEvents>(type: K, value: SessionEvents[K]): void {
-    const set = this.#listeners.get(type);
-    if (!set) return;
-    for (const l of set) {
-      try {
-        (l as Listener<SessionEvents[K]>)(value);
-      } catch {
-        // A listener's failure is not the connection's.
-      }
-    }
+    return this.#events.on(type, listener);
   }
 
   #onFrame(direction: "in" | "out", frame: Frame): void {
@@ -286,16 +245,20 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
         } rsv=${frame.rsv} op=${frame.opcode} len=${frame.payload.length}`,
       );
     }
-    if (this.#listeners.get("frame")?.size) this.#emit("frame", { direction, frame });
+    if (this.#events.has("frame")) this.#events.emit("frame", { direction, frame });
   }
 
   // ------------------------------------------------------------------ sending
 
   /**
-   * Sends a message: a string as text, bytes as binary. Resolves when the
+   * Sends a message: a string as text, bytes as binary. Sends made in the
+   * same turn of the event loop go out in one write. Resolves when the
    * socket accepted the bytes, so awaiting each send is backpressure.
+   * A send that fails rejects, but is never reported as an unhandled
+   * rejection when nobody awaits it.
    *
-   * @throws {NotOpenError} once closing has begun
+   * @throws {NotOpenError} (as a rejection) once closing has begun
+   * @throws {TypeError} (as a rejection) for data that is not a string, a BufferSource or a Blob
    */
   send(data: SendData): Promise<void> {
     // A Blob must be read first; later sends wait for it so order is kept.
@@ -304,10 +267,11 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
         const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
         return this.#sendNow(bytes as string | ArrayBuffer | ArrayBufferView);
       });
-      const tail = (this.#blobs = turn.catch(() => {}));
+      const tail = (this.#blobs = turn.catch(noop));
       tail.then(() => {
         if (this.#blobs === tail) this.#blobs = undefined;
       });
+      turn.catch(noop);
       return turn;
     }
     return this.#sendNow(data as string | ArrayBuffer | ArrayBufferView);
@@ -318,9 +282,9 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       if (typeof data === "string") this.#conn.sendText(data);
       else this.#conn.sendBinary(toBytes(data));
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
-    return this.#flush();
+    return this.#live.written();
   }
 
   /**
@@ -331,9 +295,9 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     try {
       this.#conn.sendEncodedFrame(frame);
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
-    return this.#flush();
+    return this.#live.written();
   }
 
   /**
@@ -342,6 +306,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *
    * @example
    * ```ts
+   * import { connect } from "../../mod.ts";
+   * await using ws = await connect("ws://127.0.0.1:8080/");
    * await ws.sendStream((async function* () { yield "part 1, "; yield "part 2"; })());
    * ```
    */
@@ -355,17 +321,21 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       kind ??= typeof part === "string" ? "text" : "binary";
       if (previous !== undefined) {
         this.#conn.sendFragment(kind, previous, false);
-        await this.#flush();
+        await this.#live.written();
       }
       previous = part;
     }
     this.#conn.sendFragment(kind ?? "binary", previous ?? new Uint8Array(0), true);
-    await this.#flush();
+    await this.#live.written();
   }
 
   /**
    * Sends a ping and resolves with the round-trip time in milliseconds when
    * its pong arrives. Rejects if the session closes first.
+   *
+   * @param data at most 125 bytes; default a 6-byte counter
+   * @throws {NotOpenError} once closing has begun
+   * @throws {RangeError} for a payload over 125 bytes (RFC 6455 §5.5)
    */
   ping(data?: Uint8Array): Promise<number> {
     const payload = data ?? new Uint8Array([0x73, 0x70, ...u32(++this.#pingCounter)]);
@@ -377,39 +347,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       this.#conn.ping(payload);
     } catch (error) {
       this.#pings.delete(key);
+      promise.catch(noop);
       throw error;
     }
-    this.#flush().catch(() => {});
+    this.#live.scheduleFlush();
     return promise;
   }
 
   /** Sends a pong: a heartbeat, or the answer to a ping when `autoPong` is off. */
   async pong(data?: Uint8Array): Promise<void> {
     this.#conn.pong(data);
-    await this.#flush();
-  }
-
-  /** Writes what the connection queued; writes stay in order. */
-  /**
-   * Writes what the connection queued. Sends made in the same turn of the
-   * event loop go out in one write (a microtask later), so a burst of small
-   * messages costs one system call, not one each.
-   */
-  #flush(): Promise<void> {
-    if (this.#batch !== undefined) return this.#batch;
-    if (this.#conn.outputBytes === 0) return this.#writeChain;
-    const batch = Promise.resolve().then(() => {
-      this.#batch = undefined;
-      const chunks = this.#conn.takeOutput();
-      const done = chunks.length > 0 ? this.#transport.write(chunks) : Promise.resolve();
-      this.#writeChain = done.catch(() => {});
-      return done;
-    }).catch((error) => {
-      this.#fail(error);
-      throw error;
-    });
-    this.#batch = batch;
-    return batch;
+    await this.#live.written();
   }
 
   // ------------------------------------------------------------------ closing
@@ -428,31 +376,13 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    */
   async close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
     if (this.#closeInfo) return this.#closeInfo;
-    this.#conn.close(code, reason);
-    this.#armCloseTimer();
-    this.#flush().catch(() => {});
-    this.#wakeLoop?.(); // closing never waits on the application reading
+    this.#live.close(code, reason);
     return await this.closed;
-  }
-
-  /** Closes with code 1011 or the given one, without waiting for the handshake (at most `closeTimeoutMs`). */
-  #armCloseTimer(): void {
-    if (this.#closeTimer !== undefined || this.#closeInfo) return;
-    this.#closeTimer = setTimeout(() => {
-      this.#error ??= new TimeoutError(
-        "CLOSE_TIMEOUT",
-        `no closing handshake within ${this.#closeTimeoutMs} ms`,
-        this.#closeTimeoutMs,
-      );
-      this.#transport.close();
-      this.#end({ code: CloseCode.Abnormal, reason: "", wasClean: false, error: this.#error });
-    }, this.#closeTimeoutMs);
   }
 
   /** Ends the session at once: closes the transport without a closing handshake. */
   terminate(): void {
-    this.#transport.close();
-    this.#end({ code: CloseCode.Abnormal, reason: "", wasClean: false, error: this.#error });
+    this.#live.terminate();
   }
 
   /** `await using` closes the connection normally. */
@@ -460,100 +390,25 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     if (!this.#closeInfo) await this.close().catch(() => this.terminate());
   }
 
-  #fail(error: Error): void {
-    this.#error ??= error;
-    this.#emit("error", error);
-    this.#transport.close();
-    this.#end({ code: CloseCode.Abnormal, reason: "", wasClean: false, error: this.#error });
-  }
-
   #end(info: CloseInfo): void {
     if (this.#closeInfo) return;
-    if (this.#error && !info.error) info = { ...info, error: this.#error };
     this.#closeInfo = info;
-    clearTimeout(this.#closeTimer);
     clearInterval(this.#keepaliveTimer);
     const pingError = new NotOpenError("the connection closed before the pong arrived");
     for (const p of this.#pings.values()) p.reject(pingError);
     this.#pings.clear();
-    this.#wakeReaders();
-    this.#wakeLoop?.();
-    this.#emit("close", info);
+    this.#queue.wake();
+    this.#events.emit("close", info);
     this.#resolveClosed(info);
   }
 
   // ------------------------------------------------------------------ reading
 
-  async #readLoop(initial?: Uint8Array): Promise<void> {
-    const conn = this.#conn;
-    try {
-      if (initial && initial.length > 0) this.#handle(conn.receive(initial));
-      while (!this.#closeInfo) {
-        if (conn.state === "closed") {
-          if (conn.shouldCloseTransport) break;
-          // A client waits for the server to close TCP (RFC 6455 §7.1.1), within the close timeout.
-          this.#armCloseTimer();
-        } else if (this.#queuedCount() >= this.#maxQueued && !this.#conn.closeSent) {
-          // Backpressure: stop reading until the application takes messages.
-          await new Promise<void>((resolve) => (this.#wakeLoop = resolve));
-          this.#wakeLoop = undefined;
-          continue;
-        }
-        const chunk = await this.#transport.read();
-        if (chunk === null) {
-          this.#handle(conn.receiveEof());
-          break;
-        }
-        this.#handle(conn.receive(chunk));
-        if (conn.outputBytes > 0) this.#flush().catch(() => {});
-      }
-    } catch (error) {
-      if (!this.#closeInfo) {
-        this.#handle(conn.receiveEof());
-        this.#error ??= error as Error;
-      }
-    }
-    await this.#batch?.catch(() => {});
-    await this.#writeChain;
-    this.#transport.close();
-    const result = conn.closeResult ?? { code: CloseCode.Abnormal, reason: "", wasClean: false };
-    this.#end({ ...result });
-  }
-
-  #handle(events: ConnectionEvent[]): void {
-    for (const e of events) {
-      switch (e.type) {
-        case "text":
-        case "binary":
-          this.#queue.push(e.data);
-          this.#emit("message", e.data);
-          break;
-        case "ping":
-          this.#emit("ping", e.data);
-          break;
-        case "pong": {
-          this.#emit("pong", e.data);
-          this.#settlePings(e.data);
-          break;
-        }
-        case "error":
-          this.#error ??= e.error;
-          this.#emit("error", e.error);
-          break;
-        case "close":
-          // Nothing to do: the loop sees the state and finishes.
-          break;
-      }
-    }
-    if (events.length > 0) this.#wakeReaders();
-    if (this.#conn.outputBytes > 0) this.#flush().catch(() => {});
-  }
-
   /** A pong answers its ping and every earlier one (RFC 6455 §5.5.3 lets peers skip pongs). */
   #settlePings(payload: Uint8Array): void {
+    if (this.#pings.size === 0) return;
     const key = keyOf(payload);
-    const hit = this.#pings.get(key);
-    if (!hit) return;
+    if (!this.#pings.has(key)) return;
     const now = performance.now();
     for (const [k, p] of this.#pings) {
       this.#pings.delete(k);
@@ -562,41 +417,21 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     }
   }
 
-  /** Resolves at the next message or at the end. */
-  #nextWake(): Promise<void> {
-    return new Promise((resolve) => this.#readerWaits.push(resolve));
-  }
-
-  #wakeReaders(): void {
-    const waits = this.#readerWaits;
-    if (waits.length === 0) return;
-    this.#readerWaits = [];
-    for (const wake of waits) wake();
-  }
-
-  #queuedCount(): number {
-    return this.#queue.length - this.#queueHead;
+  /** The next message, undefined at a clean end; throws at an unclean one. Undefined + `wait` when none yet. */
+  #take(): MessageData | undefined {
+    const m = this.#queue.shift();
+    if (m !== undefined) return m;
+    const info = this.#closeInfo;
+    if (info && !info.wasClean) throw new ConnectionClosedError(info);
+    return undefined;
   }
 
   /** Takes the next message, or undefined at the end; throws if the end was not clean. */
   async #next(): Promise<MessageData | undefined> {
     while (true) {
-      if (this.#queueHead < this.#queue.length) {
-        const m = this.#queue[this.#queueHead];
-        this.#queue[this.#queueHead++] = undefined as unknown as MessageData;
-        if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-          this.#queue = this.#queue.slice(this.#queueHead);
-          this.#queueHead = 0;
-        }
-        this.#wakeLoop?.();
-        return m;
-      }
-      const info = this.#closeInfo;
-      if (info) {
-        if (info.wasClean) return undefined;
-        throw new ConnectionClosedError(info);
-      }
-      await this.#nextWake();
+      const m = this.#take();
+      if (m !== undefined || this.#closeInfo) return m;
+      await this.#queue.wait();
     }
   }
 
@@ -631,15 +466,18 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       });
       let wake: (() => void) | undefined;
       try {
-        while (this.#queuedCount() === 0 && !this.#closeInfo) {
-          await Promise.race([new Promise<void>((r) => this.#readerWaits.push(wake = r)), gaveUp]);
+        while (this.#queue.size === 0 && !this.#closeInfo) {
+          await Promise.race([
+            new Promise<void>((r) => this.#queue.addWaiter(wake = r)),
+            gaveUp,
+          ]);
         }
       } finally {
         // A reader that gave up leaves no waiter behind (receive() may be polled for hours).
-        if (wake) this.#readerWaits = this.#readerWaits.filter((w) => w !== wake);
+        if (wake) this.#queue.removeWaiter(wake);
         clearTimeout(timer);
         if (onAbort) signal!.removeEventListener("abort", onAbort);
-        gaveUp.catch(() => {});
+        gaveUp.catch(noop);
       }
     }
     const m = await this.#next();
@@ -648,12 +486,20 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   }
 
   /** Iterates the messages; ends after a clean close and throws {@link ConnectionClosedError} otherwise. */
-  async *[Symbol.asyncIterator](): AsyncIterator<MessageData> {
-    while (true) {
-      const m = await this.#next();
-      if (m === undefined) return;
-      yield m;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<MessageData> {
+    // A plain iterator rather than an async generator: a message already
+    // queued costs one settled promise, not a generator's machinery.
+    const next = (): Promise<IteratorResult<MessageData>> => {
+      try {
+        const m = this.#take();
+        if (m !== undefined) return Promise.resolve({ done: false, value: m });
+        if (this.#closeInfo) return Promise.resolve(DONE);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return this.#queue.wait().then(next);
+    };
+    return { next, return: () => Promise.resolve(DONE) };
   }
 
   /** The messages as a web stream (pull-based: an unread stream stops socket reads). */
@@ -669,7 +515,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
         }
       },
       cancel: async () => {
-        await this.close().catch(() => {});
+        await this.close().catch(noop);
       },
     }, { highWaterMark: 0 });
   }
@@ -682,7 +528,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
         await this.close();
       },
       abort: async () => {
-        await this.close(CloseCode.GoingAway).catch(() => {});
+        await this.close(CloseCode.GoingAway).catch(noop);
       },
     });
   }
@@ -698,15 +544,19 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       const timer = setTimeout(() => {
         // While the application is not reading, the pong may sit unread in
         // the socket: that is backpressure, not a dead peer.
-        if (this.#closeInfo || this.#wakeLoop !== undefined) return;
-        const error = new TimeoutError(
-          "KEEPALIVE_TIMEOUT",
-          `no pong within ${timeout} ms`,
-          timeout,
+        if (this.#closeInfo || this.#live.paused) return;
+        this.#live.terminate(
+          new TimeoutError("KEEPALIVE_TIMEOUT", `no pong within ${timeout} ms`, timeout),
         );
-        this.#fail(error);
       }, timeout);
-      this.ping().then(() => clearTimeout(timer), () => clearTimeout(timer));
+      let pong: Promise<number>;
+      try {
+        pong = this.ping();
+      } catch {
+        clearTimeout(timer);
+        return;
+      }
+      pong.then(() => clearTimeout(timer), () => clearTimeout(timer));
     }, interval);
   }
 }

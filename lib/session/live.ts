@@ -1,0 +1,486 @@
+/**
+ * The engine of a live connection: the sans-I/O {@link Connection} driven
+ * over a {@link Transport}, shared by the client's session and the server.
+ *
+ * The hot path has no promise, closure or timer per message: the transport
+ * pushes each read into {@link LiveConnection} in the socket's own callback;
+ * the read is parsed whole and every complete message goes to the
+ * {@link LiveReceiver} in that same turn; whatever the receiver sends in
+ * answer (echoes, pushes, pongs, the close reply) is written once, at the end
+ * of the turn. Sends made outside a read (a timer, another connection's
+ * handler) are gathered the same way and written once per turn of the event
+ * loop (a microtask).
+ *
+ * Timers exist only per connection and only while needed: the closing
+ * handshake's bound, and the write-progress bound while the peer is not
+ * reading. Activity is counted ({@link LiveConnection.bytesIn}), not timed.
+ *
+ * @module
+ */
+
+import { CloseCode, SprigError, TimeoutError } from "../errors.ts";
+import type { Connection, ConnectionEvent } from "../protocol/connection.ts";
+import { concatBytes } from "../protocol/bytes.ts";
+import type { Transport, TransportSink } from "../transport/transport.ts";
+import type { CloseInfo, MessageData } from "./types.ts";
+
+/** What a live connection reports, synchronously, in the socket's turn. @internal */
+export interface LiveReceiver {
+  /** A complete message, in order. */
+  message(data: MessageData): void;
+  /** A ping (its pong is already queued when autoPong is on) or a pong. */
+  control(type: "ping" | "pong", data: Uint8Array): void;
+  /** The peer broke the protocol, a write failed, or a bound was passed; the end follows. */
+  error(error: Error): void;
+  /** Output that had passed the high-water mark was taken by the socket. */
+  drain(): void;
+  /** The connection ended. Called once, last, after every message. */
+  end(info: CloseInfo): void;
+}
+
+/** Options of {@link LiveConnection}. @internal */
+export interface LiveOptions {
+  /** Bound on the closing handshake, in ms. */
+  closeTimeoutMs: number;
+  /** Bytes waiting to be sent past which the connection is dropped (a server's cap). Default none. */
+  maxSendBufferBytes?: number;
+  /** While the peer takes none of our output for this long, in ms, drop it. 0: never. */
+  writeTimeoutMs?: number;
+  /** Stop reading while our output waits for the peer to read (a server's echo loop). */
+  pauseReadsWhileWriting?: boolean;
+  /** How to close the socket once done (a server's lingering close). Default `transport.close()`. */
+  closeTransport?: () => void;
+  /** How to drop the socket at once. Default `transport.close()`. */
+  destroyTransport?: () => void;
+  /** Bytes already read after the handshake. */
+  initial?: Uint8Array;
+}
+
+/** Output smaller than this, in several chunks, is joined into one buffer before writing. */
+const JOIN_BELOW = 64 * 1024;
+/** For transports without `writeNow`: bytes in flight past which writing counts as blocked. */
+const WRITE_HIGH_WATER_BYTES = 64 * 1024;
+
+const PAUSED_BY_RECEIVER = 1;
+const PAUSED_BY_WRITES = 2;
+
+const noop = () => {};
+
+/** A waiter for the current turn's write. */
+interface WriteWaiter {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * A {@link Connection} over a {@link Transport}, in push mode. @internal
+ */
+export class LiveConnection {
+  readonly transport: Transport;
+  readonly conn: Connection;
+  /** Bytes received so far: the activity counter idle timeouts compare. */
+  bytesIn = 0;
+  readonly #options: LiveOptions;
+  readonly #closeTransport: () => void;
+  readonly #destroyTransport: () => void;
+  #receiver: LiveReceiver | undefined;
+  #inTurn = false;
+  #flushScheduled = false;
+  readonly #flushTask = () => {
+    if (this.#flushScheduled) this.flush();
+  };
+  #paused = 0;
+  #resumeLoop: (() => void) | undefined;
+  /** Output the transport has not taken yet (writeNow returned false, or a write is in flight). */
+  #blocked = false;
+  /** For transports without writeNow: bytes handed to write() and not settled. */
+  #inFlight = 0;
+  /** Sends waiting for the current turn's write. */
+  #waiter: WriteWaiter | undefined;
+  /** Sends waiting for the transport to drain. */
+  #drainWaiters: WriteWaiter[] = [];
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #stallTimer: ReturnType<typeof setInterval> | undefined;
+  #error: Error | undefined;
+  #closeInfo: CloseInfo | undefined;
+  #ending = false;
+  #resolveClosed!: (info: CloseInfo) => void;
+  /** Resolves, never rejects, when the connection has ended. */
+  readonly closed: Promise<CloseInfo> = new Promise((resolve) => (this.#resolveClosed = resolve));
+
+  constructor(transport: Transport, connection: Connection, options: LiveOptions) {
+    this.transport = transport;
+    this.conn = connection;
+    this.#options = options;
+    this.#closeTransport = options.closeTransport ?? (() => transport.close());
+    this.#destroyTransport = options.destroyTransport ?? (() => transport.close());
+  }
+
+  /** Starts reading; `receiver` hears everything from now on. Once. */
+  start(receiver: LiveReceiver): void {
+    this.#receiver = receiver;
+    const initial = this.#options.initial;
+    if (initial !== undefined && initial.length > 0) this.#data(initial);
+    if (this.#closeInfo) return;
+    const t = this.transport;
+    const sink: TransportSink = {
+      data: (chunk) => this.#data(chunk),
+      end: (error) => this.#eof(error),
+      drain: () => this.#drained(),
+    };
+    if (t.attach) t.attach(sink);
+    else void this.#pull(sink);
+  }
+
+  /** The end of the connection, once it ended. */
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closeInfo;
+  }
+
+  /** What went wrong, if anything. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** Bytes given to the socket and not yet taken by the operating system, as far as known. */
+  get bufferedAmount(): number {
+    return (this.transport.bufferedAmount ?? 0) + this.conn.outputBytes + this.#inFlight;
+  }
+
+  /** True while our output waits for the peer to read. */
+  get writeBlocked(): boolean {
+    return this.#blocked;
+  }
+
+  /** True while reads are paused by the receiver. */
+  get paused(): boolean {
+    return (this.#paused & PAUSED_BY_RECEIVER) !== 0;
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  #data(chunk: Uint8Array): void {
+    this.bytesIn += chunk.length;
+    if (this.#closeInfo) return;
+    this.#inTurn = true;
+    try {
+      this.#dispatch(this.conn.receive(chunk));
+    } finally {
+      this.#inTurn = false;
+    }
+    this.flush();
+    this.#afterRead();
+  }
+
+  #eof(error?: Error): void {
+    if (this.#closeInfo || this.#ending) return;
+    if (error) this.#error ??= error;
+    this.#inTurn = true;
+    try {
+      this.#dispatch(this.conn.receiveEof());
+    } finally {
+      this.#inTurn = false;
+    }
+    this.#finish(false);
+  }
+
+  #dispatch(events: ConnectionEvent[]): void {
+    const receiver = this.#receiver!;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      switch (e.type) {
+        case "text":
+        case "binary":
+          receiver.message(e.data);
+          break;
+        case "ping":
+        case "pong":
+          receiver.control(e.type, e.data);
+          break;
+        case "error":
+          this.#error ??= e.error;
+          receiver.error(e.error);
+          break;
+      }
+    }
+  }
+
+  /** After a read: the protocol may have reached CLOSED. */
+  #afterRead(): void {
+    const conn = this.conn;
+    if (conn.state !== "closed" || this.#closeInfo) return;
+    // A server closes TCP as soon as the closing handshake is done; a
+    // client waits for the server to (RFC 6455 §7.1.1), within the close timeout.
+    if (conn.shouldCloseTransport) this.#finish(true);
+    else this.#armCloseTimer();
+  }
+
+  /** The read loop for transports without push mode. */
+  async #pull(sink: TransportSink): Promise<void> {
+    try {
+      while (!this.#closeInfo) {
+        if (this.#paused !== 0) {
+          await new Promise<void>((resolve) => (this.#resumeLoop = resolve));
+          this.#resumeLoop = undefined;
+          continue;
+        }
+        const chunk = await this.transport.read();
+        if (chunk === null) break;
+        sink.data(chunk);
+      }
+      sink.end();
+    } catch (error) {
+      sink.end(error as Error);
+    }
+  }
+
+  /** Stops reading the socket until {@link resumeReads} (inbound backpressure). */
+  pauseReads(): void {
+    this.#setPaused(this.#paused | PAUSED_BY_RECEIVER);
+  }
+
+  /** Reads the socket again. */
+  resumeReads(): void {
+    this.#setPaused(this.#paused & ~PAUSED_BY_RECEIVER);
+  }
+
+  #setPaused(flags: number): void {
+    const was = this.#paused;
+    this.#paused = flags;
+    if ((was === 0) === (flags === 0)) return;
+    if (flags !== 0) this.transport.pause?.();
+    else {
+      this.transport.resume?.();
+      this.#resumeLoop?.();
+    }
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  /**
+   * Writes what the connection queued, now. Called at the end of every read
+   * and by the scheduled flush; anyone may call it to write at once.
+   */
+  flush(): void {
+    this.#flushScheduled = false;
+    const conn = this.conn;
+    if (this.#closeInfo) return;
+    // takeOutput() also queues the close frame of a failure reported with good messages.
+    if (conn.outputBytes === 0 && conn.failure === undefined) {
+      this.#settleWaiter();
+      return;
+    }
+    const chunks = conn.takeOutput();
+    if (chunks.length === 0) {
+      this.#settleWaiter();
+      return;
+    }
+    let out: readonly Uint8Array[] = chunks;
+    if (chunks.length > 1) {
+      let total = 0;
+      for (let i = 0; i < chunks.length; i++) total += chunks[i].length;
+      if (total < JOIN_BELOW) out = [concatBytes(chunks, total)];
+    }
+    const t = this.transport;
+    if (t.writeNow) {
+      if (!t.writeNow(out) && !this.#blocked) this.#block();
+    } else {
+      let size = 0;
+      for (let i = 0; i < out.length; i++) size += out[i].length;
+      this.#inFlight += size;
+      t.write(out).then(() => {
+        this.#inFlight -= size;
+        if (this.#blocked && this.#inFlight < WRITE_HIGH_WATER_BYTES / 2) this.#drained();
+      }, (error) => this.#writeFailed(error));
+      if (!this.#blocked && this.#inFlight > WRITE_HIGH_WATER_BYTES) this.#block();
+    }
+    this.#settleWaiter();
+    const cap = this.#options.maxSendBufferBytes;
+    if (cap !== undefined && this.#blocked) {
+      const buffered = this.bufferedAmount;
+      if (buffered > cap) this.#overflow(buffered, cap);
+    }
+  }
+
+  /** Writes at the end of this turn (at once after a read, else in a microtask). */
+  scheduleFlush(): void {
+    if (this.#inTurn || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(this.#flushTask);
+  }
+
+  /**
+   * A promise for this turn's output: resolves once the socket took it, so
+   * awaiting it is backpressure; rejects if the connection fails first.
+   */
+  written(): Promise<void> {
+    let w = this.#waiter;
+    if (w === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      w = this.#waiter = { promise, resolve, reject };
+    }
+    this.scheduleFlush();
+    return w.promise;
+  }
+
+  #settleWaiter(): void {
+    const w = this.#waiter;
+    if (w === undefined) return;
+    this.#waiter = undefined;
+    if (this.#blocked) this.#drainWaiters.push(w);
+    else w.resolve();
+  }
+
+  #block(): void {
+    this.#blocked = true;
+    if (this.#options.pauseReadsWhileWriting) this.#setPaused(this.#paused | PAUSED_BY_WRITES);
+    const ms = this.#options.writeTimeoutMs ?? 0;
+    if (ms > 0 && this.#stallTimer === undefined) {
+      // The peer must take some of our output within `ms`; checked four times per period.
+      let last = this.bufferedAmount;
+      let quiet = 0;
+      this.#stallTimer = setInterval(() => {
+        const now = this.bufferedAmount;
+        quiet = now < last ? 0 : quiet + 1;
+        last = now;
+        if (quiet >= 4) {
+          this.terminate(
+            new TimeoutError("WRITE_TIMEOUT", `the peer read nothing for ${ms} ms`, ms),
+          );
+        }
+      }, Math.max(1, Math.ceil(ms / 4)));
+    }
+  }
+
+  #drained(): void {
+    if (!this.#blocked) return;
+    this.#blocked = false;
+    clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (let i = 0; i < waiters.length; i++) waiters[i].resolve();
+    if (this.#closeInfo) return;
+    this.#setPaused(this.#paused & ~PAUSED_BY_WRITES);
+    this.#receiver?.drain();
+  }
+
+  #writeFailed(error: Error): void {
+    if (this.#closeInfo) return;
+    this.#error ??= error;
+    this.#receiver?.error(error);
+    this.#finish(false, true);
+  }
+
+  #overflow(buffered: number, cap: number): void {
+    const error = new SprigError(
+      "SEND_BUFFER_FULL",
+      `the peer did not read: ${buffered} bytes were waiting to be sent (cap ${cap})`,
+      CloseCode.PolicyViolation,
+    );
+    this.#error ??= error;
+    this.#receiver?.error(error);
+    // A close frame would only queue behind the data the peer is not reading.
+    this.#finish(false, true, {
+      code: CloseCode.PolicyViolation,
+      reason: "send buffer full",
+      wasClean: false,
+    });
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2) with any code a server
+   * or client may send, bounded by the close timeout.
+   *
+   * @throws {RangeError} from {@link Connection.close} for a code or reason that may not be sent
+   */
+  close(code?: number, reason = ""): void {
+    if (this.#closeInfo) return;
+    this.conn.close(code, reason);
+    this.#armCloseTimer();
+    this.scheduleFlush();
+    // Closing never waits on the application reading.
+    this.#setPaused(0);
+  }
+
+  /** Drops the connection now, without a closing handshake. */
+  terminate(error?: Error): void {
+    if (this.#closeInfo) return;
+    if (error) {
+      this.#error ??= error;
+      this.#receiver?.error(error);
+    }
+    this.#finish(false, true);
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#closeInfo) return;
+    const ms = this.#options.closeTimeoutMs;
+    this.#closeTimer = setTimeout(() => {
+      const conn = this.conn;
+      // Both close frames were exchanged: only the transport's close is
+      // missing, and the end is the clean one the frames agreed on
+      // (RFC 6455 §7.1.4). Otherwise the peer never answered.
+      if (conn.closeSent && conn.closeReceived) this.#finish(true);
+      else {
+        this.#error ??= new TimeoutError(
+          "CLOSE_TIMEOUT",
+          `no closing handshake within ${ms} ms`,
+          ms,
+        );
+        this.#finish(false, true);
+      }
+    }, ms);
+  }
+
+  /**
+   * Ends: writes what is left (unless dropping), closes the transport, and
+   * reports the end once.
+   */
+  #finish(
+    graceful: boolean,
+    drop = false,
+    dropResult?: { code: number; reason: string; wasClean: boolean },
+  ): void {
+    if (this.#closeInfo || this.#ending) return;
+    // Closing the transport may report its end at once, re-entering here.
+    this.#ending = true;
+    const conn = this.conn;
+    if (!drop) this.flush();
+    if (drop) this.#destroyTransport();
+    else if (graceful || conn.state === "closed") this.#closeTransport();
+    else this.#destroyTransport();
+    clearTimeout(this.#closeTimer);
+    clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
+    if (conn.state !== "closed") conn.receiveEof();
+    const result = !drop && conn.closeResult
+      ? conn.closeResult
+      : dropResult ?? { code: CloseCode.Abnormal, reason: "", wasClean: false };
+    const info: CloseInfo = this.#error
+      ? { code: result.code, reason: result.reason, wasClean: result.wasClean, error: this.#error }
+      : { code: result.code, reason: result.reason, wasClean: result.wasClean };
+    this.#closeInfo = info;
+    const failure = this.#error ?? new Error("the connection closed");
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(failure);
+    w?.promise.catch(noop);
+    for (const d of this.#drainWaiters) {
+      d.reject(failure);
+      d.promise.catch(noop);
+    }
+    this.#drainWaiters = [];
+    this.#resumeLoop?.();
+    this.#resolveClosed(info);
+    this.#receiver?.end(info);
+  }
+}
