@@ -64,6 +64,21 @@ export interface ConnectionOptions extends Partial<Limits> {
 
 /** Payloads smaller than this are copied after their header into one buffer. */
 const COPY_THRESHOLD = 16 * 1024;
+/** Frames up to this size are written into the shared output slab. */
+const SLAB_FRAME_MAX = 4096;
+/** Strings up to this many UTF-16 units are tried as ASCII, framed without an encoder call. */
+const ASCII_TRY_MAX = 256;
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * One slab shared by every connection of the process: small frames are
+ * written straight into it, so a turn's frames are contiguous and leave as
+ * one view, with no allocation per frame and no copy to join them. Regions
+ * handed out are never reused (views keep their slab alive until written);
+ * a full slab is simply replaced.
+ */
+let slab = new Uint8Array(SLAB_SIZE);
+let slabAt = 0;
 
 /**
  * The sans-I/O WebSocket connection (RFC 6455 §5–§7) for either role.
@@ -103,6 +118,10 @@ export class Connection {
   #state: ConnectionState;
   #out: Uint8Array[] = [];
   #outBytes = 0;
+  /** The pending region of the slab (frames written since the last take), not yet in #out. */
+  #regionSlab: Uint8Array | undefined;
+  #regionStart = 0;
+  #regionEnd = 0;
   #closeSent: { code: number; reason: string } | undefined;
   #closeReceived: { code: number; reason: string } | undefined;
   #result: CloseResult | undefined;
@@ -279,6 +298,7 @@ export class Connection {
    */
   takeOutput(): Uint8Array[] {
     this.#commitFailure();
+    this.#closeRegion();
     const out = this.#out;
     this.#out = [];
     this.#outBytes = 0;
@@ -293,7 +313,47 @@ export class Connection {
 
   /** Sends a text message. */
   sendText(text: string): void {
+    // The common case (short ASCII, no extension, no tracing) is framed
+    // straight into the output slab, with no encoder call.
+    if (
+      text.length <= ASCII_TRY_MAX && this.#chain.empty && this.#onFrame === undefined &&
+      this.#fragmentSize >= text.length && this.#state === "open" && this.#sending === -1 &&
+      this.#pendingFailure === undefined && this.#sendAsciiText(text)
+    ) {
+      return;
+    }
     this.#sendMessage(Opcode.Text, encodeUtf8(text));
+  }
+
+  /** Frames `text` as one unfragmented text frame if it is all ASCII; false (nothing sent) otherwise. */
+  #sendAsciiText(text: string): boolean {
+    const length = text.length;
+    const client = this.role === "client";
+    const size = (length < 126 ? 2 : 4) + (client ? 4 : 0);
+    const need = size + length;
+    if (slabAt + need > SLAB_SIZE) {
+      slab = new Uint8Array(SLAB_SIZE);
+      slabAt = 0;
+    }
+    const buf = slab;
+    const at = slabAt;
+    const p = at + size;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) return false; // the region is not taken: nothing was sent
+      buf[p + i] = c;
+    }
+    if (client) {
+      // RFC 6455 §5.3: a client MUST mask every frame, with a fresh key.
+      const mask = this.#maskKey();
+      writeHeader(buf, at, true, 0, Opcode.Text, length, mask);
+      applyMask(buf.subarray(p, p + length), mask);
+    } else {
+      writeHeader(buf, at, true, 0, Opcode.Text, length);
+    }
+    slabAt = at + need;
+    this.#pushRegion(buf, at, need);
+    return true;
   }
 
   /** Sends a binary message. */
@@ -487,11 +547,34 @@ export class Connection {
   }
 
   #writeFrame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array): void {
-    const frame = { fin, rsv, opcode, payload };
-    if (isControl(opcode)) checkOutgoing(frame);
-    this.#onFrame?.("out", frame);
+    if (isControl(opcode)) checkOutgoing({ fin, rsv, opcode, payload });
+    this.#onFrame?.("out", { fin, rsv, opcode, payload });
     const length = payload.length;
-    if (this.role === "client") {
+    const client = this.role === "client";
+    const size = headerSize(length, client);
+    const need = size + length;
+    if (need <= SLAB_FRAME_MAX) {
+      if (slabAt + need > SLAB_SIZE) {
+        slab = new Uint8Array(SLAB_SIZE);
+        slabAt = 0;
+      }
+      const buf = slab;
+      const at = slabAt;
+      slabAt += need;
+      if (client) {
+        // RFC 6455 §5.3: a client MUST mask every frame, with a fresh key.
+        const mask = this.#maskKey();
+        writeHeader(buf, at, fin, rsv, opcode, length, mask);
+        buf.set(payload, at + size);
+        applyMask(buf.subarray(at + size, at + need), mask);
+      } else {
+        writeHeader(buf, at, fin, rsv, opcode, length);
+        buf.set(payload, at + size);
+      }
+      this.#pushRegion(buf, at, need);
+      return;
+    }
+    if (client) {
       // RFC 6455 §5.3: a client MUST mask every frame, with a fresh key.
       const mask = this.#maskKey();
       const size = headerSize(length, true);
@@ -515,8 +598,30 @@ export class Connection {
   }
 
   #push(bytes: Uint8Array): void {
+    this.#closeRegion();
     this.#out.push(bytes);
     this.#outBytes += bytes.length;
+  }
+
+  /** Adds `length` bytes at `at` of `buf` (the slab) to the output, extending the pending region when contiguous. */
+  #pushRegion(buf: Uint8Array, at: number, length: number): void {
+    this.#outBytes += length;
+    if (this.#regionSlab === buf && this.#regionEnd === at) {
+      this.#regionEnd = at + length;
+      return;
+    }
+    this.#closeRegion();
+    this.#regionSlab = buf;
+    this.#regionStart = at;
+    this.#regionEnd = at + length;
+  }
+
+  /** Moves the pending slab region into the output list. */
+  #closeRegion(): void {
+    const buf = this.#regionSlab;
+    if (buf === undefined) return;
+    this.#regionSlab = undefined;
+    this.#out.push(buf.subarray(this.#regionStart, this.#regionEnd));
   }
 }
 

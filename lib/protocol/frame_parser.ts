@@ -68,7 +68,9 @@ export class FrameParser {
   #fin = false;
   #rsv = 0;
   #opcode = 0;
-  #mask: Uint8Array | undefined;
+  #masked = false;
+  /** The current frame's masking key (one buffer, reused for every frame). */
+  readonly #mask = new Uint8Array(4);
   #length = 0;
   /** Pieces of a payload that spans chunks: held as they arrive, joined once complete. */
   #parts: Uint8Array[] = [];
@@ -117,7 +119,7 @@ export class FrameParser {
             if (this.#length <= n - i) {
               const payload = chunk.subarray(i, i + this.#length);
               i += this.#length;
-              if (this.#mask) applyMask(payload, this.#mask);
+              if (this.#masked) applyMask(payload, this.#mask);
               onFrame(this.#frame(payload));
             } else {
               this.#startPayload(chunk.subarray(i));
@@ -141,7 +143,7 @@ export class FrameParser {
         const rest = chunk.subarray(i, Math.min(n, i + this.#length));
         i += rest.length;
         if (rest.length === this.#length) {
-          if (this.#mask) applyMask(rest, this.#mask);
+          if (this.#masked) applyMask(rest, this.#mask);
           onFrame(this.#frame(rest));
         } else {
           this.#startPayload(rest);
@@ -155,7 +157,7 @@ export class FrameParser {
           const payload = concatBytes(this.#parts, this.#length);
           this.#parts = [];
           this.#state = HEAD;
-          if (this.#mask) applyMask(payload, this.#mask);
+          if (this.#masked) applyMask(payload, this.#mask);
           onFrame(this.#frame(payload));
         }
       }
@@ -267,7 +269,14 @@ export class FrameParser {
     this.#rsv = rsv;
     this.#opcode = opcode;
     this.#length = length;
-    this.#mask = masked ? b.slice(p, p + 4) : undefined;
+    this.#masked = masked;
+    if (masked) {
+      const m = this.#mask;
+      m[0] = b[p];
+      m[1] = b[p + 1];
+      m[2] = b[p + 2];
+      m[3] = b[p + 3];
+    }
   }
 }
 

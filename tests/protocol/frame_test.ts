@@ -222,7 +222,7 @@ describe("masking", () => {
 
   it("matches byte-wise XOR for every length, alignment and offset", () => {
     const backing = pseudoRandomBytes(300, 3);
-    for (const len of [0, 1, 3, 4, 31, 32, 33, 64, 100, 257]) {
+    for (const len of [0, 1, 2, 3, 4, 5, 31, 32, 33, 64, 100, 127, 128, 129, 130, 131, 257]) {
       for (let start = 0; start < 4; start++) {
         for (let offset = 0; offset < 4; offset++) {
           const view = backing.slice().subarray(start, start + len);
