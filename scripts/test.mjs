@@ -78,6 +78,7 @@ if (!only && args.length === 0) {
       "doc",
       "--lint",
       "mod.ts",
+      "lib/protocol/mod.ts",
       "lib/server/adapters/mod.ts",
       "lib/transport/mod.ts",
       "lib/streams/mod.ts",
