@@ -151,5 +151,5 @@ export function build() {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const count = build();
-  console.log(`dist/: ${count} files`);
+  console.error(`dist/: ${count} files`); // stderr: keeps `npm pack --json` parseable
 }
