@@ -104,6 +104,7 @@ if (!only && args.length === 0) {
       "lib/streams/mod.ts",
     ]],
     ["deno fmt --check", bin("deno"), ["fmt", "--check", "--quiet"]],
+    ["package-lock complete (npm ci)", process.execPath, ["scripts/check_lock.mjs"]],
     [
       "packages (npm pack, installed and run on node, bun, deno; strict consumer tsc; deno publish --dry-run)",
       process.execPath,
