@@ -15,11 +15,12 @@
 //      which spells out the DOM's definition over the global `Headers` that
 //      @types/node, Deno, Bun and the DOM library all declare;
 //    - an optional property `name?: T` becomes `name?: T | undefined`. sprig
-//      is compiled without exactOptionalPropertyTypes, so in its sources the
-//      two mean the same and its code treats an explicit `undefined` as
-//      absent; the consumer who turns the flag on gets the types that say so
-//      (and classes that declare `prop: T | undefined` for an interface's
-//      `prop?: T` still implement it there).
+//      is compiled without exactOptionalPropertyTypes, where the two are the
+//      same type: its code is written and checked to accept an explicit
+//      `undefined` wherever a property is optional. The declaration files say
+//      so to a consumer who turns the flag on (and classes that declare
+//      `prop: T | undefined` for an interface's `prop?: T` still implement it
+//      there, as they do in sprig's own compile).
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";

@@ -91,6 +91,11 @@ const steps = [
     const stray = files.filter((f) => !allowed.test(f));
     if (stray.length > 0) throw new Error(`unexpected files in the tarball: ${stray.join(", ")}`);
     if (pkg.private) throw new Error("package.json is private");
+    for (const field of ["name", "version", "license"]) {
+      if (pkg[field] !== denoJson[field]) {
+        throw new Error(`${field}: package.json has ${pkg[field]}, deno.json ${denoJson[field]}`);
+      }
+    }
     const targets = [];
     for (const [path, target] of Object.entries(pkg.exports)) {
       if (typeof target === "string") targets.push(target);
@@ -106,9 +111,8 @@ const steps = [
         throw new Error(`${target} (exports or bin) is not in the tarball`);
       }
     }
-    return `${
-      Object.keys(pkg.exports).length
-    } export paths, ${bins.length} bins, no tests/keys/sources`;
+    const paths = Object.keys(pkg.exports).length;
+    return `${paths} export paths, ${bins.length} bins; name, version, license as in deno.json`;
   }],
   ["npm install --offline of the tarball into a fresh project", () => {
     mkdirSync(npmApp);
