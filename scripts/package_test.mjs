@@ -204,8 +204,10 @@ const steps = [
     const files = [...out.matchAll(/^\s+(file:\/\/\S+) \(/gm)].map((m) =>
       relative(root, fileURLToPath(m[1]))
     );
-    const allowed = /^(deno\.json|README\.md|LICENSE|mod\.ts|lib\/.+\.ts)$/;
-    const stray = files.filter((f) => !allowed.test(f));
+    // deno.json, README, LICENSE, lib/ and the root-level files that deno.json exports.
+    const entries = Object.values(denoJson.exports).map((target) => target.replace(/^\.\//, ""));
+    const allowed = /^(deno\.json|README\.md|LICENSE|lib\/.+\.ts)$/;
+    const stray = files.filter((f) => !allowed.test(f) && !entries.includes(f));
     if (stray.length > 0) throw new Error(`unexpected files published: ${stray.join(", ")}`);
     if (!files.includes("LICENSE") || !files.includes("mod.ts")) {
       throw new Error("LICENSE or mod.ts is not published");
