@@ -2,6 +2,7 @@
 // The packages as users get them, tried in fresh projects outside the
 // repository (a temporary folder), with no registry fetch of sprig:
 //   node scripts/package_test.mjs        (npm run test:package; part of npm test)
+//   SPRIG_PACKAGE_KEEP=1 keeps the temporary projects for inspection.
 //
 // npm: `npm pack` (which builds dist/), the tarball's file list, `npm install
 //   --offline` of the tarball into a fresh project, a consumer
@@ -252,7 +253,7 @@ for (const [name, step] of steps) {
     break; // later steps build on earlier ones
   }
 }
-if (failed === 0) rmSync(work, { recursive: true, force: true });
+if (failed === 0 && !process.env.SPRIG_PACKAGE_KEEP) rmSync(work, { recursive: true, force: true });
 else console.log(`(left for inspection: ${work})`);
 console.log(`package: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
