@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Runs the whole test suite under Deno, Bun and Node (in that order), then
 // prints one summary line. Exits non-zero if any runtime failed.
-//   node scripts/test.mjs [--only node|deno|bun] [files...]
+//   node scripts/test.mjs [--only node|deno|bun] [--node-from-source] [files...]
+// Deno and Bun run the TypeScript sources; Node runs the suite against the
+// built package (dist/, built first), as npm users get it — with
+// --node-from-source, against the sources (tsx) instead.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -25,12 +28,20 @@ const args = process.argv.slice(2);
 let only;
 const onlyAt = args.indexOf("--only");
 if (onlyAt !== -1) only = args.splice(onlyAt, 2)[1];
+const fromSourceAt = args.indexOf("--node-from-source");
+const nodeFromSource = fromSourceAt !== -1;
+if (nodeFromSource) args.splice(fromSourceAt, 1);
 const files = args.length > 0 ? args : findTests("tests");
 
 const runtimes = {
   deno: [bin("deno"), ["test", "-A", "--no-check", ...files]],
   bun: [bin("bun"), ["test", "--timeout", "120000", ...files.map((f) => "./" + f)]],
-  node: [bin("tsx"), ["--test", "--test-timeout=120000", ...files]],
+  node: [bin("tsx"), [
+    ...(nodeFromSource ? [] : ["--import", "./scripts/use_dist.mjs"]),
+    "--test",
+    "--test-timeout=120000",
+    ...files,
+  ]],
 };
 
 // Counts from each runner's closing lines.
@@ -62,6 +73,15 @@ const failedRuntimes = [];
 // Interop peers that npm does not bring (Python's websockets) must be there.
 if (!ensurePeers()) failedRuntimes.push("interop peers");
 
+// The npm package's build (dist/): Node's pass runs against it.
+if ((!only || only === "node") && !nodeFromSource) {
+  const r = spawnSync(process.execPath, ["scripts/build.mjs"], { encoding: "utf8" });
+  const ok = r.status === 0;
+  if (!ok) process.stdout.write((r.stdout ?? "") + (r.stderr ?? ""));
+  console.log(`=== build (dist/): ${ok ? "ok" : "FAILED"} ===`);
+  if (!ok) failedRuntimes.push("build");
+}
+
 // Static checks first: strict tsc, deno check, deno lint, deno fmt --check (skipped with
 // --only or explicit files).
 if (!only && args.length === 0) {
@@ -78,16 +98,24 @@ if (!only && args.length === 0) {
       "doc",
       "--lint",
       "mod.ts",
+      "lib/protocol/mod.ts",
       "lib/server/adapters/mod.ts",
       "lib/transport/mod.ts",
       "lib/streams/mod.ts",
     ]],
     ["deno fmt --check", bin("deno"), ["fmt", "--check", "--quiet"]],
+    ["package-lock complete (npm ci)", process.execPath, ["scripts/check_lock.mjs"]],
+    [
+      "packages (npm pack, installed and run on node, bun, deno; strict consumer tsc; deno publish --dry-run)",
+      process.execPath,
+      ["scripts/package_test.mjs"],
+      { verbose: true },
+    ],
   ];
-  for (const [name, cmd, argv] of checks) {
+  for (const [name, cmd, argv, { verbose = false } = {}] of checks) {
     const r = spawnSync(cmd, argv, { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
     const ok = r.status === 0;
-    if (!ok) process.stdout.write((r.stdout ?? "") + (r.stderr ?? ""));
+    if (!ok || verbose) process.stdout.write((r.stdout ?? "") + (r.stderr ?? ""));
     console.log(`=== ${name}: ${ok ? "ok" : "FAILED"} ===`);
     if (!ok) failedRuntimes.push(name);
   }

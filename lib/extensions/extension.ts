@@ -92,10 +92,12 @@ export interface ExtensionFactory {
  * negotiated on send and in reverse order on receive (RFC 6455 §9.1).
  */
 export class ExtensionChain {
+  /** The negotiated extensions, in negotiation order. */
   readonly extensions: readonly Extension[];
   /** The union of the RSV bits the chain owns. */
   readonly rsv: number;
 
+  /** A chain of `extensions`, in the order they were negotiated. */
   constructor(extensions: readonly Extension[] = []) {
     this.extensions = extensions;
     let rsv = 0;

@@ -64,6 +64,7 @@ export class MessageAssembler {
   #block: Uint8Array | undefined;
   #blockUsed = 0;
 
+  /** An assembler with the given message size and fragment count limits. */
   constructor(options: AssemblerOptions = {}) {
     this.#maxBytes = options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
     this.#maxFragments = options.maxFragments ?? DEFAULT_LIMITS.maxFragments;

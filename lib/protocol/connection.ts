@@ -132,6 +132,7 @@ export class Connection {
   #sending = -1;
   #events: ConnectionEvent[] = [];
 
+  /** A connection for `options.role`: open, or in CONNECTING with `connecting: true`. */
   constructor(options: ConnectionOptions) {
     this.role = options.role;
     this.#chain = new ExtensionChain(options.extensions ?? []);

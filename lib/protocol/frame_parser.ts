@@ -76,6 +76,7 @@ export class FrameParser {
   #parts: Uint8Array[] = [];
   #filled = 0;
 
+  /** A parser with the given mask policy, allowed RSV bits and frame size limit. */
   constructor(options: FrameParserOptions = {}) {
     this.#maskPolicy = options.mask ?? "any";
     this.#allowedRsv = options.allowedRsv ?? 0;

@@ -58,6 +58,7 @@ export interface HeadBase {
 
 /** A parsed request head (RFC 9112 §3). */
 export interface RequestHead extends HeadBase {
+  /** Tells a request head from a response head. */
   kind: "request";
   /** The method, case-sensitive (RFC 9110 §9.1), e.g. `"GET"`. */
   method: string;
@@ -67,6 +68,7 @@ export interface RequestHead extends HeadBase {
 
 /** A parsed response head (RFC 9112 §4). */
 export interface ResponseHead extends HeadBase {
+  /** Tells a response head from a request head. */
   kind: "response";
   /** The three-digit status code. */
   status: number;
@@ -139,6 +141,7 @@ export class HeadParser<K extends HeadKind = HeadKind> {
   #head: HeadOf<K> | undefined;
   #error: HttpParseError | undefined;
 
+  /** A parser for one head of the given kind, within the given size limits. */
   constructor(options: HeadParserOptions<K>) {
     this.kind = options.kind;
     this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
