@@ -90,7 +90,7 @@ if (!only && args.length === 0) {
     ["deno check", bin("deno"), [
       "check",
       "--quiet",
-      ...["mod.ts", "lib/", "tests/", "examples/", "bench/"].filter((p) => existsSync(p)),
+      ...["mod.ts", "cli.ts", "lib/", "tests/", "examples/", "bench/"].filter((p) => existsSync(p)),
     ]],
     ["README examples type-check", bin("deno"), ["check", "--quiet", "--doc-only", "README.md"]],
     ["deno lint", bin("deno"), ["lint", "--quiet"]],
