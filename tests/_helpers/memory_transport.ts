@@ -8,6 +8,11 @@ export interface MemoryEnd extends Transport {
   reads: number;
   /** True once close() was called on this end. */
   isClosed: boolean;
+  /**
+   * Chunks delivered but not read. Seen above 0 at a macrotask boundary, the
+   * reader has stopped (a reading loop would have taken them in microtasks).
+   */
+  readonly queued: number;
 }
 
 /** Two connected transports: what one writes, the other reads. */
@@ -25,6 +30,10 @@ class End implements MemoryEnd {
   isClosed = false;
   #inbox: Uint8Array[] = [];
   #eof = false;
+
+  get queued(): number {
+    return this.#inbox.length;
+  }
   #waiter: ((v: Uint8Array | null) => void) | undefined;
   #resolveClosed!: () => void;
   readonly closed: Promise<void> = new Promise((r) => (this.#resolveClosed = r));

@@ -45,10 +45,14 @@ describe("Session", () => {
     const [clientEnd, serverEnd] = memoryPair();
     const server = rawServer(serverEnd);
     const session = new Session(clientEnd, { role: "client" }, info, { maxQueuedMessages: 4 });
-    for (let i = 0; i < 100; i++) server.conn.send(`m${i}`);
-    await server.flush(); // 100 chunks, one per message
-    await until(() => clientEnd.reads >= 4, "the first reads");
-    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100; i++) {
+      server.conn.send(`m${i}`);
+      await server.flush(); // 100 chunks, one per message
+    }
+    // The session stops reading: chunks stay queued across a macrotask
+    // (checked only at macrotask boundaries, where a reading loop would have taken them).
+    await new Promise((r) => setTimeout(r, 0));
+    await until(() => clientEnd.reads >= 4 && clientEnd.queued > 0, "the session to stop reading");
     assert.ok(clientEnd.reads <= 6, `read ${clientEnd.reads} chunks with nobody reading`);
     let n = 0;
     for await (const m of session) {
@@ -63,8 +67,10 @@ describe("Session", () => {
     const [clientEnd, serverEnd] = memoryPair();
     const server = rawServer(serverEnd);
     const session = new Session(clientEnd, { role: "client" }, info, { maxQueuedMessages: 2 });
-    for (let i = 0; i < 10; i++) server.conn.send(`early ${i}`);
-    await server.flush();
+    for (let i = 0; i < 10; i++) {
+      server.conn.send(`early ${i}`);
+      await server.flush(); // one chunk per message
+    }
     await until(() => clientEnd.reads >= 2, "the queue to fill");
     const closed = await session.close(1000, "bye");
     assert.equal(closed.wasClean, true);
