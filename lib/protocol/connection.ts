@@ -128,6 +128,10 @@ export class Connection {
   #failure: SprigError | undefined;
   /** A failure reported with good messages before it; its close frame is not queued yet. */
   #pendingFailure: SprigError | undefined;
+  /** The peer's close arrived with good messages; our reply is not queued yet. */
+  #pendingCloseReply = false;
+  /** During receive(): the caller asked to hold close frames. */
+  #holding = false;
   /** Opcode of an outgoing message being streamed in fragments, or -1. */
   #sending = -1;
   #events: ConnectionEvent[] = [];
@@ -180,6 +184,11 @@ export class Connection {
     return this.#closeReceived;
   }
 
+  /** True when a close frame will be queued at the next call (see {@link receive}). */
+  get closePending(): boolean {
+    return this.#pendingFailure !== undefined || this.#pendingCloseReply;
+  }
+
   /** The violation that failed the connection, if any. */
   get failure(): SprigError | undefined {
     return this.#failure;
@@ -218,21 +227,28 @@ export class Connection {
    * Takes bytes from the transport and returns what they completed:
    * messages, pings, pongs, and at most one `error` and one `close`.
    * Nothing valid before a bad byte is lost: its events come first, then
-   * the `error` and the `close`. When good messages came in the same call,
-   * the failure's close frame is queued (and {@link state} becomes CLOSED)
+   * the `error` and the `close`.
+   *
+   * A close frame this end owes — the reply to the peer's close, or the
+   * close of a failure — is queued at once, unless messages came in the
+   * same call or `holdClose` is set (the application is still answering
+   * earlier messages): then it is queued, and {@link state} becomes CLOSED,
    * at the next call of any method, normally {@link takeOutput}, so that
-   * replies to those messages still go out, before it (RFC 6455 §7.1.7
-   * fails the connection for the bad frame, not for what came before).
+   * replies to those messages still go out first (RFC 6455 §7.1.2; §7.1.7:
+   * a failure concerns the bad frame, not what came before).
+   *
+   * @param holdClose hold a close frame this end comes to owe, as above
    */
-  receive(bytes: Uint8Array): ConnectionEvent[] {
+  receive(bytes: Uint8Array, holdClose = false): ConnectionEvent[] {
     if (this.#state === "connecting") {
       throw new NotOpenError("bytes received before the handshake completed");
     }
-    if (this.#pendingFailure) {
-      this.#commitFailure();
+    if (this.#pendingFailure || this.#pendingCloseReply) {
+      this.#commitClose();
       return this.#drainEvents();
     }
     if (this.#state === "closed" || this.#closeReceived) return [];
+    this.#holding = holdClose;
     try {
       this.#parser.push(bytes, this.#handleFrame);
     } catch (error) {
@@ -248,7 +264,7 @@ export class Connection {
         CloseCode.InternalError,
         { cause: error },
       );
-      if (this.#events.length > 0) {
+      if (this.#events.length > 0 || this.#holding) {
         // Messages completed before the bad frame are the peer's good data
         // (RFC 6455 §7.1.7 fails the connection for the bad frame, not for
         // what came before): they are returned, and what the application
@@ -267,8 +283,23 @@ export class Connection {
     return this.#drainEvents();
   }
 
-  /** Queues the close frame of a failure whose events were returned with good messages. */
-  #commitFailure(): void {
+  /**
+   * Queues a close frame whose events were returned with good messages: a
+   * failure's, or the reply to the peer's close.
+   */
+  #commitClose(): void {
+    if (this.#pendingCloseReply) {
+      this.#pendingCloseReply = false;
+      const { code, reason } = this.#closeReceived!;
+      // RFC 6455 §5.5.1: answer with a close frame, echoing the code.
+      this.#sendClose(
+        code,
+        "",
+        code === CloseCode.NoStatus ? new Uint8Array(0) : buildClosePayload(code),
+      );
+      this.#finish({ code, reason, wasClean: true }, false);
+      return;
+    }
     const failure = this.#pendingFailure;
     if (failure === undefined) return;
     this.#pendingFailure = undefined;
@@ -285,7 +316,7 @@ export class Connection {
    * closing handshake had not completed, the connection closes with 1006.
    */
   receiveEof(): ConnectionEvent[] {
-    this.#commitFailure();
+    this.#commitClose();
     if (this.#state !== "closed") {
       this.#finish({ code: CloseCode.Abnormal, reason: "", wasClean: false });
     }
@@ -293,12 +324,14 @@ export class Connection {
   }
 
   /**
-   * Takes the bytes to write, in order. Small frames come as one buffer
+   * Takes the bytes to write, in order. With `holdClose`, a close frame this
+   * end owes stays owed (an application still answering earlier messages
+   * asks for this); it is queued by the next call without it. Small frames come as one buffer
    * each; a large unmasked payload may come as its own view (no copy), so
    * the data passed to {@link send} must stay unchanged until written.
    */
-  takeOutput(): Uint8Array[] {
-    this.#commitFailure();
+  takeOutput(holdClose = false): Uint8Array[] {
+    if (!holdClose) this.#commitClose();
     this.#closeRegion();
     const out = this.#out;
     this.#out = [];
@@ -432,7 +465,7 @@ export class Connection {
    */
   close(code?: number, reason = ""): void {
     const payload = buildClosePayload(code, reason);
-    this.#commitFailure();
+    this.#commitClose();
     if (this.#state === "connecting") throw new NotOpenError("the connection is not open yet");
     if (this.#closeSent || this.#state === "closed") return;
     this.#sendClose(code ?? CloseCode.NoStatus, reason, payload);
@@ -463,14 +496,27 @@ export class Connection {
     } else {
       const { code, reason } = parseClosePayload(frame.payload);
       this.#closeReceived = { code, reason };
-      if (!this.#closeSent) {
-        // RFC 6455 §5.5.1: answer with a close frame, echoing the code.
-        this.#sendClose(
-          code,
-          "",
-          code === CloseCode.NoStatus ? new Uint8Array(0) : buildClosePayload(code),
-        );
+      if (this.#closeSent) {
+        // We started the closing handshake: it is complete (RFC 6455 §7.1.4).
+        this.#finish({ code, reason, wasClean: true });
+        return;
       }
+      if (this.#events.length > 0 || this.#holding) {
+        // Our reply is owed (RFC 6455 §5.5.1); with messages in the same
+        // call (or while the caller holds), it is queued at the next call,
+        // normally takeOutput(), so that what the application sends in
+        // answer to those messages still goes out first (§7.1.2 lets an
+        // endpoint finish what it is sending).
+        this.#pendingCloseReply = true;
+        this.#events.push({ type: "close", code, reason, wasClean: true });
+        return;
+      }
+      // RFC 6455 §5.5.1: answer with a close frame, echoing the code.
+      this.#sendClose(
+        code,
+        "",
+        code === CloseCode.NoStatus ? new Uint8Array(0) : buildClosePayload(code),
+      );
       this.#finish({ code, reason, wasClean: true });
     }
   };
@@ -534,7 +580,6 @@ export class Connection {
   }
 
   #sendControl(opcode: number, payload: Uint8Array): void {
-    this.#commitFailure();
     if (this.#state !== "open" && this.#state !== "closing") throw new NotOpenError();
     if (this.#closeSent) throw new NotOpenError("a close frame was already sent");
     this.#writeFrame(true, 0, opcode, payload);

@@ -30,6 +30,8 @@ export interface ChannelReceiver {
   drain(): void;
   /** The connection ended; once, last, after every message. */
   end(info: CloseInfo): void;
+  /** True while earlier messages are still being answered (a close frame owed to the peer waits). */
+  holding(): boolean;
 }
 
 /** A live WebSocket connection as the driver sees it. @internal */
@@ -41,6 +43,8 @@ export interface Channel {
   pause(): void;
   /** Reads again. */
   resume(): void;
+  /** The receiver answered everything it was given: a close frame it held may go. */
+  idle(): void;
   /**
    * Queues a message; it is written at the end of the current turn. Does
    * nothing once closing.

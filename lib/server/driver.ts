@@ -231,6 +231,11 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   /** The peer read what waited: the channel resumes reading by itself. */
   drain(): void {}
 
+  /** True while a callback is pending or events wait: a close frame owed to the peer waits too. */
+  holding(): boolean {
+    return this.#busy || this.#head < this.#kinds.length;
+  }
+
   /** The channel ended: `terminate` runs once the handler is idle. */
   end(info: CloseInfo): void {
     if (this.#closedInfo !== undefined) return;
@@ -275,6 +280,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
       this.#paused = false;
       this.#channel.resume();
     }
+    if (!this.#busy && this.#head === this.#kinds.length) this.#channel.idle();
   }
 
   #invoke(kind: Kind, value: unknown): void {

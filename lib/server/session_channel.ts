@@ -130,6 +130,7 @@ export class SessionChannel implements Channel {
       },
       error: noop, // the end carries it
       drain: () => receiver.drain(),
+      holding: () => receiver.holding(),
       end: (info) => {
         clearInterval(this.#keepaliveTimer);
         receiver.end(info);
@@ -160,6 +161,10 @@ export class SessionChannel implements Channel {
 
   pause(): void {
     this.#live.pauseReads();
+  }
+
+  idle(): void {
+    this.#live.release();
   }
 
   resume(): void {

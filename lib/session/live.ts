@@ -36,6 +36,12 @@ export interface LiveReceiver {
   drain(): void;
   /** The connection ended. Called once, last, after every message. */
   end(info: CloseInfo): void;
+  /**
+   * True while the receiver is still answering messages it was given (an
+   * asynchronous handler): a close frame owed to the peer waits until it is
+   * done (see {@link LiveConnection.release}), within the close timeout.
+   */
+  holding?(): boolean;
 }
 
 /** Options of {@link LiveConnection}. @internal */
@@ -105,6 +111,8 @@ export class LiveConnection {
   #error: Error | undefined;
   #closeInfo: CloseInfo | undefined;
   #ending = false;
+  /** A held close frame must go now (the close timeout passed). */
+  #releaseHeld = false;
   #resolveClosed!: (info: CloseInfo) => void;
   /** Resolves, never rejects, when the connection has ended. */
   readonly closed: Promise<CloseInfo> = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -165,12 +173,11 @@ export class LiveConnection {
     if (this.#closeInfo) return;
     this.#inTurn = true;
     try {
-      this.#dispatch(this.conn.receive(chunk));
+      this.#dispatch(this.conn.receive(chunk, this.#receiver!.holding?.() ?? false));
     } finally {
       this.#inTurn = false;
     }
     this.flush();
-    this.#afterRead();
   }
 
   #eof(error?: Error): void {
@@ -206,8 +213,8 @@ export class LiveConnection {
     }
   }
 
-  /** After a read: the protocol may have reached CLOSED. */
-  #afterRead(): void {
+  /** After a write: the protocol may have reached CLOSED. */
+  #afterFlush(): void {
     const conn = this.conn;
     if (conn.state !== "closed" || this.#closeInfo) return;
     // A server closes TCP as soon as the closing handshake is done; a
@@ -266,14 +273,22 @@ export class LiveConnection {
     this.#flushScheduled = false;
     const conn = this.conn;
     if (this.#closeInfo) return;
-    // takeOutput() also queues the close frame of a failure reported with good messages.
-    if (conn.outputBytes === 0 && conn.failure === undefined) {
+    // A close frame owed to the peer waits while the receiver still answers
+    // earlier messages (bounded by the close timeout); takeOutput() queues it otherwise.
+    let hold = false;
+    if (conn.closePending) {
+      hold = !this.#releaseHeld && (this.#receiver?.holding?.() ?? false);
+      if (hold) this.#armCloseTimer();
+    }
+    if (conn.outputBytes === 0 && (hold || !conn.closePending)) {
       this.#settleWaiter();
+      this.#afterFlush();
       return;
     }
-    const chunks = conn.takeOutput();
+    const chunks = conn.takeOutput(hold);
     if (chunks.length === 0) {
       this.#settleWaiter();
+      this.#afterFlush();
       return;
     }
     let out: readonly Uint8Array[] = chunks;
@@ -299,8 +314,14 @@ export class LiveConnection {
     const cap = this.#options.maxSendBufferBytes;
     if (cap !== undefined && this.#blocked) {
       const buffered = this.bufferedAmount;
-      if (buffered > cap) this.#overflow(buffered, cap);
+      if (buffered > cap) return this.#overflow(buffered, cap);
     }
+    this.#afterFlush();
+  }
+
+  /** The receiver is done answering: a held close frame may go now. */
+  release(): void {
+    if (this.conn.closePending && !this.#closeInfo) this.scheduleFlush();
   }
 
   /** Writes at the end of this turn (at once after a read, else in a microtask). */
@@ -426,6 +447,13 @@ export class LiveConnection {
     const ms = this.#options.closeTimeoutMs;
     this.#closeTimer = setTimeout(() => {
       const conn = this.conn;
+      if (conn.closePending) {
+        // The receiver took too long to answer: the owed close frame goes now.
+        this.#closeTimer = undefined;
+        this.#releaseHeld = true;
+        this.flush();
+        return;
+      }
       // Both close frames were exchanged: only the transport's close is
       // missing, and the end is the clean one the frames agreed on
       // (RFC 6455 §7.1.4). Otherwise the peer never answered.

@@ -50,6 +50,8 @@ class FakeChannel implements Channel {
     this.paused = false;
   }
 
+  idle(): void {}
+
   /** The peer sends a message. */
   deliver(m: MessageData): void {
     this.activity++;

@@ -89,6 +89,9 @@ export abstract class NativeChannel implements Channel {
     this.setPaused(true);
   }
 
+  /** The host answers the peer's close itself. */
+  idle(): void {}
+
   resume(): void {
     this.#pausedByDriver = false;
     if (!this.#blocked) this.setPaused(false);
