@@ -66,6 +66,13 @@ export interface SessionOptions {
   /** How long `close()` waits for the closing handshake, in milliseconds. Default 10,000. */
   closeTimeoutMs?: number;
   /**
+   * A peer that takes none of what is sent to it for this long, in
+   * milliseconds, is dropped: the session ends with a `TimeoutError` of
+   * code `WRITE_TIMEOUT` (the peer stopped reading; sends would otherwise
+   * wait forever). Default 30,000; 0 turns it off.
+   */
+  writeTimeoutMs?: number;
+  /**
    * Messages kept for the application before the session stops reading the
    * socket (backpressure). Default 16; range ≥ 1.
    */
@@ -97,6 +104,7 @@ export interface SessionInfo {
 /** The session's defaults, in one place. */
 export const SESSION_DEFAULTS = {
   closeTimeoutMs: 10_000,
+  writeTimeoutMs: 30_000,
   maxQueuedMessages: 16,
   keepaliveIntervalMs: 20_000,
   keepaliveTimeoutMs: 10_000,
@@ -160,6 +168,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     });
     const live = this.#live = new LiveConnection(transport, conn, {
       closeTimeoutMs: options.closeTimeoutMs ?? SESSION_DEFAULTS.closeTimeoutMs,
+      writeTimeoutMs: options.writeTimeoutMs ?? SESSION_DEFAULTS.writeTimeoutMs,
       initial,
     });
     this.#queue = new MessageQueue(
