@@ -2,7 +2,7 @@
 // its own process group, bounded in time, and killed at the end (also on
 // error and SIGINT). Linux only (/proc for CPU time and RSS).
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -243,6 +243,56 @@ export function cpuSampler(pid, intervalMs = 250) {
       };
     },
   };
+}
+
+function statOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { pgrp: Number(rest[2]), ticks: Number(rest[11]) + Number(rest[12]) };
+}
+
+/** The CPU time of every process on the machine, for {@link otherCpuPct}. */
+export function cpuSnapshot() {
+  const procs = new Map();
+  let names = [];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    // not Linux
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      procs.set(Number(name), statOf(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { t: performance.now(), procs };
+}
+
+let ownPgrp = NaN;
+try {
+  ownPgrp = statOf(process.pid).pgrp;
+} catch {
+  // not Linux
+}
+
+/**
+ * CPU used between two snapshots by processes that are not the benchmark's
+ * (neither this process, its process group, nor a tracked child's group),
+ * in percent of one core: how quiet the machine was. Processes that ended
+ * in between are not counted.
+ */
+export function otherCpuPct(a, b) {
+  const ours = new Set([process.pid, ownPgrp, ...live.keys()]);
+  let ticks = 0;
+  for (const [pid, s] of b.procs) {
+    if (ours.has(pid) || ours.has(s.pgrp)) continue;
+    ticks += Math.max(0, s.ticks - (a.procs.get(pid)?.ticks ?? 0));
+  }
+  const secs = (b.t - a.t) / 1000;
+  return secs > 0 ? Math.round(((100 * ticks) / CLK_TCK / secs) * 10) / 10 : null;
 }
 
 /** Waits (bounded) for a file to exist and hold text; returns the text or null. */

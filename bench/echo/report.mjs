@@ -46,5 +46,6 @@ if (results.schema !== "sprig-bench-echo/1") {
   console.error(`${file}: not an echo-benchmark results file (schema ${results.schema})`);
   process.exit(1);
 }
-const source = relative(REPO, resolve(file));
+const rel = relative(REPO, resolve(file));
+const source = rel.startsWith("..") ? resolve(file) : rel;
 console.log(values.text ? renderText(results) : renderMarkdown(results, { source }));

@@ -29,8 +29,10 @@ import { parseArgs } from "node:util";
 import { renderText } from "./format.mjs";
 import {
   cpuSampler,
+  cpuSnapshot,
   killAll,
   lastLines,
+  otherCpuPct,
   rssKiB,
   run,
   sleep,
@@ -509,6 +511,16 @@ const T = settings.duration_s;
 const subjectCpu = pinning ? settings.pinning.subject_cpu : undefined;
 const loadCpu = pinning ? settings.pinning.load_cpu : undefined;
 const LOAD_BOUND_PCT = 85;
+/** Other processes' CPU (percent of one core) above which a run is flagged: the machine was not quiet. */
+const BUSY_PCT = 10;
+
+/** Records how busy the rest of the machine was during a measurement, and flags it. */
+function quietCheck(rec, before) {
+  rec.other_cpu_pct = otherCpuPct(before, cpuSnapshot());
+  if (rec.other_cpu_pct >= BUSY_PCT) {
+    rec.flags.push("machine busy");
+  }
+}
 
 /** The last JSON object line of a tool's output, or null. */
 function jsonLine(text) {
@@ -577,9 +589,11 @@ async function measureEcho(group, entry, rec) {
     ];
     rec.wsload_args = args;
     const sampler = cpuSampler(server.pid);
+    const machineBefore = cpuSnapshot();
     const res = await run(wrapCommand([WSLOAD, ...args], { cpu: loadCpu }), {
       timeoutMs: (W + T + 45) * 1000,
     });
+    quietCheck(rec, machineBefore);
     rec.subject_cpu_pct = sampler.stop().mean(W * 1000 + 250, (W + T) * 1000);
     const json = jsonLine(res.stdout);
     rec.wsload = json;
@@ -626,10 +640,12 @@ async function measureClient(group, entry, rec) {
     ];
     rec.command = [...entry.cmd, ...args].map((a) => a.replace(tmp, "$TMP").replace(REPO, "$REPO"));
     const sampler = cpuSampler(echo.pid);
+    const machineBefore = cpuSnapshot();
     const res = await run(wrapCommand([...entry.cmd, ...args], { cpu: subjectCpu }), {
       cwd: REPO,
       timeoutMs: (W + T + 60) * 1000,
     });
+    quietCheck(rec, machineBefore);
     const echoCpu = sampler.stop();
     const json = jsonLine(res.stdout);
     rec.client = json;
@@ -674,6 +690,7 @@ async function measureMemory(group, entry, rec) {
       url,
     ];
     rec.wsload_args = args.map((a) => a.replace(tmp, "$TMP"));
+    const machineBefore = cpuSnapshot();
     load = start(wrapCommand([WSLOAD, ...args], { cpu: loadCpu }), { cwd: REPO });
     const text = await waitForFile(readyFile, 120_000, () => !load.done && !server.done);
     if (text === null) {
@@ -690,6 +707,7 @@ async function measureMemory(group, entry, rec) {
       if (i < 2) await sleep(200);
     }
     const after = samples.sort((a, b) => a - b)[1];
+    quietCheck(rec, machineBefore);
     const exit = await Promise.race([load.exited, sleep((hold + 40) * 1000).then(() => null)]);
     if (exit === null) await stop(load);
     const json = jsonLine(load.out.text);
@@ -729,9 +747,11 @@ async function measureHandshake(group, entry, rec) {
     ];
     rec.wsload_args = args;
     const sampler = cpuSampler(server.pid);
+    const machineBefore = cpuSnapshot();
     const res = await run(wrapCommand([WSLOAD, ...args], { cpu: loadCpu }), {
       timeoutMs: (W + T + 45) * 1000,
     });
+    quietCheck(rec, machineBefore);
     rec.subject_cpu_pct = sampler.stop().mean(W * 1000 + 250, (W + T) * 1000);
     const json = jsonLine(res.stdout);
     rec.wsload = json;
@@ -788,9 +808,17 @@ function summarize(group) {
       lat_p99_us: median(ok.map((r) => r.lat_p99_us)),
       subject_cpu_pct: median(ok.map((r) => r.subject_cpu_pct)),
       load_cpu_pct_max: loads.length ? Math.max(...loads) : null,
+      other_cpu_pct_max: Math.max(0, ...e.runs.map((r) => r.other_cpu_pct ?? 0)),
       rss_before_kib: median(ok.map((r) => r.rss_before_kib)),
       rss_after_kib: median(ok.map((r) => r.rss_after_kib)),
-      flags: [...flagCounts].map(([f, k]) => `${f} in ${k}/${e.runs.length} runs`),
+      flags: [...flagCounts].map(([f, k]) => {
+        const what = f === "machine busy"
+          ? `machine busy (other processes used up to ${
+            Math.max(...e.runs.map((r) => r.other_cpu_pct ?? 0))
+          }% of a core)`
+          : f;
+        return `${what} in ${k}/${e.runs.length} runs`;
+      }),
     };
   }
   for (const r of group.ratios) {
@@ -830,6 +858,22 @@ if (opts["dry-run"]) {
   }
   cleanupSync();
   process.exit(0);
+}
+
+// is the machine quiet? (other sessions, builds, tests running meanwhile make every figure noisy)
+{
+  const a = cpuSnapshot();
+  await sleep(1000);
+  machine.other_cpu_pct_at_start = otherCpuPct(a, cpuSnapshot());
+  machine.loadavg_at_start = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  if (machine.other_cpu_pct_at_start >= BUSY_PCT) {
+    console.error(
+      `bench:echo: WARNING: the machine is not quiet: other processes use ` +
+        `${machine.other_cpu_pct_at_start}% of a core (load average ${
+          machine.loadavg_at_start.join(" ")
+        }); figures will be noisy, and runs where it lasts are flagged`,
+    );
+  }
 }
 
 const started = new Date();
@@ -898,6 +942,7 @@ const results = {
   settings: {
     ...settings,
     load_bound_pct: LOAD_BOUND_PCT,
+    busy_pct: BUSY_PCT,
     notes: [
       "server: wsload (C) on the load core against a fresh server per run on the subject core",
       "client: the client under test on the subject core against a fresh wsecho (C) on the load core",
@@ -906,6 +951,8 @@ const results = {
       "memory: VmRSS after all idle connections are open (median of 3 reads) minus VmRSS " +
       "before, divided by the connections, in KiB",
       "ratios are medians of sprig divided by medians of the reference",
+      "other_cpu_pct: CPU used during the run by processes that are not the benchmark's, " +
+      "in percent of one core; runs at or above busy_pct are flagged",
     ],
   },
   groups: groups.map((g) => ({
