@@ -114,8 +114,6 @@ export async function stop(proc, graceMs = 2000) {
   if (await Promise.race([proc.exited, timer]) === "timeout") {
     killGroup(proc.pid, "SIGKILL");
   }
-  // the group may hold other processes than the leader
-  killGroup(proc.pid, "SIGKILL");
   return await Promise.race([proc.exited, sleep(2000).then(() => ({ code: null, signal: "?" }))]);
 }
 

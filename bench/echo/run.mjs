@@ -902,7 +902,12 @@ function resultText(group, rec) {
     ? `client ${rec.subject_cpu_pct}%, wsecho ${rec.load_cpu_pct}%`
     : `server ${rec.subject_cpu_pct}%, wsload ${rec.load_cpu_pct}%`;
   return `${Math.round(rec.value)} ${unit} (CPU ${cpu})${
-    rec.flags.length ? ` [${rec.flags.join("; ")}]` : ""
+    rec.flags.length
+      ? ` [${
+        rec.flags.map((f) => f === "machine busy" ? `${f}: others ${rec.other_cpu_pct}%` : f)
+          .join("; ")
+      }]`
+      : ""
   }`;
 }
 
