@@ -28,6 +28,8 @@ export interface ChannelReceiver {
   control(type: "ping" | "pong", data: Uint8Array): void;
   /** Output that waited for the peer to read was taken. */
   drain(): void;
+  /** Something failed; the end follows and carries it too. */
+  error(error: Error): void;
   /** The connection ended; once, last, after every message. */
   end(info: CloseInfo): void;
   /** True while earlier messages are still being answered (a close frame owed to the peer waits). */

@@ -30,6 +30,8 @@ import type {
   TerminateReason,
 } from "./handler.ts";
 import type { PublishedMessage, Subscriber, Topics } from "./pubsub.ts";
+import { Eventually } from "../util/eventually.ts";
+import type { Tickable, Ticker } from "../util/ticker.ts";
 
 /** What the driver needs from the server (or adapter) that hosts it. @internal */
 export interface DriverHost {
@@ -46,6 +48,8 @@ export interface DriverOptions {
   idleTimeoutMs: number;
   /** Events waiting for a busy handler past which the socket stops being read. Default 16. */
   maxQueuedMessages?: number;
+  /** The host's shared timer for idle checks, ticking every `idleTimeoutMs / 4`. */
+  idleTicker?: Ticker;
 }
 
 /** Control frames kept for `control` while the handler is behind; later ones are not reported (pings are still answered). */
@@ -73,7 +77,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * Runs a handler over a channel and is the connection's
  * {@link ConnectionRef}. @internal
  */
-export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiver {
+export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiver, Tickable {
   readonly id: number = nextId++;
   readonly url: URL;
   readonly protocol: string;
@@ -95,18 +99,16 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   /** A callback's promise is pending. */
   #busy = false;
   #drainScheduled = false;
-  readonly #drainTask = () => {
-    this.#drainScheduled = false;
-    this.#drain();
-  };
+  #drainTask: (() => void) | undefined;
   #stopping: StopCause | undefined;
   /** How the channel ended, once it did. */
   #closedInfo: CloseInfo | undefined;
   #terminating = false;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
-  #resolveDone!: () => void;
-  /** Resolves after `terminate` ran (or failed). */
-  readonly done: Promise<void> = new Promise((resolve) => (this.#resolveDone = resolve));
+  readonly #idleTicker: Ticker | undefined;
+  /** Idle checks: the activity count last seen, and how many checks in a row saw none. */
+  #idleLast = -1;
+  #idleQuiet = 0;
+  readonly #done = new Eventually<void>();
 
   constructor(
     channel: Channel,
@@ -120,19 +122,24 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     this.#host = host;
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#maxQueued = Math.max(1, options.maxQueuedMessages ?? 16);
+    this.#idleTicker = options.idleTimeoutMs > 0 ? options.idleTicker : undefined;
     this.url = context.url;
     this.protocol = context.protocol;
     this.remoteAddress = context.remoteAddress;
     this.#context = { ...context, ref: this };
   }
 
-  /** Runs `init`, then starts the channel. Once. Resolves like {@link done}. */
-  start(): Promise<void> {
-    this.#armIdle();
+  /** Resolves after `terminate` ran (or failed). */
+  get done(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  /** Runs `init`, then starts the channel. Once. */
+  start(): void {
+    this.#idleTicker?.add(this);
     const init = this.#handler.init;
     if (init) this.#call(() => init.call(this.#handler, this.#context));
     this.#channel.start(this);
-    return this.done;
   }
 
   // ------------------------------------------------------------ ConnectionRef
@@ -151,7 +158,12 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     // Never re-entered: `info` runs in a later microtask, not inside the caller.
     if (!this.#busy && !this.#drainScheduled) {
       this.#drainScheduled = true;
-      queueMicrotask(this.#drainTask);
+      queueMicrotask(
+        this.#drainTask ??= () => {
+          this.#drainScheduled = false;
+          this.#drain();
+        },
+      );
     }
     return true;
   }
@@ -231,6 +243,9 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   /** The peer read what waited: the channel resumes reading by itself. */
   drain(): void {}
 
+  /** A failure: the end carries it, and `terminate` learns it from there. */
+  error(_error: Error): void {}
+
   /** True while a callback is pending or events wait: a close frame owed to the peer waits too. */
   holding(): boolean {
     return this.#busy || this.#head < this.#kinds.length;
@@ -240,7 +255,6 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   end(info: CloseInfo): void {
     if (this.#closedInfo !== undefined) return;
     this.#closedInfo = info;
-    clearInterval(this.#idleTimer);
     if (this.#busy || this.#head < this.#kinds.length) this.#enqueue(END, undefined);
     else this.#terminate();
   }
@@ -387,7 +401,6 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   #stop(cause: StopCause): void {
     if (this.#stopping || this.#closedInfo !== undefined) return;
     this.#stopping = cause;
-    clearInterval(this.#idleTimer);
     if (this.#channel.isOpen) this.#channel.close(cause.code, cause.reason);
   }
 
@@ -396,7 +409,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   #terminate(): void {
     if (this.#terminating) return;
     this.#terminating = true;
-    clearInterval(this.#idleTimer);
+    this.#idleTicker?.delete(this);
     this.#kinds = [];
     this.#values = [];
     this.#head = 0;
@@ -404,7 +417,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     this.#topics.clear();
     const finish = () => {
       this.#host.removed(this);
-      this.#resolveDone();
+      this.#done.resolve();
     };
     const terminate = this.#handler.terminate;
     if (!terminate) return finish();
@@ -447,27 +460,24 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   // ------------------------------------------------------------ idle timeout
 
   /**
-   * Counters, not clocks: the timer fires four times per period and the
-   * connection is idle after four checks in a row that saw nothing arrive
-   * while the handler had nothing to do (so it closes between one and one
-   * and a quarter periods after the last frame).
+   * Counters, not clocks: the host's ticker visits four times per period and
+   * the connection is idle after four visits in a row that saw nothing
+   * arrive while the handler had nothing to do (so it closes between one
+   * and one and a quarter periods after the last frame).
    */
-  #armIdle(): void {
+  tick(): boolean {
+    if (this.#stopping || this.#closedInfo !== undefined) return false;
+    const now = this.#channel.activity;
+    if (now !== this.#idleLast || this.#busy || this.#head < this.#kinds.length) {
+      this.#idleLast = now;
+      this.#idleQuiet = 0;
+      return true;
+    }
+    if (++this.#idleQuiet < 4) return true;
     const ms = this.#idleTimeoutMs;
-    if (!(ms > 0)) return;
-    let last = -1;
-    let quiet = 0;
-    this.#idleTimer = setInterval(() => {
-      const now = this.#channel.activity;
-      if (now !== last || this.#busy || this.#head < this.#kinds.length) {
-        last = now;
-        quiet = 0;
-        return;
-      }
-      if (++quiet < 4) return;
-      const error = new TimeoutError("IDLE_TIMEOUT", `nothing received for ${ms} ms`, ms);
-      this.#stop({ type: "timeout", error, code: CloseCode.GoingAway, reason: "idle timeout" });
-    }, Math.max(1, Math.ceil(ms / 4)));
+    const error = new TimeoutError("IDLE_TIMEOUT", `nothing received for ${ms} ms`, ms);
+    this.#stop({ type: "timeout", error, code: CloseCode.GoingAway, reason: "idle timeout" });
+    return false;
   }
 }
 

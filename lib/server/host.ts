@@ -17,6 +17,9 @@ import { Driver, type DriverHost } from "./driver.ts";
 import type { ConnectionContext, ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
 import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
 import { Topics } from "./pubsub.ts";
+import { keepalivePeriod } from "./keepalive.ts";
+import { Ticker } from "../util/ticker.ts";
+import type { KeepaliveOptions } from "../session/session.ts";
 
 /** An accepted upgrade, before the 101 is sent. @internal */
 export interface Accepted {
@@ -102,6 +105,8 @@ export class WebSocketHost implements DriverHost {
   readonly #maxConnections: number;
   readonly #origins: Set<string> | undefined;
   #reserved = 0;
+  /** Shared timers, by period: idle checks and keepalive visit every connection through them. */
+  readonly #tickers = new Map<number, Ticker>();
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
 
@@ -125,6 +130,20 @@ export class WebSocketHost implements DriverHost {
 
   get shuttingDown(): boolean {
     return this.#shuttingDown;
+  }
+
+  /** The shared timer ticking every `periodMs` (one per period, made on first use). */
+  ticker(periodMs: number): Ticker {
+    const key = Math.max(1, Math.round(periodMs));
+    let t = this.#tickers.get(key);
+    if (!t) this.#tickers.set(key, t = new Ticker(key));
+    return t;
+  }
+
+  /** The shared keepalive timer for `options`, or undefined when keepalive is off. */
+  keepaliveTicker(options: KeepaliveOptions | false): Ticker | undefined {
+    const period = keepalivePeriod(options);
+    return period > 0 ? this.ticker(period) : undefined;
   }
 
   reportError(error: unknown, ref?: ConnectionRef<never>): void {
@@ -278,15 +297,17 @@ export class WebSocketHost implements DriverHost {
       remoteAddress: accepted.remoteAddress,
       data: accepted.data,
     };
+    const idleTimeoutMs = overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
+      SERVER_DEFAULTS.idleTimeoutMs;
     const driver = new Driver(channel, this.#handler, context, this, {
-      idleTimeoutMs: overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
-        SERVER_DEFAULTS.idleTimeoutMs,
+      idleTimeoutMs,
       maxQueuedMessages: this.options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
+      idleTicker: idleTimeoutMs > 0 ? this.ticker(idleTimeoutMs / 4) : undefined,
     });
     this.#reserved--;
     this.connections.add(driver);
     if (this.#shuttingDown) driver.shutdown(SERVER_DEFAULTS.shutdownReason);
-    driver.start().catch((error) => this.reportError(error, driver));
+    driver.start();
     return driver;
   }
 

@@ -56,14 +56,9 @@ export function listenBun(
       tls: secure ? { cert: options.tls!.cert, key: options.tls!.key } : undefined,
       socket: {
         open(socket) {
-          const transport = new BunTransport(socket, { lingerMs: LINGER_MS });
+          const transport = new BunTransport(socket, LINGER);
           socket.data = transport;
-          onSocket({
-            transport,
-            close: () => transport.close(),
-            destroy: () => transport.destroy(),
-            secure,
-          });
+          onSocket(new BunAcceptedSocket(transport, secure));
         },
         data: (socket, data) => socket.data?.onData(data),
         drain: (socket) => socket.data?.onDrain(),
@@ -85,4 +80,17 @@ export function listenBun(
       listener.stop(false);
     },
   });
+}
+
+const LINGER = { lingerMs: LINGER_MS };
+
+/** An accepted Bun socket (methods, not closures: one small object per connection). */
+class BunAcceptedSocket implements AcceptedSocket {
+  constructor(readonly transport: BunTransport, readonly secure: boolean) {}
+  close(): void {
+    this.transport.close();
+  }
+  destroy(): void {
+    this.transport.destroy();
+  }
 }

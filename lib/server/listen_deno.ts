@@ -11,13 +11,18 @@ import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
 
 /** An accepted `Deno.Conn` as an {@link AcceptedSocket}. @internal */
 export function denoAcceptedSocket(conn: DenoConn, secure: boolean): AcceptedSocket {
-  const transport = new DenoTransport(conn);
-  return {
-    transport,
-    secure,
-    destroy: () => transport.destroy(),
-    close: () => transport.linger(LINGER_MS),
-  };
+  return new DenoAcceptedSocket(new DenoTransport(conn), secure);
+}
+
+/** An accepted `Deno.Conn` (methods, not closures: one small object per connection). */
+class DenoAcceptedSocket implements AcceptedSocket {
+  constructor(readonly transport: DenoTransport, readonly secure: boolean) {}
+  close(): void {
+    this.transport.linger(LINGER_MS);
+  }
+  destroy(): void {
+    this.transport.destroy();
+  }
 }
 
 interface DenoListener {

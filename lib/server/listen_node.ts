@@ -8,6 +8,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { fromNodeSocket } from "../transport/node.ts";
+import type { Transport } from "../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
 
@@ -22,24 +23,34 @@ export function nodeAcceptedSocket(
   secure: boolean,
   head?: Uint8Array,
 ): AcceptedSocket {
-  const transport = fromNodeSocket(socket, head);
-  let closing = false;
-  return {
-    transport,
-    secure,
-    destroy: () => socket.destroy(),
-    close() {
-      if (closing || socket.destroyed) return;
-      closing = true;
-      // Discard what still comes; the transport's reader is done.
-      socket.removeAllListeners("data");
-      socket.on("data", noop);
-      socket.resume();
-      socket.end(); // FIN after what is queued
-      const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-      socket.once("close", () => clearTimeout(timer));
-    },
-  };
+  return new NodeAcceptedSocket(socket, fromNodeSocket(socket, head), secure);
+}
+
+/** An accepted `net.Socket` (methods, not closures: one small object per connection). */
+class NodeAcceptedSocket implements AcceptedSocket {
+  #closing = false;
+  constructor(
+    readonly socket: net.Socket,
+    readonly transport: Transport,
+    readonly secure: boolean,
+  ) {}
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  close(): void {
+    const socket = this.socket;
+    if (this.#closing || socket.destroyed) return;
+    this.#closing = true;
+    // Discard what still comes; the transport's reader is done.
+    socket.removeAllListeners("data");
+    socket.on("data", noop);
+    socket.resume();
+    socket.end(); // FIN after what is queued
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once("close", () => clearTimeout(timer));
+  }
 }
 
 /**

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { TimeoutError } from "../errors.ts";
 import type { Extension } from "../extensions/extension.ts";
 import { Connection } from "../protocol/connection.ts";
 import type { Frame } from "../protocol/frame.ts";
@@ -23,6 +22,8 @@ import {
   messageBytes,
 } from "./channel.ts";
 import type { OutgoingMessage } from "./handler.ts";
+import { Keepalive, type KeepaliveTarget } from "./keepalive.ts";
+import type { Ticker } from "../util/ticker.ts";
 import type { PublishedMessage } from "./pubsub.ts";
 
 /** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
@@ -54,8 +55,6 @@ export interface AcceptedSocket {
  */
 export const LINGER_MS = 2000;
 
-const noop = () => {};
-
 /** Options of {@link SessionChannel}. @internal */
 export interface SessionChannelOptions {
   socket: AcceptedSocket;
@@ -70,6 +69,8 @@ export interface SessionChannelOptions {
   writeTimeoutMs: number;
   closeTimeoutMs: number;
   keepalive: KeepaliveOptions | false;
+  /** The host's shared keepalive timer (see {@link keepalivePeriod}). */
+  keepaliveTicker?: Ticker;
   trace?: (line: string) => void;
   /**
    * permessage-deflate's threshold when it is the only extension: messages
@@ -79,15 +80,14 @@ export interface SessionChannelOptions {
 }
 
 /** sprig's protocol engine over an accepted socket, as a {@link Channel}. @internal */
-export class SessionChannel implements Channel {
-  readonly capabilities: ChannelCapabilities = { control: true, inboundBackpressure: true };
+export class SessionChannel implements Channel, KeepaliveTarget {
+  readonly capabilities: ChannelCapabilities = CAPABILITIES;
   readonly #live: LiveConnection;
   readonly #conn: Connection;
   /** Published messages shorter than this can be written as the shared frame. */
   readonly #shareBelow: number;
   readonly #keepalive: KeepaliveOptions | false;
-  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
-  #pongs = 0;
+  readonly #keepaliveTicker: Ticker | undefined;
 
   constructor(options: SessionChannelOptions) {
     const trace = options.trace;
@@ -113,30 +113,19 @@ export class SessionChannel implements Channel {
       maxSendBufferBytes: options.maxSendBufferBytes,
       writeTimeoutMs: options.writeTimeoutMs,
       pauseReadsWhileWriting: true,
-      closeTransport: () => socket.close(),
-      destroyTransport: () => socket.destroy(),
+      socket,
       initial: options.initial,
     });
     this.#shareBelow = options.extensions.length === 0 ? Infinity : (options.deflateThreshold ?? 0);
     this.#keepalive = options.keepalive;
+    this.#keepaliveTicker = options.keepaliveTicker;
   }
 
   start(receiver: ChannelReceiver): void {
-    this.#live.start({
-      message: (data) => receiver.message(data),
-      control: (type, data) => {
-        if (type === "pong") this.#pongs++;
-        receiver.control(type, data);
-      },
-      error: noop, // the end carries it
-      drain: () => receiver.drain(),
-      holding: () => receiver.holding(),
-      end: (info) => {
-        clearInterval(this.#keepaliveTimer);
-        receiver.end(info);
-      },
-    });
-    if (this.#keepalive && !this.#live.closeInfo) this.#startKeepalive(this.#keepalive);
+    this.#live.start(receiver);
+    if (this.#keepalive && this.#keepaliveTicker && !this.#live.closeInfo) {
+      new Keepalive(this, this.#keepalive, this.#keepaliveTicker);
+    }
   }
 
   get closed(): Promise<CloseInfo> {
@@ -203,22 +192,25 @@ export class SessionChannel implements Channel {
     this.#live.terminate();
   }
 
-  #startKeepalive(options: KeepaliveOptions): void {
-    const interval = options.intervalMs ?? 0;
-    const timeout = options.timeoutMs ?? interval;
-    if (!(interval > 0)) return;
-    this.#keepaliveTimer = setInterval(() => {
-      if (!this.isOpen) return;
-      const pongs = this.#pongs;
-      this.#conn.ping(new Uint8Array(0));
-      this.#live.scheduleFlush();
-      setTimeout(() => {
-        // A pong waiting unread behind paused reads is backpressure, not a dead peer.
-        if (this.#pongs !== pongs || !this.isOpen || this.#live.paused) return;
-        this.#live.terminate(
-          new TimeoutError("KEEPALIVE_TIMEOUT", `no pong within ${timeout} ms`, timeout),
-        );
-      }, timeout);
-    }, interval);
+  // ------------------------------------------------------------ keepalive
+
+  get pongCount(): number {
+    return this.#live.pongsIn;
+  }
+
+  get readsPaused(): boolean {
+    return this.#live.paused;
+  }
+
+  sendPing(): void {
+    this.#conn.ping(EMPTY);
+    this.#live.scheduleFlush();
+  }
+
+  keepaliveFailed(error: Error): void {
+    this.#live.terminate(error);
   }
 }
+
+const CAPABILITIES: ChannelCapabilities = { control: true, inboundBackpressure: true };
+const EMPTY = new Uint8Array(0);

@@ -60,6 +60,7 @@ export function completeUpgrade(
     writeTimeoutMs: o.writeTimeoutMs ?? SERVER_DEFAULTS.writeTimeoutMs,
     closeTimeoutMs: o.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
     keepalive: o.keepalive ?? SERVER_DEFAULTS.keepalive,
+    keepaliveTicker: host.keepaliveTicker(o.keepalive ?? SERVER_DEFAULTS.keepalive),
     trace: o.trace,
     deflateThreshold: extensions.length === 1 && extensions[0].name === PERMESSAGE_DEFLATE
       ? host.deflateThreshold

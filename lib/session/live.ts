@@ -22,6 +22,7 @@ import { CloseCode, SprigError, TimeoutError } from "../errors.ts";
 import type { Connection, ConnectionEvent } from "../protocol/connection.ts";
 import { concatBytes } from "../protocol/bytes.ts";
 import type { Transport, TransportSink } from "../transport/transport.ts";
+import { Eventually } from "../util/eventually.ts";
 import type { CloseInfo, MessageData } from "./types.ts";
 
 /** What a live connection reports, synchronously, in the socket's turn. @internal */
@@ -54,10 +55,11 @@ export interface LiveOptions {
   writeTimeoutMs?: number;
   /** Stop reading while our output waits for the peer to read (a server's echo loop). */
   pauseReadsWhileWriting?: boolean;
-  /** How to close the socket once done (a server's lingering close). Default `transport.close()`. */
-  closeTransport?: () => void;
-  /** How to drop the socket at once. Default `transport.close()`. */
-  destroyTransport?: () => void;
+  /**
+   * How to close the socket: `close()` once done (a server's lingering
+   * close), `destroy()` to drop it. Default: the transport's `close()` for both.
+   */
+  socket?: { close(): void; destroy(): void };
   /** Bytes already read after the handshake. */
   initial?: Uint8Array;
 }
@@ -80,22 +82,22 @@ interface WriteWaiter {
 }
 
 /**
- * A {@link Connection} over a {@link Transport}, in push mode. @internal
+ * A {@link Connection} over a {@link Transport}, in push mode. It is the
+ * transport's {@link TransportSink}: `data`, `end` and `drain` are called
+ * by the transport. @internal
  */
-export class LiveConnection {
+export class LiveConnection implements TransportSink {
   readonly transport: Transport;
   readonly conn: Connection;
   /** Bytes received so far: the activity counter idle timeouts compare. */
   bytesIn = 0;
+  /** Pongs received so far (keepalive compares it). */
+  pongsIn = 0;
   readonly #options: LiveOptions;
-  readonly #closeTransport: () => void;
-  readonly #destroyTransport: () => void;
   #receiver: LiveReceiver | undefined;
   #inTurn = false;
   #flushScheduled = false;
-  readonly #flushTask = () => {
-    if (this.#flushScheduled) this.flush();
-  };
+  #flushTask: (() => void) | undefined;
   #paused = 0;
   #resumeLoop: (() => void) | undefined;
   /** Output the transport has not taken yet (writeNow returned false, or a write is in flight). */
@@ -105,7 +107,7 @@ export class LiveConnection {
   /** Sends waiting for the current turn's write. */
   #waiter: WriteWaiter | undefined;
   /** Sends waiting for the transport to drain. */
-  #drainWaiters: WriteWaiter[] = [];
+  #drainWaiters: WriteWaiter[] | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #stallTimer: ReturnType<typeof setInterval> | undefined;
   #error: Error | undefined;
@@ -113,32 +115,28 @@ export class LiveConnection {
   #ending = false;
   /** A held close frame must go now (the close timeout passed). */
   #releaseHeld = false;
-  #resolveClosed!: (info: CloseInfo) => void;
-  /** Resolves, never rejects, when the connection has ended. */
-  readonly closed: Promise<CloseInfo> = new Promise((resolve) => (this.#resolveClosed = resolve));
+  readonly #closed = new Eventually<CloseInfo>();
 
   constructor(transport: Transport, connection: Connection, options: LiveOptions) {
     this.transport = transport;
     this.conn = connection;
     this.#options = options;
-    this.#closeTransport = options.closeTransport ?? (() => transport.close());
-    this.#destroyTransport = options.destroyTransport ?? (() => transport.close());
+  }
+
+  /** Resolves, never rejects, when the connection has ended. */
+  get closed(): Promise<CloseInfo> {
+    return this.#closed.promise;
   }
 
   /** Starts reading; `receiver` hears everything from now on. Once. */
   start(receiver: LiveReceiver): void {
     this.#receiver = receiver;
     const initial = this.#options.initial;
-    if (initial !== undefined && initial.length > 0) this.#data(initial);
+    if (initial !== undefined && initial.length > 0) this.data(initial);
     if (this.#closeInfo) return;
     const t = this.transport;
-    const sink: TransportSink = {
-      data: (chunk) => this.#data(chunk),
-      end: (error) => this.#eof(error),
-      drain: () => this.#drained(),
-    };
-    if (t.attach) t.attach(sink);
-    else void this.#pull(sink);
+    if (t.attach) t.attach(this);
+    else void this.#pull();
   }
 
   /** The end of the connection, once it ended. */
@@ -168,7 +166,8 @@ export class LiveConnection {
 
   // ------------------------------------------------------------------ reading
 
-  #data(chunk: Uint8Array): void {
+  /** Transport sink: bytes arrived. */
+  data(chunk: Uint8Array): void {
     this.bytesIn += chunk.length;
     if (this.#closeInfo) return;
     this.#inTurn = true;
@@ -180,7 +179,8 @@ export class LiveConnection {
     this.flush();
   }
 
-  #eof(error?: Error): void {
+  /** Transport sink: the peer ended the stream, or the socket failed. */
+  end(error?: Error): void {
     if (this.#closeInfo || this.#ending) return;
     if (error) this.#error ??= error;
     this.#inTurn = true;
@@ -201,9 +201,12 @@ export class LiveConnection {
         case "binary":
           receiver.message(e.data);
           break;
-        case "ping":
         case "pong":
-          receiver.control(e.type, e.data);
+          this.pongsIn++;
+          receiver.control("pong", e.data);
+          break;
+        case "ping":
+          receiver.control("ping", e.data);
           break;
         case "error":
           this.#error ??= e.error;
@@ -224,7 +227,7 @@ export class LiveConnection {
   }
 
   /** The read loop for transports without push mode. */
-  async #pull(sink: TransportSink): Promise<void> {
+  async #pull(): Promise<void> {
     try {
       while (!this.#closeInfo) {
         if (this.#paused !== 0) {
@@ -234,11 +237,11 @@ export class LiveConnection {
         }
         const chunk = await this.transport.read();
         if (chunk === null) break;
-        sink.data(chunk);
+        this.data(chunk);
       }
-      sink.end();
+      this.end();
     } catch (error) {
-      sink.end(error as Error);
+      this.end(error as Error);
     }
   }
 
@@ -306,7 +309,7 @@ export class LiveConnection {
       this.#inFlight += size;
       t.write(out).then(() => {
         this.#inFlight -= size;
-        if (this.#blocked && this.#inFlight < WRITE_HIGH_WATER_BYTES / 2) this.#drained();
+        if (this.#blocked && this.#inFlight < WRITE_HIGH_WATER_BYTES / 2) this.drain();
       }, (error) => this.#writeFailed(error));
       if (!this.#blocked && this.#inFlight > WRITE_HIGH_WATER_BYTES) this.#block();
     }
@@ -328,7 +331,11 @@ export class LiveConnection {
   scheduleFlush(): void {
     if (this.#inTurn || this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(this.#flushTask);
+    queueMicrotask(
+      this.#flushTask ??= () => {
+        if (this.#flushScheduled) this.flush();
+      },
+    );
   }
 
   /**
@@ -354,7 +361,7 @@ export class LiveConnection {
     const w = this.#waiter;
     if (w === undefined) return;
     this.#waiter = undefined;
-    if (this.#blocked) this.#drainWaiters.push(w);
+    if (this.#blocked) (this.#drainWaiters ??= []).push(w);
     else w.resolve();
   }
 
@@ -379,14 +386,15 @@ export class LiveConnection {
     }
   }
 
-  #drained(): void {
+  /** Transport sink: the runtime took what was queued. */
+  drain(): void {
     if (!this.#blocked) return;
     this.#blocked = false;
     clearInterval(this.#stallTimer);
     this.#stallTimer = undefined;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (let i = 0; i < waiters.length; i++) waiters[i].resolve();
+    this.#drainWaiters = undefined;
+    if (waiters) { for (let i = 0; i < waiters.length; i++) waiters[i].resolve(); }
     if (this.#closeInfo) return;
     this.#setPaused(this.#paused & ~PAUSED_BY_WRITES);
     this.#receiver?.drain();
@@ -483,9 +491,12 @@ export class LiveConnection {
     this.#ending = true;
     const conn = this.conn;
     if (!drop) this.flush();
-    if (drop) this.#destroyTransport();
-    else if (graceful || conn.state === "closed") this.#closeTransport();
-    else this.#destroyTransport();
+    const socket = this.#options.socket;
+    if (!drop && (graceful || conn.state === "closed")) {
+      if (socket) socket.close();
+      else this.transport.close();
+    } else if (socket) socket.destroy();
+    else this.transport.close();
     clearTimeout(this.#closeTimer);
     clearInterval(this.#stallTimer);
     this.#stallTimer = undefined;
@@ -502,13 +513,16 @@ export class LiveConnection {
     this.#waiter = undefined;
     w?.reject(failure);
     w?.promise.catch(noop);
-    for (const d of this.#drainWaiters) {
-      d.reject(failure);
-      d.promise.catch(noop);
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = undefined;
+    if (waiters) {
+      for (const d of waiters) {
+        d.reject(failure);
+        d.promise.catch(noop);
+      }
     }
-    this.#drainWaiters = [];
     this.#resumeLoop?.();
-    this.#resolveClosed(info);
+    this.#closed.resolve(info);
     this.#receiver?.end(info);
   }
 }

@@ -8,6 +8,7 @@ import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "
 import { CLOSE_GRACE_MS } from "./transport.ts";
 import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
+import { Eventually } from "../util/eventually.ts";
 
 /** The part of a Bun socket (`Bun.connect`, `Bun.listen`) this adapter uses. */
 export interface BunSocket {
@@ -218,8 +219,7 @@ export class BunTransport implements Transport {
   #closing = false;
   /** After a lingering close: what the peer still sends is discarded. */
   #discard = false;
-  #resolveClosed!: () => void;
-  readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
+  readonly #closed = new Eventually<void>();
   readonly remoteAddress: TransportAddress | undefined;
 
   /**
@@ -230,11 +230,16 @@ export class BunTransport implements Transport {
   constructor(socket: BunSocket, options: BunTransportOptions = {}) {
     this.#socket = socket;
     this.#lingerMs = options.lingerMs ?? CLOSE_GRACE_MS;
-    this.#reads = new ReadQueue(() => socket.pause?.(), () => socket.resume?.());
+    this.#reads = new ReadQueue(socket);
     socket.setNoDelay?.(true);
     this.remoteAddress = socket.remoteAddress
       ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
       : undefined;
+  }
+
+  /** Resolves when the socket is fully closed. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
   }
 
   /** Bytes Bun did not take yet; they go out on `drain`. */
@@ -272,7 +277,7 @@ export class BunTransport implements Transport {
     for (const p of this.#pending) p.fail?.(failure);
     this.#pending = [];
     this.#pendingBytes = 0;
-    this.#resolveClosed();
+    this.#closed.resolve();
   }
 
   read(): Promise<Uint8Array | null> {

@@ -97,7 +97,7 @@ class NodeTransport implements Transport {
 
   constructor(socket: net.Socket, head?: Uint8Array) {
     this.#socket = socket;
-    this.#reads = new ReadQueue(() => socket.pause(), () => socket.resume());
+    this.#reads = new ReadQueue(socket);
     if (head && head.length > 0) this.#reads.push(head);
     this.remoteAddress = socket.remoteAddress !== undefined
       ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }

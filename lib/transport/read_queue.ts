@@ -8,14 +8,21 @@
 
 import { READ_HIGH_WATER_BYTES, type TransportSink } from "./transport.ts";
 
+/** A socket that can stop and restart reading. */
+export interface PausableSocket {
+  /** Stops reading. */
+  pause?(): unknown;
+  /** Reads again. */
+  resume?(): unknown;
+}
+
 /**
  * Turns a socket's pushed chunks into pulled reads with backpressure: past
  * {@link READ_HIGH_WATER_BYTES} unread, `pause()` is called; once a reader
  * drains below half of it, `resume()`.
  */
 export class ReadQueue {
-  readonly #pause: () => void;
-  readonly #resume: () => void;
+  readonly #socket: PausableSocket;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #paused = false;
@@ -27,9 +34,9 @@ export class ReadQueue {
   /** Push mode: the consumer asked to stop reading. */
   #held = false;
 
-  constructor(pause: () => void, resume: () => void) {
-    this.#pause = pause;
-    this.#resume = resume;
+  /** Pauses and resumes `socket` (its own `pause()` and `resume()`, where it has them). */
+  constructor(socket: PausableSocket) {
+    this.#socket = socket;
   }
 
   /** True once the socket ended or failed. */
@@ -54,7 +61,7 @@ export class ReadQueue {
     for (const chunk of chunks) sink.data(chunk);
     if (this.#paused && !this.#held) {
       this.#paused = false;
-      this.#resume();
+      this.#socket.resume?.();
     }
     if (this.#ended) sink.end(this.#error);
   }
@@ -65,7 +72,7 @@ export class ReadQueue {
     this.#held = true;
     if (!this.#paused) {
       this.#paused = true;
-      this.#pause();
+      this.#socket.pause?.();
     }
   }
 
@@ -75,7 +82,7 @@ export class ReadQueue {
     this.#held = false;
     if (this.#paused) {
       this.#paused = false;
-      this.#resume();
+      this.#socket.resume?.();
     }
   }
 
@@ -96,7 +103,7 @@ export class ReadQueue {
     this.#bytes += chunk.length;
     if (this.#bytes >= READ_HIGH_WATER_BYTES && !this.#paused) {
       this.#paused = true;
-      this.#pause();
+      this.#socket.pause?.();
     }
   }
 
@@ -123,7 +130,7 @@ export class ReadQueue {
       this.#bytes -= chunk.length;
       if (this.#paused && this.#bytes < READ_HIGH_WATER_BYTES / 2) {
         this.#paused = false;
-        this.#resume();
+        this.#socket.resume?.();
       }
       return Promise.resolve(chunk);
     }
@@ -131,7 +138,7 @@ export class ReadQueue {
     if (this.#waiter) return Promise.reject(new Error("a read is already pending"));
     if (this.#paused) {
       this.#paused = false;
-      this.#resume();
+      this.#socket.resume?.();
     }
     return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
   }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Driver, type DriverHost } from "../../lib/server/driver.ts";
 import type { Channel, ChannelCapabilities, ChannelReceiver } from "../../lib/server/channel.ts";
 import { Topics } from "../../lib/server/pubsub.ts";
+import { Ticker } from "../../lib/util/ticker.ts";
 import {
   defineHandler,
   type Handler,
@@ -131,7 +132,11 @@ function run<S>(
       data: undefined,
     },
     h,
-    { idleTimeoutMs: options.idleTimeoutMs ?? 0, maxQueuedMessages: options.maxQueuedMessages },
+    {
+      idleTimeoutMs: options.idleTimeoutMs ?? 0,
+      maxQueuedMessages: options.maxQueuedMessages,
+      idleTicker: options.idleTimeoutMs ? new Ticker(options.idleTimeoutMs / 4) : undefined,
+    },
   );
   driver.start();
   return { channel, host: h, driver };

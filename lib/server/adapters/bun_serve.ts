@@ -13,10 +13,12 @@
  * @module
  */
 
-import { TimeoutError } from "../../errors.ts";
+import type { TimeoutError } from "../../errors.ts";
 import { DEFAULT_DEFLATE_THRESHOLD } from "../../extensions/permessage_deflate.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
+import type { Ticker } from "../../util/ticker.ts";
+import { Keepalive, type KeepaliveTarget } from "../keepalive.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import { type ChannelCapabilities, messageBytes } from "../channel.ts";
 import type { Handler, OutgoingMessage } from "../handler.ts";
@@ -145,6 +147,7 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
     maxQueuedMessages: options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
   };
   const keepalive = options.keepalive ?? SERVER_DEFAULTS.keepalive;
+  const keepaliveTicker = host.keepaliveTicker(keepalive);
   // Bun compresses a message only when asked to; sprig asks from the same threshold it uses itself.
   const compression = options.compression ?? true;
   const compressFrom = compression === false
@@ -160,7 +163,7 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
     sendPings: false,
     perMessageDeflate: options.compression !== false,
     open(ws) {
-      const channel = new BunChannel(ws, channelOptions, keepalive, compressFrom);
+      const channel = new BunChannel(ws, channelOptions, keepalive, keepaliveTicker, compressFrom);
       ws.data.channel = channel;
       host.start(channel, ws.data.accepted, "");
     },
@@ -222,46 +225,43 @@ function headOf(request: Request, url: URL): RequestHead {
 }
 
 /** A Bun `ServerWebSocket` as a channel. @internal */
-export class BunChannel extends NativeChannel {
+export class BunChannel extends NativeChannel implements KeepaliveTarget {
   static readonly capabilities: ChannelCapabilities = { control: true, inboundBackpressure: true };
   readonly capabilities: ChannelCapabilities = BunChannel.capabilities;
   readonly #ws: BunServerWebSocket;
   readonly #compressFrom: number;
   #paused = false;
-  #keepalive: ReturnType<typeof setInterval> | undefined;
-  #awaitingPong: ReturnType<typeof setTimeout> | undefined;
+  pongCount = 0;
 
   constructor(
     ws: BunServerWebSocket,
     options: NativeChannelOptions,
     keepalive: KeepaliveOptions | false,
+    keepaliveTicker: Ticker | undefined,
     compressFrom: number,
   ) {
     super(options);
     this.#ws = ws;
     this.#compressFrom = compressFrom;
-    const interval = keepalive ? keepalive.intervalMs ?? SERVER_DEFAULTS.keepalive.intervalMs : 0;
-    const timeout = keepalive ? keepalive.timeoutMs ?? SERVER_DEFAULTS.keepalive.timeoutMs : 0;
-    if (interval > 0) {
-      this.#keepalive = setInterval(() => {
-        if (!this.isOpen || this.#awaitingPong !== undefined || this.#paused) return;
-        this.#ws.ping();
-        this.#awaitingPong = setTimeout(() => {
-          this.fail(new TimeoutError("KEEPALIVE_TIMEOUT", `no pong within ${timeout} ms`, timeout));
-        }, timeout);
-      }, interval);
-      this.closed.then(() => {
-        clearInterval(this.#keepalive);
-        clearTimeout(this.#awaitingPong);
-      });
-    }
+    if (keepalive && keepaliveTicker) new Keepalive(this, keepalive, keepaliveTicker);
   }
 
   /** Bun's `pong` handler. */
   pong(data: Uint8Array): void {
-    clearTimeout(this.#awaitingPong);
-    this.#awaitingPong = undefined;
+    this.pongCount++;
     this.receiveControl("pong", data);
+  }
+
+  get readsPaused(): boolean {
+    return this.#paused;
+  }
+
+  sendPing(): void {
+    this.#ws.ping();
+  }
+
+  keepaliveFailed(error: TimeoutError): void {
+    this.fail(error);
   }
 
   get bufferedAmount(): number {

@@ -15,6 +15,7 @@ import {
   messageBytes,
 } from "../channel.ts";
 import type { OutgoingMessage } from "../handler.ts";
+import { Eventually } from "../../util/eventually.ts";
 
 /** Limits a native channel enforces itself. @internal */
 export interface NativeChannelOptions {
@@ -43,8 +44,7 @@ export abstract class NativeChannel implements Channel {
   #endResult: { code: number; reason: string } | undefined;
   #final: CloseInfo | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #resolveClosed!: (info: CloseInfo) => void;
-  readonly closed: Promise<CloseInfo> = new Promise((resolve) => (this.#resolveClosed = resolve));
+  readonly #closed = new Eventually<CloseInfo>();
   /** Messages and control frames received so far. */
   activity = 0;
 
@@ -69,6 +69,11 @@ export abstract class NativeChannel implements Channel {
 
   get isOpen(): boolean {
     return !this.#closing && !this.#ended;
+  }
+
+  /** Resolves when the connection has closed. */
+  get closed(): Promise<CloseInfo> {
+    return this.#closed.promise;
   }
 
   get writeBlocked(): boolean {
@@ -142,7 +147,7 @@ export abstract class NativeChannel implements Channel {
     const end: CloseInfo = result ? { ...info, ...result } : info;
     const final = this.#error && !end.error ? { ...end, error: this.#error } : end;
     this.#final = final;
-    this.#resolveClosed(final);
+    this.#closed.resolve(final);
     this.#receiver?.end(final);
   }
 
