@@ -198,8 +198,10 @@ export class LiveConnection implements TransportSink {
       const e = events[i];
       switch (e.type) {
         case "text":
-        case "binary":
           receiver.message(e.data);
+          break;
+        case "binary":
+          receiver.message(plainBytes(e.data));
           break;
         case "pong":
           this.pongsIn++;
@@ -525,4 +527,19 @@ export class LiveConnection implements TransportSink {
     this.#closed.resolve(info);
     this.#receiver?.end(info);
   }
+}
+
+/** Copied rather than viewed below this size: a copy is cheaper than exposing a Buffer's ArrayBuffer on Bun. */
+const VIEW_FROM = 4096;
+
+/**
+ * A binary message as a plain `Uint8Array`, the same type on every runtime
+ * (Node's and Bun's sockets deliver `Buffer`s, and views of them are
+ * `Buffer`s too).
+ */
+function plainBytes(data: Uint8Array): Uint8Array {
+  if (data.constructor === Uint8Array) return data;
+  return data.length < VIEW_FROM
+    ? new Uint8Array(data)
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }

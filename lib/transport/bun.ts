@@ -250,8 +250,11 @@ export class BunTransport implements Transport {
   /** Bun's `data` handler: a chunk arrived. */
   onData(buffer: Uint8Array): void {
     if (this.#discard) return;
-    // A plain Uint8Array view: messages are the same type on every runtime.
-    this.#reads.push(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+    // Bun's Buffer as it is: reading its `.buffer` to re-wrap it would make
+    // JavaScriptCore materialize an ArrayBuffer per read (it halved
+    // throughput). Binary messages are made plain Uint8Arrays where they are
+    // delivered (see LiveConnection).
+    this.#reads.push(buffer);
   }
 
   /** Bun's `drain` handler: writes what waited, in order. */

@@ -103,10 +103,9 @@ class NodeTransport implements Transport {
       ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
       : undefined;
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
-    socket.on("data", (buffer: Uint8Array) => {
-      // A plain Uint8Array view: messages are the same type on every runtime.
-      this.#reads.push(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
-    });
+    // Node's Buffer as it is; binary messages are made plain Uint8Arrays
+    // where they are delivered (see LiveConnection).
+    socket.on("data", (buffer: Uint8Array) => this.#reads.push(buffer));
     socket.on("end", () => this.#reads.end());
     socket.on("error", (error: Error) => this.#reads.end(error));
     socket.on("close", () => this.#reads.end());
