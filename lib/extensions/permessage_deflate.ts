@@ -39,9 +39,18 @@
  *   data fails with {@link ExtensionError} `INFLATE_FAILED` and close code
  *   1007 (RFC 6455 §7.4.1: data inconsistent with the message), as `ws`
  *   does; RFC 7692 names no code.
- * - **Limits of the one-shot decoder.** A payload whose DEFLATE data stops
- *   mid-block, or carries bytes after a BFINAL block, is decoded as far as
- *   it goes rather than refused (as `ws` and Python's `websockets` do).
+ * - **A message is decoded whole or not at all.** zlib, given a payload
+ *   that stops mid-block or carries more data after a BFINAL block, returns
+ *   what it decoded so far and says nothing (`ws` and Python's `websockets`
+ *   then deliver that prefix). sprig appends an empty final block after the
+ *   RFC 7692 tail and inflates with `Z_FINISH`, so a stream that does not
+ *   end at a block boundary fails (`INFLATE_TRUNCATED`), and compares the
+ *   input zlib consumed with the input given, so data past a BFINAL block
+ *   fails (`INFLATE_TRAILING_DATA`); both close with 1007. What may follow
+ *   a BFINAL block is only the empty stored block of RFC 7692 §7.2.3.4
+ *   (its first octet, `00`, with the tail completing it). A truncation that
+ *   happens to fall on a block boundary is a shorter valid message: DEFLATE
+ *   carries no length, so no decoder can tell.
  *   Decompressed messages are capped at 4 GiB whatever `maxBytes` says,
  *   the largest output every runtime's zlib binding accepts.
  *
@@ -145,6 +154,14 @@ const DEFAULT_TUNING: Readonly<DeflateTuning> = Object.freeze({
 
 /** RFC 7692 §7.2.1: the 4 octets removed after compression and put back before decompression. */
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+
+/**
+ * An empty fixed-Huffman block with BFINAL set (RFC 1951 §3.2.3, §3.2.6:
+ * bits 1, 01, then the 7-bit end-of-block code). Appended after the tail,
+ * it ends the stream exactly where the message ends, so inflating with
+ * Z_FINISH fails when the payload stopped inside a block.
+ */
+const END = new Uint8Array([0x03, 0x00]);
 
 // The largest `maxOutputLength` every runtime accepts (Node's and Bun's
 // buffer limit is 2^32).
@@ -481,20 +498,28 @@ export class PerMessageDeflate implements Extension {
    * Decompresses one received message when its first frame had RSV1 set
    * (RFC 7692 §6.2); returns the payload unchanged otherwise.
    *
+   * An empty payload decodes to an empty message, as `ws` reads it
+   * (RFC 7692 §7.2.3.6 has senders send a single `00` octet instead).
+   *
    * @throws {MessageTooBigError} `INFLATE_TOO_BIG` (1009) as soon as the
    *   output passes `maxBytes`
-   * @throws {ExtensionError} `INFLATE_FAILED` (1007) on corrupt data
+   * @throws {ExtensionError} (1007) when the payload is not one whole
+   *   DEFLATE message: `INFLATE_FAILED` for corrupt data,
+   *   `INFLATE_TRUNCATED` when it ends inside a block,
+   *   `INFLATE_TRAILING_DATA` when data follows a final (BFINAL) block
    */
   decode(payload: Uint8Array, rsv: number, maxBytes: number): Uint8Array {
     if ((rsv & RSV1) === 0) return payload;
+    if (payload.length === 0) return new Uint8Array(0);
     const window = this.#recvWindow;
     const dictionary = window?.bytes;
     const dictLength = dictionary?.length ?? 0;
     const replay = dictLength > 0 && !inflateHonoursDictionary();
     // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then decompress,
-    // with the previous window when the peer uses context takeover.
+    // with the previous window when the peer uses context takeover. The END
+    // block after it makes a whole message a whole DEFLATE stream.
     const prefix = replay ? 5 + dictLength : 0;
-    const input = new Uint8Array(prefix + payload.length + TAIL.length);
+    const input = new Uint8Array(prefix + payload.length + TAIL.length + END.length);
     if (replay && dictionary) {
       // A non-final stored block holding the window (RFC 1951 §3.2.4): after
       // it, the inflater's LZ77 window is the peer's.
@@ -507,20 +532,43 @@ export class PerMessageDeflate implements Extension {
     }
     input.set(payload, prefix);
     input.set(TAIL, prefix + payload.length);
+    input.set(END, prefix + payload.length + TAIL.length);
 
     const skip = replay ? dictLength : 0;
     const limit = Math.max(0, Math.floor(maxBytes));
     const maxOutputLength = Math.max(1, Math.min(MAX_OUTPUT_LENGTH, limit + skip));
     let out: Uint8Array;
+    let consumed: number;
     try {
-      out = inflateRawSync(input, {
+      // Z_FINISH (the default finishFlush): the input must end the stream.
+      const result = inflateRawSync(input, {
         windowBits: Math.max(8, this.#recvBits),
-        finishFlush: zlibConstants.Z_SYNC_FLUSH,
         maxOutputLength,
+        info: true,
         ...(dictLength > 0 && !replay ? { dictionary } : {}),
-      });
+      }) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
+      out = result.buffer;
+      consumed = result.engine.bytesWritten;
     } catch (cause) {
-      throw inflateError(cause, limit);
+      throw inflateError(cause, limit, payload.length);
+    }
+    // zlib stops at the first BFINAL block and ignores what follows. RFC
+    // 7692 §7.2.2 decompresses the payload as one DEFLATE stream, and
+    // §7.2.3.4 lets a BFINAL block be followed only by the empty stored
+    // block that the tail completes (its first octet 00 in the payload), or
+    // by nothing; anything else is a second message hidden in this one.
+    const unused = input.length - consumed;
+    if (unused !== 0) {
+      const extra = unused - TAIL.length - END.length; // payload bytes after the stream
+      if (extra < 0 || extra > 1 || (extra === 1 && payload[payload.length - 1] !== 0x00)) {
+        throw new ExtensionError(
+          "INFLATE_TRAILING_DATA",
+          `invalid compressed data: ${
+            Math.max(0, extra)
+          } bytes follow the final DEFLATE block of the message`,
+          1007,
+        );
+      }
     }
     const length = out.length - skip;
     if (length > limit) throw tooBig(limit, undefined);
@@ -788,9 +836,18 @@ function own(out: Uint8Array, length: number): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, length);
 }
 
-function inflateError(cause: unknown, limit: number): Error {
-  if ((cause as { code?: unknown } | null)?.code === "ERR_BUFFER_TOO_LARGE") {
-    return tooBig(limit, cause);
+function inflateError(cause: unknown, limit: number, payloadLength: number): Error {
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (code === "ERR_BUFFER_TOO_LARGE") return tooBig(limit, cause);
+  // Z_FINISH found the input exhausted before the stream's end: the payload
+  // stopped inside a DEFLATE block.
+  if (code === "Z_BUF_ERROR") {
+    return new ExtensionError(
+      "INFLATE_TRUNCATED",
+      `invalid compressed data: the ${payloadLength}-byte payload ends inside a DEFLATE block`,
+      1007,
+      { cause },
+    );
   }
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new ExtensionError("INFLATE_FAILED", `invalid compressed data: ${detail}`, 1007, {
