@@ -223,7 +223,13 @@ export class HandshakeError extends SprigError {
   readonly status: number;
   /** Client: the server's response headers. Server: headers to send with the refusal. */
   readonly headers: Headers;
-  /** Client: the response body, at most its first 64 KiB. Server: usually empty. */
+  /**
+   * Client: the response body, decoded from its framing (Content-Length,
+   * chunked, or up to the end of the connection; RFC 9112 §6.3), at most
+   * its first 64 KiB. When it could not be read whole (malformed framing,
+   * the handshake timeout, a lost connection), the part that came is here
+   * and the error's `cause` says why. Server: usually empty.
+   */
   readonly body: Uint8Array;
   /**
    * `init.headers` is copied; `init.body` defaults to empty. No close code:

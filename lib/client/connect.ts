@@ -4,7 +4,14 @@
  * @module
  */
 
-import { AbortError, ConnectionError, SprigError, TimeoutError } from "../errors.ts";
+import {
+  AbortError,
+  ConnectionError,
+  HandshakeError,
+  HttpParseError,
+  SprigError,
+  TimeoutError,
+} from "../errors.ts";
 import type { ExtensionFactory } from "../extensions/extension.ts";
 import { formatExtensionsHeader } from "../extensions/header.ts";
 import {
@@ -13,6 +20,7 @@ import {
 } from "../extensions/permessage_deflate.ts";
 import { checkServerResponse, createClientRequest } from "../protocol/handshake.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
+import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
 import { Session, SESSION_DEFAULTS, type SessionOptions } from "../session.ts";
 import { abortReason } from "../transport/abort.ts";
 import { connectTransport } from "../transport/connect.ts";
@@ -48,7 +56,10 @@ export interface ConnectOptions extends SessionOptions {
   extensions?: ExtensionFactory[];
   /** Time to open the TCP (and TLS) connection, in milliseconds. Default 10,000. */
   connectTimeoutMs?: number;
-  /** Time for the server to answer the upgrade request, in milliseconds. Default 10,000. */
+  /**
+   * Time for the server to answer the upgrade request, in milliseconds,
+   * interim 1xx responses and a refusal's body included. Default 10,000.
+   */
   handshakeTimeoutMs?: number;
   /** Cancels the connection attempt at any stage; after opening, it closes the connection with 1001. */
   signal?: AbortSignal;
@@ -66,8 +77,10 @@ export interface ConnectOptions extends SessionOptions {
 export const CLIENT_DEFAULTS = {
   connectTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
-  /** A refusal's body is kept up to this many bytes. */
+  /** A refusal's body is kept up to this many bytes; the rest is not read. */
   maxRefusalBodyBytes: 64 * 1024,
+  /** Interim (1xx) responses skipped before the final one; more fail the handshake. */
+  maxInterimResponses: 32,
 } as const;
 
 /**
@@ -139,17 +152,18 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
       signal.addEventListener("abort", onAbort, { once: true });
     }
   });
-  let head: ResponseHead;
   let rest: Uint8Array;
   let result;
   try {
+    await Promise.race([transport.write([request.head]), interrupted]);
+    let head: ResponseHead;
     ({ head, rest } = await Promise.race([
-      exchange(transport, request.head, options.maxHeadBytes),
+      readFinalHead(transport, options.maxHeadBytes),
       interrupted,
     ]));
     if (head.status !== 101) {
-      const body = await Promise.race([readBody(transport, head, rest), interrupted]);
-      checkServerResponse(request, head, body); // throws the refusal with its body
+      const { body, problem } = await readRefusalBody(transport, head, rest, interrupted, signal);
+      refuse(request, head, body, problem);
     }
     result = checkServerResponse(request, head);
   } catch (error) {
@@ -227,52 +241,100 @@ async function openTransport(options: ConnectOptions, target: ConnectTarget): Pr
   }
 }
 
-/** Writes the request head and reads the response head. */
-async function exchange(
+/**
+ * Reads the final response head (RFC 9112 §4): interim 1xx responses other
+ * than 101 are skipped (RFC 9110 §15.2: a client MUST be able to parse one
+ * or more 1xx responses before the final one, even if it expects none);
+ * they have no body (RFC 9112 §6.3), so the next head follows at once.
+ */
+async function readFinalHead(
   transport: Transport,
-  requestHead: Uint8Array,
   maxHeadBytes?: number,
 ): Promise<{ head: ResponseHead; rest: Uint8Array }> {
-  await transport.write([requestHead]);
-  const parser = new HeadParser({ kind: "response", maxHeadBytes });
-  while (true) {
-    const chunk = await transport.read();
-    if (chunk === null) {
-      throw new ConnectionError(
-        "HANDSHAKE_EOF",
-        "the server closed the connection during the handshake",
+  let pending: Uint8Array = new Uint8Array(0);
+  for (let interim = 0;; interim++) {
+    if (interim > CLIENT_DEFAULTS.maxInterimResponses) {
+      throw new HttpParseError(
+        "TOO_MANY_INTERIM_RESPONSES",
+        `more than ${CLIENT_DEFAULTS.maxInterimResponses} interim (1xx) responses`,
+        400,
       );
     }
-    const head = parser.push(chunk);
-    if (head) return { head, rest: parser.rest };
+    const parser = new HeadParser({ kind: "response", maxHeadBytes });
+    let head = pending.length > 0 ? parser.push(pending) : undefined;
+    while (!head) {
+      const chunk = await transport.read();
+      if (chunk === null) {
+        throw new ConnectionError(
+          "HANDSHAKE_EOF",
+          "the server closed the connection during the handshake",
+        );
+      }
+      head = parser.push(chunk);
+    }
+    if (head.status >= 200 || head.status === 101) return { head, rest: parser.rest };
+    pending = parser.rest;
   }
 }
 
-/** Reads a refusal's body: up to its Content-Length, or to EOF, within a cap. */
-async function readBody(
+/**
+ * Reads a refusal's body as RFC 9112 §6.3 frames it: up to its
+ * `Content-Length`, through the chunked coding (decoded), or to the end
+ * of the connection, however many packets it takes. Keeps at most
+ * {@link CLIENT_DEFAULTS.maxRefusalBodyBytes} (and stops reading there);
+ * the handshake timeout bounds the time. What could not be read (a
+ * malformed framing, the timeout, a lost connection) is returned as
+ * `problem` beside the part that was; only an abort is thrown.
+ */
+async function readRefusalBody(
   transport: Transport,
   head: ResponseHead,
   first: Uint8Array,
-): Promise<Uint8Array> {
-  const cap = CLIENT_DEFAULTS.maxRefusalBodyBytes;
-  const declared = Number(head.headers.get("content-length") ?? NaN);
-  // Without a length (chunked, or none), keep what came with the head.
-  const want = Number.isFinite(declared) ? Math.min(declared, cap) : Math.min(first.length, cap);
-  const parts: Uint8Array[] = [first];
-  let size = first.length;
-  while (size < want) {
-    const chunk = await transport.read().catch(() => null);
-    if (chunk === null) break;
-    parts.push(chunk);
-    size += chunk.length;
+  interrupted: Promise<never>,
+  signal: AbortSignal | undefined,
+): Promise<{ body: Uint8Array; problem?: Error }> {
+  let decoder: BodyDecoder;
+  try {
+    decoder = new BodyDecoder(responseBodyFraming(head), {
+      maxBodyBytes: CLIENT_DEFAULTS.maxRefusalBodyBytes,
+    });
+  } catch (problem) {
+    return { body: new Uint8Array(0), problem: problem as Error };
   }
-  const out = new Uint8Array(Math.min(size, want));
-  let at = 0;
-  for (const p of parts) {
-    const take = Math.min(p.length, out.length - at);
-    out.set(p.subarray(0, take), at);
-    at += take;
-    if (at === out.length) break;
+  try {
+    if (first.length > 0) decoder.push(first);
+    while (!decoder.dataComplete) {
+      const chunk = await Promise.race([transport.read(), interrupted]);
+      if (chunk === null) decoder.end();
+      else decoder.push(chunk);
+    }
+  } catch (problem) {
+    if (signal?.aborted || !(problem instanceof Error)) throw problem;
+    // Past the cap the body is kept cut, as documented: not a problem.
+    if (!(problem instanceof HttpParseError && problem.code === "BODY_TOO_LARGE")) {
+      return { body: decoder.body.slice(), problem };
+    }
   }
-  return out;
+  return { body: decoder.body.slice() };
+}
+
+/** Throws the refusal (or the response's other fault) with its body. */
+function refuse(
+  request: Parameters<typeof checkServerResponse>[0],
+  head: ResponseHead,
+  body: Uint8Array,
+  problem: Error | undefined,
+): never {
+  try {
+    checkServerResponse(request, head, body);
+  } catch (error) {
+    if (problem === undefined || !(error instanceof HandshakeError)) throw error;
+    throw new HandshakeError(
+      error.code,
+      `${error.message} (its body could not be read whole: ${problem.message})`,
+      { status: error.status, headers: error.headers, body: error.body },
+      { cause: problem },
+    );
+  }
+  throw new TypeError("unreachable: a status other than 101 is a refusal");
 }

@@ -1,7 +1,7 @@
 /**
  * HTTP/1.1 message heads (RFC 9112): a resumable parser with limits, and
- * writers that refuse header injection. Only what the opening handshake
- * needs: the start line and the header section, never a body.
+ * writers that refuse header injection: the start line and the header
+ * section. Bodies are `http1_body.ts`'s.
  *
  * Parsing is strict where leniency has caused request smuggling and
  * response splitting: lines end with CRLF only (a bare LF or bare CR is a
@@ -529,6 +529,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   411: "Length Required",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  417: "Expectation Failed",
   426: "Upgrade Required",
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",

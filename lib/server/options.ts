@@ -179,7 +179,10 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   /**
    * Answers plain HTTP requests on the same port (a page and its socket
    * served together). Without it, plain requests get 426 Upgrade Required.
-   * Bodies are sent with `Content-Length`; keep-alive is supported.
+   * Request bodies may come with `Content-Length` or chunked, and
+   * `Expect: 100-continue` is answered; they are read whole (up to
+   * `maxBodyBytes`) before `fetch` runs. Responses are sent with
+   * `Content-Length`; keep-alive is supported.
    */
   fetch?: (request: Request, info: FetchInfo) => Awaitable<Response>;
   /** Largest request head in bytes; larger gets 431. Default 16 KiB. */
@@ -190,7 +193,11 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   handshakeTimeoutMs?: number;
   /** Idle time between keep-alive requests, in ms. Default 5,000. */
   keepAliveTimeoutMs?: number;
-  /** Largest request body for `fetch`, in bytes; larger gets 413. Default 1 MiB. */
+  /**
+   * Largest request body for `fetch`, in bytes, after removing chunked
+   * framing; larger gets 413 (at once when `Content-Length` says so, and
+   * then without 100 Continue). Default 1 MiB.
+   */
   maxBodyBytes?: number;
   /**
    * The socket API: `"node"` (`node:net`/`node:tls`, on every runtime),
