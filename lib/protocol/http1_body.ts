@@ -222,7 +222,12 @@ export class BodyDecoder {
   #rest: Uint8Array = EMPTY;
   #error: HttpParseError | undefined;
 
-  /** @throws {RangeError} when a limit is out of its range */
+  /**
+   * A decoder for one body delimited by `framing` (see
+   * {@link requestBodyFraming}, {@link responseBodyFraming}).
+   *
+   * @throws {RangeError} when a limit is out of its range
+   */
   constructor(framing: BodyFraming, options: BodyDecoderOptions = {}) {
     this.framing = framing;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
