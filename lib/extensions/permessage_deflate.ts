@@ -58,6 +58,7 @@
  */
 
 import { constants as zlibConstants, deflateRawSync, inflateRawSync } from "node:zlib";
+import { ArgumentCheck } from "../arguments.ts";
 import { ExtensionError, MessageTooBigError } from "../errors.ts";
 import { RSV1 } from "../protocol/frame.ts";
 import type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "./extension.ts";
@@ -182,9 +183,48 @@ const MAX_OUTPUT_LENGTH = 2 ** 32;
  * const got = chosen.extension.decode(sent.payload, sent.rsv, 1 << 20);
  * console.assert(sent.rsv === 4 && got.length === 3000);
  * ```
+ *
+ * @throws {InvalidArgumentError} (a `TypeError`) when `options` or an
+ *   option has the wrong type, naming it (`options.threshold`)
+ * @throws {ArgumentRangeError} (a `RangeError`) when an option is out of
+ *   the range its documentation states
  */
 export function permessageDeflate(options: PerMessageDeflateOptions = {}): ExtensionFactory {
   return new PerMessageDeflateFactory(options);
+}
+
+/**
+ * Checks permessage-deflate options as given to `permessageDeflate()`, or
+ * as `argument` of another entry point (`connect()`'s
+ * `options.compression`), so the error names the argument as the caller
+ * wrote it.
+ *
+ * @throws {InvalidArgumentError} for a value of the wrong type
+ * @throws {ArgumentRangeError} for a value out of its range
+ * @internal
+ */
+export function checkDeflateOptions(
+  check: ArgumentCheck,
+  argument: string,
+  options: unknown,
+): void {
+  const o = check.options(argument, options);
+  check.boolean(`${argument}.serverNoContextTakeover`, o.serverNoContextTakeover);
+  check.boolean(`${argument}.clientNoContextTakeover`, o.clientNoContextTakeover);
+  check.integer(`${argument}.serverMaxWindowBits`, o.serverMaxWindowBits, 8, 15);
+  if (typeof o.clientMaxWindowBits !== "boolean") {
+    if (o.clientMaxWindowBits !== undefined && typeof o.clientMaxWindowBits !== "number") {
+      throw check.type(
+        `${argument}.clientMaxWindowBits`,
+        "an integer from 8 to 15 or a boolean",
+        o.clientMaxWindowBits,
+      );
+    }
+    check.integer(`${argument}.clientMaxWindowBits`, o.clientMaxWindowBits, 8, 15);
+  }
+  check.integer(`${argument}.threshold`, o.threshold, 0, Number.MAX_SAFE_INTEGER);
+  check.integer(`${argument}.level`, o.level, 0, 9);
+  check.integer(`${argument}.memLevel`, o.memLevel, 1, 9);
 }
 
 /**
@@ -203,20 +243,15 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
   /** The options, checked, with defaults applied where one exists. */
   readonly options: Readonly<PerMessageDeflateOptions & DeflateTuning>;
 
-  /** @throws {RangeError} when an option is out of its range */
+  /**
+   * @throws {InvalidArgumentError} (a `TypeError`) when `options` or an
+   *   option has the wrong type
+   * @throws {ArgumentRangeError} (a `RangeError`) when an option is out of
+   *   its range
+   */
   constructor(options: PerMessageDeflateOptions = {}) {
+    checkDeflateOptions(new ArgumentCheck("permessageDeflate()"), "options", options);
     const o = { ...DEFAULT_TUNING, clientMaxWindowBits: true, ...stripUndefined(options) };
-    if (o.serverMaxWindowBits !== undefined) {
-      checkBits("serverMaxWindowBits", o.serverMaxWindowBits);
-    }
-    if (typeof o.clientMaxWindowBits === "number") {
-      checkBits("clientMaxWindowBits", o.clientMaxWindowBits);
-    } else if (typeof o.clientMaxWindowBits !== "boolean") {
-      throw new RangeError("clientMaxWindowBits is an integer from 8 to 15 or a boolean");
-    }
-    checkInt("threshold", o.threshold, 0, Number.MAX_SAFE_INTEGER);
-    checkInt("level", o.level, 0, 9);
-    checkInt("memLevel", o.memLevel, 1, 9);
     this.options = Object.freeze(o);
   }
 
@@ -253,7 +288,7 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
     // RFC 7692 §7.1: a client MUST _Fail the WebSocket Connection_ if the
     // response has an unknown parameter, an invalid value, a repeated
     // parameter, or a configuration the client does not support.
-    if (typeof r === "string") throw new ExtensionError(r, describe(r, "response"));
+    if ("code" in r) throw new ExtensionError(r.code, describe(r, "response"));
     const o = this.options;
 
     // RFC 7692 §7.1.1.1: a server accepts an offer carrying
@@ -333,7 +368,7 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
       const p = parseParams(offer.params, "offer");
       // RFC 7692 §7.1: a server MUST decline an offer with an unknown
       // parameter, an invalid value or a repeated parameter.
-      if (typeof p === "string") continue;
+      if ("code" in p) continue;
 
       const params: ExtensionOffer["params"] = [];
       // RFC 7692 §7.1.1.1: accepting an offer with server_no_context_takeover
@@ -376,6 +411,54 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
     }
     return null;
   }
+}
+
+/**
+ * Client: permessage-deflate offered with `options`, then, as a second
+ * choice, as browsers offer it (`permessage-deflate;
+ * client_max_window_bits`; RFC 7692 §5 lists offers in order of
+ * preference). The server's response is accepted if it answers either
+ * offer; when it answers neither, the error is the tuned offer's, which
+ * names the parameter. `connect()` uses it for `compressionFallback`.
+ *
+ * @throws {InvalidArgumentError} or {ArgumentRangeError} as {@link permessageDeflate}
+ *
+ * @example
+ * ```ts
+ * import { formatExtensionsHeader } from "./header.ts";
+ * import { permessageDeflateWithFallback } from "./permessage_deflate.ts";
+ * const f = permessageDeflateWithFallback({ serverMaxWindowBits: 10 });
+ * console.assert(
+ *   formatExtensionsHeader(f.offer()) ===
+ *     "permessage-deflate; server_max_window_bits=10; client_max_window_bits, " +
+ *       "permessage-deflate; client_max_window_bits",
+ * );
+ * ```
+ */
+export function permessageDeflateWithFallback(options: PerMessageDeflateOptions): ExtensionFactory {
+  const tuned = new PerMessageDeflateFactory(options);
+  const plain = new PerMessageDeflateFactory({
+    threshold: tuned.options.threshold,
+    level: tuned.options.level,
+    memLevel: tuned.options.memLevel,
+  });
+  return {
+    name: PERMESSAGE_DEFLATE,
+    rsv: RSV1,
+    offer: () => [...tuned.offer(), ...plain.offer()],
+    accept(response: ExtensionOffer): Extension {
+      try {
+        return tuned.accept(response);
+      } catch (error) {
+        try {
+          return plain.accept(response);
+        } catch {
+          throw error;
+        }
+      }
+    },
+    respond: (offers: ExtensionOffer[]) => tuned.respond(offers),
+  };
 }
 
 /**
@@ -429,12 +512,19 @@ export class PerMessageDeflate implements Extension {
     tuning: Partial<DeflateTuning> = {},
     params: ExtensionOffer["params"] = [],
   ) {
-    checkBits("serverMaxWindowBits", agreed.serverMaxWindowBits);
-    checkBits("clientMaxWindowBits", agreed.clientMaxWindowBits);
+    const check = new ArgumentCheck("new PerMessageDeflate()");
+    check.oneOf("role", role, ["client", "server"]);
+    const a = agreed === undefined ? undefined : check.options("agreed", agreed);
+    if (a?.serverMaxWindowBits === undefined || a.clientMaxWindowBits === undefined) {
+      throw check.type("agreed", "the negotiated parameters, both window sizes included", agreed);
+    }
+    check.integer("agreed.serverMaxWindowBits", agreed.serverMaxWindowBits, 8, 15);
+    check.integer("agreed.clientMaxWindowBits", agreed.clientMaxWindowBits, 8, 15);
+    check.options("tuning", tuning);
+    check.integer("tuning.threshold", tuning.threshold, 0, Number.MAX_SAFE_INTEGER);
+    check.integer("tuning.level", tuning.level, 0, 9);
+    check.integer("tuning.memLevel", tuning.memLevel, 1, 9);
     const t = { ...DEFAULT_TUNING, ...stripUndefined(tuning) };
-    checkInt("threshold", t.threshold, 0, Number.MAX_SAFE_INTEGER);
-    checkInt("level", t.level, 0, 9);
-    checkInt("memLevel", t.memLevel, 1, 9);
     this.role = role;
     this.agreed = Object.freeze({ ...agreed });
     this.params = params;
@@ -645,10 +735,17 @@ class SlidingWindow {
 // ---------------------------------------------------------------------------
 // Negotiation helpers
 
-type ParseError =
+type ParseErrorCode =
   | "DEFLATE_PARAM_UNKNOWN"
   | "DEFLATE_PARAM_DUPLICATE"
   | "DEFLATE_PARAM_INVALID";
+
+/** What is wrong with a parameter list, and which parameter. */
+interface ParseError {
+  code: ParseErrorCode;
+  /** The parameter as sent, with its value. */
+  param: string;
+}
 
 interface ParsedParams {
   serverNoContextTakeover: boolean;
@@ -667,6 +764,10 @@ function parseParams(
   params: ExtensionOffer["params"],
   where: "offer" | "response",
 ): ParsedParams | ParseError {
+  const error = (code: ParseErrorCode, name: string, value: string | true): ParseError => ({
+    code,
+    param: value === true ? name : `${name}=${value}`,
+  });
   const out: ParsedParams = {
     serverNoContextTakeover: false,
     clientNoContextTakeover: false,
@@ -678,37 +779,37 @@ function parseParams(
     const name = rawName.toLowerCase();
     // RFC 7692 §7.1: an offer or response with the same parameter twice is
     // declined (server) or fails the connection (client).
-    if (seen.has(name)) return "DEFLATE_PARAM_DUPLICATE";
+    if (seen.has(name)) return error("DEFLATE_PARAM_DUPLICATE", rawName, value);
     seen.add(name);
     switch (name) {
       case "server_no_context_takeover":
       case "client_no_context_takeover":
         // RFC 7692 §7.1.1.1, §7.1.1.2: these parameters have no value.
-        if (value !== true) return "DEFLATE_PARAM_INVALID";
+        if (value !== true) return error("DEFLATE_PARAM_INVALID", rawName, value);
         if (name === "server_no_context_takeover") out.serverNoContextTakeover = true;
         else out.clientNoContextTakeover = true;
         break;
       case "server_max_window_bits": {
         // RFC 7692 §7.1.2.1: the value is required, 8 to 15.
         const bits = windowBits(value);
-        if (bits === undefined) return "DEFLATE_PARAM_INVALID";
+        if (bits === undefined) return error("DEFLATE_PARAM_INVALID", rawName, value);
         out.serverMaxWindowBits = bits;
         break;
       }
       case "client_max_window_bits": {
         // RFC 7692 §7.1.2.2: optional value in an offer, required in a response.
         if (value === true) {
-          if (where === "response") return "DEFLATE_PARAM_INVALID";
+          if (where === "response") return error("DEFLATE_PARAM_INVALID", rawName, value);
           out.clientMaxWindowBits = true;
           break;
         }
         const bits = windowBits(value);
-        if (bits === undefined) return "DEFLATE_PARAM_INVALID";
+        if (bits === undefined) return error("DEFLATE_PARAM_INVALID", rawName, value);
         out.clientMaxWindowBits = bits;
         break;
       }
       default:
-        return "DEFLATE_PARAM_UNKNOWN";
+        return error("DEFLATE_PARAM_UNKNOWN", rawName, value);
     }
   }
   return out;
@@ -724,14 +825,15 @@ function windowBits(value: string | true): number | undefined {
   return Number(value);
 }
 
-function describe(code: ParseError, where: string): string {
-  switch (code) {
+function describe(error: ParseError, where: string): string {
+  const param = JSON.stringify(error.param);
+  switch (error.code) {
     case "DEFLATE_PARAM_UNKNOWN":
-      return `the permessage-deflate ${where} has an unknown parameter`;
+      return `the permessage-deflate ${where} has an unknown parameter, ${param}`;
     case "DEFLATE_PARAM_DUPLICATE":
-      return `the permessage-deflate ${where} repeats a parameter`;
+      return `the permessage-deflate ${where} repeats a parameter, ${param}`;
     case "DEFLATE_PARAM_INVALID":
-      return `the permessage-deflate ${where} has a parameter with an invalid value`;
+      return `the permessage-deflate ${where} has a parameter with an invalid value, ${param}`;
   }
 }
 
@@ -866,16 +968,6 @@ function tooBig(limit: number, cause: unknown): MessageTooBigError {
 
 function log2ceil(n: number): number {
   return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
-}
-
-function checkBits(name: string, value: number): void {
-  checkInt(name, value, 8, 15);
-}
-
-function checkInt(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} is an integer from ${min} to ${max}, got ${String(value)}`);
-  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -15,7 +15,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { deflateRawSync } from "node:zlib";
 import fc from "fast-check";
-import { ExtensionError, MessageTooBigError } from "../../lib/errors.ts";
+import {
+  ArgumentRangeError,
+  ExtensionError,
+  InvalidArgumentError,
+  MessageTooBigError,
+} from "../../lib/errors.ts";
 import { encodeFrame, Opcode, RSV1 } from "../../lib/protocol/frame.ts";
 import type { Extension, ExtensionOffer } from "../../lib/extensions/extension.ts";
 import {
@@ -971,11 +976,21 @@ describe("negotiation", () => {
     );
   });
 
-  const rejects = (options: PerMessageDeflateOptions, response: ExtensionOffer, code: string) => {
+  /** The client refuses `response` with `code`, in a message that names the parameter. */
+  const rejects = (
+    options: PerMessageDeflateOptions,
+    response: ExtensionOffer,
+    code: string,
+    names = response.params.at(-1)?.[0],
+  ) => {
+    const what = `${JSON.stringify(options)} / ${JSON.stringify(response)} → ${code}`;
     assert.throws(
       () => permessageDeflate(options).accept(response),
-      (e: unknown) => e instanceof ExtensionError && e.code === code,
-      `${JSON.stringify(options)} / ${JSON.stringify(response)} → ${code}`,
+      (e: unknown) => {
+        assert.ok(e instanceof ExtensionError && e.code === code, `${what}: ${e}`);
+        if (names !== undefined) assert.ok(e.message.includes(names), `${what}: ${e.message}`);
+        return true;
+      },
     );
   };
 
@@ -1009,9 +1024,19 @@ describe("negotiation", () => {
       offerOf(["server_max_window_bits", "11"]),
       "DEFLATE_PARAM_UNSUPPORTED",
     );
-    rejects({ serverMaxWindowBits: 10 }, offerOf(), "DEFLATE_PARAM_MISSING");
+    rejects(
+      { serverMaxWindowBits: 10 },
+      offerOf(),
+      "DEFLATE_PARAM_MISSING",
+      "server_max_window_bits",
+    );
     // RFC 7692 §7.1.1.1: an offered server_no_context_takeover must be answered.
-    rejects({ serverNoContextTakeover: true }, offerOf(), "DEFLATE_PARAM_MISSING");
+    rejects(
+      { serverNoContextTakeover: true },
+      offerOf(),
+      "DEFLATE_PARAM_MISSING",
+      "server_no_context_takeover",
+    );
     rejects({}, { name: "x-other", params: [] }, "DEFLATE_WRONG_EXTENSION");
   });
 
@@ -1103,21 +1128,57 @@ describe("negotiation", () => {
     }
   });
 
-  test("options out of range are refused", () => {
+  test("options out of range get ArgumentRangeError, of the wrong type InvalidArgumentError, naming the option", () => {
     for (
-      const bad of [
-        { serverMaxWindowBits: 7 },
-        { serverMaxWindowBits: 16 },
-        { clientMaxWindowBits: 9.5 },
-        { clientMaxWindowBits: "9" as unknown as number },
-        { threshold: -1 },
-        { level: 10 },
-        { memLevel: 0 },
-      ]
-    ) assert.throws(() => permessageDeflate(bad), RangeError, JSON.stringify(bad));
+      const [bad, argument] of [
+        [{ serverMaxWindowBits: 7 }, "options.serverMaxWindowBits"],
+        [{ serverMaxWindowBits: 16 }, "options.serverMaxWindowBits"],
+        [{ clientMaxWindowBits: 9.5 }, "options.clientMaxWindowBits"],
+        [{ threshold: -1 }, "options.threshold"],
+        [{ level: 10 }, "options.level"],
+        [{ memLevel: 0 }, "options.memLevel"],
+      ] as const
+    ) {
+      assert.throws(() => permessageDeflate(bad), (e: unknown) => {
+        assert.ok(e instanceof ArgumentRangeError && e instanceof RangeError, JSON.stringify(bad));
+        assert.equal(e.argument, argument);
+        assert.match(
+          e.message,
+          new RegExp(`^permessageDeflate\\(\\): ${argument.replace(".", "\\.")} `),
+        );
+        return true;
+      });
+    }
+    for (
+      const [bad, argument] of [
+        [{ clientMaxWindowBits: "9" }, "options.clientMaxWindowBits"],
+        [{ serverNoContextTakeover: "yes" }, "options.serverNoContextTakeover"],
+        [{ clientNoContextTakeover: 1 }, "options.clientNoContextTakeover"],
+        [{ threshold: "1024" }, "options.threshold"],
+        [null, "options"],
+        ["fast", "options"],
+      ] as const
+    ) {
+      assert.throws(
+        () => permessageDeflate(bad as unknown as PerMessageDeflateOptions),
+        (e: unknown) => {
+          assert.ok(
+            e instanceof InvalidArgumentError && e instanceof TypeError,
+            JSON.stringify(bad),
+          );
+          assert.equal(e.argument, argument);
+          return true;
+        },
+      );
+    }
     assert.throws(
       () => new PerMessageDeflate("client", agreed({ clientMaxWindowBits: 16 })),
-      RangeError,
+      (e: unknown) =>
+        e instanceof ArgumentRangeError && e.argument === "agreed.clientMaxWindowBits",
+    );
+    assert.throws(
+      () => new PerMessageDeflate("client", agreed(), { level: 11 }),
+      (e: unknown) => e instanceof ArgumentRangeError && e.argument === "tuning.level",
     );
   });
 
