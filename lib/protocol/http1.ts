@@ -12,6 +12,7 @@
  * @module
  */
 
+import { ArgumentCheck } from "../arguments.ts";
 import { HttpParseError } from "../errors.ts";
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "./limits.ts";
 
@@ -139,16 +140,21 @@ export class HeadParser<K extends HeadKind = HeadKind> {
   #head: HeadOf<K> | undefined;
   #error: HttpParseError | undefined;
 
+  /**
+   * @throws {InvalidArgumentError} for an unknown `kind` or a malformed option
+   * @throws {ArgumentRangeError} for a limit out of its range
+   */
   constructor(options: HeadParserOptions<K>) {
+    const check = new ArgumentCheck("new HeadParser()");
+    const o = check.options("options", options);
+    if (o.kind !== "request" && o.kind !== "response") {
+      throw check.type("options.kind", '"request" or "response"', o.kind);
+    }
     this.kind = options.kind;
-    this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
-    this.maxHeaders = options.maxHeaders ?? DEFAULT_MAX_HEADERS;
-    if (!(this.maxHeadBytes >= 16 && this.maxHeadBytes <= 0x7fff_ffff)) {
-      throw new RangeError("maxHeadBytes must be in 16 … 2^31 − 1");
-    }
-    if (!(this.maxHeaders >= 0 && this.maxHeaders <= 0x7fff_ffff)) {
-      throw new RangeError("maxHeaders must be in 0 … 2^31 − 1");
-    }
+    this.maxHeadBytes = check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff) ??
+      DEFAULT_MAX_HEAD_BYTES;
+    this.maxHeaders = check.integer("options.maxHeaders", o.maxHeaders, 0, 0x7fff_ffff) ??
+      DEFAULT_MAX_HEADERS;
   }
 
   /**

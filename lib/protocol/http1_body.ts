@@ -9,6 +9,7 @@
  * @module
  */
 
+import { ArgumentCheck } from "../arguments.ts";
 import { HttpParseError } from "../errors.ts";
 import type { RequestHead, ResponseHead } from "./http1.ts";
 
@@ -44,6 +45,8 @@ export interface BodyDecoderOptions {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** Default {@link BodyDecoderOptions.maxMetadataBytes}: 16 KiB. */
 export const DEFAULT_MAX_BODY_METADATA_BYTES = 16 * 1024;
+
+const MAX = Number.MAX_SAFE_INTEGER;
 
 /** The longest chunk-size in hex digits: 2^53 − 1 needs 14. */
 const MAX_SIZE_DIGITS = 14;
@@ -226,14 +229,22 @@ export class BodyDecoder {
    * A decoder for one body delimited by `framing` (see
    * {@link requestBodyFraming}, {@link responseBodyFraming}).
    *
-   * @throws {RangeError} when a limit is out of its range
+   * @throws {InvalidArgumentError} for a malformed framing or option
+   * @throws {ArgumentRangeError} when a limit is out of its range
    */
   constructor(framing: BodyFraming, options: BodyDecoderOptions = {}) {
+    const check = new ArgumentCheck("new BodyDecoder()");
+    const type = check.options("framing", framing).type;
+    check.oneOf("framing.type", type, ["none", "length", "chunked", "close"]);
+    if (type === "length") {
+      check.integer("framing.length", (framing as { length?: unknown }).length ?? NaN, 0, MAX);
+    }
+    const o = check.options("options", options);
     this.framing = framing;
-    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    this.maxMetadataBytes = options.maxMetadataBytes ?? DEFAULT_MAX_BODY_METADATA_BYTES;
-    checkLimit("maxBodyBytes", this.maxBodyBytes);
-    checkLimit("maxMetadataBytes", this.maxMetadataBytes);
+    this.maxBodyBytes = check.integer("options.maxBodyBytes", o.maxBodyBytes, 0, MAX) ??
+      DEFAULT_MAX_BODY_BYTES;
+    this.maxMetadataBytes = check.integer("options.maxMetadataBytes", o.maxMetadataBytes, 0, MAX) ??
+      DEFAULT_MAX_BODY_METADATA_BYTES;
     this.#state = framing.type === "chunked" ? SIZE : DATA;
     if (framing.type === "length") this.#remaining = framing.length;
     if (framing.type === "none") this.#finish();
@@ -466,12 +477,6 @@ export class BodyDecoder {
   #finish(): void {
     this.#state = DONE;
     this.#dataComplete = true;
-  }
-}
-
-function checkLimit(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${name} is an integer from 0 to 2^53 − 1, got ${String(value)}`);
   }
 }
 
