@@ -32,7 +32,7 @@ import {
 } from "../protocol/handshake.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
-import { Session, SESSION_DEFAULTS, type SessionOptions } from "../session.ts";
+import { Session, SESSION_DEFAULTS, type SessionEvents, type SessionOptions } from "../session.ts";
 import { abortReason } from "../transport/abort.ts";
 import { connectTransport } from "../transport/connect.ts";
 import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
@@ -264,7 +264,19 @@ function renamed(error: unknown, fn: string): unknown {
     : new ArgumentRangeError(to, message, options);
 }
 
-const SESSION_EVENTS = ["open", "message", "ping", "pong", "close", "error", "frame"];
+const SESSION_EVENTS = [
+  "open",
+  "message",
+  "ping",
+  "pong",
+  "close",
+  "error",
+  "frame",
+] as const satisfies ReadonlyArray<keyof SessionEvents>;
+// Fails to compile when SessionEvents gains an event this list lacks.
+const _allSessionEvents: Exclude<keyof SessionEvents, (typeof SESSION_EVENTS)[number]> extends never
+  ? true
+  : never = true;
 
 /** Checks every option of {@link ConnectOptions} that createClientRequest() does not. */
 function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
@@ -317,7 +329,7 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   check.function("options.trace", o.trace);
   const on = check.options("options.on", o.on);
   for (const [type, listener] of Object.entries(on)) {
-    check.oneOf("options.on", type, SESSION_EVENTS);
+    check.oneOf("options.on", type, SESSION_EVENTS as readonly string[]);
     check.function(`options.on.${type}`, listener);
   }
 }
