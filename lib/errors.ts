@@ -7,6 +7,12 @@
  * sent to the peer is {@link SprigError.closeReason}, which never carries
  * internals.
  *
+ * A malformed argument to a public function is a programmer's error, not
+ * an event of the connection: it is thrown as JavaScript APIs throw it, an
+ * {@link InvalidArgumentError} (a `TypeError`) or an
+ * {@link ArgumentRangeError} (a `RangeError`), each with a stable `code`
+ * and the `argument` it concerns.
+ *
  * @module
  */
 
@@ -223,7 +229,13 @@ export class HandshakeError extends SprigError {
   readonly status: number;
   /** Client: the server's response headers. Server: headers to send with the refusal. */
   readonly headers: Headers;
-  /** Client: the response body, at most its first 64 KiB. Server: usually empty. */
+  /**
+   * Client: the response body, decoded from its framing (Content-Length,
+   * chunked, or up to the end of the connection; RFC 9112 §6.3), at most
+   * its first 64 KiB. When it could not be read whole (malformed framing,
+   * the handshake timeout, a lost connection), the part that came is here
+   * and the error's `cause` says why. Server: usually empty.
+   */
   readonly body: Uint8Array;
   /**
    * `init.headers` is copied; `init.body` defaults to empty. No close code:
@@ -340,5 +352,60 @@ export class ConnectionError extends SprigError {
    */
   constructor(code: string, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
+  }
+}
+
+/**
+ * A public function was given an argument of the wrong type or form: a
+ * `TypeError`, as JavaScript APIs throw for such calls, with a stable
+ * `code` and the name of the argument. Thrown synchronously by the call
+ * (or as the rejection of the promise it returns), before any I/O.
+ *
+ * @example
+ * ```ts
+ * import { connect, InvalidArgumentError } from "../mod.ts";
+ * await connect("ws://a%ZZ:b@127.0.0.1:8080/").catch((error) => {
+ *   console.assert(error instanceof TypeError && error instanceof InvalidArgumentError);
+ *   console.assert(error.code === "INVALID_ARGUMENT" && error.argument === "url");
+ * });
+ * ```
+ */
+export class InvalidArgumentError extends TypeError {
+  /** Always `"INVALID_ARGUMENT"`. */
+  readonly code = "INVALID_ARGUMENT";
+  /** The argument, as the caller wrote it: `"url"`, `"options.protocols"`, `"options.tls.caCerts"`. */
+  readonly argument: string;
+  /** `message` says what was expected and what was given, and names `argument`. */
+  constructor(argument: string, message: string, options?: SprigErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "InvalidArgumentError";
+    this.argument = argument;
+  }
+}
+
+/**
+ * A public function was given a number (or other value) outside the range
+ * its documentation states: a `RangeError` with a stable `code` and the
+ * name of the argument.
+ *
+ * @example
+ * ```ts
+ * import { ArgumentRangeError, connect } from "../mod.ts";
+ * await connect("ws://127.0.0.1:8080/", { handshakeTimeoutMs: -1 }).catch((error) => {
+ *   console.assert(error instanceof RangeError && error instanceof ArgumentRangeError);
+ *   console.assert(error.argument === "options.handshakeTimeoutMs");
+ * });
+ * ```
+ */
+export class ArgumentRangeError extends RangeError {
+  /** Always `"ARGUMENT_OUT_OF_RANGE"`. */
+  readonly code = "ARGUMENT_OUT_OF_RANGE";
+  /** The argument, as the caller wrote it, such as `"options.port"`. */
+  readonly argument: string;
+  /** `message` states the range and the value given, and names `argument`. */
+  constructor(argument: string, message: string, options?: SprigErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ArgumentRangeError";
+    this.argument = argument;
   }
 }

@@ -4,16 +4,40 @@
  * @module
  */
 
-import { AbortError, ConnectionError, SprigError, TimeoutError } from "../errors.ts";
-import type { ExtensionFactory } from "../extensions/extension.ts";
+import { ArgumentCheck } from "../arguments.ts";
+import {
+  AbortError,
+  ArgumentRangeError,
+  ConnectionError,
+  HandshakeError,
+  HttpParseError,
+  InvalidArgumentError,
+  SprigError,
+  TimeoutError,
+} from "../errors.ts";
+import { checkExtensionFactories, type ExtensionFactory } from "../extensions/extension.ts";
 import { formatExtensionsHeader } from "../extensions/header.ts";
 import {
+  checkDeflateOptions,
   permessageDeflate,
   type PerMessageDeflateOptions,
+  permessageDeflateWithFallback,
 } from "../extensions/permessage_deflate.ts";
-import { checkServerResponse, createClientRequest } from "../protocol/handshake.ts";
+import { MAX_CONTROL_PAYLOAD } from "../protocol/frame.ts";
+import {
+  checkServerResponse,
+  type ClientRequest,
+  createClientRequest,
+  HandshakeCode,
+} from "../protocol/handshake.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
-import { Session, SESSION_DEFAULTS, type SessionOptions } from "../session/session.ts";
+import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
+import {
+  Session,
+  SESSION_DEFAULTS,
+  type SessionEvents,
+  type SessionOptions,
+} from "../session/session.ts";
 import { abortReason } from "../transport/abort.ts";
 import { connectTransport } from "../transport/connect.ts";
 import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
@@ -40,15 +64,35 @@ export interface ConnectOptions extends SessionOptions {
   /** The `Origin` to send. Default none. */
   origin?: string;
   /**
-   * permessage-deflate (RFC 7692): `true` offers it with the defaults,
-   * an object tunes it, `false` turns it off. Default true.
+   * permessage-deflate (RFC 7692): `true` offers it as browsers do
+   * (`permessage-deflate; client_max_window_bits`, which every mainstream
+   * server accepts), an object tunes it, `false` turns it off. Default
+   * true. A server that declines it gives an uncompressed connection; one
+   * whose response the offer does not allow fails the handshake with a
+   * {@link HandshakeError} (`EXTENSION_REJECTED`) naming the parameter.
    */
   compression?: boolean | PerMessageDeflateOptions;
+  /**
+   * Compression "if available". Default false. When true:
+   * - a tuned `compression` offer is followed by the plain offer browsers
+   *   send, as a second choice (RFC 7692 §5: offers in order of preference),
+   *   for servers that cannot meet the tuned one but would decline rather
+   *   than answer it;
+   * - a server that refuses the handshake over the offer (it answers a
+   *   request that offered compression with 400, 500 or 501, or with
+   *   parameters the offer does not allow) is asked once more, on a new
+   *   connection, without permessage-deflate. Each attempt has the full
+   *   `connectTimeoutMs` and `handshakeTimeoutMs`; `signal` covers both.
+   */
+  compressionFallback?: boolean;
   /** Further extensions to offer, after permessage-deflate. Default none. */
   extensions?: ExtensionFactory[];
   /** Time to open the TCP (and TLS) connection, in milliseconds. Default 10,000. */
   connectTimeoutMs?: number;
-  /** Time for the server to answer the upgrade request, in milliseconds. Default 10,000. */
+  /**
+   * Time for the server to answer the upgrade request, in milliseconds,
+   * interim 1xx responses and a refusal's body included. Default 10,000.
+   */
   handshakeTimeoutMs?: number;
   /** Cancels the connection attempt at any stage; after opening, it closes the connection with 1001. */
   signal?: AbortSignal;
@@ -66,14 +110,22 @@ export interface ConnectOptions extends SessionOptions {
 export const CLIENT_DEFAULTS = {
   connectTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
-  /** A refusal's body is kept up to this many bytes. */
+  /** A refusal's body is kept up to this many bytes; the rest is not read. */
   maxRefusalBodyBytes: 64 * 1024,
+  /** Interim (1xx) responses skipped before the final one; more fail the handshake. */
+  maxInterimResponses: 32,
 } as const;
 
 /**
  * Opens a WebSocket connection and resolves once the opening handshake
  * succeeded.
  *
+ * @throws {InvalidArgumentError} (a `TypeError`) when `url` or an option is
+ *   malformed, naming it (`url`, `options.protocols`, …); `url` must be a
+ *   `ws:`, `wss:`, `http:` or `https:` URL without a fragment, whose user
+ *   information, if any, is sent as Basic credentials
+ * @throws {ArgumentRangeError} (a `RangeError`) when a numeric option is
+ *   out of its range (timeouts: 0 to 2^31 − 1 ms)
  * @throws {HandshakeError} when the server refused (status, headers, body) or answered wrongly
  * @throws {ConnectionError} when the transport could not be opened
  * @throws {TimeoutError} when connecting or the handshake took too long
@@ -91,21 +143,207 @@ export const CLIENT_DEFAULTS = {
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Session> {
-  const { signal } = options;
-  if (signal?.aborted) throw abortReason(signal);
+  const prepared = prepareConnect("connect()", url, options);
+  return await openConnection(prepared);
+}
 
+/** A connection attempt whose arguments were checked and whose request is built. @internal */
+export interface PreparedConnection {
+  /** The entry point, for messages. */
+  readonly fn: string;
+  readonly url: string | URL;
+  readonly options: ConnectOptions;
+  readonly request: ClientRequest;
+  /** Whether the offer included permessage-deflate. */
+  readonly compressed: boolean;
+}
+
+/**
+ * Checks the arguments of `connect()` (or of `fn`, which takes the same)
+ * and builds the request, synchronously: every malformed argument fails
+ * here, before any I/O. @internal
+ *
+ * @throws {InvalidArgumentError} for a malformed argument
+ * @throws {ArgumentRangeError} for a number out of its range
+ */
+export function prepareConnect(
+  fn: string,
+  url: string | URL,
+  options: ConnectOptions = {},
+): PreparedConnection {
+  const check = new ArgumentCheck(fn);
+  checkConnectOptions(check, options);
   const factories: ExtensionFactory[] = [];
   const compression = options.compression ?? true;
-  if (compression) factories.push(permessageDeflate(compression === true ? {} : compression));
+  if (compression) {
+    const tuned = compression === true ? {} : compression;
+    factories.push(
+      options.compressionFallback && hasOfferParameters(tuned)
+        ? permessageDeflateWithFallback(tuned)
+        : permessageDeflate(tuned),
+    );
+  }
   if (options.extensions) factories.push(...options.extensions);
+  let request: ClientRequest;
+  try {
+    request = createClientRequest({
+      url,
+      protocols: options.protocols,
+      extensions: factories,
+      headers: options.headers,
+      origin: options.origin,
+    });
+  } catch (error) {
+    throw renamed(error, fn);
+  }
+  return { fn, url, options, request, compressed: compression !== false };
+}
 
-  const request = createClientRequest({
-    url,
-    protocols: options.protocols,
-    extensions: factories,
-    headers: options.headers,
-    origin: options.origin,
-  });
+/**
+ * Opens a prepared connection: transport, handshake, session; with
+ * `compressionFallback`, once more without compression when the server
+ * refused the offer. @internal
+ */
+export async function openConnection(prepared: PreparedConnection): Promise<Session> {
+  try {
+    return await openOnce(prepared);
+  } catch (error) {
+    const { options } = prepared;
+    if (!prepared.compressed || !refusedTheOffer(error)) throw error;
+    if (!options.compressionFallback) throw withOfferHint(error as HandshakeError, prepared);
+    if (options.signal?.aborted) throw abortReason(options.signal);
+    return await openOnce(
+      prepareConnect(prepared.fn, prepared.url, {
+        ...options,
+        compression: false,
+        compressionFallback: false,
+      }),
+    );
+  }
+}
+
+/**
+ * A refusal with a status that a server that cannot parse or meet an
+ * extension offer gives, reworded to say what was offered and how to do
+ * without it. (A refused response already names its parameter.)
+ */
+function withOfferHint(error: HandshakeError, prepared: PreparedConnection): HandshakeError {
+  if (error.code !== HandshakeCode.Refused) return error;
+  const offer = new TextDecoder().decode(prepared.request.head)
+    .match(/\r\nSec-WebSocket-Extensions: ([^\r]*)/)?.[1];
+  return new HandshakeError(
+    error.code,
+    `${error.message} (the request offered Sec-WebSocket-Extensions: ${offer}; a server that ` +
+      "cannot parse or meet an offer may refuse it so: compression: false, or " +
+      "compressionFallback: true, does without it)",
+    { status: error.status, headers: error.headers, body: error.body },
+    error.cause === undefined ? undefined : { cause: error.cause },
+  );
+}
+
+/** Whether a failed handshake looks like a refusal of the compression offer. */
+function refusedTheOffer(error: unknown): boolean {
+  if (!(error instanceof HandshakeError)) return false;
+  if (error.code === HandshakeCode.Refused) return [400, 500, 501].includes(error.status);
+  return error.code === "EXTENSION_REJECTED" || error.code === "EXTENSIONS_HEADER_MALFORMED";
+}
+
+/** True when permessage-deflate options put parameters in the offer (beyond the browsers' one). */
+function hasOfferParameters(o: PerMessageDeflateOptions): boolean {
+  return o.serverNoContextTakeover === true || o.clientNoContextTakeover === true ||
+    o.serverMaxWindowBits !== undefined || typeof o.clientMaxWindowBits === "number" ||
+    o.clientMaxWindowBits === false;
+}
+
+/** An error of createClientRequest(), reworded with `fn`'s argument names (`options.protocols`). */
+function renamed(error: unknown, fn: string): unknown {
+  if (!(error instanceof InvalidArgumentError) && !(error instanceof ArgumentRangeError)) {
+    return error;
+  }
+  const from = error.argument;
+  const to = from === "url" || from.startsWith("url.") ? from : `options.${from}`;
+  const message = error.message.replace(/^createClientRequest\(\): \S+/, `${fn}: ${to}`);
+  const options = error.cause === undefined ? undefined : { cause: error.cause };
+  return error instanceof InvalidArgumentError
+    ? new InvalidArgumentError(to, message, options)
+    : new ArgumentRangeError(to, message, options);
+}
+
+const SESSION_EVENTS = [
+  "open",
+  "message",
+  "ping",
+  "pong",
+  "close",
+  "error",
+  "frame",
+] as const satisfies ReadonlyArray<keyof SessionEvents>;
+// Fails to compile when SessionEvents gains an event this list lacks.
+const _allSessionEvents: Exclude<keyof SessionEvents, (typeof SESSION_EVENTS)[number]> extends never
+  ? true
+  : never = true;
+
+/** Checks every option of {@link ConnectOptions} that createClientRequest() does not. */
+function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
+  const o = check.options("options", options);
+  // createClientRequest() checks protocols, headers and origin.
+  if (typeof o.compression !== "boolean" && o.compression !== undefined) {
+    if (typeof o.compression !== "object" || o.compression === null) {
+      throw check.type(
+        "options.compression",
+        "a boolean or permessage-deflate options",
+        o.compression,
+      );
+    }
+    checkDeflateOptions(check, "options.compression", o.compression);
+  }
+  check.boolean("options.compressionFallback", o.compressionFallback);
+  checkExtensionFactories(check, "options.extensions", o.extensions);
+  check.milliseconds("options.connectTimeoutMs", o.connectTimeoutMs);
+  check.milliseconds("options.handshakeTimeoutMs", o.handshakeTimeoutMs);
+  check.signal("options.signal", o.signal);
+  const tls = check.options("options.tls", o.tls);
+  check.strings("options.tls.caCerts", tls.caCerts);
+  check.string("options.tls.serverName", tls.serverName);
+  check.boolean("options.tls.insecure", tls.insecure);
+  check.string("options.unixPath", o.unixPath);
+  const transport = o.transport as Partial<Transport> | undefined;
+  if (
+    transport !== undefined && typeof transport !== "function" &&
+    (typeof transport !== "object" || transport === null ||
+      typeof transport.read !== "function" || typeof transport.write !== "function" ||
+      typeof transport.close !== "function")
+  ) {
+    throw check.type("options.transport", "a Transport or a function that opens one", transport);
+  }
+  check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff);
+  // SessionOptions.
+  check.integer("options.maxMessageBytes", o.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER);
+  // RFC 6455 §5.5: a control frame may carry 125 bytes, so no frame limit is lower.
+  check.integer(
+    "options.maxFrameBytes",
+    o.maxFrameBytes,
+    MAX_CONTROL_PAYLOAD,
+    Number.MAX_SAFE_INTEGER,
+  );
+  check.integer("options.maxFragments", o.maxFragments, 1, Number.MAX_SAFE_INTEGER);
+  check.boolean("options.autoPong", o.autoPong);
+  check.keepalive("options.keepalive", o.keepalive);
+  check.milliseconds("options.closeTimeoutMs", o.closeTimeoutMs);
+  check.integer("options.maxQueuedMessages", o.maxQueuedMessages, 1, Number.MAX_SAFE_INTEGER);
+  check.function("options.trace", o.trace);
+  const on = check.options("options.on", o.on);
+  for (const [type, listener] of Object.entries(on)) {
+    check.oneOf("options.on", type, SESSION_EVENTS as readonly string[]);
+    check.function(`options.on.${type}`, listener);
+  }
+}
+
+/** One attempt: transport, handshake, session. */
+async function openOnce(prepared: PreparedConnection): Promise<Session> {
+  const { options, request } = prepared;
+  const { signal } = options;
+  if (signal?.aborted) throw abortReason(signal);
 
   // 1. The transport.
   const transport = await openTransport(options, {
@@ -139,17 +377,18 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
       signal.addEventListener("abort", onAbort, { once: true });
     }
   });
-  let head: ResponseHead;
   let rest: Uint8Array;
   let result;
   try {
+    await Promise.race([transport.write([request.head]), interrupted]);
+    let head: ResponseHead;
     ({ head, rest } = await Promise.race([
-      exchange(transport, request.head, options.maxHeadBytes),
+      readFinalHead(transport, options.maxHeadBytes),
       interrupted,
     ]));
     if (head.status !== 101) {
-      const body = await Promise.race([readBody(transport, head, rest), interrupted]);
-      checkServerResponse(request, head, body); // throws the refusal with its body
+      const { body, problem } = await readRefusalBody(transport, head, rest, interrupted, signal);
+      refuse(request, head, body, problem);
     }
     result = checkServerResponse(request, head);
   } catch (error) {
@@ -176,7 +415,11 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
       role: "client",
       extensions: result.extensions,
       maxMessageBytes: options.maxMessageBytes,
-      maxFrameBytes: options.maxFrameBytes ?? options.maxMessageBytes,
+      // A frame limit below 125 bytes would refuse the pings RFC 6455 §5.5 allows.
+      maxFrameBytes: options.maxFrameBytes ??
+        (options.maxMessageBytes === undefined
+          ? undefined
+          : Math.max(MAX_CONTROL_PAYLOAD, options.maxMessageBytes)),
       maxFragments: options.maxFragments,
       autoPong: options.autoPong,
     },
@@ -227,52 +470,100 @@ async function openTransport(options: ConnectOptions, target: ConnectTarget): Pr
   }
 }
 
-/** Writes the request head and reads the response head. */
-async function exchange(
+/**
+ * Reads the final response head (RFC 9112 §4): interim 1xx responses other
+ * than 101 are skipped (RFC 9110 §15.2: a client MUST be able to parse one
+ * or more 1xx responses before the final one, even if it expects none);
+ * they have no body (RFC 9112 §6.3), so the next head follows at once.
+ */
+async function readFinalHead(
   transport: Transport,
-  requestHead: Uint8Array,
   maxHeadBytes?: number,
 ): Promise<{ head: ResponseHead; rest: Uint8Array }> {
-  await transport.write([requestHead]);
-  const parser = new HeadParser({ kind: "response", maxHeadBytes });
-  while (true) {
-    const chunk = await transport.read();
-    if (chunk === null) {
-      throw new ConnectionError(
-        "HANDSHAKE_EOF",
-        "the server closed the connection during the handshake",
+  let pending: Uint8Array = new Uint8Array(0);
+  for (let interim = 0;; interim++) {
+    if (interim > CLIENT_DEFAULTS.maxInterimResponses) {
+      throw new HttpParseError(
+        "TOO_MANY_INTERIM_RESPONSES",
+        `more than ${CLIENT_DEFAULTS.maxInterimResponses} interim (1xx) responses`,
+        400,
       );
     }
-    const head = parser.push(chunk);
-    if (head) return { head, rest: parser.rest };
+    const parser = new HeadParser({ kind: "response", maxHeadBytes });
+    let head = pending.length > 0 ? parser.push(pending) : undefined;
+    while (!head) {
+      const chunk = await transport.read();
+      if (chunk === null) {
+        throw new ConnectionError(
+          "HANDSHAKE_EOF",
+          "the server closed the connection during the handshake",
+        );
+      }
+      head = parser.push(chunk);
+    }
+    if (head.status >= 200 || head.status === 101) return { head, rest: parser.rest };
+    pending = parser.rest;
   }
 }
 
-/** Reads a refusal's body: up to its Content-Length, or to EOF, within a cap. */
-async function readBody(
+/**
+ * Reads a refusal's body as RFC 9112 §6.3 frames it: up to its
+ * `Content-Length`, through the chunked coding (decoded), or to the end
+ * of the connection, however many packets it takes. Keeps at most
+ * {@link CLIENT_DEFAULTS.maxRefusalBodyBytes} (and stops reading there);
+ * the handshake timeout bounds the time. What could not be read (a
+ * malformed framing, the timeout, a lost connection) is returned as
+ * `problem` beside the part that was; only an abort is thrown.
+ */
+async function readRefusalBody(
   transport: Transport,
   head: ResponseHead,
   first: Uint8Array,
-): Promise<Uint8Array> {
-  const cap = CLIENT_DEFAULTS.maxRefusalBodyBytes;
-  const declared = Number(head.headers.get("content-length") ?? NaN);
-  // Without a length (chunked, or none), keep what came with the head.
-  const want = Number.isFinite(declared) ? Math.min(declared, cap) : Math.min(first.length, cap);
-  const parts: Uint8Array[] = [first];
-  let size = first.length;
-  while (size < want) {
-    const chunk = await transport.read().catch(() => null);
-    if (chunk === null) break;
-    parts.push(chunk);
-    size += chunk.length;
+  interrupted: Promise<never>,
+  signal: AbortSignal | undefined,
+): Promise<{ body: Uint8Array; problem?: Error }> {
+  let decoder: BodyDecoder;
+  try {
+    decoder = new BodyDecoder(responseBodyFraming(head), {
+      maxBodyBytes: CLIENT_DEFAULTS.maxRefusalBodyBytes,
+    });
+  } catch (problem) {
+    return { body: new Uint8Array(0), problem: problem as Error };
   }
-  const out = new Uint8Array(Math.min(size, want));
-  let at = 0;
-  for (const p of parts) {
-    const take = Math.min(p.length, out.length - at);
-    out.set(p.subarray(0, take), at);
-    at += take;
-    if (at === out.length) break;
+  try {
+    if (first.length > 0) decoder.push(first);
+    while (!decoder.dataComplete) {
+      const chunk = await Promise.race([transport.read(), interrupted]);
+      if (chunk === null) decoder.end();
+      else decoder.push(chunk);
+    }
+  } catch (problem) {
+    if (signal?.aborted || !(problem instanceof Error)) throw problem;
+    // Past the cap the body is kept cut, as documented: not a problem.
+    if (!(problem instanceof HttpParseError && problem.code === "BODY_TOO_LARGE")) {
+      return { body: decoder.body.slice(), problem };
+    }
   }
-  return out;
+  return { body: decoder.body.slice() };
+}
+
+/** Throws the refusal (or the response's other fault) with its body. */
+function refuse(
+  request: Parameters<typeof checkServerResponse>[0],
+  head: ResponseHead,
+  body: Uint8Array,
+  problem: Error | undefined,
+): never {
+  try {
+    checkServerResponse(request, head, body);
+  } catch (error) {
+    if (problem === undefined || !(error instanceof HandshakeError)) throw error;
+    throw new HandshakeError(
+      error.code,
+      `${error.message} (its body could not be read whole: ${problem.message})`,
+      { status: error.status, headers: error.headers, body: error.body },
+      { cause: problem },
+    );
+  }
+  throw new TypeError("unreachable: a status other than 101 is a refusal");
 }

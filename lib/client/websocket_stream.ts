@@ -11,7 +11,8 @@ import {
   type SendData,
   type Session,
 } from "../session/session.ts";
-import { connect, type ConnectOptions } from "./connect.ts";
+import { ArgumentCheck } from "../arguments.ts";
+import { type ConnectOptions, openConnection, prepareConnect } from "./connect.ts";
 
 /** What `opened` resolves with. */
 export interface WebSocketOpenInfo {
@@ -69,10 +70,17 @@ export class WebSocketStream {
   #session: Session | undefined;
   #pendingClose: WebSocketCloseInfo | undefined;
 
-  /** Starts connecting at once; `opened` settles with the outcome. */
+  /**
+   * Starts connecting at once; `opened` settles with the outcome.
+   *
+   * @throws {InvalidArgumentError} (a `TypeError`) or {ArgumentRangeError}
+   *   (a `RangeError`) at once, as the WHATWG constructor does, for a
+   *   malformed `url` or option (see `connect()`)
+   */
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    const prepared = prepareConnect("new WebSocketStream()", url, options);
     this.url = String(url);
-    const session = connect(url, options);
+    const session = openConnection(prepared);
     this.opened = session.then((s) => {
       this.#session = s;
       if (this.#pendingClose) this.#closeSession(s, this.#pendingClose);
@@ -112,6 +120,11 @@ export class WebSocketStream {
  * Connects, runs `fn` with the session, and always closes it afterwards —
  * also when `fn` throws (the scoped form of Gun's `with_socket`).
  *
+ * @throws {InvalidArgumentError} (a `TypeError`) for a malformed `url` or
+ *   option (as `connect()`), or an `fn` that is not a function, before
+ *   connecting
+ * @throws what `connect()` and `fn` throw
+ *
  * @example
  * ```ts
  * import { withWebSocket } from "../../mod.ts";
@@ -126,7 +139,11 @@ export async function withWebSocket<T>(
   options: ConnectOptions,
   fn: (session: Session) => Promise<T> | T,
 ): Promise<T> {
-  const session = await connect(url, options);
+  const prepared = prepareConnect("withWebSocket()", url, options);
+  if (typeof fn !== "function") {
+    throw new ArgumentCheck("withWebSocket()").type("fn", "a function", fn);
+  }
+  const session = await openConnection(prepared);
   try {
     return await fn(session);
   } finally {

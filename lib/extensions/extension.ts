@@ -18,6 +18,8 @@
  * @module
  */
 
+import type { ArgumentCheck } from "../arguments.ts";
+
 /** One element of a `Sec-WebSocket-Extensions` header: a name and its parameters, in order. */
 export interface ExtensionOffer {
   /** The extension token, e.g. `"permessage-deflate"`. */
@@ -133,4 +135,36 @@ export class ExtensionChain {
   dispose(): void {
     for (const e of this.extensions) e.dispose?.();
   }
+}
+
+/**
+ * Checks a list of extension factories given to a public entry point
+ * (`connect()`'s or `serve()`'s `options.extensions`): each an object with
+ * a string `name`, RSV bits in `rsv`, and `offer`, `accept` and `respond`
+ * methods.
+ *
+ * @throws {InvalidArgumentError} naming the element that is not a factory
+ * @internal
+ */
+export function checkExtensionFactories(
+  check: ArgumentCheck,
+  argument: string,
+  value: unknown,
+): ExtensionFactory[] | undefined {
+  const list = check.array(argument, value);
+  list?.forEach((f, i) => {
+    const factory = f as Partial<ExtensionFactory> | null;
+    if (
+      typeof factory !== "object" || factory === null || typeof factory.name !== "string" ||
+      typeof factory.rsv !== "number" || typeof factory.offer !== "function" ||
+      typeof factory.accept !== "function" || typeof factory.respond !== "function"
+    ) {
+      throw check.type(
+        `${argument}[${i}]`,
+        "an ExtensionFactory (name, rsv, offer, accept, respond)",
+        f,
+      );
+    }
+  });
+  return list as ExtensionFactory[] | undefined;
 }

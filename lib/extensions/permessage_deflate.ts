@@ -39,9 +39,18 @@
  *   data fails with {@link ExtensionError} `INFLATE_FAILED` and close code
  *   1007 (RFC 6455 §7.4.1: data inconsistent with the message), as `ws`
  *   does; RFC 7692 names no code.
- * - **Limits of the one-shot decoder.** A payload whose DEFLATE data stops
- *   mid-block, or carries bytes after a BFINAL block, is decoded as far as
- *   it goes rather than refused (as `ws` and Python's `websockets` do).
+ * - **A message is decoded whole or not at all.** zlib, given a payload
+ *   that stops mid-block or carries more data after a BFINAL block, returns
+ *   what it decoded so far and says nothing (`ws` and Python's `websockets`
+ *   then deliver that prefix). sprig appends an empty final block after the
+ *   RFC 7692 tail and inflates with `Z_FINISH`, so a stream that does not
+ *   end at a block boundary fails (`INFLATE_TRUNCATED`), and compares the
+ *   input zlib consumed with the input given, so data past a BFINAL block
+ *   fails (`INFLATE_TRAILING_DATA`); both close with 1007. What may follow
+ *   a BFINAL block is only the empty stored block of RFC 7692 §7.2.3.4
+ *   (its first octet, `00`, with the tail completing it). A truncation that
+ *   happens to fall on a block boundary is a shorter valid message: DEFLATE
+ *   carries no length, so no decoder can tell.
  *   Decompressed messages are capped at 4 GiB whatever `maxBytes` says,
  *   the largest output every runtime's zlib binding accepts.
  *
@@ -49,6 +58,7 @@
  */
 
 import { constants as zlibConstants, deflateRawSync, inflateRawSync } from "node:zlib";
+import { ArgumentCheck } from "../arguments.ts";
 import { ExtensionError, MessageTooBigError } from "../errors.ts";
 import { RSV1 } from "../protocol/frame.ts";
 import type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "./extension.ts";
@@ -146,6 +156,14 @@ const DEFAULT_TUNING: Readonly<DeflateTuning> = Object.freeze({
 /** RFC 7692 §7.2.1: the 4 octets removed after compression and put back before decompression. */
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
+/**
+ * An empty fixed-Huffman block with BFINAL set (RFC 1951 §3.2.3, §3.2.6:
+ * bits 1, 01, then the 7-bit end-of-block code). Appended after the tail,
+ * it ends the stream exactly where the message ends, so inflating with
+ * Z_FINISH fails when the payload stopped inside a block.
+ */
+const END = new Uint8Array([0x03, 0x00]);
+
 // The largest `maxOutputLength` every runtime accepts (Node's and Bun's
 // buffer limit is 2^32).
 const MAX_OUTPUT_LENGTH = 2 ** 32;
@@ -165,9 +183,48 @@ const MAX_OUTPUT_LENGTH = 2 ** 32;
  * const got = chosen.extension.decode(sent.payload, sent.rsv, 1 << 20);
  * console.assert(sent.rsv === 4 && got.length === 3000);
  * ```
+ *
+ * @throws {InvalidArgumentError} (a `TypeError`) when `options` or an
+ *   option has the wrong type, naming it (`options.threshold`)
+ * @throws {ArgumentRangeError} (a `RangeError`) when an option is out of
+ *   the range its documentation states
  */
 export function permessageDeflate(options: PerMessageDeflateOptions = {}): ExtensionFactory {
   return new PerMessageDeflateFactory(options);
+}
+
+/**
+ * Checks permessage-deflate options as given to `permessageDeflate()`, or
+ * as `argument` of another entry point (`connect()`'s
+ * `options.compression`), so the error names the argument as the caller
+ * wrote it.
+ *
+ * @throws {InvalidArgumentError} for a value of the wrong type
+ * @throws {ArgumentRangeError} for a value out of its range
+ * @internal
+ */
+export function checkDeflateOptions(
+  check: ArgumentCheck,
+  argument: string,
+  options: unknown,
+): void {
+  const o = check.options(argument, options);
+  check.boolean(`${argument}.serverNoContextTakeover`, o.serverNoContextTakeover);
+  check.boolean(`${argument}.clientNoContextTakeover`, o.clientNoContextTakeover);
+  check.integer(`${argument}.serverMaxWindowBits`, o.serverMaxWindowBits, 8, 15);
+  if (typeof o.clientMaxWindowBits !== "boolean") {
+    if (o.clientMaxWindowBits !== undefined && typeof o.clientMaxWindowBits !== "number") {
+      throw check.type(
+        `${argument}.clientMaxWindowBits`,
+        "an integer from 8 to 15 or a boolean",
+        o.clientMaxWindowBits,
+      );
+    }
+    check.integer(`${argument}.clientMaxWindowBits`, o.clientMaxWindowBits, 8, 15);
+  }
+  check.integer(`${argument}.threshold`, o.threshold, 0, Number.MAX_SAFE_INTEGER);
+  check.integer(`${argument}.level`, o.level, 0, 9);
+  check.integer(`${argument}.memLevel`, o.memLevel, 1, 9);
 }
 
 /**
@@ -186,20 +243,15 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
   /** The options, checked, with defaults applied where one exists. */
   readonly options: Readonly<PerMessageDeflateOptions & DeflateTuning>;
 
-  /** @throws {RangeError} when an option is out of its range */
+  /**
+   * @throws {InvalidArgumentError} (a `TypeError`) when `options` or an
+   *   option has the wrong type
+   * @throws {ArgumentRangeError} (a `RangeError`) when an option is out of
+   *   its range
+   */
   constructor(options: PerMessageDeflateOptions = {}) {
+    checkDeflateOptions(new ArgumentCheck("permessageDeflate()"), "options", options);
     const o = { ...DEFAULT_TUNING, clientMaxWindowBits: true, ...stripUndefined(options) };
-    if (o.serverMaxWindowBits !== undefined) {
-      checkBits("serverMaxWindowBits", o.serverMaxWindowBits);
-    }
-    if (typeof o.clientMaxWindowBits === "number") {
-      checkBits("clientMaxWindowBits", o.clientMaxWindowBits);
-    } else if (typeof o.clientMaxWindowBits !== "boolean") {
-      throw new RangeError("clientMaxWindowBits is an integer from 8 to 15 or a boolean");
-    }
-    checkInt("threshold", o.threshold, 0, Number.MAX_SAFE_INTEGER);
-    checkInt("level", o.level, 0, 9);
-    checkInt("memLevel", o.memLevel, 1, 9);
     this.options = Object.freeze(o);
   }
 
@@ -236,7 +288,7 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
     // RFC 7692 §7.1: a client MUST _Fail the WebSocket Connection_ if the
     // response has an unknown parameter, an invalid value, a repeated
     // parameter, or a configuration the client does not support.
-    if (typeof r === "string") throw new ExtensionError(r, describe(r, "response"));
+    if ("code" in r) throw new ExtensionError(r.code, describe(r, "response"));
     const o = this.options;
 
     // RFC 7692 §7.1.1.1: a server accepts an offer carrying
@@ -316,7 +368,7 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
       const p = parseParams(offer.params, "offer");
       // RFC 7692 §7.1: a server MUST decline an offer with an unknown
       // parameter, an invalid value or a repeated parameter.
-      if (typeof p === "string") continue;
+      if ("code" in p) continue;
 
       const params: ExtensionOffer["params"] = [];
       // RFC 7692 §7.1.1.1: accepting an offer with server_no_context_takeover
@@ -359,6 +411,54 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
     }
     return null;
   }
+}
+
+/**
+ * Client: permessage-deflate offered with `options`, then, as a second
+ * choice, as browsers offer it (`permessage-deflate;
+ * client_max_window_bits`; RFC 7692 §5 lists offers in order of
+ * preference). The server's response is accepted if it answers either
+ * offer; when it answers neither, the error is the tuned offer's, which
+ * names the parameter. `connect()` uses it for `compressionFallback`.
+ *
+ * @throws {InvalidArgumentError} or {ArgumentRangeError} as {@link permessageDeflate}
+ *
+ * @example
+ * ```ts
+ * import { formatExtensionsHeader } from "./header.ts";
+ * import { permessageDeflateWithFallback } from "./permessage_deflate.ts";
+ * const f = permessageDeflateWithFallback({ serverMaxWindowBits: 10 });
+ * console.assert(
+ *   formatExtensionsHeader(f.offer()) ===
+ *     "permessage-deflate; server_max_window_bits=10; client_max_window_bits, " +
+ *       "permessage-deflate; client_max_window_bits",
+ * );
+ * ```
+ */
+export function permessageDeflateWithFallback(options: PerMessageDeflateOptions): ExtensionFactory {
+  const tuned = new PerMessageDeflateFactory(options);
+  const plain = new PerMessageDeflateFactory({
+    threshold: tuned.options.threshold,
+    level: tuned.options.level,
+    memLevel: tuned.options.memLevel,
+  });
+  return {
+    name: PERMESSAGE_DEFLATE,
+    rsv: RSV1,
+    offer: () => [...tuned.offer(), ...plain.offer()],
+    accept(response: ExtensionOffer): Extension {
+      try {
+        return tuned.accept(response);
+      } catch (error) {
+        try {
+          return plain.accept(response);
+        } catch {
+          throw error;
+        }
+      }
+    },
+    respond: (offers: ExtensionOffer[]) => tuned.respond(offers),
+  };
 }
 
 /**
@@ -412,12 +512,19 @@ export class PerMessageDeflate implements Extension {
     tuning: Partial<DeflateTuning> = {},
     params: ExtensionOffer["params"] = [],
   ) {
-    checkBits("serverMaxWindowBits", agreed.serverMaxWindowBits);
-    checkBits("clientMaxWindowBits", agreed.clientMaxWindowBits);
+    const check = new ArgumentCheck("new PerMessageDeflate()");
+    check.oneOf("role", role, ["client", "server"]);
+    const a = agreed === undefined ? undefined : check.options("agreed", agreed);
+    if (a?.serverMaxWindowBits === undefined || a.clientMaxWindowBits === undefined) {
+      throw check.type("agreed", "the negotiated parameters, both window sizes included", agreed);
+    }
+    check.integer("agreed.serverMaxWindowBits", agreed.serverMaxWindowBits, 8, 15);
+    check.integer("agreed.clientMaxWindowBits", agreed.clientMaxWindowBits, 8, 15);
+    check.options("tuning", tuning);
+    check.integer("tuning.threshold", tuning.threshold, 0, Number.MAX_SAFE_INTEGER);
+    check.integer("tuning.level", tuning.level, 0, 9);
+    check.integer("tuning.memLevel", tuning.memLevel, 1, 9);
     const t = { ...DEFAULT_TUNING, ...stripUndefined(tuning) };
-    checkInt("threshold", t.threshold, 0, Number.MAX_SAFE_INTEGER);
-    checkInt("level", t.level, 0, 9);
-    checkInt("memLevel", t.memLevel, 1, 9);
     this.role = role;
     this.agreed = Object.freeze({ ...agreed });
     this.params = params;
@@ -481,20 +588,28 @@ export class PerMessageDeflate implements Extension {
    * Decompresses one received message when its first frame had RSV1 set
    * (RFC 7692 §6.2); returns the payload unchanged otherwise.
    *
+   * An empty payload decodes to an empty message, as `ws` reads it
+   * (RFC 7692 §7.2.3.6 has senders send a single `00` octet instead).
+   *
    * @throws {MessageTooBigError} `INFLATE_TOO_BIG` (1009) as soon as the
    *   output passes `maxBytes`
-   * @throws {ExtensionError} `INFLATE_FAILED` (1007) on corrupt data
+   * @throws {ExtensionError} (1007) when the payload is not one whole
+   *   DEFLATE message: `INFLATE_FAILED` for corrupt data,
+   *   `INFLATE_TRUNCATED` when it ends inside a block,
+   *   `INFLATE_TRAILING_DATA` when data follows a final (BFINAL) block
    */
   decode(payload: Uint8Array, rsv: number, maxBytes: number): Uint8Array {
     if ((rsv & RSV1) === 0) return payload;
+    if (payload.length === 0) return new Uint8Array(0);
     const window = this.#recvWindow;
     const dictionary = window?.bytes;
     const dictLength = dictionary?.length ?? 0;
     const replay = dictLength > 0 && !inflateHonoursDictionary();
     // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then decompress,
-    // with the previous window when the peer uses context takeover.
+    // with the previous window when the peer uses context takeover. The END
+    // block after it makes a whole message a whole DEFLATE stream.
     const prefix = replay ? 5 + dictLength : 0;
-    const input = new Uint8Array(prefix + payload.length + TAIL.length);
+    const input = new Uint8Array(prefix + payload.length + TAIL.length + END.length);
     if (replay && dictionary) {
       // A non-final stored block holding the window (RFC 1951 §3.2.4): after
       // it, the inflater's LZ77 window is the peer's.
@@ -507,20 +622,43 @@ export class PerMessageDeflate implements Extension {
     }
     input.set(payload, prefix);
     input.set(TAIL, prefix + payload.length);
+    input.set(END, prefix + payload.length + TAIL.length);
 
     const skip = replay ? dictLength : 0;
     const limit = Math.max(0, Math.floor(maxBytes));
     const maxOutputLength = Math.max(1, Math.min(MAX_OUTPUT_LENGTH, limit + skip));
     let out: Uint8Array;
+    let consumed: number;
     try {
-      out = inflateRawSync(input, {
+      // Z_FINISH (the default finishFlush): the input must end the stream.
+      const result = inflateRawSync(input, {
         windowBits: Math.max(8, this.#recvBits),
-        finishFlush: zlibConstants.Z_SYNC_FLUSH,
         maxOutputLength,
+        info: true,
         ...(dictLength > 0 && !replay ? { dictionary } : {}),
-      });
+      }) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
+      out = result.buffer;
+      consumed = result.engine.bytesWritten;
     } catch (cause) {
-      throw inflateError(cause, limit);
+      throw inflateError(cause, limit, payload.length);
+    }
+    // zlib stops at the first BFINAL block and ignores what follows. RFC
+    // 7692 §7.2.2 decompresses the payload as one DEFLATE stream, and
+    // §7.2.3.4 lets a BFINAL block be followed only by the empty stored
+    // block that the tail completes (its first octet 00 in the payload), or
+    // by nothing; anything else is a second message hidden in this one.
+    const unused = input.length - consumed;
+    if (unused !== 0) {
+      const extra = unused - TAIL.length - END.length; // payload bytes after the stream
+      if (extra < 0 || extra > 1 || (extra === 1 && payload[payload.length - 1] !== 0x00)) {
+        throw new ExtensionError(
+          "INFLATE_TRAILING_DATA",
+          `invalid compressed data: ${
+            Math.max(0, extra)
+          } bytes follow the final DEFLATE block of the message`,
+          1007,
+        );
+      }
     }
     const length = out.length - skip;
     if (length > limit) throw tooBig(limit, undefined);
@@ -597,10 +735,17 @@ class SlidingWindow {
 // ---------------------------------------------------------------------------
 // Negotiation helpers
 
-type ParseError =
+type ParseErrorCode =
   | "DEFLATE_PARAM_UNKNOWN"
   | "DEFLATE_PARAM_DUPLICATE"
   | "DEFLATE_PARAM_INVALID";
+
+/** What is wrong with a parameter list, and which parameter. */
+interface ParseError {
+  code: ParseErrorCode;
+  /** The parameter as sent, with its value. */
+  param: string;
+}
 
 interface ParsedParams {
   serverNoContextTakeover: boolean;
@@ -619,6 +764,10 @@ function parseParams(
   params: ExtensionOffer["params"],
   where: "offer" | "response",
 ): ParsedParams | ParseError {
+  const error = (code: ParseErrorCode, name: string, value: string | true): ParseError => ({
+    code,
+    param: value === true ? name : `${name}=${value}`,
+  });
   const out: ParsedParams = {
     serverNoContextTakeover: false,
     clientNoContextTakeover: false,
@@ -630,37 +779,37 @@ function parseParams(
     const name = rawName.toLowerCase();
     // RFC 7692 §7.1: an offer or response with the same parameter twice is
     // declined (server) or fails the connection (client).
-    if (seen.has(name)) return "DEFLATE_PARAM_DUPLICATE";
+    if (seen.has(name)) return error("DEFLATE_PARAM_DUPLICATE", rawName, value);
     seen.add(name);
     switch (name) {
       case "server_no_context_takeover":
       case "client_no_context_takeover":
         // RFC 7692 §7.1.1.1, §7.1.1.2: these parameters have no value.
-        if (value !== true) return "DEFLATE_PARAM_INVALID";
+        if (value !== true) return error("DEFLATE_PARAM_INVALID", rawName, value);
         if (name === "server_no_context_takeover") out.serverNoContextTakeover = true;
         else out.clientNoContextTakeover = true;
         break;
       case "server_max_window_bits": {
         // RFC 7692 §7.1.2.1: the value is required, 8 to 15.
         const bits = windowBits(value);
-        if (bits === undefined) return "DEFLATE_PARAM_INVALID";
+        if (bits === undefined) return error("DEFLATE_PARAM_INVALID", rawName, value);
         out.serverMaxWindowBits = bits;
         break;
       }
       case "client_max_window_bits": {
         // RFC 7692 §7.1.2.2: optional value in an offer, required in a response.
         if (value === true) {
-          if (where === "response") return "DEFLATE_PARAM_INVALID";
+          if (where === "response") return error("DEFLATE_PARAM_INVALID", rawName, value);
           out.clientMaxWindowBits = true;
           break;
         }
         const bits = windowBits(value);
-        if (bits === undefined) return "DEFLATE_PARAM_INVALID";
+        if (bits === undefined) return error("DEFLATE_PARAM_INVALID", rawName, value);
         out.clientMaxWindowBits = bits;
         break;
       }
       default:
-        return "DEFLATE_PARAM_UNKNOWN";
+        return error("DEFLATE_PARAM_UNKNOWN", rawName, value);
     }
   }
   return out;
@@ -676,14 +825,15 @@ function windowBits(value: string | true): number | undefined {
   return Number(value);
 }
 
-function describe(code: ParseError, where: string): string {
-  switch (code) {
+function describe(error: ParseError, where: string): string {
+  const param = JSON.stringify(error.param);
+  switch (error.code) {
     case "DEFLATE_PARAM_UNKNOWN":
-      return `the permessage-deflate ${where} has an unknown parameter`;
+      return `the permessage-deflate ${where} has an unknown parameter, ${param}`;
     case "DEFLATE_PARAM_DUPLICATE":
-      return `the permessage-deflate ${where} repeats a parameter`;
+      return `the permessage-deflate ${where} repeats a parameter, ${param}`;
     case "DEFLATE_PARAM_INVALID":
-      return `the permessage-deflate ${where} has a parameter with an invalid value`;
+      return `the permessage-deflate ${where} has a parameter with an invalid value, ${param}`;
   }
 }
 
@@ -788,9 +938,18 @@ function own(out: Uint8Array, length: number): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, length);
 }
 
-function inflateError(cause: unknown, limit: number): Error {
-  if ((cause as { code?: unknown } | null)?.code === "ERR_BUFFER_TOO_LARGE") {
-    return tooBig(limit, cause);
+function inflateError(cause: unknown, limit: number, payloadLength: number): Error {
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (code === "ERR_BUFFER_TOO_LARGE") return tooBig(limit, cause);
+  // Z_FINISH found the input exhausted before the stream's end: the payload
+  // stopped inside a DEFLATE block.
+  if (code === "Z_BUF_ERROR") {
+    return new ExtensionError(
+      "INFLATE_TRUNCATED",
+      `invalid compressed data: the ${payloadLength}-byte payload ends inside a DEFLATE block`,
+      1007,
+      { cause },
+    );
   }
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new ExtensionError("INFLATE_FAILED", `invalid compressed data: ${detail}`, 1007, {
@@ -809,16 +968,6 @@ function tooBig(limit: number, cause: unknown): MessageTooBigError {
 
 function log2ceil(n: number): number {
   return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
-}
-
-function checkBits(name: string, value: number): void {
-  checkInt(name, value, 8, 15);
-}
-
-function checkInt(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} is an integer from ${min} to ${max}, got ${String(value)}`);
-  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -11,8 +11,13 @@
  * @module
  */
 
+import { ArgumentCheck } from "../arguments.ts";
 import { HandshakeError } from "../errors.ts";
-import type { Extension, ExtensionFactory } from "../extensions/extension.ts";
+import {
+  checkExtensionFactories,
+  type Extension,
+  type ExtensionFactory,
+} from "../extensions/extension.ts";
 import { acceptAsClient, negotiateAsServer, offerHeader } from "../extensions/negotiate.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import {
@@ -40,7 +45,8 @@ export const WEBSOCKET_VERSION = "13";
  * ```ts
  * import { checkClientRequest, HandshakeCode } from "./handshake.ts";
  * import { HeadParser } from "./http1.ts";
- * import { HandshakeError } from "../errors.ts";
+ * import { ArgumentCheck } from "../arguments.ts";
+import { HandshakeError } from "../errors.ts";
  * const head = new HeadParser({ kind: "request" }).push(new TextEncoder().encode("POST / HTTP/1.1\r\n\r\n"))!;
  * try {
  *   checkClientRequest(head);
@@ -193,9 +199,18 @@ const CLIENT_OWN = new Set([
  * offered, `Origin` when given, `Authorization: Basic` when the URL has
  * user information (and no `Authorization` is given), then the extra fields.
  *
- * @throws {TypeError} for a URL that is invalid, of another scheme, or has a
- *   fragment; for invalid or repeated subprotocols; for an invalid key; for
- *   extra fields that would override the handshake's own
+ * User information in the URL (`ws://user:pass@host/`) is percent-decoded
+ * to bytes (RFC 3986 §2.1) and sent as Basic credentials (RFC 7617 §2),
+ * so `%FF` is the octet 0xFF and non-ASCII characters go as their UTF-8.
+ *
+ * @throws {InvalidArgumentError} (a `TypeError`, whose `argument` names the
+ *   option) for a URL that is not a string or URL, is invalid, of another
+ *   scheme, has a fragment, or has user information that is not valid
+ *   percent-encoding or not valid Basic credentials (a colon in the user
+ *   name, a control character); for subprotocols that are not unique
+ *   tokens; for an invalid key; for header names or values `fetch()` would
+ *   refuse, or fields that would override the handshake's own; for an
+ *   `Origin` that cannot be sent
  *
  * @example
  * ```ts
@@ -206,60 +221,57 @@ const CLIENT_OWN = new Set([
  * ```
  */
 export function createClientRequest(options: ClientRequestOptions): ClientRequest {
-  const url = new URL(options.url); // throws TypeError when invalid
-  let secure: boolean;
-  switch (url.protocol) {
-    case "ws:":
-    case "http:":
-      secure = false;
-      break;
-    case "wss:":
-    case "https:":
-      secure = true;
-      break;
-    default:
-      throw new TypeError(`a WebSocket URL is ws:, wss:, http: or https:, not ${url.protocol}`);
-  }
-  // RFC 6455 §3: fragment identifiers MUST NOT be used on WebSocket URIs.
-  // An empty fragment ("…#") only shows in the serialization.
-  if (url.hash !== "" || url.href.endsWith("#")) {
-    throw new TypeError("a WebSocket URL cannot have a fragment");
-  }
+  const check = new ArgumentCheck("createClientRequest()");
+  check.options("options", options);
+  const url = parseWebSocketUrl(check, "url", options.url);
+  const secure = url.protocol === "wss:" || url.protocol === "https:";
   // WHATWG URL omits a scheme's default port and brackets IPv6 literals.
   const host = url.host;
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const path = (url.pathname || "/") + url.search;
 
-  const protocols = [...(options.protocols ?? [])];
+  const protocols = check.strings("protocols", options.protocols) ?? [];
   const seen = new Set<string>();
-  for (const p of protocols) {
+  protocols.forEach((p, i) => {
     // RFC 6455 §4.1: each subprotocol MUST be a non-empty token, and unique.
-    if (typeof p !== "string" || !isToken(p)) {
-      throw new TypeError(`invalid subprotocol ${JSON.stringify(p)}`);
-    }
-    if (seen.has(p)) throw new TypeError(`subprotocol ${JSON.stringify(p)} is offered twice`);
+    if (!isToken(p)) throw check.type(`protocols[${i}]`, "a token (RFC 9110 §5.6.2)", p);
+    if (seen.has(p)) throw check.type(`protocols[${i}]`, "unique: it is offered twice", p);
     seen.add(p);
-  }
+  });
 
-  const key = options.key ?? generateKey();
+  const key = check.string("key", options.key) ?? generateKey();
   // RFC 6455 §4.1: the key MUST be a base64-encoded 16-byte value.
-  if (decodeBase64(key)?.length !== 16) throw new TypeError("the key must be base64 of 16 bytes");
+  if (decodeBase64(key)?.length !== 16) throw check.type("key", "the base64 of 16 bytes", key);
+  const origin = check.string("origin", options.origin);
 
-  const extensions = (options.extensions ?? []).filter((f) => f.offer().length > 0);
+  const extensions = (checkExtensionFactories(check, "extensions", options.extensions) ?? [])
+    .filter((f) => f.offer().length > 0);
   const extensionsHeader = offerHeader(extensions);
 
-  const extra = fieldsOf(options.headers);
+  let extra: Array<[string, string]>;
+  try {
+    extra = fieldsOf(options.headers);
+  } catch (e) {
+    throw check.type(
+      "headers",
+      `fields fetch() accepts (${(e as Error).message})`,
+      options.headers,
+      e,
+    );
+  }
   let hostOverride: string | undefined;
   let hasAuthorization = false;
   for (const [name, value] of extra) {
     const lower = name.toLowerCase();
-    if (CLIENT_OWN.has(lower)) throw new TypeError(`the ${name} header is the handshake's own`);
+    if (CLIENT_OWN.has(lower)) {
+      throw check.type("headers", `free of the handshake's own fields, such as ${name}`, name);
+    }
     if (lower === "host") {
-      if (hostOverride !== undefined) throw new TypeError("Host is given twice");
+      if (hostOverride !== undefined) throw check.type("headers", "one Host field at most", value);
       hostOverride = value;
-    } else if (lower === "origin" && options.origin !== undefined) {
-      throw new TypeError("Origin is given twice, as an option and as a header");
+    } else if (lower === "origin" && origin !== undefined) {
+      throw check.type("headers", "free of Origin when the origin option is given", value);
     } else if (lower === "authorization") {
       hasAuthorization = true;
     }
@@ -274,10 +286,12 @@ export function createClientRequest(options: ClientRequestOptions): ClientReques
   ];
   if (protocols.length > 0) fields.push(["Sec-WebSocket-Protocol", protocols.join(", ")]);
   if (extensionsHeader !== undefined) fields.push(["Sec-WebSocket-Extensions", extensionsHeader]);
-  if (options.origin !== undefined) fields.push(["Origin", options.origin]);
+  if (origin !== undefined) {
+    if (!isFieldValue(origin)) throw check.type("origin", "a valid header value", origin);
+    fields.push(["Origin", origin]);
+  }
   if ((url.username !== "" || url.password !== "") && !hasAuthorization) {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-    fields.push(["Authorization", `Basic ${encodeBase64(encoder.encode(credentials))}`]);
+    fields.push(["Authorization", `Basic ${encodeBase64(basicCredentials(check, url))}`]);
   }
   for (const field of extra) if (field[0].toLowerCase() !== "host") fields.push(field);
 
@@ -285,7 +299,13 @@ export function createClientRequest(options: ClientRequestOptions): ClientReques
   try {
     head = writeRequestHead("GET", path, fields);
   } catch (e) {
-    throw new TypeError((e as Error).message, { cause: e });
+    // Only a Host override can still hold what the writer refuses.
+    throw check.type(
+      "headers",
+      `fields that can be sent (${(e as Error).message})`,
+      hostOverride,
+      e,
+    );
   }
   return {
     key,
@@ -299,6 +319,101 @@ export function createClientRequest(options: ClientRequestOptions): ClientReques
     protocols,
     extensions,
   };
+}
+
+/** Hides user information in a URL given for an error message. */
+function redact(url: unknown): unknown {
+  return typeof url === "string" ? url.replace(/\/\/[^/?#]*@/, "//…@") : url;
+}
+
+/**
+ * Parses a WebSocket URL (RFC 6455 §3): `ws:`, `wss:`, or `http:` and
+ * `https:` as the WHATWG WebSocket API allows, without a fragment.
+ */
+function parseWebSocketUrl(check: ArgumentCheck, argument: string, value: unknown): URL {
+  if (typeof value !== "string" && !(value instanceof URL)) {
+    throw check.type(argument, "a string or a URL", redact(value));
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (e) {
+    throw check.type(argument, "a valid absolute URL", redact(String(value)), e);
+  }
+  if (!/^(?:wss?|https?):$/.test(url.protocol)) {
+    throw check.type(argument, "a ws:, wss:, http: or https: URL", url.protocol);
+  }
+  // RFC 6455 §3: fragment identifiers MUST NOT be used on WebSocket URIs.
+  // An empty fragment ("…#") only shows in the serialization.
+  if (url.hash !== "" || url.href.endsWith("#")) {
+    throw check.type(argument, "a URL without a fragment", url.hash || "#");
+  }
+  return url;
+}
+
+/**
+ * The Basic credentials of a URL's user information (RFC 7617 §2):
+ * user-id ":" password, each percent-decoded to octets (RFC 3986 §2.1).
+ */
+function basicCredentials(check: ArgumentCheck, url: URL): Uint8Array {
+  const user = percentDecode(url.username);
+  const password = percentDecode(url.password);
+  if (user === undefined || password === undefined) {
+    throw check.problem(
+      "url",
+      'has user information that is not valid percent-encoding (RFC 3986 §2.1: "%" and two hex digits)',
+    );
+  }
+  // RFC 7617 §2: a user-id containing a colon is invalid, and neither part
+  // may contain control characters.
+  if (user.includes(0x3a)) {
+    throw check.problem(
+      "url",
+      "has a user name with a colon, which Basic credentials cannot carry (RFC 7617 §2)",
+    );
+  }
+  if ([user, password].some((part) => part.some((b) => b < 0x20 || b === 0x7f))) {
+    throw check.problem(
+      "url",
+      "has user information with a control character, which Basic credentials cannot carry (RFC 7617 §2)",
+    );
+  }
+  const out = new Uint8Array(user.length + 1 + password.length);
+  out.set(user);
+  out[user.length] = 0x3a;
+  out.set(password, user.length + 1);
+  return out;
+}
+
+/** RFC 3986 §2.1: percent-decodes to octets; other characters go as UTF-8. `undefined` when a % is not followed by two hex digits. */
+function percentDecode(text: string): Uint8Array | undefined {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x25) {
+      const hex = text.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return undefined;
+      out.push(parseInt(hex, 16));
+      i += 2;
+    } else if (c < 0x80) {
+      out.push(c);
+    } else {
+      // The URL parser encodes these already; a URL object built otherwise may not.
+      const ch = String.fromCodePoint(text.codePointAt(i)!);
+      out.push(...encoder.encode(ch));
+      i += ch.length - 1;
+    }
+  }
+  return new Uint8Array(out);
+}
+
+/** RFC 9110 §5.5: a field value: no CR, LF, NUL or other controls, one octet per character. */
+function isFieldValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
 }
 
 /** What a successful handshake agreed on. */

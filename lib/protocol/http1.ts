@@ -1,7 +1,7 @@
 /**
  * HTTP/1.1 message heads (RFC 9112): a resumable parser with limits, and
- * writers that refuse header injection. Only what the opening handshake
- * needs: the start line and the header section, never a body.
+ * writers that refuse header injection: the start line and the header
+ * section. Bodies are `http1_body.ts`'s.
  *
  * Parsing is strict where leniency has caused request smuggling and
  * response splitting: lines end with CRLF only (a bare LF or bare CR is a
@@ -12,6 +12,7 @@
  * @module
  */
 
+import { ArgumentCheck } from "../arguments.ts";
 import { HttpParseError } from "../errors.ts";
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "./limits.ts";
 
@@ -141,17 +142,23 @@ export class HeadParser<K extends HeadKind = HeadKind> {
   #head: HeadOf<K> | undefined;
   #error: HttpParseError | undefined;
 
-  /** A parser for one head of the given kind, within the given size limits. */
+  /**
+   * A parser for one head of the given kind, within the given size limits.
+   *
+   * @throws {InvalidArgumentError} for an unknown `kind` or a malformed option
+   * @throws {ArgumentRangeError} for a limit out of its range
+   */
   constructor(options: HeadParserOptions<K>) {
+    const check = new ArgumentCheck("new HeadParser()");
+    const o = check.options("options", options);
+    if (o.kind !== "request" && o.kind !== "response") {
+      throw check.type("options.kind", '"request" or "response"', o.kind);
+    }
     this.kind = options.kind;
-    this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
-    this.maxHeaders = options.maxHeaders ?? DEFAULT_MAX_HEADERS;
-    if (!(this.maxHeadBytes >= 16 && this.maxHeadBytes <= 0x7fff_ffff)) {
-      throw new RangeError("maxHeadBytes must be in 16 … 2^31 − 1");
-    }
-    if (!(this.maxHeaders >= 0 && this.maxHeaders <= 0x7fff_ffff)) {
-      throw new RangeError("maxHeaders must be in 0 … 2^31 − 1");
-    }
+    this.maxHeadBytes = check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff) ??
+      DEFAULT_MAX_HEAD_BYTES;
+    this.maxHeaders = check.integer("options.maxHeaders", o.maxHeaders, 0, 0x7fff_ffff) ??
+      DEFAULT_MAX_HEADERS;
   }
 
   /**
@@ -532,6 +539,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   411: "Length Required",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  417: "Expectation Failed",
   426: "Upgrade Required",
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",

@@ -1,7 +1,7 @@
 /**
  * sprig's sans-I/O protocol core: frames, masking, UTF-8, close codes,
- * the connection state machine, the opening handshake and HTTP/1.1 heads.
- * No sockets, no timers, no runtime globals: drive it by hand, test it with
+ * the connection state machine, the opening handshake, HTTP/1.1 heads and
+ * bodies. No sockets, no timers, no runtime globals: drive it by hand, test it with
  * byte vectors, or build your own I/O on it.
  *
  * @example
@@ -27,6 +27,7 @@ export * from "./assembler.ts";
 export * from "./connection.ts";
 export * from "./handshake.ts";
 export * from "./http1.ts";
+export * from "./http1_body.ts";
 export { sha1 } from "./sha1.ts";
 export { decodeBase64, encodeBase64 } from "./base64.ts";
 export * from "../errors.ts";

@@ -4,15 +4,18 @@
  * plain requests with the app's `fetch` (or 426), keep the connection alive
  * between requests.
  *
- * Only what a WebSocket server needs: request bodies with `Content-Length`
- * (chunked request bodies get 501), responses with `Content-Length`
- * (a streamed `Response` body is read whole first).
+ * Only what a WebSocket server needs: request bodies framed by
+ * `Content-Length` or chunked (RFC 9112 §6, §7.1), read whole within
+ * `maxBodyBytes`, with `Expect: 100-continue` answered (RFC 9110 §10.1.1);
+ * responses with `Content-Length` (a streamed `Response` body is read whole
+ * first).
  *
  * @module
  */
 
 import { HttpParseError } from "../errors.ts";
 import { HeadParser, type RequestHead, STATUS_TEXT, writeResponseHead } from "../protocol/http1.ts";
+import { BodyDecoder, type BodyFraming, requestBodyFraming } from "../protocol/http1_body.ts";
 import type { WebSocketHost } from "./host.ts";
 import type { FetchInfo } from "./options.ts";
 import type { AcceptedSocket } from "./session_channel.ts";
@@ -126,25 +129,34 @@ export async function writeResponse(
   await transport.write(body.length > 0 && !options.headOnly ? [head, body] : [head]);
 }
 
-/** Reads `length` body bytes: first from `have`, then from the socket. Returns the body and what followed it. */
-async function readBody(
+/** The 100 (Continue) interim response (RFC 9110 §15.2.1). */
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/**
+ * Reads a request body as `framing` delimits it: first from `have`, then
+ * from the socket. Returns the body and what followed it, `undefined` when
+ * the socket ended first, or the parse error (413 past `maxBodyBytes`, 400
+ * for malformed chunked framing).
+ */
+async function readRequestBody(
   transport: Transport,
   have: Uint8Array,
-  length: number,
-): Promise<{ body: Uint8Array; rest: Uint8Array } | undefined> {
-  if (have.length >= length) return { body: have.slice(0, length), rest: have.subarray(length) };
-  const body = new Uint8Array(length);
-  body.set(have);
-  let at = have.length;
-  while (at < length) {
-    const chunk = await transport.read();
-    if (chunk === null) return undefined;
-    const take = Math.min(chunk.length, length - at);
-    body.set(chunk.subarray(0, take), at);
-    at += take;
-    if (take < chunk.length) return { body, rest: chunk.subarray(take) };
+  framing: BodyFraming,
+  maxBodyBytes: number,
+): Promise<{ body: Uint8Array; rest: Uint8Array } | HttpParseError | undefined> {
+  const decoder = new BodyDecoder(framing, { maxBodyBytes });
+  try {
+    if (have.length > 0 && !decoder.done) decoder.push(have);
+    while (!decoder.done) {
+      const chunk = await transport.read();
+      if (chunk === null) return undefined;
+      decoder.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof HttpParseError) return error;
+    throw error;
   }
-  return { body, rest: EMPTY };
+  return { body: decoder.body, rest: framing.type === "none" ? have : decoder.rest };
 }
 
 /**
@@ -258,36 +270,43 @@ export async function serveSocket(socket: AcceptedSocket, http: HttpHost): Promi
         socket.close();
         return;
       }
-      if (head.headers.has("transfer-encoding")) {
+      // RFC 9112 §6.3: the body's framing; what smuggling needs is refused
+      // (400), a transfer coding other than chunked is not implemented (501).
+      // Either way the connection closes after the answer.
+      const refuseRequest = async (status: number, message: string) => {
         clearTimeout(timer);
-        await writeResponse(transport, text(501, "chunked request bodies are not supported"), {
-          close: true,
-        }).catch(noop);
+        await writeResponse(transport, text(status, message), { close: true }).catch(noop);
         socket.close();
-        return;
+      };
+      let framing: BodyFraming;
+      try {
+        framing = requestBodyFraming(head);
+      } catch (error) {
+        if (!(error instanceof HttpParseError)) throw error;
+        return await refuseRequest(error.status, error.message);
       }
-      const lengthField = head.headers.get("content-length");
-      let length = 0;
-      if (lengthField !== null) {
-        // RFC 9112 §6.3: an invalid Content-Length is unrecoverable.
-        if (!/^\d{1,15}$/.test(lengthField)) {
-          clearTimeout(timer);
-          await writeResponse(transport, text(400, "invalid Content-Length"), { close: true })
-            .catch(noop);
-          socket.close();
-          return;
+      // Known too large before reading: 413 at once, and no 100 Continue.
+      if (framing.type === "length" && framing.length > http.maxBodyBytes) {
+        return await refuseRequest(413, "request body too large");
+      }
+      // RFC 9110 §10.1.1: 100-continue is the only expectation defined; any
+      // other gets 417. An HTTP/1.0 request's expectation MUST be ignored.
+      const expect = head.headers.get("expect");
+      if (expect !== null && head.version !== "HTTP/1.0") {
+        if (expect.trim().toLowerCase() !== "100-continue") {
+          return await refuseRequest(417, "the only expectation supported is 100-continue");
         }
-        length = Number(lengthField);
+        // The client waits for this before sending the body (it MAY send
+        // it anyway, and then none is needed).
+        if (framing.type !== "none" && rest.length === 0) await transport.write([CONTINUE]);
       }
-      if (length > http.maxBodyBytes) {
-        clearTimeout(timer);
-        await writeResponse(transport, text(413, "request body too large"), { close: true }).catch(
-          noop,
+      const read = await readRequestBody(transport, rest, framing, http.maxBodyBytes);
+      if (read instanceof HttpParseError) {
+        return await refuseRequest(
+          read.status,
+          read.status === 413 ? "request body too large" : read.message,
         );
-        socket.close();
-        return;
       }
-      const read = await readBody(transport, rest, length);
       clearTimeout(timer);
       if (!read || timedOut) {
         socket.close();
@@ -297,7 +316,7 @@ export async function serveSocket(socket: AcceptedSocket, http: HttpHost): Promi
       const method = head.method;
       let response: Response;
       try {
-        const hasBody = length > 0 && method !== "GET" && method !== "HEAD";
+        const hasBody = read.body.length > 0 && method !== "GET" && method !== "HEAD";
         const request = new Request(url, {
           method,
           headers: head.headers,

@@ -4,8 +4,14 @@
  * @module
  */
 
-import type { ExtensionFactory } from "../extensions/extension.ts";
-import type { PerMessageDeflateOptions } from "../extensions/permessage_deflate.ts";
+import { ArgumentCheck } from "../arguments.ts";
+import { checkExtensionFactories, type ExtensionFactory } from "../extensions/extension.ts";
+import {
+  checkDeflateOptions,
+  type PerMessageDeflateOptions,
+} from "../extensions/permessage_deflate.ts";
+import { MAX_CONTROL_PAYLOAD } from "../protocol/frame.ts";
+import { isToken } from "../protocol/http1.ts";
 import { DEFAULT_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "../protocol/limits.ts";
 import type { KeepaliveOptions } from "../session/session.ts";
 import type { TransportAddress } from "../transport/transport.ts";
@@ -192,7 +198,10 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   /**
    * Answers plain HTTP requests on the same port (a page and its socket
    * served together). Without it, plain requests get 426 Upgrade Required.
-   * Bodies are sent with `Content-Length`; keep-alive is supported.
+   * Request bodies may come with `Content-Length` or chunked, and
+   * `Expect: 100-continue` is answered; they are read whole (up to
+   * `maxBodyBytes`) before `fetch` runs. Responses are sent with
+   * `Content-Length`; keep-alive is supported.
    */
   fetch?: (request: Request, info: FetchInfo) => Awaitable<Response>;
   /** Largest request head in bytes; larger gets 431. Default 16 KiB. */
@@ -203,7 +212,11 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   handshakeTimeoutMs?: number;
   /** Idle time between keep-alive requests, in ms. Default 5,000. */
   keepAliveTimeoutMs?: number;
-  /** Largest request body for `fetch`, in bytes; larger gets 413. Default 1 MiB. */
+  /**
+   * Largest request body for `fetch`, in bytes, after removing chunked
+   * framing; larger gets 413 (at once when `Content-Length` says so, and
+   * then without 100 Continue). Default 1 MiB.
+   */
   maxBodyBytes?: number;
   /**
    * The socket API: `"node"` (`node:net`/`node:tls`, on every runtime),
@@ -213,4 +226,121 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   listener?: "node" | "deno" | "bun";
   /** Aborting it shuts the server down (as `shutdown()`). */
   signal?: AbortSignal;
+}
+
+// ---------------------------------------------------------------------------
+// Checking the arguments of serve() and the adapters
+
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Checks a handler and the options every host shares, as `fn` received
+ * them (`serve()`, `nodeHttpAdapter()`, …), so a malformed one fails at the
+ * call, naming the argument.
+ *
+ * @throws {InvalidArgumentError} (a `TypeError`) for a value of the wrong
+ *   type: a handler without an `in` function, a callback that is not a
+ *   function, a subprotocol that is not a token, …
+ * @throws {ArgumentRangeError} (a `RangeError`) for a number out of the
+ *   range its option states
+ *
+ * @example
+ * ```ts
+ * import { checkHostArguments } from "./options.ts";
+ * try {
+ *   checkHostArguments("myAdapter()", { in: () => {} }, { maxConnections: 0 });
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError); // myAdapter(): options.maxConnections must be …
+ * }
+ * ```
+ */
+export function checkHostArguments(fn: string, handler: unknown, options: unknown): void {
+  const check = new ArgumentCheck(fn);
+  checkHandler(check, handler);
+  checkHostOptions(check, options);
+}
+
+/**
+ * Checks the arguments of `serve()`: the handler, the host options and the
+ * options of sprig's own HTTP server.
+ *
+ * @throws {InvalidArgumentError} or {ArgumentRangeError} as {@link checkHostArguments}
+ *
+ * @example
+ * ```ts
+ * import { checkServeArguments } from "./options.ts";
+ * try {
+ *   checkServeArguments({ port: 70000 }, { in: () => {} });
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError); // serve(): options.port must be an integer from 0 to 65535, got 70000
+ * }
+ * ```
+ */
+export function checkServeArguments(options: unknown, handler: unknown): void {
+  const check = new ArgumentCheck("serve()");
+  const o = checkHostOptions(check, options);
+  check.string("options.hostname", o.hostname);
+  check.integer("options.port", o.port, 0, 65535);
+  if (o.tls !== undefined) {
+    const tls = check.options("options.tls", o.tls);
+    if (typeof tls.cert !== "string") {
+      throw check.type("options.tls.cert", "a PEM string", tls.cert);
+    }
+    if (typeof tls.key !== "string") throw check.type("options.tls.key", "a PEM string", tls.key);
+  }
+  check.function("options.fetch", o.fetch);
+  check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff);
+  check.integer("options.maxHeaders", o.maxHeaders, 0, 0x7fff_ffff);
+  check.milliseconds("options.handshakeTimeoutMs", o.handshakeTimeoutMs);
+  check.milliseconds("options.keepAliveTimeoutMs", o.keepAliveTimeoutMs);
+  check.integer("options.maxBodyBytes", o.maxBodyBytes, 0, MAX);
+  check.oneOf("options.listener", o.listener, ["node", "deno", "bun"]);
+  check.signal("options.signal", o.signal);
+  checkHandler(check, handler);
+}
+
+const HANDLER_CALLBACKS = ["init", "in", "control", "info", "terminate"] as const;
+
+function checkHandler(check: ArgumentCheck, handler: unknown): void {
+  const h = check.options("handler", handler);
+  if (handler === undefined) {
+    throw check.type("handler", "an object with an in() function", handler);
+  }
+  if (typeof h.in !== "function") throw check.type("handler.in", "a function", h.in);
+  for (const name of HANDLER_CALLBACKS) check.function(`handler.${name}`, h[name]);
+}
+
+function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string, unknown> {
+  const o = check.options("options", options);
+  if (typeof o.protocols !== "function") {
+    check.strings("options.protocols", o.protocols)?.forEach((p, i) => {
+      if (!isToken(p)) throw check.type(`options.protocols[${i}]`, "a token (RFC 9110 §5.6.2)", p);
+    });
+  }
+  check.strings("options.origins", o.origins);
+  check.function("options.upgrade", o.upgrade);
+  check.integer("options.maxConnections", o.maxConnections, 1, MAX);
+  check.milliseconds("options.idleTimeoutMs", o.idleTimeoutMs);
+  check.integer("options.maxMessageBytes", o.maxMessageBytes, 0, MAX);
+  // RFC 6455 §5.5: a control frame may carry 125 bytes, so no frame limit is lower.
+  check.integer("options.maxFrameBytes", o.maxFrameBytes, MAX_CONTROL_PAYLOAD, MAX);
+  check.integer("options.maxFragments", o.maxFragments, 1, MAX);
+  check.integer("options.maxSendBufferBytes", o.maxSendBufferBytes, 0, MAX);
+  check.integer("options.maxQueuedMessages", o.maxQueuedMessages, 1, MAX);
+  check.milliseconds("options.closeTimeoutMs", o.closeTimeoutMs);
+  check.keepalive("options.keepalive", o.keepalive);
+  if (typeof o.compression !== "boolean" && o.compression !== undefined) {
+    if (typeof o.compression !== "object" || o.compression === null) {
+      throw check.type(
+        "options.compression",
+        "a boolean or permessage-deflate options",
+        o.compression,
+      );
+    }
+    checkDeflateOptions(check, "options.compression", o.compression);
+  }
+  checkExtensionFactories(check, "options.extensions", o.extensions);
+  check.function("options.onError", o.onError);
+  check.function("options.trace", o.trace);
+  return o;
 }

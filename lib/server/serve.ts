@@ -10,7 +10,7 @@ import type { ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "./host.ts";
 import { type HttpHost, serveSocket } from "./http.ts";
 import { type Listener, listenerFor } from "./listen.ts";
-import { type ServeOptions, SERVER_DEFAULTS } from "./options.ts";
+import { checkServeArguments, type ServeOptions, SERVER_DEFAULTS } from "./options.ts";
 import type { AcceptedSocket } from "./session_channel.ts";
 
 /** A running server. */
@@ -39,6 +39,10 @@ const noop = () => {};
  * connection limit and the `upgrade` hook, then run `handler`. Prints
  * nothing.
  *
+ * @throws {InvalidArgumentError} (a `TypeError`) for a malformed option or
+ *   handler, naming it (`options.fetch`, `handler.in`, …)
+ * @throws {ArgumentRangeError} (a `RangeError`) for an option out of its
+ *   range (`options.port`: 0 to 65535; timeouts: 0 to 2^31 − 1 ms; …)
  * @throws when the address cannot be listened on (e.g. the port is in use)
  *
  * @example
@@ -60,6 +64,7 @@ export async function serve<S, I = unknown, D = unknown>(
   options: ServeOptions<D>,
   handler: Handler<S, I, D>,
 ): Promise<Server<I>> {
+  checkServeArguments(options, handler);
   const server = new SprigServer<I>(
     options as ServeOptions<unknown>,
     handler as Handler<never, never, never>,

@@ -15,7 +15,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { deflateRawSync } from "node:zlib";
 import fc from "fast-check";
-import { ExtensionError, MessageTooBigError } from "../../lib/errors.ts";
+import {
+  ArgumentRangeError,
+  ExtensionError,
+  InvalidArgumentError,
+  MessageTooBigError,
+} from "../../lib/errors.ts";
 import { encodeFrame, Opcode, RSV1 } from "../../lib/protocol/frame.ts";
 import type { Extension, ExtensionOffer } from "../../lib/extensions/extension.ts";
 import {
@@ -179,6 +184,7 @@ function inspectDeflate(data: Uint8Array, history: Uint8Array = new Uint8Array(0
   const out: number[] = Array.from(history);
   let maxDistance = 0;
   const blockTypes: number[] = [];
+  let sawFinal = false;
   for (;;) {
     if (pos >= data.length * 8) break;
     const final = bit();
@@ -227,9 +233,18 @@ function inspectDeflate(data: Uint8Array, history: Uint8Array = new Uint8Array(0
         }
       }
     } else throw new Error("inspect: reserved block type");
-    if (final) break;
+    if (final) {
+      sawFinal = true;
+      break;
+    }
   }
-  return { output: new Uint8Array(out.slice(history.length)), maxDistance, blockTypes };
+  return {
+    output: new Uint8Array(out.slice(history.length)),
+    maxDistance,
+    blockTypes,
+    final: sawFinal,
+    endByte: (pos + 7) >>> 3,
+  };
 }
 
 const TAIL = bytes("00 00 ff ff");
@@ -638,6 +653,109 @@ describe("round trips", () => {
   });
 });
 
+describe("a message is decoded whole or not at all (RFC 7692 §7.2.2)", () => {
+  /** Asserts that decoding fails with a 1007 ExtensionError of `code`. */
+  const refuses = (ext: Extension, payload: Uint8Array, code: string | RegExp) =>
+    assert.throws(
+      () => ext.decode(payload, RSV1, 1 << 20),
+      (e: unknown) => {
+        assert.ok(e instanceof ExtensionError, `${hex(payload)}: ${e}`);
+        assert.match(e.code, typeof code === "string" ? new RegExp(`^${code}$`) : code);
+        assert.equal(e.closeCode, 1007);
+        return true;
+      },
+    );
+
+  // "Hel" in a fixed block with BFINAL set, then "lo" in a second stream.
+  const HEL_THEN_LO = bytes("f3 48 cd 01 00 cb c9 07 00");
+
+  bothInflatePaths(
+    "data after a final block is refused, not delivered as 'Hel', both roles",
+    () => {
+      assert.equal(dec.decode(inspectDeflate(HEL_THEN_LO).output), "Hel");
+      for (const p of [{}, { serverNoContextTakeover: true, clientNoContextTakeover: true }]) {
+        const { server, client } = pair(p);
+        refuses(client, HEL_THEN_LO, "INFLATE_TRAILING_DATA");
+        refuses(server, HEL_THEN_LO, "INFLATE_TRAILING_DATA");
+      }
+    },
+  );
+
+  bothInflatePaths("with a window from earlier messages, trailing data is still refused", () => {
+    const { server, client } = pair();
+    for (let i = 0; i < 3; i++) {
+      const down = server.encode(randomText(prng(40 + i), 3000), Opcode.Text);
+      client.decode(down.payload, down.rsv, 1 << 20);
+      const up = client.encode(randomText(prng(50 + i), 3000), Opcode.Text);
+      server.decode(up.payload, up.rsv, 1 << 20);
+    }
+    refuses(client, HEL_THEN_LO, "INFLATE_TRAILING_DATA");
+    refuses(server, HEL_THEN_LO, "INFLATE_TRAILING_DATA");
+  });
+
+  bothInflatePaths("after a final block only §7.2.3.4's empty stored block (00) may follow", () => {
+    const { client } = pair();
+    const hello = "f3 48 cd c9 c9 07 00"; // "Hello", BFINAL set
+    assert.equal(dec.decode(client.decode(bytes(hello), RSV1, 100)), "Hello");
+    assert.equal(dec.decode(client.decode(bytes(`${hello} 00`), RSV1, 100)), "Hello");
+    for (const extra of ["01", "00 00", "00 00 00 ff ff", "03 00", "f2 48 cd c9 c9 07 00"]) {
+      refuses(client, bytes(`${hello} ${extra}`), "INFLATE_TRAILING_DATA");
+    }
+    // A whole compressed message, then a second one: the first is not delivered alone.
+    const first = deflateRawSync(enc.encode("first message"));
+    const second = deflateRawSync(enc.encode("second"), { finishFlush: 2 });
+    refuses(client, concat(first, second.subarray(0, second.length - 4)), "INFLATE_TRAILING_DATA");
+  });
+
+  bothInflatePaths("a payload cut inside a block is refused, at every cut, both roles", () => {
+    const text = randomText(prng(60), 3000);
+    for (const level of [1, 6, 9]) {
+      const { server, client } = pair({
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+      });
+      const whole = deflateRawSync(text, { level, finishFlush: 2 });
+      const payload = whole.subarray(0, whole.length - 4);
+      let refused = 0;
+      for (let n = 1; n < payload.length; n++) {
+        const cut = payload.subarray(0, n);
+        // The independent decoder says whether the cut ends on a block boundary.
+        let seen: ReturnType<typeof inspectDeflate> | undefined;
+        try {
+          seen = inspectDeflate(concat(cut, TAIL));
+        } catch {
+          // it ends inside a block
+        }
+        for (const ext of [client, server]) {
+          if (seen === undefined) {
+            refuses(ext, cut, /^INFLATE_(?:TRUNCATED|FAILED|TRAILING_DATA)$/);
+            refused++;
+          } else if (!seen.final) {
+            // A cut on a block boundary is a shorter valid message: DEFLATE has no length.
+            assert.deepEqual(ext.decode(cut, RSV1, 1 << 20), seen.output);
+          }
+        }
+      }
+      assert.ok(refused >= payload.length, `level ${level}: ${refused} cuts refused`);
+    }
+  });
+
+  bothInflatePaths("a message cut short inside a stored block is refused", () => {
+    const { client } = pair();
+    const raw = randomBytes(prng(61), 1000);
+    const stored = concat(
+      new Uint8Array([0x00, 1000 & 0xff, 1000 >> 8, ~1000 & 0xff, (~1000 >> 8) & 0xff]),
+      raw,
+      new Uint8Array([0x00]), // the sync flush's empty stored block, less the tail
+    );
+    assert.deepEqual(client.decode(stored, RSV1, 2000), raw);
+    // (Cut after its first octet, 00 is a whole empty message: §7.2.3.6.)
+    for (const n of [2, 3, 5, 6, 500, 999, 1004, 1005]) {
+      refuses(client, stored.subarray(0, n), /^INFLATE_(?:TRUNCATED|FAILED)$/);
+    }
+  });
+});
+
 describe("limits and bad data", () => {
   // 1 GiB of zeros: a 1 MiB sync-flushed DEFLATE run of zeros, 1,024 times (≈ 1 MB).
   let bomb: Uint8Array | undefined;
@@ -858,11 +976,21 @@ describe("negotiation", () => {
     );
   });
 
-  const rejects = (options: PerMessageDeflateOptions, response: ExtensionOffer, code: string) => {
+  /** The client refuses `response` with `code`, in a message that names the parameter. */
+  const rejects = (
+    options: PerMessageDeflateOptions,
+    response: ExtensionOffer,
+    code: string,
+    names = response.params.at(-1)?.[0],
+  ) => {
+    const what = `${JSON.stringify(options)} / ${JSON.stringify(response)} → ${code}`;
     assert.throws(
       () => permessageDeflate(options).accept(response),
-      (e: unknown) => e instanceof ExtensionError && e.code === code,
-      `${JSON.stringify(options)} / ${JSON.stringify(response)} → ${code}`,
+      (e: unknown) => {
+        assert.ok(e instanceof ExtensionError && e.code === code, `${what}: ${e}`);
+        if (names !== undefined) assert.ok(e.message.includes(names), `${what}: ${e.message}`);
+        return true;
+      },
     );
   };
 
@@ -896,9 +1024,19 @@ describe("negotiation", () => {
       offerOf(["server_max_window_bits", "11"]),
       "DEFLATE_PARAM_UNSUPPORTED",
     );
-    rejects({ serverMaxWindowBits: 10 }, offerOf(), "DEFLATE_PARAM_MISSING");
+    rejects(
+      { serverMaxWindowBits: 10 },
+      offerOf(),
+      "DEFLATE_PARAM_MISSING",
+      "server_max_window_bits",
+    );
     // RFC 7692 §7.1.1.1: an offered server_no_context_takeover must be answered.
-    rejects({ serverNoContextTakeover: true }, offerOf(), "DEFLATE_PARAM_MISSING");
+    rejects(
+      { serverNoContextTakeover: true },
+      offerOf(),
+      "DEFLATE_PARAM_MISSING",
+      "server_no_context_takeover",
+    );
     rejects({}, { name: "x-other", params: [] }, "DEFLATE_WRONG_EXTENSION");
   });
 
@@ -990,21 +1128,57 @@ describe("negotiation", () => {
     }
   });
 
-  test("options out of range are refused", () => {
+  test("options out of range get ArgumentRangeError, of the wrong type InvalidArgumentError, naming the option", () => {
     for (
-      const bad of [
-        { serverMaxWindowBits: 7 },
-        { serverMaxWindowBits: 16 },
-        { clientMaxWindowBits: 9.5 },
-        { clientMaxWindowBits: "9" as unknown as number },
-        { threshold: -1 },
-        { level: 10 },
-        { memLevel: 0 },
-      ]
-    ) assert.throws(() => permessageDeflate(bad), RangeError, JSON.stringify(bad));
+      const [bad, argument] of [
+        [{ serverMaxWindowBits: 7 }, "options.serverMaxWindowBits"],
+        [{ serverMaxWindowBits: 16 }, "options.serverMaxWindowBits"],
+        [{ clientMaxWindowBits: 9.5 }, "options.clientMaxWindowBits"],
+        [{ threshold: -1 }, "options.threshold"],
+        [{ level: 10 }, "options.level"],
+        [{ memLevel: 0 }, "options.memLevel"],
+      ] as const
+    ) {
+      assert.throws(() => permessageDeflate(bad), (e: unknown) => {
+        assert.ok(e instanceof ArgumentRangeError && e instanceof RangeError, JSON.stringify(bad));
+        assert.equal(e.argument, argument);
+        assert.match(
+          e.message,
+          new RegExp(`^permessageDeflate\\(\\): ${argument.replace(".", "\\.")} `),
+        );
+        return true;
+      });
+    }
+    for (
+      const [bad, argument] of [
+        [{ clientMaxWindowBits: "9" }, "options.clientMaxWindowBits"],
+        [{ serverNoContextTakeover: "yes" }, "options.serverNoContextTakeover"],
+        [{ clientNoContextTakeover: 1 }, "options.clientNoContextTakeover"],
+        [{ threshold: "1024" }, "options.threshold"],
+        [null, "options"],
+        ["fast", "options"],
+      ] as const
+    ) {
+      assert.throws(
+        () => permessageDeflate(bad as unknown as PerMessageDeflateOptions),
+        (e: unknown) => {
+          assert.ok(
+            e instanceof InvalidArgumentError && e instanceof TypeError,
+            JSON.stringify(bad),
+          );
+          assert.equal(e.argument, argument);
+          return true;
+        },
+      );
+    }
     assert.throws(
       () => new PerMessageDeflate("client", agreed({ clientMaxWindowBits: 16 })),
-      RangeError,
+      (e: unknown) =>
+        e instanceof ArgumentRangeError && e.argument === "agreed.clientMaxWindowBits",
+    );
+    assert.throws(
+      () => new PerMessageDeflate("client", agreed(), { level: 11 }),
+      (e: unknown) => e instanceof ArgumentRangeError && e.argument === "tuning.level",
     );
   });
 

@@ -154,23 +154,128 @@ for (const listener of listeners) {
       assert.doesNotMatch(none.text, /content-length/i);
     });
 
-    it("refuses oversized bodies (413), chunked bodies (501), and a throwing fetch gets 500", async () => {
+    it("refuses oversized bodies (413), and a throwing fetch gets 500", async () => {
       const big = await fetch(`http://127.0.0.1:${pageServer.port}/echo-body`, {
         method: "POST",
         body: "x".repeat(1001),
       });
       assert.equal(big.status, 413);
       await big.text();
-      const chunked = await raw(
-        pageServer.port,
-        "POST /echo-body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-      );
-      assert.match(chunked.text, /^HTTP\/1\.1 501 /);
       const before = fetchErrors;
       const boom = await fetch(`http://127.0.0.1:${pageServer.port}/boom`);
       assert.equal(boom.status, 500);
       await boom.text();
       assert.equal(fetchErrors, before + 1);
+    });
+
+    it("passes chunked request bodies (RFC 9112 §7.1), as fetch() streams them", async () => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("no to"));
+          controller.enqueue(new TextEncoder().encode("ken!"));
+          controller.close();
+        },
+      });
+      const res = await fetch(`http://127.0.0.1:${pageServer.port}/echo-body`, {
+        method: "POST",
+        body,
+        duplex: "half",
+      } as RequestInit);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "no token!");
+    });
+
+    it("decodes chunked bodies with extensions and trailers, then serves the next request on the connection", async () => {
+      const chunkedHead =
+        "POST /echo-body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+      const r = await raw(
+        pageServer.port,
+        chunkedHead + "5;ext=1\r\nno to\r\n4\r\nken!\r\n0\r\nX-Trailer: t\r\n\r\n" +
+          "POST /echo-body HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+      );
+      const bodies = r.text.split(/HTTP\/1\.1 200 OK\r\n/).slice(1).map((x) =>
+        x.split("\r\n\r\n")[1]
+      );
+      assert.deepEqual(bodies, ["no token!", "ok"]);
+      assert.equal(r.closed, true);
+    });
+
+    it("bounds chunked bodies by maxBodyBytes (413), and refuses ambiguous framing (400) and other codings (501)", async () => {
+      const chunkedHead =
+        "POST /echo-body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+      const big = await raw(
+        pageServer.port,
+        chunkedHead + "3e9\r\n" + "x".repeat(1001) + "\r\n0\r\n\r\n",
+      );
+      assert.match(big.text, /^HTTP\/1\.1 413 /);
+      assert.equal(big.closed, true);
+      const many = await raw(
+        pageServer.port,
+        chunkedHead + "1\r\nx\r\n".repeat(1001) + "0\r\n\r\n",
+      );
+      assert.match(many.text, /^HTTP\/1\.1 413 /);
+      for (
+        const [head, status] of [
+          ["Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", 400],
+          ["Transfer-Encoding: chunked, chunked\r\n", 400],
+          ["Transfer-Encoding: gzip, chunked\r\n", 501],
+          ["Content-Length: 3, 4\r\n", 400],
+        ] as const
+      ) {
+        const r = await raw(pageServer.port, `POST /echo-body HTTP/1.1\r\nHost: a\r\n${head}\r\n`);
+        assert.match(r.text, new RegExp(`^HTTP/1\\.1 ${status} `), head);
+        assert.equal(r.closed, true);
+      }
+      const old = await raw(
+        pageServer.port,
+        "POST /echo-body HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      );
+      assert.match(old.text, /^HTTP\/1\.1 400 /);
+    });
+
+    it("answers Expect: 100-continue with 100 Continue, then reads the body (RFC 9110 §10.1.1)", async () => {
+      for (
+        const [framing, body] of [
+          ["Content-Length: 9", "no token!"],
+          ["Transfer-Encoding: chunked", "5\r\nno to\r\n4\r\nken!\r\n0\r\n\r\n"],
+        ]
+      ) {
+        const socket = net.connect(pageServer.port, "127.0.0.1");
+        socket.on("error", () => {});
+        let all = "";
+        const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+        const continued = new Promise<void>((resolve) =>
+          socket.on("data", (chunk: Uint8Array) => {
+            all += new TextDecoder().decode(chunk);
+            if (all.includes("\r\n\r\n")) resolve();
+          })
+        );
+        socket.write(
+          `POST /echo-body HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n${framing}\r\n` +
+            "Connection: close\r\n\r\n",
+        );
+        // The client sends nothing more until the server asks for the body.
+        await continued;
+        assert.equal(all, "HTTP/1.1 100 Continue\r\n\r\n");
+        socket.write(body);
+        await closed;
+        assert.match(all, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/, framing);
+        assert.ok(all.endsWith("\r\n\r\nno token!"), framing);
+      }
+    });
+
+    it("Expect: 100-continue with a body over maxBodyBytes gets 413 and no 100; other expectations 417", async () => {
+      const big = await raw(
+        pageServer.port,
+        "POST /echo-body HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+      );
+      assert.match(big.text, /^HTTP\/1\.1 413 /);
+      assert.equal(big.closed, true);
+      const other = await raw(
+        pageServer.port,
+        "POST /echo-body HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\nhi",
+      );
+      assert.match(other.text, /^HTTP\/1\.1 417 Expectation Failed\r\n/);
     });
 
     it("answers 431 to a head over maxHeadBytes, and closes", async () => {

@@ -1,0 +1,188 @@
+/**
+ * Checks on the arguments of public entry points (`connect`, `serve`, the
+ * adapters, `permessageDeflate`, …), so that a malformed argument fails at
+ * the call with the documented error, {@link InvalidArgumentError} (a
+ * `TypeError`) or {@link ArgumentRangeError} (a `RangeError`), naming the
+ * argument, rather than later and deeper with a runtime's own message.
+ *
+ * `undefined` always passes (it means "the default"); each check returns
+ * the value, typed.
+ *
+ * @module
+ * @internal
+ */
+
+import { ArgumentRangeError, InvalidArgumentError } from "./errors.ts";
+
+/** The longest delay `setTimeout` honours on every runtime (2^31 − 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 0x7fff_ffff;
+
+/** A short description of a value for an error message: `-1`, `"x"`, `null`, `an object`. */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case "number":
+    case "boolean":
+    case "bigint":
+      return String(value);
+    case "undefined":
+      return "undefined";
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+    default:
+      if (value === null) return "null";
+      if (Array.isArray(value)) return "an array";
+      return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+  }
+}
+
+/**
+ * The checks of one entry point: `fn` prefixes every message, as in
+ * `connect(): options.port must be …`.
+ */
+export class ArgumentCheck {
+  /** The entry point, e.g. `"connect()"`. */
+  readonly fn: string;
+
+  constructor(fn: string) {
+    this.fn = fn;
+  }
+
+  /** An {@link InvalidArgumentError}: `argument` must be `expected`. */
+  type(argument: string, expected: string, value: unknown, cause?: unknown): InvalidArgumentError {
+    return new InvalidArgumentError(
+      argument,
+      `${this.fn}: ${argument} must be ${expected}, got ${describeValue(value)}`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+
+  /** An {@link InvalidArgumentError} in other words: `${fn}: ${argument} ${text}`. */
+  problem(argument: string, text: string): InvalidArgumentError {
+    return new InvalidArgumentError(argument, `${this.fn}: ${argument} ${text}`);
+  }
+
+  /** An {@link ArgumentRangeError}: `argument` must be `expected`. */
+  range(argument: string, expected: string, value: unknown): ArgumentRangeError {
+    return new ArgumentRangeError(
+      argument,
+      `${this.fn}: ${argument} must be ${expected}, got ${describeValue(value)}`,
+    );
+  }
+
+  /** An options object: `undefined` gives `{}`; anything but a plain object fails. */
+  options(argument: string, value: unknown): Record<string, unknown> {
+    if (value === undefined) return {};
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw this.type(argument, "an object", value);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  /** An integer from `min` to `max`. */
+  integer(argument: string, value: unknown, min: number, max: number): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "number") throw this.type(argument, "a number", value);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw this.range(argument, `an integer from ${min} to ${max}`, value);
+    }
+    return value;
+  }
+
+  /**
+   * A duration in milliseconds, from `min` to {@link MAX_TIMER_MS}: a
+   * larger one (or `Infinity`) would fire at once on some runtimes.
+   */
+  milliseconds(argument: string, value: unknown, min = 0): number | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "number") throw this.type(argument, "a number of milliseconds", value);
+    if (!(value >= min && value <= MAX_TIMER_MS)) {
+      throw this.range(argument, `a number of milliseconds from ${min} to ${MAX_TIMER_MS}`, value);
+    }
+    return value;
+  }
+
+  /** `true` or `false`. */
+  boolean(argument: string, value: unknown): boolean | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "boolean") throw this.type(argument, "a boolean", value);
+    return value;
+  }
+
+  /** A string. */
+  string(argument: string, value: unknown): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") throw this.type(argument, "a string", value);
+    return value;
+  }
+
+  /** A function. */
+  function<F>(argument: string, value: unknown): F | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== "function") throw this.type(argument, "a function", value);
+    return value as F;
+  }
+
+  /** One of `values`. */
+  oneOf<T extends string>(argument: string, value: unknown, values: readonly T[]): T | undefined {
+    if (value === undefined) return undefined;
+    if (!values.includes(value as T)) {
+      throw this.type(argument, `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`, value);
+    }
+    return value as T;
+  }
+
+  /** An array (or other iterable) of strings, copied. */
+  strings(argument: string, value: unknown): string[] | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value === "string" || !isIterable(value)) {
+      throw this.type(argument, "an array of strings", value);
+    }
+    const out = [...value];
+    out.forEach((item, i) => {
+      if (typeof item !== "string") throw this.type(`${argument}[${i}]`, "a string", item);
+    });
+    return out as string[];
+  }
+
+  /** An array (or other iterable), copied. */
+  array(argument: string, value: unknown): unknown[] | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value === "string" || !isIterable(value)) {
+      throw this.type(argument, "an array", value);
+    }
+    return [...value];
+  }
+
+  /** Keepalive settings: `false`, or `{ intervalMs, timeoutMs }` (0 ms interval: off). */
+  keepalive(argument: string, value: unknown): void {
+    if (value === false || value === undefined) return;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw this.type(argument, "false or { intervalMs, timeoutMs }", value);
+    }
+    const k = value as Record<string, unknown>;
+    this.milliseconds(`${argument}.intervalMs`, k.intervalMs);
+    this.milliseconds(`${argument}.timeoutMs`, k.timeoutMs, 1);
+  }
+
+  /** An `AbortSignal` (any object with `aborted` and `addEventListener`, as other realms make them). */
+  signal(argument: string, value: unknown): AbortSignal | undefined {
+    if (value === undefined) return undefined;
+    const s = value as Partial<AbortSignal> | null;
+    if (
+      typeof s !== "object" || s === null || typeof s.aborted !== "boolean" ||
+      typeof s.addEventListener !== "function"
+    ) {
+      throw this.type(argument, "an AbortSignal", value);
+    }
+    return value as AbortSignal;
+  }
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as Iterable<unknown>)[Symbol.iterator] === "function";
+}

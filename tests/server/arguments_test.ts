@@ -1,0 +1,142 @@
+// Malformed arguments to serve() (and, through checkHostArguments, to the
+// adapters) fail at the call with the documented typed error naming the
+// argument: InvalidArgumentError (a TypeError) or ArgumentRangeError (a
+// RangeError), before anything listens.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ArgumentRangeError, InvalidArgumentError, serve, type ServeOptions } from "../../mod.ts";
+import { checkHostArguments } from "../../lib/server/options.ts";
+
+type Kind = "type" | "range";
+
+function isArgumentError(e: unknown, kind: Kind, argument: string, fn: string): true {
+  if (kind === "type") {
+    assert.ok(e instanceof InvalidArgumentError && e instanceof TypeError, `${argument}: ${e}`);
+  } else {
+    assert.ok(e instanceof ArgumentRangeError && e instanceof RangeError, `${argument}: ${e}`);
+  }
+  assert.equal(e.argument, argument);
+  assert.ok(e.message.startsWith(`${fn}: ${argument} `), e.message);
+  return true;
+}
+
+const handler = { in: () => {} };
+
+/** Options every host shares: [what, options, kind, argument]. */
+const HOST_CASES: Array<[string, unknown, Kind, string]> = [
+  ["options null", null, "type", "options"],
+  ["protocols a string", { protocols: "chat" }, "type", "options.protocols"],
+  ["a protocol not a token", { protocols: ["a b"] }, "type", "options.protocols[0]"],
+  ["origins a string", { origins: "https://a.test" }, "type", "options.origins"],
+  ["upgrade not a function", { upgrade: true }, "type", "options.upgrade"],
+  ["maxConnections 0", { maxConnections: 0 }, "range", "options.maxConnections"],
+  ["maxConnections a string", { maxConnections: "10" }, "type", "options.maxConnections"],
+  ["idleTimeoutMs -5", { idleTimeoutMs: -5 }, "range", "options.idleTimeoutMs"],
+  ["idleTimeoutMs Infinity", { idleTimeoutMs: Infinity }, "range", "options.idleTimeoutMs"],
+  ["maxMessageBytes -1", { maxMessageBytes: -1 }, "range", "options.maxMessageBytes"],
+  ["maxFrameBytes 10", { maxFrameBytes: 10 }, "range", "options.maxFrameBytes"],
+  ["maxFragments 0", { maxFragments: 0 }, "range", "options.maxFragments"],
+  ["maxSendBufferBytes -1", { maxSendBufferBytes: -1 }, "range", "options.maxSendBufferBytes"],
+  ["maxQueuedMessages 0", { maxQueuedMessages: 0 }, "range", "options.maxQueuedMessages"],
+  ["closeTimeoutMs a string", { closeTimeoutMs: "10" }, "type", "options.closeTimeoutMs"],
+  ["keepalive a number", { keepalive: 30 }, "type", "options.keepalive"],
+  [
+    "keepalive.intervalMs -1",
+    { keepalive: { intervalMs: -1 } },
+    "range",
+    "options.keepalive.intervalMs",
+  ],
+  ["compression a string", { compression: "on" }, "type", "options.compression"],
+  [
+    "compression.serverMaxWindowBits 16",
+    { compression: { serverMaxWindowBits: 16 } },
+    "range",
+    "options.compression.serverMaxWindowBits",
+  ],
+  ["an extension not a factory", { extensions: [5] }, "type", "options.extensions[0]"],
+  ["onError not a function", { onError: "log" }, "type", "options.onError"],
+  ["trace not a function", { trace: 1 }, "type", "options.trace"],
+];
+
+/** serve()'s own options. */
+const SERVE_CASES: Array<[string, unknown, Kind, string]> = [
+  ["port 70000", { port: 70000 }, "range", "options.port"],
+  ["port -1", { port: -1 }, "range", "options.port"],
+  ["port a string", { port: "8080" }, "type", "options.port"],
+  ["hostname a number", { hostname: 127 }, "type", "options.hostname"],
+  ["tls without key", { tls: { cert: "PEM" } }, "type", "options.tls.key"],
+  ["tls a string", { tls: "yes" }, "type", "options.tls"],
+  ["fetch not a function", { fetch: 5 }, "type", "options.fetch"],
+  ["maxHeadBytes 8", { maxHeadBytes: 8 }, "range", "options.maxHeadBytes"],
+  ["maxHeaders -1", { maxHeaders: -1 }, "range", "options.maxHeaders"],
+  ["handshakeTimeoutMs -1", { handshakeTimeoutMs: -1 }, "range", "options.handshakeTimeoutMs"],
+  ["keepAliveTimeoutMs NaN", { keepAliveTimeoutMs: NaN }, "range", "options.keepAliveTimeoutMs"],
+  ["maxBodyBytes 0.5", { maxBodyBytes: 0.5 }, "range", "options.maxBodyBytes"],
+  ["listener unknown", { listener: "uv" }, "type", "options.listener"],
+  ["signal an object", { signal: {} }, "type", "options.signal"],
+];
+
+const HANDLER_CASES: Array<[string, unknown, string]> = [
+  ["handler null", null, "handler"],
+  ["handler missing", undefined, "handler"],
+  ["handler without in", {}, "handler.in"],
+  ["handler.init not a function", { in: () => {}, init: {} }, "handler.init"],
+  ["handler.terminate not a function", { in: () => {}, terminate: "x" }, "handler.terminate"],
+];
+
+describe("serve(): malformed arguments", () => {
+  for (const [what, options, kind, argument] of [...HOST_CASES, ...SERVE_CASES]) {
+    it(`${what}: ${kind === "type" ? "InvalidArgumentError" : "ArgumentRangeError"} naming ${argument}`, async () => {
+      await assert.rejects(
+        serve(
+          options === null ? null as unknown as ServeOptions : {
+            hostname: "127.0.0.1",
+            ...(options as ServeOptions),
+          },
+          handler,
+        ),
+        (e) => isArgumentError(e, kind, argument, "serve()"),
+      );
+    });
+  }
+  for (const [what, h, argument] of HANDLER_CASES) {
+    it(`${what}: InvalidArgumentError naming ${argument}`, async () => {
+      await assert.rejects(
+        serve({ hostname: "127.0.0.1" }, h as typeof handler),
+        (e) => isArgumentError(e, "type", argument, "serve()"),
+      );
+    });
+  }
+
+  it("valid options at the edge of their ranges start a server", async () => {
+    const server = await serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      maxConnections: 1,
+      idleTimeoutMs: 0,
+      keepalive: false,
+      maxFrameBytes: 125,
+      maxHeadBytes: 16,
+      maxBodyBytes: 0,
+      compression: false,
+    }, handler);
+    await server.shutdown();
+  });
+});
+
+describe("checkHostArguments (for adapters): the same checks under the adapter's name", () => {
+  for (const [what, options, kind, argument] of HOST_CASES) {
+    it(`${what}`, () => {
+      assert.throws(
+        () => checkHostArguments("nodeHttpAdapter()", handler, options),
+        (e) => isArgumentError(e, kind, argument, "nodeHttpAdapter()"),
+      );
+    });
+  }
+  it("a handler without in", () => {
+    assert.throws(
+      () => checkHostArguments("bunServeAdapter()", {}, {}),
+      (e) => isArgumentError(e, "type", "handler.in", "bunServeAdapter()"),
+    );
+  });
+});
