@@ -330,6 +330,7 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   check.boolean("options.autoPong", o.autoPong);
   check.keepalive("options.keepalive", o.keepalive);
   check.milliseconds("options.closeTimeoutMs", o.closeTimeoutMs);
+  check.milliseconds("options.writeTimeoutMs", o.writeTimeoutMs);
   check.integer("options.maxQueuedMessages", o.maxQueuedMessages, 1, Number.MAX_SAFE_INTEGER);
   check.function("options.trace", o.trace);
   const on = check.options("options.on", o.on);

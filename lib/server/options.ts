@@ -328,6 +328,7 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
   check.integer("options.maxSendBufferBytes", o.maxSendBufferBytes, 0, MAX);
   check.integer("options.maxQueuedMessages", o.maxQueuedMessages, 1, MAX);
   check.milliseconds("options.closeTimeoutMs", o.closeTimeoutMs);
+  check.milliseconds("options.writeTimeoutMs", o.writeTimeoutMs);
   check.keepalive("options.keepalive", o.keepalive);
   if (typeof o.compression !== "boolean" && o.compression !== undefined) {
     if (typeof o.compression !== "object" || o.compression === null) {

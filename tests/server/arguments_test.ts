@@ -6,6 +6,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ArgumentRangeError, InvalidArgumentError, serve, type ServeOptions } from "../../mod.ts";
 import { checkHostArguments } from "../../lib/server/options.ts";
+import {
+  bunServeAdapter,
+  denoServeAdapter,
+  nodeHttpAdapter,
+} from "../../lib/server/adapters/mod.ts";
 
 type Kind = "type" | "range";
 
@@ -38,6 +43,7 @@ const HOST_CASES: Array<[string, unknown, Kind, string]> = [
   ["maxFragments 0", { maxFragments: 0 }, "range", "options.maxFragments"],
   ["maxSendBufferBytes -1", { maxSendBufferBytes: -1 }, "range", "options.maxSendBufferBytes"],
   ["maxQueuedMessages 0", { maxQueuedMessages: 0 }, "range", "options.maxQueuedMessages"],
+  ["writeTimeoutMs -1", { writeTimeoutMs: -1 }, "range", "options.writeTimeoutMs"],
   ["closeTimeoutMs a string", { closeTimeoutMs: "10" }, "type", "options.closeTimeoutMs"],
   ["keepalive a number", { keepalive: 30 }, "type", "options.keepalive"],
   [
@@ -139,4 +145,21 @@ describe("checkHostArguments (for adapters): the same checks under the adapter's
       (e) => isArgumentError(e, "type", "handler.in", "bunServeAdapter()"),
     );
   });
+});
+
+describe("the adapters check their arguments at the call", () => {
+  const adapters: Array<[string, (h: unknown, o: unknown) => unknown]> = [
+    ["nodeHttpAdapter()", (h, o) => nodeHttpAdapter(h as never, o as never)],
+    ["bunServeAdapter()", (h, o) => bunServeAdapter(h as never, o as never)],
+    ["denoServeAdapter()", (h, o) => denoServeAdapter(h as never, o as never)],
+  ];
+  for (const [fn, make] of adapters) {
+    it(`${fn}: a handler without in, and an option out of range`, () => {
+      assert.throws(() => make({}, {}), (e) => isArgumentError(e, "type", "handler.in", fn));
+      assert.throws(
+        () => make(handler, { maxConnections: 0 }),
+        (e) => isArgumentError(e, "range", "options.maxConnections", fn),
+      );
+    });
+  }
 });

@@ -24,7 +24,7 @@ import { type ChannelCapabilities, messageBytes } from "../channel.ts";
 import type { Handler, OutgoingMessage } from "../handler.ts";
 import { type Accepted, WebSocketHost, type WebSocketHub } from "../host.ts";
 import { listHas } from "../http.ts";
-import { SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
+import { checkHostArguments, SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
 import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
 
 /** The part of Bun's `ServerWebSocket` this adapter uses. */
@@ -134,6 +134,7 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
 ): BunServeAdapter<I> {
+  checkHostArguments("bunServeAdapter()", handler, options);
   const host = new WebSocketHost(handler as Handler<never, never, never>, {
     ...options,
     compression: false, // Bun negotiates its own

@@ -24,7 +24,7 @@ import type { ChannelCapabilities } from "../channel.ts";
 import type { Handler, OutgoingMessage } from "../handler.ts";
 import { WebSocketHost, type WebSocketHub } from "../host.ts";
 import { listHas } from "../http.ts";
-import { SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
+import { checkHostArguments, SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
 import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
 
 /** The part of Deno's server-side `WebSocket` this adapter uses. */
@@ -82,6 +82,7 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
 ): DenoServeAdapter<I> {
+  checkHostArguments("denoServeAdapter()", handler, options);
   const host = new WebSocketHost(
     handler as Handler<never, never, never>,
     options as WebSocketHostOptions<unknown>,

@@ -20,7 +20,7 @@ import { nodeAcceptedSocket } from "../listen_node.ts";
 import type { Handler } from "../handler.ts";
 import { WebSocketHost, type WebSocketHub } from "../host.ts";
 import { requestUrl, writeResponse } from "../http.ts";
-import type { WebSocketHostOptions } from "../options.ts";
+import { checkHostArguments, type WebSocketHostOptions } from "../options.ts";
 import { completeUpgrade } from "../socket_upgrade.ts";
 
 /** A handler hosted on `node:http`. */
@@ -51,6 +51,7 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
 ): NodeHttpAdapter<I> {
+  checkHostArguments("nodeHttpAdapter()", handler, options);
   const host = new WebSocketHost(
     handler as Handler<never, never, never>,
     options as WebSocketHostOptions<unknown>,
