@@ -8,7 +8,8 @@
  * `--driver` names the driver file (it lives beside wsload, outside the
  * repo); every other argument goes to the driver (-c, -s, -d, -t, -w, ...).
  * The adapter uses the daily API only: `connect()`, `send()`, `close()` and
- * `for await` over the session. Compression and keepalive pings are off, as
+ * a `message` listener (which consumes, like the built-in clients'
+ * `onmessage`). Compression and keepalive pings are off, as
  * for the built-in clients and `ws` it is compared with.
  */
 import process from "node:process";
@@ -58,24 +59,22 @@ const adapter: DriverAdapter = {
   connect(url, h) {
     let session: Session | undefined;
     let closeCode: number | undefined;
-    connect(url, { compression: false, keepalive: false }).then(async (ws) => {
+    connect(url, { compression: false, keepalive: false }).then((ws) => {
       session = ws;
+      // A `message` listener consumes, in the socket's turn: the same shape
+      // as the built-in clients' onmessage and ws's on("message").
+      ws.on("message", (message) => h.message(message, typeof message !== "string"));
+      ws.closed.then((info) => h.close(info.code));
       h.open();
       if (closeCode !== undefined) ws.close(closeCode).catch(ignore);
-      try {
-        for await (const message of ws) h.message(message, typeof message !== "string");
-      } catch {
-        // an unclean end: `closed` below carries its code
-      }
-      const info = await ws.closed;
-      h.close(info.code);
     }, (err) => {
       h.error(err);
       h.close(1006);
     });
     return {
       send(data) {
-        session!.send(data).catch(ignore);
+        // A send that fails is never an unhandled rejection; the end is reported by `closed`.
+        void session!.send(data);
       },
       close(code) {
         if (session) session.close(code).catch(ignore);

@@ -33,7 +33,15 @@ export interface KeepaliveOptions {
 export interface SessionEvents {
   /** The session is open (reported once, before any other event). */
   open: Session;
-  /** A received message. Listening does not consume it: iteration and `receive()` still get it. */
+  /**
+   * A received message. A `message` listener consumes: while at least one
+   * is attached, messages go to the listeners (in the socket's turn, with no
+   * queue and no backpressure) and not to iteration, `receive()` or
+   * `readable`. The first listener also gets, at once and in order, the
+   * messages that were waiting in the queue, so a listener attached right
+   * after `await connect()` misses nothing. Remove every `message` listener
+   * to go back to iterating.
+   */
   message: MessageData;
   /** A ping's payload; with `autoPong` on, the pong answering it is already queued. */
   ping: Uint8Array;
@@ -189,8 +197,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   /** What the engine reports, in the socket's turn. */
   readonly #receiver: LiveReceiver = {
     message: (data) => {
-      this.#queue.push(data);
-      this.#events.emit("message", data);
+      if (this.#events.has("message")) this.#events.emit("message", data);
+      else this.#queue.push(data);
     },
     control: (type, data) => {
       this.#events.emit(type, data);
@@ -243,7 +251,16 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     type: K,
     listener: (value: SessionEvents[K]) => void,
   ): () => void {
-    return this.#events.on(type, listener);
+    const first = type === "message" && !this.#events.has("message");
+    const off = this.#events.on(type, listener);
+    // The first consumer takes over what waited in the queue, in order.
+    if (first) {
+      for (let m = this.#queue.shift(); m !== undefined; m = this.#queue.shift()) {
+        this.#events.emit("message", m);
+        if (!this.#events.has("message")) break;
+      }
+    }
+    return off;
   }
 
   #onFrame(direction: "in" | "out", frame: Frame): void {

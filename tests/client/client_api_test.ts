@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as net from "node:net";
+import process from "node:process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -12,6 +13,7 @@ import {
   connect,
   ConnectionClosedError,
   type Connector,
+  NotOpenError,
   type Session,
   WebSocketStream,
   withWebSocket,
@@ -94,14 +96,19 @@ describe("withWebSocket", () => {
 describe("events and tracing", () => {
   it("listeners given as an option see open, then everything from the first byte", async () => {
     const seen: string[] = [];
+    let got!: () => void;
+    const message = new Promise<void>((resolve) => (got = resolve));
     const ws = await connect(url("/headers"), {
       on: {
         open: (s) => seen.push(`open ${s.readyState}`),
-        message: () => seen.push("message"),
+        message: () => {
+          seen.push("message");
+          got();
+        },
         close: (i) => seen.push(`close ${i.code}`),
       },
     });
-    await ws.receive({ timeoutMs: 5000 }); // /headers sends right after the handshake
+    await message; // /headers sends right after the handshake
     await ws.close();
     assert.deepEqual(seen, ["open open", "message", "close 1000"]);
   });
@@ -110,11 +117,16 @@ describe("events and tracing", () => {
     const lines: string[] = [];
     const ws = await connect(url("/echo"), { compression: false, trace: (l) => lines.push(l) });
     const seen: string[] = [];
-    ws.on("message", () => seen.push("message"));
+    let got!: () => void;
+    const message = new Promise<void>((resolve) => (got = resolve));
+    ws.on("message", () => {
+      seen.push("message");
+      got();
+    });
     ws.on("pong", () => seen.push("pong"));
     ws.on("close", (i) => seen.push(`close ${i.code}`));
     await ws.send("x");
-    await ws.receive({ timeoutMs: 5000 });
+    await message;
     await ws.ping();
     await ws.close();
     assert.deepEqual(seen, ["message", "pong", "close 1000"]);
@@ -235,5 +247,71 @@ describe("edge runtimes: a connect()-shaped socket", () => {
     assert.deepEqual(await ws.receive({ timeoutMs: 5000 }), new Uint8Array(200_000).fill(7));
     assert.equal((await ws.close()).wasClean, true);
     await shaped.closed;
+  });
+});
+
+describe("message listeners consume (ws and browser habits)", () => {
+  it("a listener alone receives every message, past the queue's 16, without iterating", async () => {
+    const ws = await connect(url("/echo"), { compression: false, maxQueuedMessages: 16 });
+    const got: unknown[] = [];
+    let all!: () => void;
+    const done = new Promise<void>((resolve) => (all = resolve));
+    ws.on("message", (m) => {
+      got.push(m);
+      if (got.length === 100) all();
+    });
+    for (let i = 0; i < 100; i++) void ws.send(`m${i}`);
+    await done;
+    assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => `m${i}`));
+    await ws.close();
+  });
+
+  it("a listener attached after `await connect()` also gets what arrived with the handshake", async () => {
+    const ws = await connect(url("/headers"));
+    const got: unknown[] = [];
+    let first!: () => void;
+    const arrived = new Promise<void>((resolve) => (first = resolve));
+    ws.on("message", (m) => {
+      got.push(m);
+      first();
+    });
+    await arrived;
+    assert.equal(got.length, 1);
+    await ws.close();
+  });
+
+  it("removing the last listener goes back to the queue: iteration gets the rest", async () => {
+    const ws = await connect(url("/echo"), { compression: false });
+    const heard: unknown[] = [];
+    let one!: () => void;
+    const first = new Promise<void>((resolve) => (one = resolve));
+    const off = ws.on("message", (m) => {
+      heard.push(m);
+      one();
+    });
+    await ws.send("to the listener");
+    await first;
+    off();
+    await ws.send("to the iterator");
+    assert.equal(await ws.receive({ timeoutMs: 5000 }), "to the iterator");
+    assert.deepEqual(heard, ["to the listener"]);
+    await ws.close();
+  });
+
+  it("a send after close is rejected for those who await it and never an unhandled rejection", async () => {
+    const ws = await connect(url("/echo"), { compression: false });
+    await ws.close();
+    let unhandled = 0;
+    const onUnhandled = () => unhandled++;
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      void ws.send("fire and forget"); // ws and the WHATWG API drop it; so does sprig
+      await assert.rejects(ws.send("awaited"), NotOpenError);
+      // Unhandled rejections are reported after the microtask queue drains.
+      await new Promise((r) => setTimeout(r, 0));
+      assert.equal(unhandled, 0);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
