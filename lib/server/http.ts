@@ -178,12 +178,15 @@ export async function serveSocket(socket: AcceptedSocket, http: HttpHost): Promi
       const timer = setTimeout(() => {
         timedOut = true;
         // Mid-request: say why (408); between keep-alive requests: just close.
+        // Either way a lingering close (FIN, then read until the peer closes):
+        // dropping a socket with unread input makes the kernel send a RST,
+        // which can destroy the 408 before the peer reads it.
         if (seen) {
           transport.write([encodeSimple(408, "request timeout")]).catch(noop).finally(() =>
-            socket.destroy()
+            socket.close()
           );
         } else {
-          socket.destroy();
+          socket.close();
         }
       }, limitMs);
       const parser = new HeadParser({

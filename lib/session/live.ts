@@ -18,7 +18,7 @@
  * @module
  */
 
-import { CloseCode, SprigError, TimeoutError } from "../errors.ts";
+import { CloseCode, NotOpenError, SprigError, TimeoutError } from "../errors.ts";
 import type { Connection, ConnectionEvent } from "../protocol/connection.ts";
 import { concatBytes } from "../protocol/bytes.ts";
 import type { Transport, TransportSink } from "../transport/transport.ts";
@@ -510,17 +510,22 @@ export class LiveConnection implements TransportSink {
       ? { code: result.code, reason: result.reason, wasClean: result.wasClean, error: this.#error }
       : { code: result.code, reason: result.reason, wasClean: result.wasClean };
     this.#closeInfo = info;
-    const failure = this.#error ?? new Error("the connection closed");
     const w = this.#waiter;
     this.#waiter = undefined;
-    w?.reject(failure);
-    w?.promise.catch(noop);
     const waiters = this.#drainWaiters;
     this.#drainWaiters = undefined;
-    if (waiters) {
-      for (const d of waiters) {
-        d.reject(failure);
-        d.promise.catch(noop);
+    if (w || waiters) {
+      // Made only when someone waits: an Error captures a stack, which costs.
+      const failure = this.#error ?? new NotOpenError("the connection closed");
+      if (w) {
+        w.reject(failure);
+        w.promise.catch(noop);
+      }
+      if (waiters) {
+        for (const d of waiters) {
+          d.reject(failure);
+          d.promise.catch(noop);
+        }
       }
     }
     this.#resumeLoop?.();

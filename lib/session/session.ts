@@ -420,9 +420,11 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     if (this.#closeInfo) return;
     this.#closeInfo = info;
     clearInterval(this.#keepaliveTimer);
-    const pingError = new NotOpenError("the connection closed before the pong arrived");
-    for (const p of this.#pings.values()) p.reject(pingError);
-    this.#pings.clear();
+    if (this.#pings.size > 0) {
+      const pingError = new NotOpenError("the connection closed before the pong arrived");
+      for (const p of this.#pings.values()) p.reject(pingError);
+      this.#pings.clear();
+    }
     this.#queue.wake();
     this.#events.emit("close", info);
     this.#resolveClosed(info);

@@ -93,15 +93,13 @@ class NodeTransport implements Transport {
   readonly #socket: net.Socket;
   readonly #reads: ReadQueue;
   readonly closed: Promise<void>;
-  readonly remoteAddress: TransportAddress | undefined;
+  #remote: TransportAddress | undefined | null = null;
 
   constructor(socket: net.Socket, head?: Uint8Array) {
     this.#socket = socket;
     this.#reads = new ReadQueue(socket);
     if (head && head.length > 0) this.#reads.push(head);
-    this.remoteAddress = socket.remoteAddress !== undefined
-      ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
-      : undefined;
+
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     // Node's Buffer as it is; binary messages are made plain Uint8Arrays
     // where they are delivered (see LiveConnection).
@@ -113,6 +111,17 @@ class NodeTransport implements Transport {
 
   get bufferedAmount(): number {
     return this.#socket.writableLength;
+  }
+
+  /** The peer's address, read from the socket when first asked (it costs a system call). */
+  get remoteAddress(): TransportAddress | undefined {
+    if (this.#remote === null) {
+      const s = this.#socket;
+      this.#remote = s.remoteAddress !== undefined
+        ? { hostname: s.remoteAddress, port: s.remotePort ?? 0, transport: "tcp" }
+        : undefined;
+    }
+    return this.#remote;
   }
 
   read(): Promise<Uint8Array | null> {

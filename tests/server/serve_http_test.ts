@@ -303,6 +303,29 @@ for (const listener of listeners) {
       assert.ok(Date.now() - started < 4000);
     });
 
+    it("a peer still sending when the 408 goes out gets it, then a FIN (a lingering close, not a reset)", async () => {
+      const socket = net.connect(server.port, "127.0.0.1");
+      let text = "";
+      let reset: Error | undefined;
+      socket.on("error", (e) => (reset = e));
+      socket.on("data", (chunk: Uint8Array) => (text += new TextDecoder("latin1").decode(chunk)));
+      const ended = new Promise<void>((resolve) => socket.once("end", () => resolve()));
+      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      socket.write("GET / HTTP/1.1\r\nHost: a\r\n");
+      // Keep sending header bytes past the 300 ms handshake timeout, until the
+      // server's answer arrives (bounded: at most 200 writes, 5 s).
+      for (let i = 0; i < 200 && text === "" && !socket.destroyed; i++) {
+        socket.write("X-Slow: 1\r\n");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await Promise.race([ended, closed]);
+      socket.end();
+      await closed;
+      assert.match(text, /^HTTP\/1\.1 408 /);
+      assert.equal(reset, undefined, `the connection was reset: ${reset}`);
+    });
+
     it("refuses malformed upgrades with the RFC 6455 §4.2.1 status: 400 bad key, 405 not GET, 426 bad version", async () => {
       const badKey = await raw(
         server.port,
