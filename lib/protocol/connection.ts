@@ -211,6 +211,9 @@ export class Connection {
     return this.#outBytes;
   }
 
+  /** Frames received so far: a layer above can bound the work one peer gets per turn. */
+  framesIn = 0;
+
   /** Bytes of an incomplete incoming frame or message held in memory. */
   get bufferedIncoming(): number {
     if (this.#state === "closed") return 0;
@@ -476,6 +479,7 @@ export class Connection {
   #handleFrame = (frame: Frame): void => {
     // Frames after the peer's close are not processed (RFC 6455 §5.5.1).
     if (this.#closeReceived || this.#state === "closed") return;
+    this.framesIn++;
     this.#onFrame?.("in", frame);
     const opcode = frame.opcode;
     if (!isControl(opcode)) {

@@ -71,6 +71,27 @@ const WRITE_HIGH_WATER_BYTES = 64 * 1024;
 
 const PAUSED_BY_RECEIVER = 1;
 const PAUSED_BY_WRITES = 2;
+const PAUSED_BY_BUDGET = 4;
+
+/**
+ * Frames one connection may have parsed in one turn of the event loop
+ * before its reads pause until the next turn: a peer sending a flood of
+ * tiny fragments cannot keep the other connections waiting. Ordinary
+ * traffic never comes near it (a 1 MiB message is one frame).
+ */
+const FRAMES_PER_TURN = 16_384;
+
+/**
+ * A count of event-loop turns in which data was read: bumped by one
+ * zero-delay timer per busy turn, shared by every connection (not a timer per
+ * message).
+ */
+let turn = 0;
+let turnScheduled = false;
+function nextTurn(): void {
+  turn++;
+  turnScheduled = false;
+}
 
 const noop = () => {};
 
@@ -113,6 +134,9 @@ export class LiveConnection implements TransportSink {
   #error: Error | undefined;
   #closeInfo: CloseInfo | undefined;
   #ending = false;
+  /** The turn this connection last read in, and the frame count when it began. */
+  #turn = -1;
+  #turnFrames = 0;
   /** A held close frame must go now (the close timeout passed). */
   #releaseHeld = false;
   readonly #closed = new Eventually<CloseInfo>();
@@ -170,6 +194,14 @@ export class LiveConnection implements TransportSink {
   data(chunk: Uint8Array): void {
     this.bytesIn += chunk.length;
     if (this.#closeInfo) return;
+    if (!turnScheduled) {
+      turnScheduled = true;
+      setTimeout(nextTurn, 0);
+    }
+    if (this.#turn !== turn) {
+      this.#turn = turn;
+      this.#turnFrames = this.conn.framesIn;
+    }
     this.#inTurn = true;
     try {
       this.#dispatch(this.conn.receive(chunk, this.#receiver!.holding?.() ?? false));
@@ -177,6 +209,11 @@ export class LiveConnection implements TransportSink {
       this.#inTurn = false;
     }
     this.flush();
+    if (this.conn.framesIn - this.#turnFrames > FRAMES_PER_TURN && !this.#closeInfo) {
+      // This peer had its share of this turn: read it again in the next one.
+      this.#setPaused(this.#paused | PAUSED_BY_BUDGET);
+      setTimeout(() => this.#setPaused(this.#paused & ~PAUSED_BY_BUDGET), 0);
+    }
   }
 
   /** Transport sink: the peer ended the stream, or the socket failed. */
