@@ -71,6 +71,13 @@ export class MessageAssembler {
     this.#chain = options.extensions ?? new ExtensionChain();
   }
 
+  /**
+   * The UTF-8 bytes of the last text message decoded (valid, so they are
+   * exactly what re-encoding its string would give). A connection uses them
+   * to send that same string back without encoding it again.
+   */
+  lastTextBytes: Uint8Array | undefined;
+
   /** True while a fragmented message is incomplete. */
   get inProgress(): boolean {
     return this.#opcode !== -1;
@@ -148,7 +155,10 @@ export class MessageAssembler {
       throw new InvalidDataError("INVALID_UTF8", "text message ends inside a UTF-8 sequence");
     }
     this.reset();
-    if (validated) return { type: "text", data: decodeValidatedUtf8(whole) };
+    if (validated) {
+      this.lastTextBytes = whole;
+      return { type: "text", data: decodeValidatedUtf8(whole) };
+    }
     return this.#finish(op, rsv, whole);
   }
 
@@ -180,7 +190,11 @@ export class MessageAssembler {
   #finish(opcode: number, rsv: number, payload: Uint8Array): Message {
     this.#checkSize(payload.length);
     if (!this.#chain.empty) payload = this.#chain.decode(payload, rsv, this.#maxBytes);
-    if (opcode === Opcode.Text) return { type: "text", data: decodeUtf8(payload) };
+    if (opcode === Opcode.Text) {
+      const data = decodeUtf8(payload);
+      this.lastTextBytes = payload;
+      return { type: "text", data };
+    }
     return { type: "binary", data: payload };
   }
 

@@ -66,6 +66,8 @@ export interface ConnectionOptions extends Partial<Limits> {
 const COPY_THRESHOLD = 16 * 1024;
 /** Frames up to this size are written into the shared output slab. */
 const SLAB_FRAME_MAX = 4096;
+/** Texts from this many UTF-16 units on are remembered for sending back without re-encoding. */
+const ECHO_FROM = 1024;
 /** Strings up to this many UTF-16 units are tried as ASCII, framed without an encoder call. */
 const ASCII_TRY_MAX = 256;
 const SLAB_SIZE = 64 * 1024;
@@ -132,6 +134,9 @@ export class Connection {
   #pendingCloseReply = false;
   /** During receive(): the caller asked to hold close frames. */
   #holding = false;
+  /** The last long text received, and its UTF-8 bytes, until the next takeOutput(). */
+  #echoText: string | undefined;
+  #echoBytes: Uint8Array | undefined;
   /** Opcode of an outgoing message being streamed in fragments, or -1. */
   #sending = -1;
   #events: ConnectionEvent[] = [];
@@ -335,6 +340,8 @@ export class Connection {
    */
   takeOutput(holdClose = false): Uint8Array[] {
     if (!holdClose) this.#commitClose();
+    // The turn is over: forget the last text, so its bytes are not held.
+    this.#echoText = this.#echoBytes = undefined;
     this.#closeRegion();
     const out = this.#out;
     this.#out = [];
@@ -357,6 +364,13 @@ export class Connection {
       this.#fragmentSize >= text.length && this.#state === "open" && this.#sending === -1 &&
       this.#pendingFailure === undefined && this.#sendAsciiText(text)
     ) {
+      return;
+    }
+    // Sending back a text received in this turn (an echo, a relay): its
+    // bytes are known, so it is not encoded again.
+    const echo = this.#echoText;
+    if (echo !== undefined && text.length === echo.length && text === echo) {
+      this.#sendMessage(Opcode.Text, this.#echoBytes!);
       return;
     }
     this.#sendMessage(Opcode.Text, encodeUtf8(text));
@@ -484,7 +498,14 @@ export class Connection {
     const opcode = frame.opcode;
     if (!isControl(opcode)) {
       const message = this.#assembler.push(frame);
-      if (message !== undefined) this.#events.push(message);
+      if (message !== undefined) {
+        this.#events.push(message);
+        if (message.type === "text" && message.data.length >= ECHO_FROM) {
+          this.#echoText = message.data;
+          this.#echoBytes = this.#assembler.lastTextBytes;
+        }
+        this.#assembler.lastTextBytes = undefined;
+      }
       return;
     }
     // RFC 7692 §6.1 and RFC 6455 §5.2: no extension here defines RSV bits for control frames.

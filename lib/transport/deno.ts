@@ -141,6 +141,7 @@ export function fromDenoConn(conn: DenoConn): Transport {
 export class DenoTransport implements Transport {
   readonly #conn: DenoConn;
   #buffer: Uint8Array = new Uint8Array(MIN_READ_SIZE);
+  #smallReads = 0;
   #closed = false;
   #resolveClosed!: () => void;
   readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -180,11 +181,19 @@ export class DenoTransport implements Transport {
     if (n === null) return null;
     if (n === buffer.length) {
       // Full: hand it out whole and read bigger next time.
+      this.#smallReads = 0;
       this.#buffer = new Uint8Array(Math.min(buffer.length * 4, MAX_READ_SIZE));
       return buffer;
     }
+    // Back to the small buffer only after several reads in a row used little
+    // of a big one: traffic of large messages keeps its buffer, an idle
+    // connection soon holds 4 KiB again.
+    const small = n < buffer.length >> 2;
+    this.#smallReads = small ? this.#smallReads + 1 : 0;
     if (n < COPY_BELOW) {
-      if (buffer.length > MIN_READ_SIZE) this.#buffer = new Uint8Array(MIN_READ_SIZE);
+      if (buffer.length > MIN_READ_SIZE && this.#smallReads >= 4) {
+        this.#buffer = new Uint8Array(MIN_READ_SIZE);
+      }
       return buffer.slice(0, n);
     }
     this.#buffer = new Uint8Array(buffer.length);

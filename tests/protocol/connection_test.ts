@@ -39,6 +39,24 @@ function types(events: ConnectionEvent[]): string[] {
   return events.map((e) => e.type);
 }
 
+describe("Connection: sending back a text received in the same turn", () => {
+  it("reuses its bytes when the string is the same, and encodes any other string", () => {
+    const text = "héllo wörld ✓ ".repeat(200); // long, not ASCII
+    const s = server();
+    const events = s.receive(fromClient({ opcode: Opcode.Text, payload: utf8(text) }));
+    assert.deepEqual(types(events), ["text"]);
+    const got = (events[0] as { data: string }).data;
+    s.send(got); // the same string: sent from the received bytes
+    s.send("x".repeat(got.length)); // same length, other text: encoded
+    const [echo, other] = outputFrames(s);
+    assert.deepEqual(echo.payload, utf8(text));
+    assert.deepEqual(other.payload, utf8("x".repeat(got.length)));
+    // After the turn (takeOutput), the bytes are no longer held: a later send encodes afresh.
+    s.send(got);
+    assert.deepEqual(outputFrames(s)[0].payload, utf8(text));
+  });
+});
+
 describe("Connection: messages", () => {
   it("a server decodes the RFC 6455 §5.7 masked Hello and answers unmasked", () => {
     const s = server();
