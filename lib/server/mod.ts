@@ -1,7 +1,14 @@
 /**
  * sprig's server side: the handler specification, `serve()` and pub/sub.
- * The adapters that run the same handler on `Deno.serve`, `Bun.serve` and
- * `node:http` are in `./adapters/mod.ts`.
+ *
+ * - `handler/`: the host-agnostic handler runtime — the specification
+ *   (`handler.ts`), the driver that runs it over a channel, pub/sub, the
+ *   options, keepalive, and what every host shares (`host.ts`);
+ * - `http/`: sprig's own HTTP/1.1 server — `serve()`, the listeners (Deno,
+ *   Bun, node:net), the HTTP loop, the upgrade, and the channel over a raw
+ *   socket;
+ * - `adapters/`: the same handler on `Deno.serve`, `Bun.serve` and
+ *   `node:http` (published as `@sprig/websocket/adapters`).
  *
  * @example
  * ```ts
@@ -32,9 +39,9 @@ export {
   type TerminateReason,
   type TestContext,
   testContext,
-} from "./handler.ts";
-export { serve, type Server } from "./serve.ts";
-export type { ShutdownOptions } from "./host.ts";
+} from "./handler/handler.ts";
+export { serve, type Server } from "./http/serve.ts";
+export type { ShutdownOptions } from "./handler/host.ts";
 export {
   type FetchInfo,
   type ServeOptions,
@@ -44,7 +51,7 @@ export {
   type UpgradeHook,
   type UpgradeInfo,
   type WebSocketHostOptions,
-} from "./options.ts";
-export { PublishedMessage, type Subscriber, Topics } from "./pubsub.ts";
-export type { ChannelCapabilities } from "./channel.ts";
-export type { WebSocketHub } from "./host.ts";
+} from "./handler/options.ts";
+export { PublishedMessage, type Subscriber, Topics } from "./handler/pubsub.ts";
+export type { ChannelCapabilities } from "./handler/channel.ts";
+export type { WebSocketHub } from "./handler/host.ts";

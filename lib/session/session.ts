@@ -14,6 +14,9 @@ import type { Frame } from "../protocol/frame.ts";
 import { Connection, type ConnectionOptions } from "../protocol/connection.ts";
 import type { Transport, TransportAddress } from "../transport/transport.ts";
 import { abortReason } from "../transport/abort.ts";
+import { ArgumentCheck } from "../arguments.ts";
+import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/close.ts";
+import { encodeUtf8 } from "../protocol/utf8.ts";
 import { Emitter } from "./events.ts";
 import { LiveConnection, type LiveReceiver } from "./live.ts";
 import { MessageQueue } from "./queue.ts";
@@ -284,7 +287,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * rejection when nobody awaits it.
    *
    * @throws {NotOpenError} (as a rejection) once closing has begun
-   * @throws {TypeError} (as a rejection) for data that is not a string, a BufferSource or a Blob
+   * @throws {InvalidArgumentError} (a `TypeError`, as a rejection) for data that is not a
+   *   string, a BufferSource or a Blob
    */
   send(data: SendData): Promise<void> {
     // A Blob must be read first; later sends wait for it so order is kept.
@@ -361,9 +365,15 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *
    * @param data at most 125 bytes; default a 6-byte counter
    * @throws {NotOpenError} once closing has begun
-   * @throws {RangeError} for a payload over 125 bytes (RFC 6455 §5.5)
+   * @throws {ArgumentRangeError} (a `RangeError`) for a payload over 125 bytes (RFC 6455 §5.5)
+   * @throws {InvalidArgumentError} (a `TypeError`) for a payload that is not a `Uint8Array`
    */
   ping(data?: Uint8Array): Promise<number> {
+    if (data !== undefined) {
+      if (!(data instanceof Uint8Array)) throw PING.type("data", "a Uint8Array", data);
+      // RFC 6455 §5.5: a control frame's payload is at most 125 bytes.
+      if (data.length > 125) throw PING.range("data", "at most 125 bytes", data.length);
+    }
     const payload = data ?? new Uint8Array([0x73, 0x70, ...u32(++this.#pingCounter)]);
     const key = keyOf(payload);
     const promise = new Promise<number>((resolve, reject) => {
@@ -397,10 +407,13 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *   1007–1014 (for instance 1008 policy, 1011 error, 1013 try again later)
    *   and 3000–4999 (registered and private use)
    * @param reason at most 123 bytes of UTF-8
-   * @throws {RangeError} for a code that may not be sent (1005, 1006, 1015, …)
-   *   or a reason over 123 bytes
+   * @throws {ArgumentRangeError} (a `RangeError`) for a code that may not be
+   *   sent (1005, 1006, 1015, …) or a reason over 123 bytes of UTF-8
+   * @throws {InvalidArgumentError} (a `TypeError`) for a code that is not a
+   *   number or a reason that is not a string
    */
   async close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
+    checkClose(code, reason);
     if (this.#closeInfo) return this.#closeInfo;
     this.#live.close(code, reason);
     return await this.closed;
@@ -606,5 +619,29 @@ function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  throw new TypeError("send() takes a string, an ArrayBuffer, a typed array, a DataView or a Blob");
+  throw SEND.type("data", "a string, an ArrayBuffer, a typed array, a DataView or a Blob", data);
+}
+
+const SEND = new ArgumentCheck("send()");
+const PING = new ArgumentCheck("ping()");
+const CLOSE = new ArgumentCheck("close()");
+
+/**
+ * The checks of `close(code, reason)`, with errors naming the argument.
+ *
+ * @throws {ArgumentRangeError} for a code that may not be sent (RFC 6455 §7.4.1) or a reason over 123 bytes
+ * @throws {InvalidArgumentError} for a code that is not a number or a reason that is not a string
+ */
+function checkClose(code: unknown, reason: unknown): void {
+  if (typeof code !== "number") throw CLOSE.type("code", "a number", code);
+  if (!Number.isInteger(code) || !isValidReceivedCloseCode(code)) {
+    throw CLOSE.range("code", "1000–1003, 1007–1014 or 3000–4999", code);
+  }
+  if (typeof reason !== "string") throw CLOSE.type("reason", "a string", reason);
+  // RFC 6455 §5.5: the close payload (2-byte code and reason) is at most 125 bytes.
+  if (
+    reason.length > MAX_CLOSE_REASON_BYTES / 3 && encodeUtf8(reason).length > MAX_CLOSE_REASON_BYTES
+  ) {
+    throw CLOSE.range("reason", "at most 123 bytes of UTF-8", reason);
+  }
 }

@@ -4,7 +4,12 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Session } from "../../lib/session/session.ts";
 import { Connection, type ConnectionEvent } from "../../lib/protocol/connection.ts";
-import { ConnectionClosedError, NotOpenError } from "../../mod.ts";
+import {
+  ArgumentRangeError,
+  ConnectionClosedError,
+  InvalidArgumentError,
+  NotOpenError,
+} from "../../mod.ts";
 import { memoryPair } from "../_helpers/memory_transport.ts";
 import type { Transport } from "../../lib/transport/transport.ts";
 
@@ -181,5 +186,53 @@ describe("Session.receive", () => {
     await server.flush();
     assert.equal(await session.receive({ timeoutMs: 5000 }), "three");
     await session.close();
+  });
+});
+
+describe("Session methods check their arguments (typed errors naming them)", () => {
+  function named(
+    e: unknown,
+    cls: typeof InvalidArgumentError | typeof ArgumentRangeError,
+    arg: string,
+    fn: string,
+  ) {
+    assert.ok(e instanceof cls, String(e));
+    assert.equal((e as InvalidArgumentError).argument, arg);
+    assert.ok((e as Error).message.startsWith(`${fn}: ${arg} `), (e as Error).message);
+    return true;
+  }
+
+  it("send(data), ping(data) and close(code, reason)", async () => {
+    const [clientEnd, serverEnd] = memoryPair();
+    rawServer(serverEnd);
+    const session = new Session(clientEnd, { role: "client" }, info, {});
+    await assert.rejects(
+      session.send(42 as unknown as string),
+      (e) => named(e, InvalidArgumentError, "data", "send()"),
+    );
+    assert.throws(
+      () => session.ping("x" as unknown as Uint8Array),
+      (e) => named(e, InvalidArgumentError, "data", "ping()"),
+    );
+    assert.throws(
+      () => session.ping(new Uint8Array(126)),
+      (e) => named(e, ArgumentRangeError, "data", "ping()"),
+    );
+    await assert.rejects(
+      session.close(1005),
+      (e) => named(e, ArgumentRangeError, "code", "close()"),
+    );
+    await assert.rejects(
+      session.close("1000" as unknown as number),
+      (e) => named(e, InvalidArgumentError, "code", "close()"),
+    );
+    await assert.rejects(
+      session.close(1000, "é".repeat(62)),
+      (e) => named(e, ArgumentRangeError, "reason", "close()"),
+    );
+    // Still open: a bad argument changes nothing.
+    assert.equal(session.readyState, "open");
+    const info2 = await session.close(4000, "é".repeat(61)); // 122 bytes: fine
+    assert.equal(info2.code, 4000);
   });
 });

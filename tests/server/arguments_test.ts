@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ArgumentRangeError, InvalidArgumentError, serve, type ServeOptions } from "../../mod.ts";
-import { checkHostArguments } from "../../lib/server/options.ts";
+import { checkHostArguments } from "../../lib/server/handler/options.ts";
 import {
   bunServeAdapter,
   denoServeAdapter,

@@ -1,4 +1,4 @@
-// Inbound backpressure through the whole server stack (SessionChannel +
+// Inbound backpressure through the whole server stack (SocketChannel +
 // Driver) over an in-memory transport: while the handler is blocked, the
 // server stops reading the socket once `maxQueuedMessages` wait; when the
 // handler moves on, every message arrives, in order, once.
@@ -6,10 +6,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { memoryPair } from "../_helpers/memory_transport.ts";
 import { Connection } from "../../lib/protocol/connection.ts";
-import { Driver } from "../../lib/server/driver.ts";
-import { Topics } from "../../lib/server/pubsub.ts";
-import { type AcceptedSocket, SessionChannel } from "../../lib/server/session_channel.ts";
-import type { Handler } from "../../lib/server/handler.ts";
+import { Driver } from "../../lib/server/handler/driver.ts";
+import { Topics } from "../../lib/server/handler/pubsub.ts";
+import { type AcceptedSocket, SocketChannel } from "../../lib/server/http/socket_channel.ts";
+import type { Handler } from "../../lib/server/handler/handler.ts";
 import { until } from "./_hosts.ts";
 
 describe("inbound backpressure (server stack over memory)", () => {
@@ -22,7 +22,7 @@ describe("inbound backpressure (server stack over memory)", () => {
       secure: false,
     };
     const maxQueued = 4;
-    const channel = new SessionChannel({
+    const channel = new SocketChannel({
       socket,
       initial: new Uint8Array(0),
       extensions: [],

@@ -3,9 +3,13 @@
 // failures and terminate reasons; and a handler tested as plain functions.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Driver, type DriverHost } from "../../lib/server/driver.ts";
-import type { Channel, ChannelCapabilities, ChannelReceiver } from "../../lib/server/channel.ts";
-import { Topics } from "../../lib/server/pubsub.ts";
+import { Driver, type DriverHost } from "../../lib/server/handler/driver.ts";
+import type {
+  Channel,
+  ChannelCapabilities,
+  ChannelReceiver,
+} from "../../lib/server/handler/channel.ts";
+import { Topics } from "../../lib/server/handler/pubsub.ts";
 import { Ticker } from "../../lib/util/ticker.ts";
 import {
   defineHandler,
@@ -13,7 +17,7 @@ import {
   type OutgoingMessage,
   type TerminateReason,
   testContext,
-} from "../../lib/server/handler.ts";
+} from "../../lib/server/handler/handler.ts";
 import type { CloseInfo, MessageData } from "../../lib/session/session.ts";
 
 /** A channel whose peer is the test. */

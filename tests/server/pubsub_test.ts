@@ -4,8 +4,8 @@
 // their own frame; every client decodes every message; order holds.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { PublishedMessage, Topics } from "../../lib/server/pubsub.ts";
-import { type AcceptedSocket, SessionChannel } from "../../lib/server/session_channel.ts";
+import { PublishedMessage, Topics } from "../../lib/server/handler/pubsub.ts";
+import { type AcceptedSocket, SocketChannel } from "../../lib/server/http/socket_channel.ts";
 import { Connection } from "../../lib/protocol/connection.ts";
 import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";
 import type { Extension } from "../../lib/extensions/extension.ts";
@@ -54,7 +54,7 @@ function channel(extensions: Extension[], deflateThreshold?: number) {
     destroy: () => transport.close(),
     secure: false,
   };
-  const ch = new SessionChannel({
+  const ch = new SocketChannel({
     socket,
     initial: new Uint8Array(0),
     extensions,

@@ -18,13 +18,17 @@ import { DEFAULT_DEFLATE_THRESHOLD } from "../../extensions/permessage_deflate.t
 import type { RequestHead } from "../../protocol/http1.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
 import type { Ticker } from "../../util/ticker.ts";
-import { Keepalive, type KeepaliveTarget } from "../keepalive.ts";
+import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
-import { type ChannelCapabilities, messageBytes } from "../channel.ts";
-import type { Handler, OutgoingMessage } from "../handler.ts";
-import { type Accepted, WebSocketHost, type WebSocketHub } from "../host.ts";
-import { listHas } from "../http.ts";
-import { checkHostArguments, SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
+import { type ChannelCapabilities, messageBytes } from "../handler/channel.ts";
+import type { Handler, OutgoingMessage } from "../handler/handler.ts";
+import { type Accepted, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
+import { listHas } from "../http/http.ts";
+import {
+  checkHostArguments,
+  SERVER_DEFAULTS,
+  type WebSocketHostOptions,
+} from "../handler/options.ts";
 import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
 
 /** The part of Bun's `ServerWebSocket` this adapter uses. */

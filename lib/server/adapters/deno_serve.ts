@@ -19,12 +19,16 @@
 import { CloseCode } from "../../errors.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
-import { messageBytes } from "../channel.ts";
-import type { ChannelCapabilities } from "../channel.ts";
-import type { Handler, OutgoingMessage } from "../handler.ts";
-import { WebSocketHost, type WebSocketHub } from "../host.ts";
-import { listHas } from "../http.ts";
-import { checkHostArguments, SERVER_DEFAULTS, type WebSocketHostOptions } from "../options.ts";
+import { messageBytes } from "../handler/channel.ts";
+import type { ChannelCapabilities } from "../handler/channel.ts";
+import type { Handler, OutgoingMessage } from "../handler/handler.ts";
+import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
+import { listHas } from "../http/http.ts";
+import {
+  checkHostArguments,
+  SERVER_DEFAULTS,
+  type WebSocketHostOptions,
+} from "../handler/options.ts";
 import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
 
 /** The part of Deno's server-side `WebSocket` this adapter uses. */

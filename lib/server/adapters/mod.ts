@@ -25,5 +25,5 @@ export {
   type BunSocketData,
   type BunWebSocketHandlers,
 } from "./bun_serve.ts";
-export type { ChannelCapabilities } from "../channel.ts";
-export type { WebSocketHub } from "../host.ts";
+export type { ChannelCapabilities } from "../handler/channel.ts";
+export type { WebSocketHub } from "../handler/host.ts";

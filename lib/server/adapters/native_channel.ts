@@ -13,8 +13,8 @@ import {
   type ChannelCapabilities,
   type ChannelReceiver,
   messageBytes,
-} from "../channel.ts";
-import type { OutgoingMessage } from "../handler.ts";
+} from "../handler/channel.ts";
+import type { OutgoingMessage } from "../handler/handler.ts";
 import { Eventually } from "../../util/eventually.ts";
 
 /** Limits a native channel enforces itself. @internal */

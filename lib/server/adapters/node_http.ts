@@ -16,12 +16,12 @@ import type * as http from "node:http";
 import type * as net from "node:net";
 import type { Duplex } from "node:stream";
 import type { RequestHead } from "../../protocol/http1.ts";
-import { nodeAcceptedSocket } from "../listen_node.ts";
-import type { Handler } from "../handler.ts";
-import { WebSocketHost, type WebSocketHub } from "../host.ts";
-import { requestUrl, writeResponse } from "../http.ts";
-import { checkHostArguments, type WebSocketHostOptions } from "../options.ts";
-import { completeUpgrade } from "../socket_upgrade.ts";
+import { nodeAcceptedSocket } from "../http/listen_node.ts";
+import type { Handler } from "../handler/handler.ts";
+import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
+import { requestUrl, writeResponse } from "../http/http.ts";
+import { checkHostArguments, type WebSocketHostOptions } from "../handler/options.ts";
+import { completeUpgrade } from "../http/socket_upgrade.ts";
 
 /** A handler hosted on `node:http`. */
 export interface NodeHttpAdapter<I = unknown> extends WebSocketHub<I> {

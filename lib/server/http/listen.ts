@@ -6,12 +6,12 @@
  * @module
  */
 
-import { detectRuntime } from "../transport/connect.ts";
+import { detectRuntime } from "../../transport/connect.ts";
 import { listenBun } from "./listen_bun.ts";
 import { listenDeno } from "./listen_deno.ts";
 import { listenNode } from "./listen_node.ts";
-import type { ServeTlsOptions } from "./options.ts";
-import type { AcceptedSocket } from "./session_channel.ts";
+import type { ServeTlsOptions } from "../handler/options.ts";
+import type { AcceptedSocket } from "./socket_channel.ts";
 
 /** Where and how to listen. */
 export interface ListenOptions {

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { PERMESSAGE_DEFLATE } from "../extensions/permessage_deflate.ts";
-import { createServerResponse } from "../protocol/handshake.ts";
-import type { Driver } from "./driver.ts";
-import type { Accepted, WebSocketHost } from "./host.ts";
-import { SERVER_DEFAULTS } from "./options.ts";
-import { type AcceptedSocket, SessionChannel } from "./session_channel.ts";
+import { PERMESSAGE_DEFLATE } from "../../extensions/permessage_deflate.ts";
+import { createServerResponse } from "../../protocol/handshake.ts";
+import type { Driver } from "../handler/driver.ts";
+import type { Accepted, WebSocketHost } from "../handler/host.ts";
+import { SERVER_DEFAULTS } from "../handler/options.ts";
+import { type AcceptedSocket, SocketChannel } from "./socket_channel.ts";
 
 const noop = () => {};
 
@@ -49,7 +49,7 @@ export function completeUpgrade(
   socket.transport.write([response]).catch(noop);
   const o = host.options;
   const extensions = accepted.checked.extensions;
-  const channel = new SessionChannel({
+  const channel = new SocketChannel({
     socket,
     initial: rest,
     extensions,

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { type BunSocket, BunTransport } from "../transport/bun.ts";
+import { type BunSocket, BunTransport } from "../../transport/bun.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
-import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
+import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
 
 type Socket = BunSocket & { data: BunTransport | undefined };
 

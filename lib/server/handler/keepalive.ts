@@ -6,9 +6,9 @@
  * @module
  */
 
-import { TimeoutError } from "../errors.ts";
-import type { KeepaliveOptions } from "../session/session.ts";
-import type { Tickable, Ticker } from "../util/ticker.ts";
+import { TimeoutError } from "../../errors.ts";
+import type { KeepaliveOptions } from "../../session/session.ts";
+import type { Tickable, Ticker } from "../../util/ticker.ts";
 
 /** What a connection offers its keepalive. @internal */
 export interface KeepaliveTarget {

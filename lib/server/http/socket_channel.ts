@@ -9,22 +9,22 @@
  * @module
  */
 
-import type { Extension } from "../extensions/extension.ts";
-import { Connection } from "../protocol/connection.ts";
-import type { Frame } from "../protocol/frame.ts";
-import { LiveConnection } from "../session/live.ts";
-import type { CloseInfo, KeepaliveOptions } from "../session/session.ts";
-import type { Transport } from "../transport/transport.ts";
+import type { Extension } from "../../extensions/extension.ts";
+import { Connection } from "../../protocol/connection.ts";
+import type { Frame } from "../../protocol/frame.ts";
+import { LiveConnection } from "../../session/live.ts";
+import type { CloseInfo, KeepaliveOptions } from "../../session/session.ts";
+import type { Transport } from "../../transport/transport.ts";
 import {
   type Channel,
   type ChannelCapabilities,
   type ChannelReceiver,
   messageBytes,
-} from "./channel.ts";
-import type { OutgoingMessage } from "./handler.ts";
-import { Keepalive, type KeepaliveTarget } from "./keepalive.ts";
-import type { Ticker } from "../util/ticker.ts";
-import type { PublishedMessage } from "./pubsub.ts";
+} from "../handler/channel.ts";
+import type { OutgoingMessage } from "../handler/handler.ts";
+import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
+import type { Ticker } from "../../util/ticker.ts";
+import type { PublishedMessage } from "../handler/pubsub.ts";
 
 /** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
 export interface AcceptedSocket {
@@ -49,14 +49,14 @@ export interface AcceptedSocket {
  *
  * @example
  * ```ts
- * import { LINGER_MS } from "./session_channel.ts";
+ * import { LINGER_MS } from "./socket_channel.ts";
  * console.assert(LINGER_MS === 2000);
  * ```
  */
 export const LINGER_MS = 2000;
 
-/** Options of {@link SessionChannel}. @internal */
-export interface SessionChannelOptions {
+/** Options of {@link SocketChannel}. @internal */
+export interface SocketChannelOptions {
   socket: AcceptedSocket;
   /** Bytes that followed the request head. */
   initial: Uint8Array;
@@ -80,7 +80,7 @@ export interface SessionChannelOptions {
 }
 
 /** sprig's protocol engine over an accepted socket, as a {@link Channel}. @internal */
-export class SessionChannel implements Channel, KeepaliveTarget {
+export class SocketChannel implements Channel, KeepaliveTarget {
   readonly capabilities: ChannelCapabilities = CAPABILITIES;
   readonly #live: LiveConnection;
   readonly #conn: Connection;
@@ -89,7 +89,7 @@ export class SessionChannel implements Channel, KeepaliveTarget {
   readonly #keepalive: KeepaliveOptions | false;
   readonly #keepaliveTicker: Ticker | undefined;
 
-  constructor(options: SessionChannelOptions) {
+  constructor(options: SocketChannelOptions) {
     const trace = options.trace;
     this.#conn = new Connection({
       role: "server",

@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
-import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "./host.ts";
+import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
+import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { type HttpHost, serveSocket } from "./http.ts";
 import { type Listener, listenerFor } from "./listen.ts";
-import { checkServeArguments, type ServeOptions, SERVER_DEFAULTS } from "./options.ts";
-import type { AcceptedSocket } from "./session_channel.ts";
+import { checkServeArguments, type ServeOptions, SERVER_DEFAULTS } from "../handler/options.ts";
+import type { AcceptedSocket } from "./socket_channel.ts";
 
 /** A running server. */
 export interface Server<I = unknown> extends WebSocketHub<I>, AsyncDisposable {

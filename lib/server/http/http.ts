@@ -13,15 +13,20 @@
  * @module
  */
 
-import { HttpParseError } from "../errors.ts";
-import { HeadParser, type RequestHead, STATUS_TEXT, writeResponseHead } from "../protocol/http1.ts";
-import { BodyDecoder, type BodyFraming, requestBodyFraming } from "../protocol/http1_body.ts";
-import type { WebSocketHost } from "./host.ts";
-import type { FetchInfo } from "./options.ts";
-import type { AcceptedSocket } from "./session_channel.ts";
+import { HttpParseError } from "../../errors.ts";
+import {
+  HeadParser,
+  type RequestHead,
+  STATUS_TEXT,
+  writeResponseHead,
+} from "../../protocol/http1.ts";
+import { BodyDecoder, type BodyFraming, requestBodyFraming } from "../../protocol/http1_body.ts";
+import type { WebSocketHost } from "../handler/host.ts";
+import type { FetchInfo } from "../handler/options.ts";
+import type { AcceptedSocket } from "./socket_channel.ts";
 import { completeUpgrade } from "./socket_upgrade.ts";
-import type { Awaitable } from "./handler.ts";
-import type { Transport } from "../transport/transport.ts";
+import type { Awaitable } from "../handler/handler.ts";
+import type { Transport } from "../../transport/transport.ts";
 
 /** What one socket's HTTP loop needs from the server. @internal */
 export interface HttpHost {

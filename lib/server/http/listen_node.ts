@@ -7,10 +7,10 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { fromNodeSocket } from "../transport/node.ts";
-import type { Transport } from "../transport/transport.ts";
+import { fromNodeSocket } from "../../transport/node.ts";
+import type { Transport } from "../../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
-import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
+import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
 
 const noop = () => {};
 

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { type DenoConn, DenoTransport } from "../transport/deno.ts";
+import { type DenoConn, DenoTransport } from "../../transport/deno.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
-import { type AcceptedSocket, LINGER_MS } from "./session_channel.ts";
+import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
 
 /** An accepted `Deno.Conn` as an {@link AcceptedSocket}. @internal */
 export function denoAcceptedSocket(conn: DenoConn, secure: boolean): AcceptedSocket {

@@ -6,20 +6,23 @@
  * @module
  */
 
-import { HandshakeError } from "../errors.ts";
-import type { ExtensionFactory } from "../extensions/extension.ts";
-import { permessageDeflate, PerMessageDeflateFactory } from "../extensions/permessage_deflate.ts";
-import { checkClientRequest, type CheckedRequest } from "../protocol/handshake.ts";
-import type { RequestHead } from "../protocol/http1.ts";
-import type { TransportAddress } from "../transport/transport.ts";
+import { HandshakeError } from "../../errors.ts";
+import type { ExtensionFactory } from "../../extensions/extension.ts";
+import {
+  permessageDeflate,
+  PerMessageDeflateFactory,
+} from "../../extensions/permessage_deflate.ts";
+import { checkClientRequest, type CheckedRequest } from "../../protocol/handshake.ts";
+import type { RequestHead } from "../../protocol/http1.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
 import type { Channel } from "./channel.ts";
 import { Driver, type DriverHost } from "./driver.ts";
 import type { ConnectionContext, ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
 import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
 import { Topics } from "./pubsub.ts";
 import { keepalivePeriod } from "./keepalive.ts";
-import { Ticker } from "../util/ticker.ts";
-import type { KeepaliveOptions } from "../session/session.ts";
+import { Ticker } from "../../util/ticker.ts";
+import type { KeepaliveOptions } from "../../session/session.ts";
 
 /** An accepted upgrade, before the 101 is sent. @internal */
 export interface Accepted {

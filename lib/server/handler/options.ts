@@ -4,17 +4,21 @@
  * @module
  */
 
-import { ArgumentCheck } from "../arguments.ts";
-import { checkExtensionFactories, type ExtensionFactory } from "../extensions/extension.ts";
+import { ArgumentCheck } from "../../arguments.ts";
+import { checkExtensionFactories, type ExtensionFactory } from "../../extensions/extension.ts";
 import {
   checkDeflateOptions,
   type PerMessageDeflateOptions,
-} from "../extensions/permessage_deflate.ts";
-import { MAX_CONTROL_PAYLOAD } from "../protocol/frame.ts";
-import { isToken } from "../protocol/http1.ts";
-import { DEFAULT_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "../protocol/limits.ts";
-import type { KeepaliveOptions } from "../session/session.ts";
-import type { TransportAddress } from "../transport/transport.ts";
+} from "../../extensions/permessage_deflate.ts";
+import { MAX_CONTROL_PAYLOAD } from "../../protocol/frame.ts";
+import { isToken } from "../../protocol/http1.ts";
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_HEAD_BYTES,
+  DEFAULT_MAX_HEADERS,
+} from "../../protocol/limits.ts";
+import type { KeepaliveOptions } from "../../session/session.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
 import type { Awaitable, ConnectionRef } from "./handler.ts";
 
 /**

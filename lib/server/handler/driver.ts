@@ -12,11 +12,11 @@
  * @module
  */
 
-import { CloseCode, TimeoutError } from "../errors.ts";
-import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../protocol/close.ts";
-import { encodeUtf8 } from "../protocol/utf8.ts";
-import type { CloseInfo, MessageData } from "../session/session.ts";
-import type { TransportAddress } from "../transport/transport.ts";
+import { CloseCode, TimeoutError } from "../../errors.ts";
+import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../../protocol/close.ts";
+import { encodeUtf8 } from "../../protocol/utf8.ts";
+import type { CloseInfo, MessageData } from "../../session/session.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
 import type { Channel, ChannelReceiver } from "./channel.ts";
 import type {
   ConnectionContext,
@@ -30,8 +30,8 @@ import type {
   TerminateReason,
 } from "./handler.ts";
 import type { PublishedMessage, Subscriber, Topics } from "./pubsub.ts";
-import { Eventually } from "../util/eventually.ts";
-import type { Tickable, Ticker } from "../util/ticker.ts";
+import { Eventually } from "../../util/eventually.ts";
+import type { Tickable, Ticker } from "../../util/ticker.ts";
 
 /** What the driver needs from the server (or adapter) that hosts it. @internal */
 export interface DriverHost {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { CloseInfo, MessageData } from "../session/session.ts";
+import type { CloseInfo, MessageData } from "../../session/session.ts";
 import type { OutgoingMessage } from "./handler.ts";
 import type { PublishedMessage } from "./pubsub.ts";
 

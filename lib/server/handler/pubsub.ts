@@ -6,8 +6,8 @@
  * @module
  */
 
-import { encodeFrame, Opcode } from "../protocol/frame.ts";
-import { encodeUtf8 } from "../protocol/utf8.ts";
+import { encodeFrame, Opcode } from "../../protocol/frame.ts";
+import { encodeUtf8 } from "../../protocol/utf8.ts";
 import { messageBytes } from "./channel.ts";
 import type { OutgoingMessage } from "./handler.ts";
 

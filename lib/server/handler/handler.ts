@@ -11,8 +11,8 @@
  * @module
  */
 
-import type { CloseInfo, MessageData } from "../session/session.ts";
-import type { TransportAddress } from "../transport/transport.ts";
+import type { CloseInfo, MessageData } from "../../session/session.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
 
 /** A value, or a promise of it: every callback may be async. */
 export type Awaitable<T> = T | Promise<T>;
