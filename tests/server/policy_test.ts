@@ -63,6 +63,7 @@ async function deafClient(port: number, path: string): Promise<net.Socket> {
 for (const kind of hostsOfRuntime()) {
   describe(`upgrade policy and limits on ${labelOf(kind)}`, () => {
     const log: SuiteLog = { terminated: [], maxActive: 0 };
+    const reported: unknown[] = [];
     let host: TestHost;
     before(async () => {
       host = await startHost(kind, suiteHandler(log), {
@@ -72,7 +73,7 @@ for (const kind of hostsOfRuntime()) {
         maxMessageBytes: 64 * 1024,
         idleTimeoutMs: kind === "Deno.serve" ? 0 : 400,
         maxSendBufferBytes: 256 * 1024,
-        onError: () => {},
+        onError: (error) => void reported.push(error),
       });
     });
     after(async () => {
@@ -124,6 +125,24 @@ for (const kind of hostsOfRuntime()) {
       await good.close();
       const none = await connect(host.url("/echo"));
       await none.close();
+    });
+
+    it("Origin: the server's own origin passes; each refused origin is reported once", async () => {
+      // A page served by this server (same host) opens a socket back to it.
+      const own = await connect(host.url("/echo"), { origin: `http://127.0.0.1:${host.port}` });
+      await own.close();
+      const before = reported.length;
+      for (let i = 0; i < 3; i++) {
+        await connect(host.url("/echo"), { origin: "https://other.test" }).then(
+          () => assert.fail("accepted"),
+          (e) => assert.equal((e as HandshakeError).status, 403),
+        );
+      }
+      const mine = reported.slice(before).filter((e) =>
+        (e as { code?: string }).code === "ORIGIN_REFUSED" &&
+        String((e as Error).message).includes("https://other.test")
+      );
+      assert.equal(mine.length, 1);
     });
 
     it("beyond maxConnections the upgrade gets 503; a freed slot is reusable", async () => {

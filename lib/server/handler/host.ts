@@ -6,7 +6,7 @@
  * @module
  */
 
-import { HandshakeError } from "../../errors.ts";
+import { HandshakeError, SprigError } from "../../errors.ts";
 import type { ExtensionFactory } from "../../extensions/extension.ts";
 import {
   permessageDeflate,
@@ -108,6 +108,8 @@ export class WebSocketHost implements DriverHost {
   readonly #maxConnections: number;
   readonly #origins: Set<string> | undefined;
   #reserved = 0;
+  /** Origins already reported as refused (each is reported once; bounded). */
+  readonly #refusedOrigins = new Set<string>();
   /** Shared timers, by period: idle checks and keepalive visit every connection through them. */
   readonly #tickers = new Map<number, Ticker>();
   #shuttingDown = false;
@@ -151,10 +153,26 @@ export class WebSocketHost implements DriverHost {
 
   reportError(error: unknown, ref?: ConnectionRef<never>): void {
     try {
-      this.options.onError?.(error, ref);
+      const onError = this.options.onError;
+      if (onError) onError(error, ref);
+      else defaultOnError(error, ref);
     } catch {
       // An error reporter that throws has nobody left to report to.
     }
+  }
+
+  /** Reports a refused Origin once, so a misconfigured `origins` is visible. */
+  #reportOrigin(origin: string): void {
+    const seen = this.#refusedOrigins;
+    if (seen.has(origin) || seen.size >= 1000) return;
+    seen.add(origin);
+    this.reportError(
+      new SprigError(
+        "ORIGIN_REFUSED",
+        `refused WebSocket upgrades from Origin ${origin} (403): it is not in options.origins ` +
+          "and not this server's own host (reported once per origin)",
+      ),
+    );
   }
 
   removed(driver: Driver): void {
@@ -206,9 +224,10 @@ export class WebSocketHost implements DriverHost {
     // another site must not ride on the user's cookies (RFC 6455 §10.2).
     if (
       this.#origins && checked.origin !== undefined && !this.#origins.has("*") &&
-      !this.#origins.has(checked.origin.toLowerCase())
+      !this.#origins.has(checked.origin.toLowerCase()) && !sameOrigin(checked.origin, url)
     ) {
       dispose();
+      this.#reportOrigin(checked.origin);
       return refuse(403, "origin not allowed");
     }
     if (this.connections.size + this.#reserved >= this.#maxConnections) {
@@ -349,4 +368,25 @@ function refuse(status: number, message: string, headers?: HeadersInit): Refused
   const h = new Headers(headers);
   h.set("content-type", "text/plain; charset=utf-8");
   return { accepted: false, response: new Response(message, { status, headers: h }) };
+}
+
+/**
+ * True when `origin` names the host the request came to (its `Host`): a page
+ * served by this same server may open a socket back to it.
+ */
+function sameOrigin(origin: string, url: URL): boolean {
+  try {
+    return new URL(origin).host === url.host;
+  } catch {
+    return false;
+  }
+}
+
+/** The default `onError`: errors are visible unless the app says where they go. */
+function defaultOnError(error: unknown, ref?: ConnectionRef<never>): void {
+  const where = ref ? `connection ${ref.id} (${ref.url.href})` : "server";
+  const text = error instanceof Error
+    ? (error.stack ?? `${error.name}: ${error.message}`)
+    : String(error);
+  console.error(`sprig: ${where}: ${text}`);
 }

@@ -118,7 +118,10 @@ export interface WebSocketHostOptions<D = unknown> {
    * ASCII case-insensitively; `"*"` allows any. A request whose `Origin` is
    * not listed gets 403: this stops cross-site WebSocket hijacking, where a
    * page on another site opens a socket with the user's cookies. Requests
-   * without `Origin` (non-browser clients) pass. Default: no check.
+   * without `Origin` (non-browser clients) pass, and so does the server's own
+   * origin (an `Origin` whose host is the request's `Host`: a page this
+   * server serves). Each refused origin is reported once through `onError`.
+   * Default: no check.
    */
   origins?: readonly string[];
   /** Decides each upgrade after the checks above. Default: accept. */
@@ -171,7 +174,13 @@ export interface WebSocketHostOptions<D = unknown> {
   compression?: boolean | PerMessageDeflateOptions;
   /** Further extensions, after permessage-deflate. Default none. */
   extensions?: ExtensionFactory[];
-  /** Errors nobody awaits: a callback that threw, a failing `fetch`. Default: ignored (sprig prints nothing). */
+  /**
+   * Errors nobody awaits: a callback that threw, a failing `fetch`, an
+   * upgrade refused for its `Origin` (once per origin, code
+   * `ORIGIN_REFUSED`). Default: printed with `console.error`, with the
+   * connection's id and URL; pass a function to send them elsewhere (or
+   * `() => {}` to drop them).
+   */
   onError?: (error: unknown, ref?: ConnectionRef<never>) => void;
   /** Logs every frame of every connection, for debugging. Default none. */
   trace?: (line: string) => void;
