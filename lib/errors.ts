@@ -341,14 +341,17 @@ export class TimeoutError extends SprigError {
  *   await connect("ws://127.0.0.1:1/"); // nothing listens there
  * } catch (error) {
  *   if (!(error instanceof ConnectionError)) throw error;
- *   console.log(error.code, error.cause); // "CONNECT_FAILED", the runtime's own error
+ *   console.log(error.code, error.cause); // "CONNECT_REFUSED", the runtime's own error
  * }
  * ```
  */
 export class ConnectionError extends SprigError {
   /**
-   * `code` says what failed, such as `"CONNECT_FAILED"` or
-   * `"CONNECTION_LOST"`; `cause` holds the runtime's own error.
+   * `code` says what failed, the same on every runtime: connecting gives
+   * `"CONNECT_REFUSED"`, `"HOST_NOT_FOUND"`, `"HOST_UNREACHABLE"`,
+   * `"TLS_FAILED"` or `"CONNECT_FAILED"` (anything else); listening
+   * (`serve()`) gives `"ADDRESS_IN_USE"`, `"ADDRESS_NOT_AVAILABLE"` or
+   * `"LISTEN_FAILED"`. `cause` holds the runtime's own error.
    */
   constructor(code: string, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);

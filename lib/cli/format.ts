@@ -216,7 +216,7 @@ export function connectFailure(error: unknown, url: URL): { exit: number; lines:
     return { exit, lines: [`${what} (after ${error.timeoutMs} ms)`] };
   }
   if (error instanceof ConnectionError) {
-    if (url.protocol === "wss:" && looksLikeTls(error)) {
+    if (url.protocol === "wss:" && (error.code === "TLS_FAILED" || looksLikeTls(error))) {
       const inner = chain(error).at(-1);
       const text = (inner instanceof Error ? inner.message : String(inner)).trim();
       if (NOT_TLS.test(text)) {
@@ -233,7 +233,10 @@ export function connectFailure(error: unknown, url: URL): { exit: number; lines:
         ],
       };
     }
-    if (error.code === "CONNECT_FAILED") {
+    if (
+      error.code === "CONNECT_FAILED" || error.code === "CONNECT_REFUSED" ||
+      error.code === "HOST_NOT_FOUND" || error.code === "HOST_UNREACHABLE"
+    ) {
       return {
         exit: ExitCode.Connect,
         lines: [`cannot connect to ${where}: ${networkReason(error)}`],

@@ -39,6 +39,7 @@ import {
   type SessionOptions,
 } from "../session/session.ts";
 import { abortReason } from "../transport/abort.ts";
+import { connectFailure } from "../transport/failure.ts";
 import { connectTransport } from "../transport/connect.ts";
 import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
 
@@ -463,11 +464,11 @@ async function openTransport(options: ConnectOptions, target: ConnectTarget): Pr
     }
     if (error instanceof AbortError) throw error;
     const where = target.unixPath ?? `${target.hostname}:${target.port}`;
-    throw new ConnectionError(
-      "CONNECT_FAILED",
-      `could not connect to ${where}: ${(error as Error)?.message}`,
-      { cause: error },
-    );
+    const code = connectFailure(error, target.tls === true);
+    const what = code === "TLS_FAILED" ? "TLS failed with" : "could not connect to";
+    throw new ConnectionError(code, `${what} ${where}: ${(error as Error)?.message}`, {
+      cause: error,
+    });
   }
 }
 

@@ -32,7 +32,7 @@ describe("client over TLS", () => {
   it("refuses a server it cannot verify (verification is on by default)", async () => {
     await assert.rejects(
       connect(`wss://127.0.0.1:${peer.port}/echo`),
-      (e: unknown) => e instanceof ConnectionError && e.code === "CONNECT_FAILED",
+      (e: unknown) => e instanceof ConnectionError && e.code === "TLS_FAILED",
     );
   });
 

@@ -197,15 +197,29 @@ describe("client: failures before open", () => {
     }
   });
 
-  it("a closed port fails with ConnectionError", async () => {
+  it("a closed port fails with ConnectionError CONNECT_REFUSED", async () => {
     const s = net.createServer();
     await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
     const port = (s.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => s.close(() => resolve()));
     await assert.rejects(
       connect(`ws://127.0.0.1:${port}/`),
-      (e: unknown) => e instanceof ConnectionError && e.code === "CONNECT_FAILED",
+      (e: unknown) => e instanceof ConnectionError && e.code === "CONNECT_REFUSED",
     );
+  });
+
+  it("TLS to a plain-text port fails with TLS_FAILED", async () => {
+    const s = net.createServer((c) => c.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+    const port = (s.address() as net.AddressInfo).port;
+    try {
+      await assert.rejects(
+        connect(`wss://127.0.0.1:${port}/`),
+        (e: unknown) => e instanceof ConnectionError && e.code === "TLS_FAILED",
+      );
+    } finally {
+      s.close();
+    }
   });
 });
 

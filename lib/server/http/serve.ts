@@ -7,6 +7,8 @@
  */
 
 import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
+import { ConnectionError } from "../../errors.ts";
+import { listenFailure } from "../../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { type HttpHost, serveSocket } from "./http.ts";
 import { type Listener, listenerFor } from "./listen.ts";
@@ -43,7 +45,8 @@ const noop = () => {};
  *   handler, naming it (`options.fetch`, `handler.in`, …)
  * @throws {ArgumentRangeError} (a `RangeError`) for an option out of its
  *   range (`options.port`: 0 to 65535; timeouts: 0 to 2^31 − 1 ms; …)
- * @throws when the address cannot be listened on (e.g. the port is in use)
+ * @throws {ConnectionError} when the address cannot be listened on: code `ADDRESS_IN_USE`,
+ *   `ADDRESS_NOT_AVAILABLE` or `LISTEN_FAILED`, the runtime's error as `cause`
  *
  * @example
  * ```ts
@@ -105,16 +108,27 @@ class SprigServer<I> implements Server<I> {
 
   async listen(options: ServeOptions<unknown>): Promise<void> {
     const listen = listenerFor(options.listener);
-    this.#listener = await listen({
-      hostname: options.hostname ?? SERVER_DEFAULTS.hostname,
-      port: options.port ?? SERVER_DEFAULTS.port,
-      tls: options.tls,
-      handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
-    }, (socket) => {
-      if (this.#shutdown) return socket.destroy();
-      this.#sockets.set(socket, true);
-      void serveSocket(socket, this.#http);
-    });
+    const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
+    const port = options.port ?? SERVER_DEFAULTS.port;
+    try {
+      this.#listener = await listen({
+        hostname,
+        port,
+        tls: options.tls,
+        handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
+      }, (socket) => {
+        if (this.#shutdown) return socket.destroy();
+        this.#sockets.set(socket, true);
+        void serveSocket(socket, this.#http);
+      });
+    } catch (error) {
+      // One code on every runtime (Node's EADDRINUSE, Deno's AddrInUse, Bun's "Failed to listen").
+      throw new ConnectionError(
+        listenFailure(error),
+        `could not listen on ${hostname}:${port}: ${(error as Error)?.message}`,
+        { cause: error },
+      );
+    }
     const signal = options.signal;
     if (signal) {
       if (signal.aborted) void this.shutdown();
