@@ -18,7 +18,7 @@ import {
 import { checkExtensionFactories, type ExtensionFactory } from "../extensions/extension.ts";
 import { formatExtensionsHeader } from "../extensions/header.ts";
 import {
-  checkDeflateOptions,
+  checkCompressionOption,
   permessageDeflate,
   type PerMessageDeflateOptions,
   permessageDeflateWithFallback,
@@ -288,16 +288,7 @@ const _allSessionEvents: Exclude<keyof SessionEvents, (typeof SESSION_EVENTS)[nu
 function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   const o = check.options("options", options);
   // createClientRequest() checks protocols, headers and origin.
-  if (typeof o.compression !== "boolean" && o.compression !== undefined) {
-    if (typeof o.compression !== "object" || o.compression === null) {
-      throw check.type(
-        "options.compression",
-        "a boolean or permessage-deflate options",
-        o.compression,
-      );
-    }
-    checkDeflateOptions(check, "options.compression", o.compression);
-  }
+  checkCompressionOption(check, "options.compression", o.compression);
   check.boolean("options.compressionFallback", o.compressionFallback);
   checkExtensionFactories(check, "options.extensions", o.extensions);
   check.milliseconds("options.connectTimeoutMs", o.connectTimeoutMs);

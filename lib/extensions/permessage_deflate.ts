@@ -194,6 +194,26 @@ export function permessageDeflate(options: PerMessageDeflateOptions = {}): Exten
 }
 
 /**
+ * Checks a `compression` option of `connect()` or `serve()`: absent, a
+ * boolean, or permessage-deflate options (checked as {@link checkDeflateOptions}).
+ *
+ * @throws {InvalidArgumentError} for a value of the wrong type
+ * @throws {ArgumentRangeError} for a value out of its range
+ * @internal
+ */
+export function checkCompressionOption(
+  check: ArgumentCheck,
+  argument: string,
+  value: unknown,
+): void {
+  if (value === undefined || typeof value === "boolean") return;
+  if (typeof value !== "object" || value === null) {
+    throw check.type(argument, "a boolean or permessage-deflate options", value);
+  }
+  checkDeflateOptions(check, argument, value);
+}
+
+/**
  * Checks permessage-deflate options as given to `permessageDeflate()`, or
  * as `argument` of another entry point (`connect()`'s
  * `options.compression`), so the error names the argument as the caller

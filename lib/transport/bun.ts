@@ -302,6 +302,26 @@ export class BunTransport implements Transport {
 
   writeNow(chunks: readonly Uint8Array[]): boolean {
     if (this.#reads.ended || this.#closing) return true; // the end is reported by `end`
+    return this.#enqueue(chunks);
+  }
+
+  write(chunks: readonly Uint8Array[]): Promise<void> {
+    if (this.#reads.ended || this.#closing) {
+      return Promise.reject(this.#reads.error ?? new Error("the socket is closed"));
+    }
+    if (this.#enqueue(chunks)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const last = this.#pending[this.#pending.length - 1];
+      last.done = resolve;
+      last.fail = reject;
+    });
+  }
+
+  /**
+   * Writes what Bun takes now; the rest, and everything behind a partial
+   * write, waits for `drain` in order. True when nothing had to wait.
+   */
+  #enqueue(chunks: readonly Uint8Array[]): boolean {
     const n = chunks.length;
     let i = 0;
     if (this.#pending.length === 0) {
@@ -322,38 +342,6 @@ export class BunTransport implements Transport {
       this.#pendingBytes += chunks[i].length;
     }
     return false;
-  }
-
-  write(chunks: readonly Uint8Array[]): Promise<void> {
-    if (this.#reads.ended || this.#closing) {
-      return Promise.reject(this.#reads.error ?? new Error("the socket is closed"));
-    }
-    const n = chunks.length;
-    if (n === 0) return Promise.resolve();
-    let i = 0;
-    if (this.#pending.length === 0) {
-      for (; i < n; i++) {
-        const c = chunks[i];
-        const written = Math.max(0, this.#socket.write(c));
-        if (written < c.length) {
-          this.#pending.push({ data: c.subarray(written) });
-          this.#pendingBytes += c.length - written;
-          i++;
-          break;
-        }
-      }
-      if (this.#pending.length === 0) return Promise.resolve();
-    }
-    // Everything behind a partial write waits its turn.
-    for (; i < n; i++) {
-      this.#pending.push({ data: chunks[i] });
-      this.#pendingBytes += chunks[i].length;
-    }
-    return new Promise((resolve, reject) => {
-      const last = this.#pending[this.#pending.length - 1];
-      last.done = resolve;
-      last.fail = reject;
-    });
   }
 
   /**

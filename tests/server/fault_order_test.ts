@@ -7,22 +7,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Frame } from "../../lib/protocol/frame.ts";
 import { closePayload, rawClient, rawFrame } from "../_helpers/raw_peer.ts";
+import { concat } from "../_helpers/bytes.ts";
 import { hostsOfRuntime, startHost, type TestHost } from "./_hosts.ts";
 import { defineHandler } from "../../lib/server/mod.ts";
 
 const TEXT = 0x81; // FIN + text
 const text = (s: string) => rawFrame(TEXT, s, true);
 const ping = rawFrame(0x89, "p", true);
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function describeFrames(frames: Frame[]): string[] {
   return frames.map((f) => {
@@ -62,7 +53,7 @@ for (const kind of hostsOfRuntime().filter((k) => k !== "Deno.serve" && k !== "B
       for (const [name, bad] of faults) {
         it(`"Hello, world!" then ${name} (and a ping) in one write: the echo, then close 1002`, async () => {
           const c = await rawClient(host.port);
-          c.write(concat(text("Hello, world!"), bad, ping));
+          c.write(concat([text("Hello, world!"), bad, ping]));
           const frames = await c.waitFrames(2);
           assert.deepEqual(describeFrames(frames).slice(0, 2), [
             "text:Hello, world!",
@@ -74,11 +65,11 @@ for (const kind of hostsOfRuntime().filter((k) => k !== "Deno.serve" && k !== "B
 
       it("a fragmented message completed before an orphan continuation is echoed, then close 1002", async () => {
         const c = await rawClient(host.port);
-        c.write(concat(
+        c.write(concat([
           rawFrame(0x01, "fragment1", true),
           rawFrame(0x80, "fragment2", true),
           rawFrame(0x80, "orphan", true),
-        ));
+        ]));
         const frames = await c.waitFrames(2);
         assert.deepEqual(describeFrames(frames).slice(0, 2), [
           "text:fragment1fragment2",
@@ -89,7 +80,9 @@ for (const kind of hostsOfRuntime().filter((k) => k !== "Deno.serve" && k !== "B
 
       it("messages sent with the peer's close are all answered before the close reply", async () => {
         const c = await rawClient(host.port);
-        c.write(concat(text("a"), text("b"), text("c"), rawFrame(0x88, closePayload(1000), true)));
+        c.write(
+          concat([text("a"), text("b"), text("c"), rawFrame(0x88, closePayload(1000), true)]),
+        );
         const frames = await c.waitFrames(4);
         assert.deepEqual(describeFrames(frames), ["text:a", "text:b", "text:c", "close:1000"]);
         await c.ended;

@@ -11,20 +11,11 @@ import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";
 import type { Extension } from "../../lib/extensions/extension.ts";
 import type { Transport } from "../../lib/transport/transport.ts";
 import { until } from "./_hosts.ts";
+import { concat } from "../_helpers/bytes.ts";
 
 /** All bytes a recording transport was given, in order. */
 function bytesOf(t: RecordingTransport): Uint8Array {
-  return concat(...t.chunks);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(t.chunks);
 }
 
 /** A transport that records every chunk written and never delivers anything. */
@@ -119,7 +110,7 @@ describe("pub/sub", () => {
     // Plain subscribers get exactly the shared frames, in order (one write
     // may join them: a turn's output goes out in one buffer).
     for (const c of plain) {
-      assert.deepEqual(bytesOf(c.transport), concat(small.frame, big.frame));
+      assert.deepEqual(bytesOf(c.transport), concat([small.frame, big.frame]));
     }
     const written = bytesOf(deflated.transport);
     assert.deepEqual(written.subarray(0, small.frame.length), small.frame);

@@ -7,7 +7,10 @@
  *   works (`ws.pause()`/`resume()`);
  * - compression is Bun's own permessage-deflate (`compression: false` turns
  *   it off; its options and `extensions` are not used); Bun does not say
- *   what was negotiated, so `context.extensions` is `""`;
+ *   what was negotiated, so `context.extensions` is `""`; Bun inflates
+ *   messages itself and, for a malformed compressed message, delivers what
+ *   it could decode instead of closing with 1007 (sprig never sees the
+ *   compressed bytes; sprig's own server and `node:http` close with 1007);
  * - `maxMessageBytes` becomes Bun's `maxPayloadLength` (Bun closes with 1009).
  *
  * @module

@@ -7,7 +7,7 @@
 import { ArgumentCheck } from "../../arguments.ts";
 import { checkExtensionFactories, type ExtensionFactory } from "../../extensions/extension.ts";
 import {
-  checkDeflateOptions,
+  checkCompressionOption,
   type PerMessageDeflateOptions,
 } from "../../extensions/permessage_deflate.ts";
 import { MAX_CONTROL_PAYLOAD } from "../../protocol/frame.ts";
@@ -343,16 +343,7 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
   check.milliseconds("options.closeTimeoutMs", o.closeTimeoutMs);
   check.milliseconds("options.writeTimeoutMs", o.writeTimeoutMs);
   check.keepalive("options.keepalive", o.keepalive);
-  if (typeof o.compression !== "boolean" && o.compression !== undefined) {
-    if (typeof o.compression !== "object" || o.compression === null) {
-      throw check.type(
-        "options.compression",
-        "a boolean or permessage-deflate options",
-        o.compression,
-      );
-    }
-    checkDeflateOptions(check, "options.compression", o.compression);
-  }
+  checkCompressionOption(check, "options.compression", o.compression);
   checkExtensionFactories(check, "options.extensions", o.extensions);
   check.function("options.onError", o.onError);
   check.function("options.trace", o.trace);
