@@ -2,7 +2,7 @@
 // Makes sure the interop peers that do not come from npm are present:
 // Python's `websockets` (Debian package python3-websockets, loaded by
 // /usr/bin/python3) and Chromium (Debian package chromium, driven by
-// playwright-core). On a Debian-like machine where we are root, a missing
+// playwright-core) and redis-server (the broker tests). On a Debian-like machine where we are root, a missing
 // peer is installed with apt-get; otherwise the missing package is named and
 // the run fails, so that no interop test silently goes missing.
 //   node scripts/peers.mjs        check, and install what is missing if possible
@@ -20,6 +20,11 @@ const peers = [
     name: "Chromium",
     apt: "chromium",
     present: () => existsSync("/usr/bin/chromium"),
+  },
+  {
+    name: "Redis",
+    apt: "redis-server",
+    present: () => existsSync("/usr/bin/redis-server"),
   },
 ];
 
