@@ -35,6 +35,8 @@ export {
 export {
   type BinaryType,
   CloseEvent,
+  type CloseEventInit,
+  type EventHandler,
   WebSocket,
   WebSocketErrorEvent,
   type WebSocketOptions,

@@ -27,6 +27,20 @@ export interface WebSocketOptions extends Omit<ConnectOptions, "protocols" | "si
   protocols?: string | string[];
 }
 
+/** What a {@link CloseEvent} is made with (the standard's `CloseEventInit`). */
+export interface CloseEventInit {
+  /** Whether the event bubbles. Default false. */
+  bubbles?: boolean;
+  /** Whether the event can be cancelled. Default false. */
+  cancelable?: boolean;
+  /** The close code. Default 0. */
+  code?: number;
+  /** The close reason. Default `""`. */
+  reason?: string;
+  /** Whether the closing handshake completed. Default false. */
+  wasClean?: boolean;
+}
+
 /** The `close` event: the standard's `CloseEvent`, defined here because Node 20 has none. */
 export class CloseEvent extends Event {
   /** The close code: the peer's, 1005 when its close frame had none, 1006 when there was no closing handshake. */
@@ -36,10 +50,7 @@ export class CloseEvent extends Event {
   /** True when both close frames were exchanged (RFC 6455 §7.1.1–7.1.4). */
   readonly wasClean: boolean;
   /** `init` gives `code` (default 0), `reason` (default `""`) and `wasClean` (default false). */
-  constructor(
-    type: string,
-    init: EventInit & { code?: number; reason?: string; wasClean?: boolean } = {},
-  ) {
+  constructor(type: string, init: CloseEventInit = {}) {
     super(type, init);
     this.code = init.code ?? 0;
     this.reason = init.reason ?? "";
@@ -73,8 +84,9 @@ const CLOSED = 3;
 /** A `token` of RFC 7230 §3.2.6: what a subprotocol name may be (RFC 6455 §4.1). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-type Handler = ((this: WebSocket, event: Event) => unknown) | null;
-type HandlerSlot = { fn: Handler; listener: (event: Event) => void };
+/** An `on…` event handler attribute: a function called with the event (`this` is the socket), or `null`. */
+export type EventHandler = ((this: WebSocket, event: Event) => unknown) | null;
+type HandlerSlot = { fn: EventHandler; listener: EventListener };
 type HandlerType = "open" | "message" | "error" | "close";
 
 /**
@@ -116,13 +128,13 @@ type HandlerType = "open" | "message" | "error" | "close";
  */
 export class WebSocket extends EventTarget {
   /** The connection is being opened. */
-  static readonly CONNECTING = CONNECTING;
+  static readonly CONNECTING: 0 = CONNECTING;
   /** The connection is open and messages can be sent. */
-  static readonly OPEN = OPEN;
+  static readonly OPEN: 1 = OPEN;
   /** The closing handshake has started. */
-  static readonly CLOSING = CLOSING;
+  static readonly CLOSING: 2 = CLOSING;
   /** The connection is closed (or could not be opened). */
-  static readonly CLOSED = CLOSED;
+  static readonly CLOSED: 3 = CLOSED;
   /** The connection is being opened. */
   declare readonly CONNECTING: 0;
   /** The connection is open and messages can be sent. */
@@ -392,35 +404,35 @@ export class WebSocket extends EventTarget {
   }
 
   /** The `open` handler: called when the connection opens. */
-  get onopen(): Handler {
+  get onopen(): EventHandler {
     return this.#handlers.get("open")?.fn ?? null;
   }
-  set onopen(fn: Handler) {
+  set onopen(fn: EventHandler) {
     this.#setHandler("open", fn);
   }
   /** The `message` handler: called with a `MessageEvent` for each message. */
-  get onmessage(): Handler {
+  get onmessage(): EventHandler {
     return this.#handlers.get("message")?.fn ?? null;
   }
-  set onmessage(fn: Handler) {
+  set onmessage(fn: EventHandler) {
     this.#setHandler("message", fn);
   }
   /** The `error` handler: called before `close` when the connection failed. */
-  get onerror(): Handler {
+  get onerror(): EventHandler {
     return this.#handlers.get("error")?.fn ?? null;
   }
-  set onerror(fn: Handler) {
+  set onerror(fn: EventHandler) {
     this.#setHandler("error", fn);
   }
   /** The `close` handler: called with a {@link CloseEvent} once, at the end. */
-  get onclose(): Handler {
+  get onclose(): EventHandler {
     return this.#handlers.get("close")?.fn ?? null;
   }
-  set onclose(fn: Handler) {
+  set onclose(fn: EventHandler) {
     this.#setHandler("close", fn);
   }
 
-  #setHandler(type: HandlerType, fn: Handler): void {
+  #setHandler(type: HandlerType, fn: EventHandler): void {
     const slot = this.#handlers.get(type);
     if (typeof fn !== "function") {
       if (slot) {
@@ -435,7 +447,7 @@ export class WebSocket extends EventTarget {
     }
     const created: HandlerSlot = {
       fn,
-      listener: (event) => void created.fn?.call(this, event),
+      listener: (event) => void created.fn?.call(this, event as Event),
     };
     this.#handlers.set(type, created);
     this.addEventListener(type, created.listener);

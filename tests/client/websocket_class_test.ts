@@ -137,7 +137,7 @@ describe("WebSocket class: the life cycle", () => {
       ws.send("text");
       ws.send(new Uint8Array([1, 2, 3]));
     };
-    ws.onmessage = async (event) => {
+    ws.onmessage = (event) => {
       const data = (event as MessageEvent).data;
       got.push(data);
       if (got.length === 2) {
