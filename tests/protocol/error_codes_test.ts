@@ -14,7 +14,7 @@ import {
   InvalidDataError,
   MessageTooBigError,
   ProtocolError,
-  SprigError,
+  type SprigError,
   TimeoutError,
 } from "../../mod.ts";
 
