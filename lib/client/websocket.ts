@@ -107,8 +107,7 @@ type HandlerType = "open" | "message" | "error" | "close";
  * are listeners in the order they were first set, among `addEventListener`'s.
  *
  * Where sprig differs or adds: `binaryType` also accepts `"uint8array"`
- * (as Bun does); `close()` without a code sends 1000 (the standard sends a
- * close frame with no code); the `error` event is a {@link
+ * (as Bun does); the `error` event is a {@link
  * WebSocketErrorEvent} carrying the error; the third argument (or the second,
  * as in Bun) takes sprig's {@link WebSocketOptions}. permessage-deflate is
  * offered by default, as browsers do. For iteration, awaited sends, ping and
@@ -368,7 +367,8 @@ export class WebSocket extends EventTarget {
    * (the events are then `error` and `close` with 1006). Does nothing once
    * closing has begun.
    *
-   * @param code 1000 or 3000–4999; default 1000
+   * @param code 1000 or 3000–4999; without it the close frame has no status
+   *   code (the peer sees 1005), or 1000 when a reason is given
    * @param reason at most 123 bytes of UTF-8; default `""`
    * @throws {DOMException} `InvalidAccessError` for another code, `SyntaxError` for a longer reason
    */
@@ -400,7 +400,10 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.#state = CLOSING;
-    this.#session!.close(code ?? CloseCode.Normal, reason ?? "").catch(noop);
+    // No code: a close frame without a status code, as browsers send; a
+    // reason without a code goes with 1000, as the standard says.
+    reason ??= "";
+    this.#session!.close(code ?? (reason === "" ? null : CloseCode.Normal), reason).catch(noop);
   }
 
   /** The `open` handler: called when the connection opens. */
