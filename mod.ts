@@ -91,4 +91,4 @@ export {
   type TelemetryEventBase,
   type TelemetryEvents,
 } from "./lib/telemetry.ts";
-export { type ProxyOption, proxyFromEnvironment } from "./lib/transport/proxy.ts";
+export { proxyFromEnvironment, type ProxyOption } from "./lib/transport/proxy.ts";

@@ -44,8 +44,8 @@ import { connectTransport } from "../transport/connect.ts";
 import {
   connectThroughProxy,
   parseProxyUrl,
-  type ProxyOption,
   proxyFromEnvironment,
+  type ProxyOption,
 } from "../transport/proxy.ts";
 import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
 

@@ -31,13 +31,9 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import { HandshakeCode } from "../protocol/handshake.ts";
-import { checkClose, type CloseInfo, type Session, type SendData } from "../session/session.ts";
+import { checkClose, type CloseInfo, type SendData, type Session } from "../session/session.ts";
 import type { MessageData } from "../session/types.ts";
-import {
-  type Telemetry,
-  type TelemetryPublisher,
-  telemetryPublisher,
-} from "../telemetry.ts";
+import { type Telemetry, type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
 import { connect, type ConnectOptions, prepareConnect } from "./connect.ts";
 
@@ -314,7 +310,8 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     const q = options.sendQueue;
     this.#queueOptions = q
       ? {
-        maxMessages: (q === true ? undefined : q.maxMessages) ?? RECONNECT_DEFAULTS.queueMaxMessages,
+        maxMessages: (q === true ? undefined : q.maxMessages) ??
+          RECONNECT_DEFAULTS.queueMaxMessages,
         maxBytes: (q === true ? undefined : q.maxBytes) ?? RECONNECT_DEFAULTS.queueMaxBytes,
         whenFull: (q === true ? undefined : q.whenFull) ?? "reject",
       }
@@ -589,7 +586,10 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       this.#session = undefined;
       this.#direct = false;
       this.#lastClose = info;
-      this.#traceLine(session.id, `disconnected ${info.code}${info.reason ? ` ${info.reason}` : ""}`);
+      this.#traceLine(
+        session.id,
+        `disconnected ${info.code}${info.reason ? ` ${info.reason}` : ""}`,
+      );
       if (end !== undefined || this.#stopping) break;
       const decision = await this.#decide({ type: "closed", ...info, session }, 1);
       if (this.#stopping) break;
@@ -676,16 +676,14 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     if (!callback) return policy;
     let answer: ReconnectDecision;
     try {
-      const full = (event.type === "failed"
-        ? { type: "failed", error: event.error }
-        : {
-          type: "closed",
-          code: event.code,
-          reason: event.reason,
-          wasClean: event.wasClean,
-          ...(event.error ? { error: event.error } : {}),
-          session: event.session,
-        }) as DisconnectedEvent;
+      const full = (event.type === "failed" ? { type: "failed", error: event.error } : {
+        type: "closed",
+        code: event.code,
+        reason: event.reason,
+        wasClean: event.wasClean,
+        ...(event.error ? { error: event.error } : {}),
+        session: event.session,
+      }) as DisconnectedEvent;
       full.connections = this.#connections;
       full.reconnect = policy.reconnect;
       full.delayMs = delayMs;
@@ -705,7 +703,9 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       return { reconnect: true, delayMs: Math.min(answer, MAX_TIMER_MS) };
     }
     const error = new TypeError(
-      `disconnected() returned ${String(answer)}: it returns true, false, a delay in ms (≥ 0) or nothing`,
+      `disconnected() returned ${
+        String(answer)
+      }: it returns true, false, a delay in ms (≥ 0) or nothing`,
     );
     (this.#options.onError ?? reportError)(error);
     return { reconnect: false, reason: "failed", error };
@@ -740,7 +740,10 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
    * × multiplier^(n−1))`; a refusal's `Retry-After` (in seconds) raises it,
    * within `maxDelayMs`.
    */
-  #backoffDelay(attempt: number, event: { type: "failed"; error: Error } | { type: "closed" }): number {
+  #backoffDelay(
+    attempt: number,
+    event: { type: "failed"; error: Error } | { type: "closed" },
+  ): number {
     const { initialDelayMs, maxDelayMs, multiplier } = this.#backoff;
     const cap = Math.min(maxDelayMs, initialDelayMs * multiplier ** (attempt - 1));
     const random = this.#options.random ?? Math.random;
@@ -770,7 +773,10 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       );
       for (const q of queue) q.reject(error);
     }
-    this.#traceLine(this.id, `terminated ${end.reason}${end.error ? `: ${end.error.message}` : ""}`);
+    this.#traceLine(
+      this.id,
+      `terminated ${end.reason}${end.error ? `: ${end.error.message}` : ""}`,
+    );
     const t = this.#telemetry;
     if (t && t.terminated.hasSubscribers) {
       t.terminated.publish({
@@ -860,7 +866,9 @@ function rejected<T>(error: unknown): Promise<T> {
 }
 
 function reportError(error: unknown): void {
-  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  const text = error instanceof Error
+    ? (error.stack ?? `${error.name}: ${error.message}`)
+    : String(error);
   console.error(`sprig: reconnecting client: ${text}`);
 }
 

@@ -25,7 +25,7 @@ import { concatBytes } from "../protocol/bytes.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { encodeUtf8 } from "../protocol/utf8.ts";
 import { abortReason } from "./abort.ts";
-import { denoNamespace, type DenoConn, fromDenoConn } from "./deno.ts";
+import { type DenoConn, denoNamespace, fromDenoConn } from "./deno.ts";
 import { connectFailure } from "./failure.ts";
 import { fromNodeSocket } from "./node.ts";
 import type { ConnectTarget, Transport } from "./transport.ts";
@@ -129,7 +129,11 @@ export function proxyFromEnvironment(
   const noProxy = env("no_proxy") ?? env("NO_PROXY");
   if (noProxy && bypasses(noProxy, target.hostname, target.port)) return undefined;
   const variable = target.tls ? "HTTPS_PROXY" : "HTTP_PROXY";
-  return parseProxyUrl(variable, "proxy: \"env\"", /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
+  return parseProxyUrl(
+    variable,
+    'proxy: "env"',
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`,
+  );
 }
 
 /** Whether a `NO_PROXY` list covers `hostname:port`. */
@@ -182,7 +186,9 @@ export async function connectThroughProxy(
   // Deno.startTls cannot skip verification: node:tls does that one.
   const native = Deno !== undefined && typeof Deno.startTls === "function" &&
     !(target.tls && target.insecure);
-  const tunnel = native ? await openDenoTunnel(Deno!, proxy, signal) : await openNodeTunnel(proxy, signal);
+  const tunnel = native
+    ? await openDenoTunnel(Deno!, proxy, signal)
+    : await openNodeTunnel(proxy, signal);
   let onAbort: (() => void) | undefined;
   try {
     const aborted = new Promise<never>((_, reject) => {
@@ -211,9 +217,13 @@ export async function connectThroughProxy(
     if (error instanceof SprigError) throw error;
     const where = `${target.hostname}:${target.port} through the proxy at ${proxy.host}`;
     if (target.tls && connectFailure(error, true) === "TLS_FAILED") {
-      throw new ConnectionError("TLS_FAILED", `TLS failed with ${where}: ${(error as Error)?.message}`, {
-        cause: error,
-      });
+      throw new ConnectionError(
+        "TLS_FAILED",
+        `TLS failed with ${where}: ${(error as Error)?.message}`,
+        {
+          cause: error,
+        },
+      );
     }
     throw new ConnectionError(
       "CONNECT_FAILED",
@@ -355,7 +365,10 @@ class NodeTunnel implements Tunnel {
   }
 
   transport(head: Uint8Array): Transport {
-    return fromNodeSocket(this.#socket, head);
+    const transport = fromNodeSocket(this.#socket, head);
+    // Paused by leftover(); the transport's reader takes the bytes from here.
+    this.#socket.resume();
+    return transport;
   }
 
   startTls(target: ConnectTarget): Promise<Transport> {
@@ -398,7 +411,11 @@ interface DenoWithTls {
   ): Promise<DenoConn>;
 }
 
-async function openDenoTunnel(Deno: DenoWithTls, proxy: URL, signal?: AbortSignal): Promise<Tunnel> {
+async function openDenoTunnel(
+  Deno: DenoWithTls,
+  proxy: URL,
+  signal?: AbortSignal,
+): Promise<Tunnel> {
   const pending = Deno.connect({ hostname: proxyHost(proxy), port: proxyPort(proxy) });
   let onAbort: (() => void) | undefined;
   try {
@@ -709,7 +726,11 @@ async function socks5Connect(proxy: URL, target: ConnectTarget, tunnel: Tunnel):
       { protocol: "socks5", status: reply },
     );
   }
-  const length = type === 1 ? 4 : type === 4 ? 16 : type === 3
+  const length = type === 1
+    ? 4
+    : type === 4
+    ? 16
+    : type === 3
     ? (await readExactly(tunnel, 1, proxy))[0]
     : -1;
   if (length < 0) throw bad(`answered with address type ${type}`);
