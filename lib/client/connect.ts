@@ -6,7 +6,6 @@
 
 import { ArgumentCheck } from "../arguments.ts";
 import {
-  AbortError,
   ArgumentRangeError,
   ConnectionError,
   HandshakeError,

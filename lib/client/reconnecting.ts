@@ -33,7 +33,7 @@ import {
 import { HandshakeCode } from "../protocol/handshake.ts";
 import { checkClose, type CloseInfo, type SendData, type Session } from "../session/session.ts";
 import type { MessageData } from "../session/types.ts";
-import { type Telemetry, type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
+import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
 import { connect, type ConnectOptions, prepareConnect } from "./connect.ts";
 

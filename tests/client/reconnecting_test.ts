@@ -222,7 +222,7 @@ describe("reconnecting(): when it stops", () => {
     const server = await startServer();
     let sleeps = 0;
     const c = client(server.url, {
-      sleep: async () => void sleeps++,
+      sleep: () => Promise.resolve(void sleeps++),
       connected: async () => {
         // Awaiting close() inside a callback does not wait for itself.
         await c.close(4000, "bye");
@@ -242,7 +242,7 @@ describe("reconnecting(): when it stops", () => {
     const server = await startServer();
     server.refusals.push({ status: 403 });
     let sleeps = 0;
-    const c = client(server.url, { sleep: async () => void sleeps++ });
+    const c = client(server.url, { sleep: () => Promise.resolve(void sleeps++) });
     const seen: Session[] = [];
     await assert.rejects(
       (async () => {
@@ -263,7 +263,7 @@ describe("reconnecting(): when it stops", () => {
     const c = client(server.url, {
       random: () => 0,
       backoff: { initialDelayMs: 100, maxDelayMs: 10_000 },
-      sleep: async (ms) => void delays.push(ms),
+      sleep: (ms) => Promise.resolve(void delays.push(ms)),
       connected: ({ attempt }) => up.resolve(attempt),
     });
     assert.equal(await up.promise, 3);
@@ -273,7 +273,7 @@ describe("reconnecting(): when it stops", () => {
 
   it("a close code in stopOnCloseCodes (1008 by default) stops it; another reconnects", async () => {
     const server = await startServer();
-    const c = client(server.url, { random: () => 0, sleep: async () => {} });
+    const c = client(server.url, { random: () => 0, sleep: () => Promise.resolve() });
     let iterations = 0;
     for await (const ws of c) {
       if (++iterations === 1) {
@@ -299,7 +299,7 @@ describe("reconnecting(): when it stops", () => {
     const events: Array<[string, boolean, number]> = [];
     const up = deferred();
     const c = client(server.url, {
-      sleep: async (ms) => void delays.push(ms),
+      sleep: (ms) => Promise.resolve(void delays.push(ms)),
       disconnected: (event, attempt) => {
         events.push([event.type, event.reconnect, attempt]);
         if (event.type === "failed") return true; // retry the 403 anyway
@@ -317,7 +317,7 @@ describe("reconnecting(): when it stops", () => {
     const s2 = await startServer();
     s2.refusals.push({ status: 500 });
     const d = client(s2.url, {
-      sleep: async (ms) => void delays.push(ms),
+      sleep: (ms) => Promise.resolve(void delays.push(ms)),
       disconnected: () => 1234,
     });
     for await (const ws of d) {
@@ -331,7 +331,10 @@ describe("reconnecting(): when it stops", () => {
     const server = await startServer();
     await server.stop();
     let sleeps = 0;
-    const c = client(server.url, { backoff: { maxAttempts: 3 }, sleep: async () => void sleeps++ });
+    const c = client(server.url, {
+      backoff: { maxAttempts: 3 },
+      sleep: () => Promise.resolve(void sleeps++),
+    });
     const end = await c.closed;
     assert.equal(end.reason, "gave-up");
     assert.equal((end.error as { code?: string }).code, "CONNECT_REFUSED");
