@@ -81,3 +81,25 @@ export type {
 export { detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
 export type { Frame } from "./lib/protocol/frame.ts";
 export * from "./lib/server/mod.ts";
+export {
+  type AttemptInfo,
+  type BackoffOptions,
+  type ConnectedEvent,
+  type DisconnectedEvent,
+  RECONNECT_DEFAULTS,
+  type ReconnectDecision,
+  reconnecting,
+  ReconnectingClient,
+  type ReconnectingEnd,
+  type ReconnectingOptions,
+  type SendQueueOptions,
+} from "./lib/client/reconnecting.ts";
+export {
+  formatFrame,
+  type Telemetry,
+  type TelemetryChannel,
+  TelemetryChannels,
+  type TelemetryEventBase,
+  type TelemetryEvents,
+} from "./lib/telemetry.ts";
+export { proxyFromEnvironment, type ProxyOption } from "./lib/transport/proxy.ts";

@@ -452,3 +452,102 @@ export class ArgumentRangeError extends RangeError {
     this.argument = argument;
   }
 }
+
+/**
+ * A send on a reconnecting client found no live connection: the client is
+ * between connections (it will reconnect) or has stopped, and no send queue
+ * was asked for (or the client stopped before it could flush the queue).
+ *
+ * @example
+ * ```ts
+ * import { NotConnectedError, reconnecting } from "../mod.ts";
+ * const client = reconnecting("ws://127.0.0.1:8080/");
+ * await client.send("too early").catch((error) => {
+ *   console.assert(error instanceof NotConnectedError && error.code === "NOT_CONNECTED");
+ * });
+ * await client.close();
+ * ```
+ */
+export class NotConnectedError extends SprigError {
+  /** The code is always `"NOT_CONNECTED"`; `message` says whether the client will reconnect. */
+  constructor(message = "the client is not connected", options?: SprigErrorOptions) {
+    super("NOT_CONNECTED", message, undefined, options);
+  }
+}
+
+/**
+ * A reconnecting client's send queue was full: the send was refused
+ * (`whenFull: "reject"`) or the oldest queued send was dropped to make room
+ * (`whenFull: "drop-oldest"`; the dropped send's promise rejects with it).
+ *
+ * @example
+ * ```ts
+ * import { reconnecting, SendQueueFullError } from "../mod.ts";
+ * const client = reconnecting("ws://127.0.0.1:8080/", { sendQueue: { maxMessages: 1 } });
+ * void client.send("queued").catch(() => {});
+ * await client.send("one too many").catch((error) => {
+ *   console.assert(error instanceof SendQueueFullError && error.limit === 1);
+ * });
+ * await client.close();
+ * ```
+ */
+export class SendQueueFullError extends SprigError {
+  /** The limit that was reached: `maxMessages`, or `maxBytes` (the message says which). */
+  readonly limit: number;
+  /** The code is always `"SEND_QUEUE_FULL"`. */
+  constructor(message: string, limit: number, options?: SprigErrorOptions) {
+    super("SEND_QUEUE_FULL", message, undefined, options);
+    this.limit = limit;
+  }
+}
+
+/**
+ * A proxy (HTTP CONNECT or SOCKS5) refused to open the tunnel, or answered
+ * in a way that is not its protocol. Failing to reach the proxy at all is a
+ * {@link ConnectionError}, as for any host.
+ *
+ * Codes: `"PROXY_AUTH_REQUIRED"` (HTTP 407, or a SOCKS5 proxy that accepts
+ * none of the offered authentication methods), `"PROXY_AUTH_FAILED"` (a
+ * SOCKS5 proxy refused the username and password, RFC 1929 §2),
+ * `"PROXY_REFUSED"` (any other refusal: an HTTP status other than 2xx, a
+ * SOCKS5 reply other than "succeeded", RFC 1928 §6) and
+ * `"PROXY_PROTOCOL_ERROR"` (an answer that could not be parsed).
+ *
+ * @example
+ * ```ts
+ * import { connect, ProxyError } from "../mod.ts";
+ * try {
+ *   await connect("wss://example.test/", { proxy: "http://127.0.0.1:3128" });
+ * } catch (error) {
+ *   if (!(error instanceof ProxyError)) throw error;
+ *   console.log(error.code, error.status); // "PROXY_AUTH_REQUIRED", 407
+ * }
+ * ```
+ */
+export class ProxyError extends SprigError {
+  /** Which kind of proxy answered: `"http"` (CONNECT) or `"socks5"`. */
+  readonly protocol: "http" | "socks5";
+  /**
+   * The proxy's answer: the HTTP status for an HTTP proxy (407, 403, 502…),
+   * the SOCKS5 reply code for a SOCKS5 proxy (RFC 1928 §6: 1 general
+   * failure, 2 not allowed by ruleset, 3 network unreachable, 4 host
+   * unreachable, 5 connection refused, …; 255 when no authentication method
+   * was acceptable; the RFC 1929 status for a refused login); 0 when it
+   * answered nothing usable.
+   */
+  readonly status: number;
+  /** An HTTP proxy's response headers (empty for SOCKS5). */
+  readonly headers: Headers;
+  /** `code` is one of the codes listed on the class. */
+  constructor(
+    code: string,
+    message: string,
+    init: { protocol: "http" | "socks5"; status: number; headers?: HeadersInit },
+    options?: SprigErrorOptions,
+  ) {
+    super(code, message, undefined, options);
+    this.protocol = init.protocol;
+    this.status = init.status;
+    this.headers = new Headers(init.headers);
+  }
+}

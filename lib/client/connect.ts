@@ -6,7 +6,6 @@
 
 import { ArgumentCheck } from "../arguments.ts";
 import {
-  AbortError,
   ArgumentRangeError,
   ConnectionError,
   HandshakeError,
@@ -41,6 +40,12 @@ import {
 import { abortReason } from "../transport/abort.ts";
 import { connectFailure } from "../transport/failure.ts";
 import { connectTransport } from "../transport/connect.ts";
+import {
+  connectThroughProxy,
+  parseProxyUrl,
+  proxyFromEnvironment,
+  type ProxyOption,
+} from "../transport/proxy.ts";
 import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
 
 /** TLS settings of a `wss:` connection. */
@@ -105,6 +110,26 @@ export interface ConnectOptions extends SessionOptions {
   transport?: Transport | Connector;
   /** Largest response head in bytes. Default 16 KiB. */
   maxHeadBytes?: number;
+  /**
+   * Connect through a proxy. Default none.
+   * - `"http://[user:password@]host[:port]"`: an HTTP `CONNECT` tunnel
+   *   (RFC 9110 §9.3.6), credentials sent as `Proxy-Authorization: Basic`;
+   * - `"socks5://[user:password@]host[:port]"` (or `socks5h://`): SOCKS5
+   *   (RFC 1928), with username/password authentication (RFC 1929); the
+   *   proxy resolves the target's host name;
+   * - `"env"`: the proxy the environment names for the URL's scheme, as
+   *   curl reads it: `https_proxy`/`HTTPS_PROXY` for `wss:`,
+   *   `http_proxy`/`HTTP_PROXY` for `ws:` (then `all_proxy`/`ALL_PROXY`),
+   *   none for hosts `no_proxy`/`NO_PROXY` lists (on Deno this needs
+   *   `--allow-env`).
+   *
+   * For `wss:`, TLS runs end to end inside the tunnel, verified as without
+   * a proxy. A refusal is a {@link ProxyError} with the proxy's status
+   * (`PROXY_AUTH_REQUIRED` for 407); an unreachable proxy a
+   * {@link ConnectionError}. `connectTimeoutMs` covers reaching the proxy,
+   * its answer and TLS. Cannot be combined with `transport` or `unixPath`.
+   */
+  proxy?: ProxyOption;
 }
 
 /** The client's defaults, in one place. */
@@ -309,6 +334,30 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
     throw check.type("options.transport", "a Transport or a function that opens one", transport);
   }
   check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff);
+  if (o.proxy !== undefined) {
+    if (typeof o.proxy !== "string" && !(o.proxy instanceof URL)) {
+      throw check.type("options.proxy", '"env" or a proxy URL', o.proxy);
+    }
+    if (o.proxy !== "env") parseProxyUrl("options.proxy", check.fn, o.proxy);
+    if (o.transport !== undefined || o.unixPath !== undefined) {
+      throw check.problem(
+        "options.proxy",
+        "cannot be combined with options.transport or options.unixPath",
+      );
+    }
+  }
+  check.string("options.id", o.id);
+  const telemetry = o.telemetry as { channel?: unknown } | undefined;
+  if (
+    telemetry !== undefined &&
+    (typeof telemetry !== "object" || telemetry === null || typeof telemetry.channel !== "function")
+  ) {
+    throw check.type(
+      "options.telemetry",
+      "an object with a channel(name) method, such as node:diagnostics_channel",
+      telemetry,
+    );
+  }
   // SessionOptions.
   check.integer("options.maxMessageBytes", o.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER);
   // RFC 6455 §5.5: a control frame may carry 125 bytes, so no frame limit is lower.
@@ -440,7 +489,13 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
 async function openTransport(options: ConnectOptions, target: ConnectTarget): Promise<Transport> {
   const given = options.transport;
   if (given !== undefined && typeof given !== "function") return given;
-  const connector = given ?? connectTransport;
+  let connector = given ?? connectTransport;
+  if (options.proxy !== undefined) {
+    const proxy = options.proxy === "env"
+      ? proxyFromEnvironment(target)
+      : parseProxyUrl("options.proxy", "connect()", options.proxy);
+    if (proxy) connector = (t, s) => connectThroughProxy(proxy, t, s);
+  }
   const timeout = options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
   const timeoutSignal = AbortSignal.timeout(timeout);
   const signal = options.signal ? AbortSignal.any([options.signal, timeoutSignal]) : timeoutSignal;
@@ -453,7 +508,8 @@ async function openTransport(options: ConnectOptions, target: ConnectTarget): Pr
         cause: error,
       });
     }
-    if (error instanceof AbortError) throw error;
+    // An AbortError, or a proxy's refusal (ProxyError) or failure, already worded.
+    if (error instanceof SprigError) throw error;
     const where = target.unixPath ?? `${target.hostname}:${target.port}`;
     const code = connectFailure(error, target.tls === true);
     const what = code === "TLS_FAILED" ? "TLS failed with" : "could not connect to";

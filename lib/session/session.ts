@@ -20,6 +20,12 @@ import { encodeUtf8 } from "../protocol/utf8.ts";
 import { Emitter } from "./events.ts";
 import { LiveConnection, type LiveReceiver } from "./live.ts";
 import { MessageQueue } from "./queue.ts";
+import {
+  formatFrame,
+  type Telemetry,
+  type TelemetryPublisher,
+  telemetryPublisher,
+} from "../telemetry.ts";
 import { type CloseInfo, ConnectionClosedError, type MessageData, type SendData } from "./types.ts";
 
 export { type CloseInfo, ConnectionClosedError, type MessageData, type SendData };
@@ -88,8 +94,25 @@ export interface SessionOptions {
    * socket (backpressure). Default 16; range ≥ 1.
    */
   maxQueuedMessages?: number;
-  /** Logs every frame both ways through this function, for debugging. Default none. */
+  /**
+   * Logs every frame both ways through this function, one readable line
+   * each (`>> fin=1 rsv=0 op=1 len=5 text "hello"`; see `formatFrame`), for
+   * debugging: `trace: console.error`. Default none.
+   */
   trace?: (line: string) => void;
+  /**
+   * Publishes the connection's life cycle and frames on named channels
+   * (see `TelemetryChannels`): pass `node:diagnostics_channel` itself, or
+   * any object with `channel(name)`. Default none.
+   */
+  telemetry?: Telemetry;
+  /**
+   * The connection's id in telemetry events. Default `c<n>`, `n` counting
+   * the client connections of this process.
+   */
+  id?: string;
+  /** Extra fields for every telemetry event of this connection (a reconnecting client's). @internal */
+  telemetryContext?: Record<string, unknown>;
   /**
    * Listeners attached before the first byte is read, so that nothing is
    * missed (a message may arrive together with the handshake response).
@@ -124,6 +147,7 @@ export const SESSION_DEFAULTS = {
 type Ping = { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void };
 
 const noop = () => {};
+let nextSessionId = 1;
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** A rejected promise that is never reported as unhandled: the caller may ignore it. */
@@ -149,6 +173,10 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   readonly #conn: Connection;
   readonly #info: SessionInfo;
   readonly #trace: ((line: string) => void) | undefined;
+  readonly #telemetry: TelemetryPublisher | undefined;
+  readonly #telemetryBase: { role: "client" | "server"; id: string } | undefined;
+  /** The id telemetry events name this connection by. */
+  readonly id: string;
   readonly #queue: MessageQueue;
   readonly #events = new Emitter<SessionEvents>();
   /** Resolves, never rejects, when the session has ended. */
@@ -172,6 +200,11 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   ) {
     this.#info = info;
     this.#trace = options.trace;
+    this.id = options.id ?? `c${nextSessionId++}`;
+    if (options.telemetry) {
+      this.#telemetry = telemetryPublisher(options.telemetry);
+      this.#telemetryBase = { ...options.telemetryContext, role: "client", id: this.id };
+    }
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const conn = this.#conn = connection instanceof Connection ? connection : new Connection({
       ...connection,
@@ -193,6 +226,16 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       }
     }
     if (options.keepalive) this.#startKeepalive(options.keepalive);
+    const t = this.#telemetry;
+    if (t && t.connected.hasSubscribers) {
+      t.connected.publish({
+        ...this.#telemetryBase,
+        timestamp: Date.now(),
+        url: info.url,
+        protocol: info.protocol,
+        extensions: info.extensions,
+      });
+    }
     this.#events.emit("open", this);
     live.start(this.#receiver);
   }
@@ -267,13 +310,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   }
 
   #onFrame(direction: "in" | "out", frame: Frame): void {
-    if (this.#trace) {
-      this.#trace(
-        `${direction === "in" ? "<<" : ">>"} fin=${
-          frame.fin ? 1 : 0
-        } rsv=${frame.rsv} op=${frame.opcode} len=${frame.payload.length}`,
-      );
-    }
+    if (this.#trace) this.#trace(formatFrame(direction, frame));
+    if (this.#telemetry) this.#telemetry.frame(direction, frame, this.#telemetryBase!);
     if (this.#events.has("frame")) this.#events.emit("frame", { direction, frame });
   }
 
@@ -443,6 +481,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       this.#pings.clear();
     }
     this.#queue.wake();
+    const t = this.#telemetry;
+    if (t && t.disconnected.hasSubscribers) {
+      t.disconnected.publish({
+        ...this.#telemetryBase,
+        timestamp: Date.now(),
+        code: info.code,
+        reason: info.reason,
+        wasClean: info.wasClean,
+        ...(info.error ? { error: info.error } : {}),
+      });
+    }
     this.#events.emit("close", info);
     this.#resolveClosed(info);
   }
@@ -631,12 +680,12 @@ const PING = new ArgumentCheck("ping()");
 const CLOSE = new ArgumentCheck("close()");
 
 /**
- * The checks of `close(code, reason)`, with errors naming the argument.
+ * The checks of `close(code, reason)`, with errors naming the argument. @internal
  *
  * @throws {ArgumentRangeError} for a code that may not be sent (RFC 6455 §7.4.1) or a reason over 123 bytes
  * @throws {InvalidArgumentError} for a code that is not a number or a reason that is not a string
  */
-function checkClose(code: unknown, reason: unknown): void {
+export function checkClose(code: unknown, reason: unknown): void {
   if (typeof code !== "number") throw CLOSE.type("code", "a number", code);
   if (!Number.isInteger(code) || !isValidReceivedCloseCode(code)) {
     throw CLOSE.range("code", "1000–1003, 1007–1014 or 3000–4999", code);

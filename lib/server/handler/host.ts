@@ -23,6 +23,7 @@ import { Topics } from "./pubsub.ts";
 import { keepalivePeriod } from "./keepalive.ts";
 import { Ticker } from "../../util/ticker.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
+import { type TelemetryPublisher, telemetryPublisher } from "../../telemetry.ts";
 
 /** An accepted upgrade, before the 101 is sent. @internal */
 export interface Accepted {
@@ -104,6 +105,8 @@ export class WebSocketHost implements DriverHost {
   readonly factories: ExtensionFactory[];
   /** permessage-deflate's threshold, for sharing published frames. */
   readonly deflateThreshold: number | undefined;
+  /** Where lifecycle events go (the `telemetry` option). */
+  readonly telemetry: TelemetryPublisher | undefined;
   readonly #handler: Handler<never, never, never>;
   readonly #maxConnections: number;
   readonly #origins: Set<string> | undefined;
@@ -128,6 +131,7 @@ export class WebSocketHost implements DriverHost {
     this.deflateThreshold = deflate instanceof PerMessageDeflateFactory
       ? deflate.options.threshold
       : undefined;
+    this.telemetry = options.telemetry ? telemetryPublisher(options.telemetry) : undefined;
     this.#maxConnections = options.maxConnections ?? SERVER_DEFAULTS.maxConnections;
     if (!(this.#maxConnections >= 1)) throw new RangeError("maxConnections is at least 1");
     this.#origins = options.origins && new Set(options.origins.map((o) => o.toLowerCase()));
@@ -309,7 +313,7 @@ export class WebSocketHost implements DriverHost {
     channel: Channel,
     accepted: Accepted,
     extensions: string,
-    overrides: { idleTimeoutMs?: number } = {},
+    overrides: { idleTimeoutMs?: number; id?: number } = {},
   ): Driver {
     const context: Omit<ConnectionContext<unknown, unknown>, "ref"> = {
       url: accepted.url,
@@ -325,6 +329,7 @@ export class WebSocketHost implements DriverHost {
       idleTimeoutMs,
       maxQueuedMessages: this.options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
       idleTicker: idleTimeoutMs > 0 ? this.ticker(idleTimeoutMs / 4) : undefined,
+      id: overrides.id,
     });
     this.#reserved--;
     this.connections.add(driver);

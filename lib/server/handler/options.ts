@@ -5,6 +5,7 @@
  */
 
 import { ArgumentCheck } from "../../arguments.ts";
+import type { Telemetry } from "../../telemetry.ts";
 import { checkExtensionFactories, type ExtensionFactory } from "../../extensions/extension.ts";
 import {
   checkCompressionOption,
@@ -182,8 +183,22 @@ export interface WebSocketHostOptions<D = unknown> {
    * `() => {}` to drop them).
    */
   onError?: (error: unknown, ref?: ConnectionRef<never>) => void;
-  /** Logs every frame of every connection, for debugging. Default none. */
+  /**
+   * Logs every frame of every connection, one readable line each
+   * (`<< fin=1 rsv=0 op=1 len=5 text "hello"`), for debugging. sprig's own
+   * server and the `node:http` adapter only (the others' hosts parse frames
+   * themselves). Default none.
+   */
   trace?: (line: string) => void;
+  /**
+   * Publishes each connection's life cycle on the channels of
+   * `TelemetryChannels` (`connected`, `disconnected`, `terminated`, with
+   * role `"server"` and id `s<n>`, `n` being `ConnectionRef.id`), and its
+   * frames where sprig parses them (its own server and the `node:http`
+   * adapter): pass `node:diagnostics_channel` itself, or any object with
+   * `channel(name)`. Default none; without it a message costs one check.
+   */
+  telemetry?: Telemetry;
 }
 
 /** TLS for {@link ServeOptions}. */
@@ -382,5 +397,16 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
   checkExtensionFactories(check, "options.extensions", o.extensions);
   check.function("options.onError", o.onError);
   check.function("options.trace", o.trace);
+  const telemetry = o.telemetry as { channel?: unknown } | undefined;
+  if (
+    telemetry !== undefined &&
+    (typeof telemetry !== "object" || telemetry === null || typeof telemetry.channel !== "function")
+  ) {
+    throw check.type(
+      "options.telemetry",
+      "an object with a channel(name) method, such as node:diagnostics_channel",
+      telemetry,
+    );
+  }
   return o;
 }
