@@ -418,6 +418,38 @@ export const ERROR_CODES = {
     closeCode: 1011,
     description: "An unexpected failure inside sprig while receiving (a bug: please report it).",
   },
+  // The reconnecting client.
+  NOT_CONNECTED: {
+    errors: ["NotConnectedError"],
+    closeCode: null,
+    description: "A reconnecting client's send found no live connection and no send queue.",
+  },
+  SEND_QUEUE_FULL: {
+    errors: ["SendQueueFullError"],
+    closeCode: null,
+    description: "A reconnecting client's send queue was full (`limit` says which bound).",
+  },
+  // Proxies (ProxyError; `status` is the proxy's answer).
+  PROXY_AUTH_REQUIRED: {
+    errors: ["ProxyError"],
+    closeCode: null,
+    description: "The proxy wants credentials: HTTP 407, or SOCKS5 accepting no offered method.",
+  },
+  PROXY_AUTH_FAILED: {
+    errors: ["ProxyError"],
+    closeCode: null,
+    description: "A SOCKS5 proxy refused the username and password (RFC 1929).",
+  },
+  PROXY_REFUSED: {
+    errors: ["ProxyError"],
+    closeCode: null,
+    description: "The proxy refused the tunnel (an HTTP status other than 2xx, a SOCKS5 failure).",
+  },
+  PROXY_PROTOCOL_ERROR: {
+    errors: ["ProxyError"],
+    closeCode: null,
+    description: "The proxy's answer could not be parsed.",
+  },
   // Arguments (thrown synchronously by the call given them).
   INVALID_ARGUMENT: {
     errors: ["InvalidArgumentError"],

@@ -540,7 +540,7 @@ export class ProxyError extends SprigError {
   readonly headers: Headers;
   /** `code` is one of the codes listed on the class. */
   constructor(
-    code: string,
+    code: "PROXY_AUTH_REQUIRED" | "PROXY_AUTH_FAILED" | "PROXY_REFUSED" | "PROXY_PROTOCOL_ERROR",
     message: string,
     init: { protocol: "http" | "socks5"; status: number; headers?: HeadersInit },
     options?: SprigErrorOptions,

@@ -40,8 +40,17 @@ describe("ERROR_CODES", () => {
       [...libText.matchAll(/"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"/g)].map((m) => m[1]!),
     );
     // Quoted upper-case names that are not sprig's codes: runtimes' error
-    // codes and signal names that sprig matches on.
-    const foreign = new Set(["EADDRINUSE", "ECONNREFUSED", "ERR_BUFFER_TOO_LARGE", "Z_BUF_ERROR"]);
+    // codes that sprig matches on, and the proxy environment variables.
+    const foreign = new Set([
+      "EADDRINUSE",
+      "ECONNREFUSED",
+      "ERR_BUFFER_TOO_LARGE",
+      "Z_BUF_ERROR",
+      "HTTPS_PROXY",
+      "HTTP_PROXY",
+      "ALL_PROXY",
+      "NO_PROXY",
+    ]);
     const missing = [...quoted].filter((c) => !foreign.has(c) && !(c in ERROR_CODES));
     assert.deepEqual(missing, []);
   });
@@ -85,6 +94,9 @@ describe("ERROR_CODES", () => {
       "AbortError",
       "InvalidArgumentError",
       "ArgumentRangeError",
+      "NotConnectedError",
+      "SendQueueFullError",
+      "ProxyError",
     ]);
     for (const code of codes) {
       const entry = ERROR_CODES[code];
