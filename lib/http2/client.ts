@@ -338,6 +338,19 @@ function openSocket(
     };
     const onAbort = () => fail(abortReason(signal!));
     const onError = (error: Error) => {
+      // RFC 7301 §3.2: a TLS server that speaks none of the offered
+      // protocols answers with the no_application_protocol alert.
+      if (
+        /NO_APPLICATION_PROTOCOL/i.test(`${(error as { code?: string }).code} ${error.message}`)
+      ) {
+        return fail(
+          new Http2Error(
+            "HTTP2_NOT_NEGOTIATED",
+            `the server at ${hostname}:${port} does not speak h2 (ALPN: no_application_protocol)`,
+            { cause: error },
+          ),
+        );
+      }
       const code = connectFailure(error, secure);
       const what = code === "TLS_FAILED" ? "TLS failed with" : "could not connect to";
       fail(

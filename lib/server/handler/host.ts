@@ -326,6 +326,7 @@ export class WebSocketHost implements DriverHost {
       protocol: accepted.protocol ?? "",
       extensions,
       remoteAddress: accepted.remoteAddress,
+      httpVersion: accepted.checked.key === "" ? "2" : "1.1",
       data: accepted.data,
     };
     const idleTimeoutMs = overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
