@@ -425,7 +425,7 @@ export class ConnectionError extends SprigError {
  */
 export class Http2Error extends SprigError {
   /** No close code: no WebSocket exists yet. */
-  constructor(code: string, message: string, options?: SprigErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
   }
 }

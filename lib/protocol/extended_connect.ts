@@ -12,7 +12,7 @@
  * @module
  */
 
-import { HandshakeError } from "../errors.ts";
+import { type ErrorCode, HandshakeError } from "../errors.ts";
 import { negotiateAsServer } from "../extensions/negotiate.ts";
 import {
   type CheckedRequest,
@@ -180,7 +180,7 @@ export function checkExtendedConnect(
   list: Http2Headers,
   options: ServerHandshakeOptions = {},
 ): CheckedRequest {
-  const fail = (code: string, message: string, status: number, extra?: HeadersInit): never => {
+  const fail = (code: ErrorCode, message: string, status: number, extra?: HeadersInit): never => {
     throw new HandshakeError(code, message, { status, headers: extra });
   };
   // RFC 8441 §4: a CONNECT carrying :protocol.
