@@ -32,6 +32,7 @@ const HP = ["HttpParseError"] as const;
 const T = ["TimeoutError"] as const;
 const C = ["ConnectionError"] as const;
 const S = ["SprigError"] as const;
+const H2 = ["Http2Error"] as const;
 
 /**
  * Every error code, by name. Stable: a code is never reworded or reused.
@@ -390,6 +391,37 @@ export const ERROR_CODES = {
     errors: C,
     closeCode: null,
     description: "`serve()`: listening failed otherwise.",
+  },
+  // WebSockets over HTTP/2 (RFC 8441).
+  EXTENDED_CONNECT_DISABLED: {
+    errors: H2,
+    closeCode: null,
+    description: "Client: the HTTP/2 server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL (§3).",
+  },
+  HTTP2_NOT_NEGOTIATED: {
+    errors: H2,
+    closeCode: null,
+    description: "Client: `http2: true` over TLS, and the server did not choose h2 by ALPN.",
+  },
+  HTTP2_STREAM_FAILED: {
+    errors: H2,
+    closeCode: null,
+    description: "Client: the extended CONNECT's stream or connection failed before a response.",
+  },
+  HTTP2_SERVER_UNSUPPORTED: {
+    errors: H2,
+    closeCode: null,
+    description: "`serve()`: `http2: true` on Deno, whose node:http2 server is not used.",
+  },
+  EXTENDED_CONNECT_PROTOCOL: {
+    errors: H,
+    closeCode: null,
+    description: "Server: an extended CONNECT whose `:protocol` is not websocket (501).",
+  },
+  EXTENDED_CONNECT_PSEUDO_HEADER: {
+    errors: H,
+    closeCode: null,
+    description: "Server: `:scheme`, `:path` or `:authority` missing or malformed (400, §4).",
   },
   // The live connection.
   CONNECTION_CLOSED: {

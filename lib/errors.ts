@@ -399,6 +399,38 @@ export class ConnectionError extends SprigError {
 }
 
 /**
+ * HTTP/2 could not carry the WebSocket (RFC 8441). `code` says why:
+ * - `"EXTENDED_CONNECT_DISABLED"`: the server's SETTINGS lack
+ *   `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3), so it cannot take a
+ *   WebSocket over HTTP/2 (`connect()` with `http2: "auto"` falls back to
+ *   HTTP/1.1 instead of failing);
+ * - `"HTTP2_NOT_NEGOTIATED"`: `http2: true` over TLS, and the server did not
+ *   choose `h2` by ALPN;
+ * - `"HTTP2_STREAM_FAILED"`: the stream of the extended CONNECT was reset
+ *   or the HTTP/2 connection failed before the response;
+ * - `"HTTP2_SERVER_UNSUPPORTED"`: `serve()` with `http2` on a runtime whose
+ *   `node:http2` server cannot be used safely (Deno; see the README).
+ *
+ * @example
+ * ```ts
+ * import { connect, Http2Error } from "../mod.ts";
+ * try {
+ *   await connect("wss://example.test/chat", { http2: true });
+ * } catch (error) {
+ *   if (error instanceof Http2Error && error.code === "EXTENDED_CONNECT_DISABLED") {
+ *     console.log("the server speaks HTTP/2 but not WebSockets over it");
+ *   }
+ * }
+ * ```
+ */
+export class Http2Error extends SprigError {
+  /** No close code: no WebSocket exists yet. */
+  constructor(code: ErrorCode, message: string, options?: SprigErrorOptions) {
+    super(code, message, undefined, options);
+  }
+}
+
+/**
  * A public function was given an argument of the wrong type or form: a
  * `TypeError`, as JavaScript APIs throw for such calls, with a stable
  * `code` and the name of the argument. Thrown synchronously by the call

@@ -28,7 +28,10 @@ import {
   type ClientRequest,
   createClientRequest,
   HandshakeCode,
+  type HandshakeResult,
 } from "../protocol/handshake.ts";
+import { checkHttp2Options, openHttp2, usesHttp2 } from "../http2/client.ts";
+import type { ClientHttp2Session } from "node:http2";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
 import {
@@ -130,6 +133,31 @@ export interface ConnectOptions extends SessionOptions {
    * its answer and TLS. Cannot be combined with `transport` or `unixPath`.
    */
   proxy?: ProxyOption;
+  /**
+   * WebSocket over HTTP/2 (RFC 8441, extended CONNECT). Default false
+   * (HTTP/1.1).
+   * - `true`: `wss:` offers only `h2` by ALPN; `ws:` speaks cleartext
+   *   HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3). The server must
+   *   advertise `SETTINGS_ENABLE_CONNECT_PROTOCOL`, else {@link Http2Error}
+   *   `EXTENDED_CONNECT_DISABLED`; a TLS server that does not choose `h2`
+   *   gives `HTTP2_NOT_NEGOTIATED`.
+   * - `"auto"`: `wss:` offers `h2` and `http/1.1` by ALPN and uses what the
+   *   server picks; an h2 server without extended CONNECT is asked again
+   *   over HTTP/1.1 on a new connection. `ws:` uses HTTP/1.1 (there is no
+   *   ALPN to ask with, and h2c by Upgrade is not offered).
+   *
+   * A connection opened this way carries this one WebSocket and closes with
+   * it; to share one HTTP/2 connection, pass {@link http2Session}. Not
+   * combinable with `transport` or `unixPath`.
+   */
+  http2?: boolean | "auto";
+  /**
+   * An HTTP/2 connection of the application's (`node:http2`'s
+   * `http2.connect()`): the WebSocket becomes one more stream on it, beside
+   * its other requests and WebSockets. It must lead to the URL's origin;
+   * implies `http2: true`; it stays open when the WebSocket closes.
+   */
+  http2Session?: ClientHttp2Session;
 }
 
 /** The client's defaults, in one place. */
@@ -358,6 +386,17 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
       telemetry,
     );
   }
+  checkHttp2Options(check, o);
+  if (
+    o.proxy !== undefined &&
+    (o.http2 !== undefined && o.http2 !== false || o.http2Session !== undefined)
+  ) {
+    // The HTTP/2 path dials with node:net/node:tls itself; tunnelling it is not built.
+    throw check.problem(
+      "options.proxy",
+      "cannot be combined with options.http2 or options.http2Session",
+    );
+  }
   // SessionOptions.
   check.integer("options.maxMessageBytes", o.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER);
   // RFC 6455 §5.5: a control frame may carry 125 bytes, so no frame limit is lower.
@@ -386,6 +425,13 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
   const { options, request } = prepared;
   const { signal } = options;
   if (signal?.aborted) throw abortReason(signal);
+  if (usesHttp2(options, request.secure)) {
+    return await openHttp2(prepared, {
+      start: startSession,
+      http1: (transport) =>
+        openOnce({ ...prepared, options: { ...options, http2: false, transport } }),
+    });
+  }
 
   // 1. The transport.
   const transport = await openTransport(options, {
@@ -420,7 +466,7 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
     }
   });
   let rest: Uint8Array;
-  let result;
+  let result: HandshakeResult;
   try {
     await Promise.race([transport.write([request.head]), interrupted]);
     let head: ResponseHead;
@@ -447,6 +493,21 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
     interrupted.catch(() => {});
   }
 
+  return startSession(prepared, transport, result, rest);
+}
+
+/**
+ * The session over a transport whose handshake succeeded (HTTP/1.1, or a
+ * stream of HTTP/2). @internal
+ */
+export function startSession(
+  prepared: PreparedConnection,
+  transport: Transport,
+  result: HandshakeResult,
+  rest: Uint8Array,
+): Session {
+  const { options, request } = prepared;
+  const { signal } = options;
   const keepalive = options.keepalive ?? {
     intervalMs: SESSION_DEFAULTS.keepaliveIntervalMs,
     timeoutMs: SESSION_DEFAULTS.keepaliveTimeoutMs,

@@ -89,6 +89,7 @@ describe("ERROR_CODES", () => {
       "HttpParseError",
       "TimeoutError",
       "ConnectionError",
+      "Http2Error",
       "ConnectionClosedError",
       "NotOpenError",
       "AbortError",

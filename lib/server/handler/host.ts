@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkExtendedConnect, type Http2Headers } from "../../protocol/extended_connect.ts";
 import { HandshakeError, SprigError } from "../../errors.ts";
 import type { ExtensionFactory } from "../../extensions/extension.ts";
 import {
@@ -59,6 +60,11 @@ export interface UpgradeRequest {
   request?: Request;
   /** False where the host does its own compression (or none): extensions are not negotiated. */
   negotiateExtensions: boolean;
+  /**
+   * An HTTP/2 extended CONNECT's header list: checked by RFC 8441 §4–5
+   * instead of RFC 6455 §4.2.1 (`head` then describes it for the hooks).
+   */
+  extendedConnect?: Http2Headers;
 }
 
 /**
@@ -210,10 +216,13 @@ export class WebSocketHost implements DriverHost {
     if (this.#shuttingDown) return refuse(503, "the server is shutting down");
     let checked: CheckedRequest;
     try {
-      checked = checkClientRequest(head, {
+      const check = {
         protocols: this.options.protocols,
         extensions: input.negotiateExtensions ? this.factories : [],
-      });
+      };
+      checked = input.extendedConnect
+        ? checkExtendedConnect(input.extendedConnect, check)
+        : checkClientRequest(head, check);
     } catch (error) {
       if (error instanceof HandshakeError) {
         return refuse(error.status, error.message, error.headers);
@@ -321,6 +330,7 @@ export class WebSocketHost implements DriverHost {
       protocol: accepted.protocol ?? "",
       extensions,
       remoteAddress: accepted.remoteAddress,
+      httpVersion: accepted.checked.key === "" ? "2" : "1.1",
       data: accepted.data,
     };
     const idleTimeoutMs = overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??

@@ -252,6 +252,19 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * the runtime's own.
    */
   listener?: "node" | "deno" | "bun";
+  /**
+   * Accept HTTP/2 too (RFC 9113), with WebSockets over it (RFC 8441:
+   * `SETTINGS_ENABLE_CONNECT_PROTOCOL` is advertised and each extended
+   * CONNECT runs `handler`; other requests go to `fetch`). Default false.
+   * With `tls`, ALPN offers `h2` beside `http/1.1` on the same port; without
+   * it, a connection that opens with the HTTP/2 preface is cleartext HTTP/2
+   * by prior knowledge (h2c, RFC 9113 §3.3) and any other is HTTP/1.1.
+   * Runs on `node:http2` over the `"node"` listener (implied; another
+   * `listener` is an argument error). Not on Deno, whose `node:http2`
+   * server can abort the process when a client goes away (an
+   * {@link Http2Error} `HTTP2_SERVER_UNSUPPORTED` there; see the README).
+   */
+  http2?: boolean;
   /** Aborting it shuts the server down (as `shutdown()`). */
   signal?: AbortSignal;
 }
@@ -323,6 +336,10 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   check.milliseconds("options.keepAliveTimeoutMs", o.keepAliveTimeoutMs);
   check.integer("options.maxBodyBytes", o.maxBodyBytes, 0, MAX);
   check.oneOf("options.listener", o.listener, ["node", "deno", "bun"]);
+  check.boolean("options.http2", o.http2);
+  if (o.http2 === true && o.listener !== undefined && o.listener !== "node") {
+    throw check.problem("options.listener", 'must be "node" (or absent) with http2: true');
+  }
   check.signal("options.signal", o.signal);
   checkHandler(check, handler);
 }

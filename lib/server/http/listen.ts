@@ -6,6 +6,7 @@
  * @module
  */
 
+import type * as net from "node:net";
 import { detectRuntime } from "../../transport/connect.ts";
 import { listenBun } from "./listen_bun.ts";
 import { listenDeno } from "./listen_deno.ts";
@@ -26,6 +27,11 @@ export interface ListenOptions {
   tls?: ServeTlsOptions;
   /** Bound on the TLS handshake, where the listener runs it before handing the socket out. */
   handshakeTimeoutMs: number;
+  /**
+   * HTTP/2 connections (ALPN `h2`, or the h2c preface) go here as they are,
+   * instead of to `onSocket`. Only the `node:net` listener supports it.
+   */
+  http2?: (socket: net.Socket) => void;
 }
 
 /** A listening socket. */

@@ -70,16 +70,28 @@ export function listenNode(
   onSocket: (socket: AcceptedSocket) => void,
 ): Promise<Listener> {
   const secure = options.tls !== undefined;
+  const h2 = options.http2;
   const server: net.Server = secure
     ? tls.createServer({
       cert: options.tls!.cert,
       key: options.tls!.key,
       handshakeTimeout: options.handshakeTimeoutMs,
+      // RFC 9113 §3.2: h2 is chosen by ALPN; the server's order wins.
+      ALPNProtocols: h2 ? ["h2", "http/1.1"] : undefined,
     })
     : net.createServer();
   const accept = (socket: net.Socket) => {
     socket.setNoDelay(true);
-    onSocket(nodeAcceptedSocket(socket, secure));
+    if (h2 === undefined) onSocket(nodeAcceptedSocket(socket, secure));
+    else if (secure) {
+      if ((socket as tls.TLSSocket).alpnProtocol === "h2") h2(socket);
+      else onSocket(nodeAcceptedSocket(socket, secure));
+    } else {
+      sniffPreface(socket, options.handshakeTimeoutMs, (isH2) => {
+        if (isH2) h2(socket);
+        else onSocket(nodeAcceptedSocket(socket, false));
+      });
+    }
   };
   server.on(secure ? "secureConnection" : "connection", accept);
   // A failed TLS handshake drops that socket only.
@@ -106,4 +118,55 @@ export function listenNode(
       });
     });
   });
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
+const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Tells h2c by prior knowledge from HTTP/1.1 by the first bytes: the
+ * HTTP/2 preface is not a valid HTTP/1.1 request line. What was read goes
+ * back into the socket for whoever takes it. An HTTP/1.1 request differs
+ * from the preface within its first bytes, so it waits for one read only.
+ */
+function sniffPreface(
+  socket: net.Socket,
+  timeoutMs: number,
+  then: (isH2: boolean) => void,
+): void {
+  let seen: Uint8Array = new Uint8Array(0);
+  let done = false;
+  const finish = (isH2: boolean) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.off("readable", onReadable);
+    socket.off("end", onEnd);
+    socket.off("error", onError);
+    if (seen.length > 0) socket.unshift(seen);
+    then(isH2);
+  };
+  const onReadable = () => {
+    for (let i = 0; i < 64; i++) {
+      const chunk = socket.read() as Uint8Array | null;
+      if (chunk === null) break;
+      const joined = new Uint8Array(seen.length + chunk.length);
+      joined.set(seen);
+      joined.set(chunk, seen.length);
+      seen = joined;
+    }
+    const n = Math.min(seen.length, PREFACE.length);
+    for (let i = 0; i < n; i++) if (seen[i] !== PREFACE[i]) return finish(false);
+    if (n === PREFACE.length) finish(true);
+  };
+  const onEnd = () => finish(false);
+  const onError = () => {
+    done = true;
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(onError, timeoutMs);
+  socket.on("readable", onReadable);
+  socket.once("end", onEnd);
+  socket.once("error", onError);
 }

@@ -47,6 +47,19 @@ export function completeUpgrade(
   }
   // The 101 goes first; every frame the session writes follows it in order.
   socket.transport.write([response]).catch(noop);
+  return startChannel(host, socket, accepted, rest);
+}
+
+/**
+ * Starts the handler over a socket (or an HTTP/2 stream) whose handshake
+ * response went out. @internal
+ */
+export function startChannel(
+  host: WebSocketHost,
+  socket: AcceptedSocket,
+  accepted: Accepted,
+  rest: Uint8Array,
+): Driver {
   const o = host.options;
   const extensions = accepted.checked.extensions;
   const id = allocateConnectionId();
