@@ -20,6 +20,7 @@ import {
 import type { KeepaliveOptions } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { Awaitable, ConnectionRef } from "./handler.ts";
+import type { Broker } from "./pubsub.ts";
 
 /**
  * The defaults of {@link WebSocketHostOptions} and {@link ServeOptions}.
@@ -184,6 +185,15 @@ export interface WebSocketHostOptions<D = unknown> {
   onError?: (error: unknown, ref?: ConnectionRef<never>) => void;
   /** Logs every frame of every connection, for debugging. Default none. */
   trace?: (line: string) => void;
+  /**
+   * Carries `publish()` to the other instances of the application and
+   * delivers what they publish to the subscribers here (`redisBroker()` in
+   * `@sprig/websocket/scale`). Local subscribers get local messages at
+   * once either way; remote failures go to `onError` as `BrokerError`. A
+   * broker serves one server at a time. Default: none (topics stay in this
+   * process).
+   */
+  broker?: Broker;
 }
 
 /** TLS for {@link ServeOptions}. */
@@ -237,6 +247,19 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * the runtime's own.
    */
   listener?: "node" | "deno" | "bun";
+  /**
+   * Share the port with other servers that ask for it too (`SO_REUSEPORT`,
+   * Linux and the BSDs): start one per core, each in its own process or
+   * worker, and the kernel spreads connections over them. Share topics
+   * through a `broker`. Bun: `Bun.listen`'s `reusePort`. Deno:
+   * `Deno.listen`'s, which needs `--unstable-net`; without it (and with TLS)
+   * Deno's `node:net` listens instead. Node: 22.12 and later; before, serve()
+   * throws `ConnectionError` `REUSE_PORT_UNSUPPORTED`, except in a
+   * `node:cluster` worker, where the port is shared through the primary
+   * anyway (`runCluster()` in `@sprig/websocket/scale` uses that). Default
+   * false: a port in use fails with `ADDRESS_IN_USE`.
+   */
+  reusePort?: boolean;
   /** Aborting it shuts the server down (as `shutdown()`). */
   signal?: AbortSignal;
 }
@@ -308,6 +331,7 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   check.milliseconds("options.keepAliveTimeoutMs", o.keepAliveTimeoutMs);
   check.integer("options.maxBodyBytes", o.maxBodyBytes, 0, MAX);
   check.oneOf("options.listener", o.listener, ["node", "deno", "bun"]);
+  check.boolean("options.reusePort", o.reusePort);
   check.signal("options.signal", o.signal);
   checkHandler(check, handler);
 }
@@ -347,5 +371,13 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
   checkExtensionFactories(check, "options.extensions", o.extensions);
   check.function("options.onError", o.onError);
   check.function("options.trace", o.trace);
+  if (o.broker !== undefined) {
+    const b = check.options("options.broker", o.broker);
+    for (const name of ["attach", "detach", "subscribe", "unsubscribe", "publish"]) {
+      if (typeof b[name] !== "function") {
+        throw check.type("options.broker", `a Broker (with a ${name}() method)`, o.broker);
+      }
+    }
+  }
   return o;
 }

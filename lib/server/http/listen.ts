@@ -26,6 +26,11 @@ export interface ListenOptions {
   tls?: ServeTlsOptions;
   /** Bound on the TLS handshake, where the listener runs it before handing the socket out. */
   handshakeTimeoutMs: number;
+  /**
+   * Share the port with other sockets that ask for it too (`SO_REUSEPORT`):
+   * the kernel spreads connections over one server per core.
+   */
+  reusePort?: boolean;
 }
 
 /** A listening socket. */

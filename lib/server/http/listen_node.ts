@@ -11,6 +11,7 @@ import { fromNodeSocket } from "../../transport/node.ts";
 import type { Transport } from "../../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
+import { ConnectionError } from "../../errors.ts";
 
 const noop = () => {};
 
@@ -70,6 +71,21 @@ export function listenNode(
   onSocket: (socket: AcceptedSocket) => void,
 ): Promise<Listener> {
   const secure = options.tls !== undefined;
+  let reusePort = options.reusePort === true;
+  if (reusePort && !nodeHasReusePort()) {
+    // A node:cluster worker shares the primary's socket: the port is shared already.
+    if (isClusterWorker()) reusePort = false;
+    else {
+      return Promise.reject(
+        new ConnectionError(
+          "REUSE_PORT_UNSUPPORTED",
+          `Node ${process.versions.node} cannot share a port (reusePort came in Node 22.12 and ` +
+            "23.1); run one server per core under node:cluster instead (runCluster() in " +
+            "@sprig/websocket/scale does)",
+        ),
+      );
+    }
+  }
   const server: net.Server = secure
     ? tls.createServer({
       cert: options.tls!.cert,
@@ -86,7 +102,12 @@ export function listenNode(
   server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
+    const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
+      port: options.port,
+      host: options.hostname,
+    };
+    if (reusePort) listenOptions.reusePort = true;
+    server.listen(listenOptions, () => {
       server.off("error", reject);
       server.on("error", noop);
       const address = server.address() as net.AddressInfo;
@@ -102,4 +123,22 @@ export function listenNode(
       });
     });
   });
+}
+
+/**
+ * True where `net.Server.listen` knows `reusePort`: Node 22.12 and later
+ * (Node 20 ignores the option), and the `node:net` of Deno and Bun.
+ */
+function nodeHasReusePort(): boolean {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } })
+    .process?.versions;
+  if (!versions || versions.bun !== undefined || versions.deno !== undefined) return true;
+  const [major = 0, minor = 0] = (versions.node ?? "0.0").split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** True in a worker of `node:cluster`, which marks its workers with `NODE_UNIQUE_ID`. */
+function isClusterWorker(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.NODE_UNIQUE_ID !== undefined;
 }
