@@ -48,7 +48,7 @@ if (g.Bun) {
   publisher = p;
   subscriber = s;
 } else {
-  const { default: Redis } = await import("ioredis");
+  const { Redis } = await import("ioredis");
   const options = { retryStrategy: () => 100, maxRetriesPerRequest: null };
   const p = new Redis(url, options), s = new Redis(url, options);
   p.on("error", () => {});

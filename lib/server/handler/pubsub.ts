@@ -236,7 +236,11 @@ export class Topics implements BrokerTarget {
 }
 
 /** Sends to a snapshot of `set`, so (un)subscribing during delivery changes nothing for this message. */
-function fanOut(set: Set<Subscriber>, message: PublishedMessage, except: Subscriber | undefined): number {
+function fanOut(
+  set: Set<Subscriber>,
+  message: PublishedMessage,
+  except: Subscriber | undefined,
+): number {
   let count = 0;
   for (const subscriber of [...set]) {
     if (subscriber !== except && subscriber.deliver(message)) count++;

@@ -71,20 +71,18 @@ export function listenNode(
   onSocket: (socket: AcceptedSocket) => void,
 ): Promise<Listener> {
   const secure = options.tls !== undefined;
-  let reusePort = options.reusePort === true;
-  if (reusePort && !nodeHasReusePort()) {
-    // A node:cluster worker shares the primary's socket: the port is shared already.
-    if (isClusterWorker()) reusePort = false;
-    else {
-      return Promise.reject(
-        new ConnectionError(
-          "REUSE_PORT_UNSUPPORTED",
-          `Node ${process.versions.node} cannot share a port (reusePort came in Node 22.12 and ` +
-            "23.1); run one server per core under node:cluster instead (runCluster() in " +
-            "@sprig/websocket/scale does)",
-        ),
+  const reusePort = options.reusePort === true && nodeHasReusePort();
+  if (options.reusePort === true && !reusePort) {
+    return isClusterWorker().then((worker) => {
+      // A node:cluster worker shares the primary's socket: the port is shared already.
+      if (worker) return listenNode({ ...options, reusePort: false }, onSocket);
+      throw new ConnectionError(
+        "REUSE_PORT_UNSUPPORTED",
+        `Node ${nodeVersion()} cannot share a port (reusePort came in Node 22.12 and ` +
+          "23.1); run one server per core under node:cluster instead (runCluster() in " +
+          "@sprig/websocket/scale does)",
       );
-    }
+    });
   }
   const server: net.Server = secure
     ? tls.createServer({
@@ -137,8 +135,19 @@ function nodeHasReusePort(): boolean {
   return major > 22 || (major === 22 && minor >= 12);
 }
 
-/** True in a worker of `node:cluster`, which marks its workers with `NODE_UNIQUE_ID`. */
-function isClusterWorker(): boolean {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
-    ?.NODE_UNIQUE_ID !== undefined;
+/** True in a worker of `node:cluster` (imported only here: edge runtimes lack it). */
+async function isClusterWorker(): Promise<boolean> {
+  try {
+    const cluster = (await import("node:cluster")) as unknown as {
+      default?: { isWorker?: boolean };
+    };
+    return cluster.default?.isWorker === true;
+  } catch {
+    return false;
+  }
+}
+
+function nodeVersion(): string {
+  return (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ??
+    "?";
 }
