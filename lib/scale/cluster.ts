@@ -44,6 +44,7 @@ export interface ClusterOptions {
 
 /** The primary's view of the cluster. */
 export interface ClusterPrimary {
+  /** This is the primary: it started the workers and serves nothing itself. */
   readonly role: "primary";
   /** How many workers were started. */
   readonly workers: number;
@@ -60,6 +61,7 @@ export interface ClusterPrimary {
 
 /** A worker's view of the cluster: its own server. */
 export interface ClusterWorker<S extends ClusterServer> extends ClusterWorkerInfo {
+  /** This is a worker, running `start`'s server. */
   readonly role: "worker";
   /** What `start` returned. */
   readonly server: S;

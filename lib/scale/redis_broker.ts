@@ -538,12 +538,17 @@ function errorText(error: unknown): string {
 
 /** The part of an ioredis client that {@link ioredisClient} uses. */
 export interface IoredisLike {
+  /** PUBLISH. */
   publish(channel: string, message: string): Promise<unknown>;
+  /** SUBSCRIBE (messages come as `"message"` events). */
   subscribe(channel: string): Promise<unknown>;
+  /** UNSUBSCRIBE. */
   unsubscribe(channel: string): Promise<unknown>;
   /** `"ready"` while connected. */
   readonly status: string;
+  /** A message on a subscribed channel. */
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  /** The connection is (again) ready. */
   on(event: "ready", listener: () => void): unknown;
 }
 
