@@ -7,6 +7,8 @@ import { PublishedMessage, type Subscriber, Topics } from "../../lib/server/hand
 import { ioredisClient, redisBroker } from "../../lib/scale/redis_broker.ts";
 import { BrokerError } from "../../lib/errors.ts";
 import { FakeRedis } from "./_fake_redis.ts";
+import { connect, serve } from "../../mod.ts";
+import { until } from "../server/_hosts.ts";
 
 /** A subscriber that records what it got. */
 class Recorder implements Subscriber {
@@ -320,5 +322,52 @@ describe("redisBroker over an in-memory Redis", () => {
     assert.equal(e.code, "BROKER_MESSAGES_LOST");
     assert.equal(e.lost, 2);
     assert.equal(e.name, "BrokerError");
+  });
+
+  it("serve(): two servers share topics through their brokers, sender included; shutdown detaches", async () => {
+    const redis = new FakeRedis();
+    const brokers = [0, 1].map(() =>
+      redisBroker({ publisher: redis.nodeStyle(), subscriber: redis.nodeStyle() })
+    );
+    const servers = await Promise.all(
+      brokers.map((broker) =>
+        serve({ hostname: "127.0.0.1", port: 0, broker }, {
+          init: (ctx) => void ctx.ref.subscribe("room"),
+          in: (message) => void servers[0]!.publish("room", message),
+        })
+      ),
+    );
+    try {
+      const a = await connect(`ws://127.0.0.1:${servers[0]!.port}/`);
+      const b = await connect(`ws://127.0.0.1:${servers[1]!.port}/`);
+      const got: string[][] = [[], []];
+      a.on("message", (m) => void got[0]!.push(String(m)));
+      b.on("message", (m) => void got[1]!.push(String(m)));
+      await until(() => brokers.every((x) => x.topics.length === 1), "both subscribed");
+      await a.send("one");
+      await a.send(new Uint8Array([1, 2]));
+      await until(() => got[1]!.length === 2 && got[0]!.length === 2, "both clients");
+      assert.deepEqual(got, [["one", "1,2"], ["one", "1,2"]]);
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await Promise.all(servers.map((s) => s.shutdown()));
+    }
+    assert.deepEqual(brokers.map((x) => x.topics), [[], []]);
+    // Detached: the broker can serve a new server.
+    const again = await serve({ hostname: "127.0.0.1", port: 0, broker: brokers[0] }, {
+      in: () => {},
+    });
+    await again.shutdown();
+  });
+
+  it("serve() checks the broker and reusePort options", async () => {
+    await assert.rejects(
+      serve({ port: 0, broker: {} as never }, { in: () => {} }),
+      { name: "InvalidArgumentError", message: /options\.broker/ },
+    );
+    await assert.rejects(
+      serve({ port: 0, reusePort: "yes" as never }, { in: () => {} }),
+      { name: "InvalidArgumentError", message: /options\.reusePort/ },
+    );
   });
 });
