@@ -3,6 +3,8 @@
  *
  * - {@link connect}: a client with headers, subprotocols, TLS,
  *   permessage-deflate, keepalive, timeouts and clean closing;
+ * - {@link WebSocket}: the browser's `WebSocket` class (WHATWG), for code
+ *   and libraries written for it;
  * - {@link Session}: the live connection — async iteration, awaited sends,
  *   `ping()`, `close()`, web streams, `await using`;
  * - {@link serve} and the handler specification (`init`, `in`, `control`,
@@ -30,6 +32,15 @@ export {
   connect,
   type ConnectOptions,
 } from "./lib/client/connect.ts";
+export {
+  type BinaryType,
+  CloseEvent,
+  type CloseEventInit,
+  type EventHandler,
+  WebSocket,
+  WebSocketErrorEvent,
+  type WebSocketOptions,
+} from "./lib/client/websocket.ts";
 export {
   type WebSocketCloseInfo,
   type WebSocketOpenInfo,

@@ -13,8 +13,18 @@
  * {@link ArgumentRangeError} (a `RangeError`), each with a stable `code`
  * and the `argument` it concerns.
  *
+ * Every code is listed in {@link ERROR_CODES} with the class that carries it
+ * and its close code; {@link ErrorCode} is their union.
+ *
  * @module
  */
+
+import { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "./error_codes.ts";
+
+export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo };
+
+/** A code an extension or application defines for its own errors: `X_` then its name. */
+export type CustomErrorCode = `X_${string}`;
 
 /** Close codes of RFC 6455 §7.4.1 that sprig sends on its own. */
 export const CloseCode = {
@@ -52,18 +62,28 @@ export interface SprigErrorOptions {
  * ```
  */
 export class SprigError extends Error {
-  /** A stable identifier such as `"MASK_MISSING"`. */
-  readonly code: string;
+  /**
+   * A stable identifier such as `"MASK_MISSING"`: one of {@link ERROR_CODES}
+   * (the catalogue gives its class and close code), or `X_…` for an error an
+   * extension or application defines itself.
+   */
+  readonly code: ErrorCode | CustomErrorCode;
   /** The close code this error maps to, when it ends a connection. */
   readonly closeCode: number | undefined;
 
   /**
    * For subclasses, and for errors an extension or host raises itself.
    *
-   * @param code a stable identifier, never reworded once published
+   * @param code a stable identifier, never reworded once published: one of
+   *   {@link ERROR_CODES}, or `X_…` for your own
    * @param closeCode the close code to send when this error ends a connection
    */
-  constructor(code: string, message: string, closeCode?: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    closeCode?: number,
+    options?: SprigErrorOptions,
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -105,7 +125,7 @@ export class SprigError extends Error {
  */
 export class ProtocolError extends SprigError {
   /** `code` names the rule broken, such as `"MASK_MISSING"`; the close code is 1002. */
-  constructor(code: string, message: string, options?: SprigErrorOptions) {
+  constructor(code: ErrorCode | CustomErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, CloseCode.ProtocolError, options);
   }
 }
@@ -126,7 +146,7 @@ export class ProtocolError extends SprigError {
  */
 export class InvalidDataError extends SprigError {
   /** `code` names the problem, such as `"INVALID_UTF8"`; the close code is 1007. */
-  constructor(code: string, message: string, options?: SprigErrorOptions) {
+  constructor(code: ErrorCode | CustomErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, CloseCode.InvalidData, options);
   }
 }
@@ -150,7 +170,12 @@ export class MessageTooBigError extends SprigError {
   /** The limit that was exceeded, in bytes or parts as the message says. */
   readonly limit: number;
   /** `limit` is the configured limit that was passed; the close code is 1009. */
-  constructor(code: string, message: string, limit: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    limit: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, CloseCode.TooBig, options);
     this.limit = limit;
   }
@@ -196,7 +221,12 @@ export class HttpParseError extends SprigError {
    */
   readonly status: number;
   /** No close code: the head comes before any WebSocket connection exists. */
-  constructor(code: string, message: string, status: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    status: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, undefined, options);
     this.status = status;
   }
@@ -242,7 +272,7 @@ export class HandshakeError extends SprigError {
    * no connection exists yet.
    */
   constructor(
-    code: string,
+    code: ErrorCode | CustomErrorCode,
     message: string,
     init: { status: number; headers?: HeadersInit; body?: Uint8Array },
     options?: SprigErrorOptions,
@@ -282,7 +312,12 @@ export class ExtensionError extends SprigError {
    *   permessage-deflate uses 1007 for data that does not inflate and 1011 for
    *   its own failure, and none for a refused negotiation
    */
-  constructor(code: string, message: string, closeCode?: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    closeCode?: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, closeCode, options);
   }
 }
@@ -325,7 +360,12 @@ export class TimeoutError extends SprigError {
   /** The limit that passed, in milliseconds. */
   readonly timeoutMs: number;
   /** `code` names what timed out, such as `"CONNECT_TIMEOUT"` or `"KEEPALIVE_TIMEOUT"`. */
-  constructor(code: string, message: string, timeoutMs: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    timeoutMs: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, undefined, options);
     this.timeoutMs = timeoutMs;
   }
@@ -354,7 +394,7 @@ export class ConnectionError extends SprigError {
    * `"LISTEN_FAILED"`, and `"REUSE_PORT_UNSUPPORTED"` where the runtime
    * cannot share a port. `cause` holds the runtime's own error.
    */
-  constructor(code: string, message: string, options?: SprigErrorOptions) {
+  constructor(code: ErrorCode | CustomErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
   }
 }

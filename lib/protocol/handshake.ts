@@ -12,7 +12,7 @@
  */
 
 import { ArgumentCheck } from "../arguments.ts";
-import { HandshakeError } from "../errors.ts";
+import { type ErrorCode, HandshakeError } from "../errors.ts";
 import {
   checkExtensionFactories,
   type Extension,
@@ -46,7 +46,7 @@ export const WEBSOCKET_VERSION = "13";
  * import { checkClientRequest, HandshakeCode } from "./handshake.ts";
  * import { HeadParser } from "./http1.ts";
  * import { ArgumentCheck } from "../arguments.ts";
-import { HandshakeError } from "../errors.ts";
+import { type ErrorCode, HandshakeError } from "../errors.ts";
  * const head = new HeadParser({ kind: "request" }).push(new TextEncoder().encode("POST / HTTP/1.1\r\n\r\n"))!;
  * try {
  *   checkClientRequest(head);
@@ -466,7 +466,7 @@ export function checkServerResponse(
 ): HandshakeResult {
   const headers = head.headers;
   const response = { status: head.status, headers, body };
-  const fail = (code: string, message: string): never => {
+  const fail = (code: ErrorCode, message: string): never => {
     throw new HandshakeError(code, message, response);
   };
   // RFC 6455 §4.1: a status other than 101 is handled per HTTP; the
@@ -590,7 +590,7 @@ export function checkClientRequest(
   options: ServerHandshakeOptions = {},
 ): CheckedRequest {
   const headers = head.headers;
-  const fail = (code: string, message: string, status: number, extra?: HeadersInit): never => {
+  const fail = (code: ErrorCode, message: string, status: number, extra?: HeadersInit): never => {
     throw new HandshakeError(code, message, { status, headers: extra });
   };
   // RFC 6455 §4.2.1 item 1: an HTTP/1.1 or higher GET request.

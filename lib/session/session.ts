@@ -405,17 +405,21 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *
    * @param code 1000 (default); any code that may be sent: 1000–1003,
    *   1007–1014 (for instance 1008 policy, 1011 error, 1013 try again later)
-   *   and 3000–4999 (registered and private use)
-   * @param reason at most 123 bytes of UTF-8
+   *   and 3000–4999 (registered and private use); `null` sends a close frame
+   *   with no status code (the peer sees 1005, RFC 6455 §7.1.5), as a
+   *   browser's `close()` and ws's `close()` without arguments do
+   * @param reason at most 123 bytes of UTF-8; must be empty when `code` is `null`
    * @throws {ArgumentRangeError} (a `RangeError`) for a code that may not be
    *   sent (1005, 1006, 1015, …) or a reason over 123 bytes of UTF-8
    * @throws {InvalidArgumentError} (a `TypeError`) for a code that is not a
-   *   number or a reason that is not a string
+   *   number or `null`, a reason that is not a string, or a reason without a code
    */
-  async close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
-    checkClose(code, reason);
+  async close(code: number | null = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
+    if (code === null) {
+      if (reason !== "") throw CLOSE.problem("reason", "needs a close code (code is null)");
+    } else checkClose(code, reason);
     if (this.#closeInfo) return this.#closeInfo;
-    this.#live.close(code, reason);
+    this.#live.close(code ?? undefined, reason);
     return await this.closed;
   }
 

@@ -338,12 +338,47 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
 
 const HANDLER_CALLBACKS = ["init", "in", "control", "info", "terminate"] as const;
 
+/** Callback names of ws, Bun.serve's `websocket` and the browser API, with sprig's for each. */
+const FOREIGN_CALLBACKS: Record<string, string> = {
+  message: "in",
+  onMessage: "in",
+  onmessage: "in",
+  open: "init",
+  onOpen: "init",
+  onopen: "init",
+  onConnection: "init",
+  connection: "init",
+  close: "terminate",
+  onClose: "terminate",
+  onclose: "terminate",
+  ping: "control",
+  pong: "control",
+  onPing: "control",
+  onPong: "control",
+};
+
 function checkHandler(check: ArgumentCheck, handler: unknown): void {
   const h = check.options("handler", handler);
   if (handler === undefined) {
     throw check.type("handler", "an object with an in() function", handler);
   }
-  if (typeof h.in !== "function") throw check.type("handler.in", "a function", h.in);
+  if (typeof h.in !== "function") {
+    const foreign = Object.keys(FOREIGN_CALLBACKS).filter((name) => typeof h[name] === "function");
+    if (foreign.length > 0) {
+      const renames = foreign.map((name) => `${name} → ${FOREIGN_CALLBACKS[name]}`).join(", ");
+      throw check.problem(
+        "handler",
+        `has ${foreign.join(", ")} but no in(): that is the shape of a ws, Bun.serve or browser ` +
+          `handler. sprig's handler has init(ctx), in(message, state), control, info and ` +
+          `terminate(reason, state), each returning what to do: rename ${renames}`,
+      );
+    }
+    throw check.type(
+      "handler.in",
+      "a function (a handler has in(message, state) and optionally init, control, info, terminate)",
+      h.in,
+    );
+  }
   for (const name of HANDLER_CALLBACKS) check.function(`handler.${name}`, h[name]);
 }
 

@@ -39,8 +39,11 @@ export interface Listener {
   readonly hostname: string;
   /** The port listened on (the chosen one when 0 was asked). */
   readonly port: number;
-  /** Stops accepting; accepted sockets stay open. Idempotent. */
-  close(): void;
+  /**
+   * Stops accepting; accepted sockets stay open. Idempotent. Resolves once
+   * the listening socket is released, so the port can be bound again.
+   */
+  close(): Promise<void>;
 }
 
 /** Starts listening and hands every accepted socket to `onSocket`. */
@@ -61,7 +64,7 @@ export type ListenerName = "node" | "deno" | "bun";
  * import { listenerFor } from "./listen.ts";
  * const listen = listenerFor();
  * const listener = await listen({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (socket) => socket.destroy());
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenerFor(name: ListenerName = detectRuntime()): Listen {

@@ -39,7 +39,7 @@ interface BunListenNamespace {
  * ```ts
  * import { listenBun } from "./listen_bun.ts";
  * const listener = await listenBun({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (s) => s.destroy());
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenBun(
@@ -77,9 +77,11 @@ export function listenBun(
     hostname: options.hostname,
     port: listener.port,
     close() {
-      if (closed) return;
-      closed = true;
-      listener.stop(false);
+      if (!closed) {
+        closed = true;
+        listener.stop(false);
+      }
+      return Promise.resolve();
     },
   });
 }

@@ -55,7 +55,7 @@ interface DenoListenNamespace {
  * ```ts
  * import { listenDeno } from "./listen_deno.ts";
  * const listener = await listenDeno({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (s) => s.destroy());
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenDeno(
@@ -86,7 +86,9 @@ export function listenDeno(
     return Promise.reject(error);
   }
   let closed = false;
-  (async () => {
+  // The listening socket is released only when the pending accept() has
+  // settled: close() waits for this loop to end.
+  const ended = (async () => {
     while (!closed) {
       let conn: DenoConn;
       try {
@@ -103,13 +105,15 @@ export function listenDeno(
     hostname: options.hostname,
     port: listener.addr.port ?? options.port,
     close() {
-      if (closed) return;
-      closed = true;
-      try {
-        listener.close();
-      } catch {
-        // already closed
+      if (!closed) {
+        closed = true;
+        try {
+          listener.close();
+        } catch {
+          // already closed
+        }
       }
+      return ended;
     },
   });
 }

@@ -63,7 +63,7 @@ class NodeAcceptedSocket implements AcceptedSocket {
  * import { listenNode } from "./listen_node.ts";
  * const listener = await listenNode({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (s) => s.destroy());
  * console.log(listener.port);
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenNode(
@@ -109,14 +109,18 @@ export function listenNode(
       server.off("error", reject);
       server.on("error", noop);
       const address = server.address() as net.AddressInfo;
-      let closed = false;
+      let closed: Promise<void> | undefined;
       resolve({
         hostname: options.hostname,
         port: address.port,
         close() {
-          if (closed) return;
-          closed = true;
-          server.close(noop);
+          // The listening handle closes at once; server.close()'s callback
+          // would also wait for the accepted sockets, which stay open.
+          closed ??= new Promise<void>((resolve) => {
+            server.close(noop);
+            setImmediate(resolve);
+          });
+          return closed;
         },
       });
     });

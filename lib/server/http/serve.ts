@@ -173,7 +173,7 @@ class SprigServer<I> implements Server<I> {
   }
 
   async #shutdownNow(options: ShutdownOptions): Promise<void> {
-    this.#listener?.close();
+    const released = this.#listener?.close();
     // Sockets waiting for a request go now; one being answered finishes its response first.
     for (const [socket, idle] of this.#sockets) if (idle) socket.destroy();
     const deadlineMs = options.deadlineMs ?? SERVER_DEFAULTS.shutdownDeadlineMs;
@@ -189,6 +189,9 @@ class SprigServer<I> implements Server<I> {
     }
     for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
+    // Resolve once the port can be bound again (Deno releases it only when
+    // the pending accept has settled).
+    await released;
     this.#resolveFinished();
   }
 
