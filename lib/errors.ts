@@ -430,7 +430,7 @@ export class BrokerError extends SprigError {
   readonly topics: readonly string[];
   /** `code` says what failed (see the class); no close code: no connection ends. */
   constructor(
-    code: string,
+    code: ErrorCode | CustomErrorCode,
     message: string,
     details: { lost?: number; topics?: readonly string[] } = {},
     options?: SprigErrorOptions,

@@ -41,7 +41,15 @@ describe("ERROR_CODES", () => {
     );
     // Quoted upper-case names that are not sprig's codes: runtimes' error
     // codes and signal names that sprig matches on.
-    const foreign = new Set(["EADDRINUSE", "ECONNREFUSED", "ERR_BUFFER_TOO_LARGE", "Z_BUF_ERROR"]);
+    const foreign = new Set([
+      "EADDRINUSE",
+      "ECONNREFUSED",
+      "ERR_BUFFER_TOO_LARGE",
+      "Z_BUF_ERROR",
+      // Environment variables runCluster() marks its workers with.
+      "SPRIG_CLUSTER_INDEX",
+      "SPRIG_CLUSTER_COUNT",
+    ]);
     const missing = [...quoted].filter((c) => !foreign.has(c) && !(c in ERROR_CODES));
     assert.deepEqual(missing, []);
   });
@@ -85,6 +93,7 @@ describe("ERROR_CODES", () => {
       "AbortError",
       "InvalidArgumentError",
       "ArgumentRangeError",
+      "BrokerError",
     ]);
     for (const code of codes) {
       const entry = ERROR_CODES[code];
