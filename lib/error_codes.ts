@@ -33,6 +33,7 @@ const T = ["TimeoutError"] as const;
 const C = ["ConnectionError"] as const;
 const S = ["SprigError"] as const;
 const H2 = ["Http2Error"] as const;
+const BR = ["BrokerError"] as const;
 
 /**
  * Every error code, by name. Stable: a code is never reworded or reused.
@@ -422,6 +423,38 @@ export const ERROR_CODES = {
     errors: H,
     closeCode: null,
     description: "Server: `:scheme`, `:path` or `:authority` missing or malformed (400, §4).",
+  },
+  REUSE_PORT_UNSUPPORTED: {
+    errors: C,
+    closeCode: null,
+    description:
+      "`serve({ reusePort })` where the runtime cannot share a port (Node before 22.12).",
+  },
+  // Scaling out (BrokerError; reported through onError, never thrown at publish()).
+  BROKER_UNAVAILABLE: {
+    errors: BR,
+    closeCode: null,
+    description: "Redis is unreachable: what is published here reaches local subscribers only.",
+  },
+  BROKER_PUBLISH_FAILED: {
+    errors: BR,
+    closeCode: null,
+    description: "The Redis client rejected a publish; `cause` holds its error.",
+  },
+  BROKER_MESSAGES_LOST: {
+    errors: BR,
+    closeCode: null,
+    description: "Messages that did not cross between instances; `lost` counts them.",
+  },
+  BROKER_SUBSCRIBE_FAILED: {
+    errors: BR,
+    closeCode: null,
+    description: "Redis refused a (un)subscription; it is tried again on reconnection.",
+  },
+  BROKER_MESSAGE_INVALID: {
+    errors: BR,
+    closeCode: null,
+    description: "A message on a broker channel was not in sprig's format; dropped.",
   },
   // The live connection.
   CONNECTION_CLOSED: {

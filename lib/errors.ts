@@ -391,7 +391,8 @@ export class ConnectionError extends SprigError {
    * `"CONNECT_REFUSED"`, `"HOST_NOT_FOUND"`, `"HOST_UNREACHABLE"`,
    * `"TLS_FAILED"` or `"CONNECT_FAILED"` (anything else); listening
    * (`serve()`) gives `"ADDRESS_IN_USE"`, `"ADDRESS_NOT_AVAILABLE"` or
-   * `"LISTEN_FAILED"`. `cause` holds the runtime's own error.
+   * `"LISTEN_FAILED"`, and `"REUSE_PORT_UNSUPPORTED"` where the runtime
+   * cannot share a port. `cause` holds the runtime's own error.
    */
   constructor(code: ErrorCode | CustomErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
@@ -427,6 +428,48 @@ export class Http2Error extends SprigError {
   /** No close code: no WebSocket exists yet. */
   constructor(code: ErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
+  }
+}
+
+/**
+ * Pub/sub across instances (a `Broker` such as `redisBroker()`) could
+ * not carry messages, or found that some were lost. Local subscribers are
+ * never affected: what is reported here is remote delivery only. Reported
+ * through the server's `onError` (or the broker's own), never thrown at
+ * `publish()`.
+ *
+ * Codes: `"BROKER_UNAVAILABLE"` (the engine is unreachable: messages
+ * published here reach this instance's subscribers only, until it is back;
+ * reported once per outage), `"BROKER_PUBLISH_FAILED"` (the client rejected
+ * a publish; `cause` holds its error), `"BROKER_MESSAGES_LOST"` (a count of
+ * messages that did not cross: on the publishing side, those published
+ * during an outage, reported when it ends; on the receiving side, gaps in a
+ * publisher's sequence of a topic), `"BROKER_SUBSCRIBE_FAILED"` (the
+ * engine refused a subscription), `"BROKER_MESSAGE_INVALID"` (a message on
+ * the channel was not in sprig's format; it is dropped).
+ *
+ * @example
+ * ```ts
+ * import { BrokerError } from "./errors.ts";
+ * const e = new BrokerError("BROKER_MESSAGES_LOST", "3 messages lost on topic room-1", { lost: 3, topics: ["room-1"] });
+ * console.assert(e.lost === 3 && e.closeCode === undefined);
+ * ```
+ */
+export class BrokerError extends SprigError {
+  /** How many messages did not cross, where the code counts them (`BROKER_MESSAGES_LOST`); else 0. */
+  readonly lost: number;
+  /** The topics concerned, where known (at most the first 100). */
+  readonly topics: readonly string[];
+  /** `code` says what failed (see the class); no close code: no connection ends. */
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    details: { lost?: number; topics?: readonly string[] } = {},
+    options?: SprigErrorOptions,
+  ) {
+    super(code, message, undefined, options);
+    this.lost = details.lost ?? 0;
+    this.topics = details.topics ?? [];
   }
 }
 

@@ -40,7 +40,8 @@ describe("ERROR_CODES", () => {
       [...libText.matchAll(/"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"/g)].map((m) => m[1]!),
     );
     // Quoted upper-case names that are not sprig's codes: runtimes' error
-    // codes that sprig matches on, and the proxy environment variables.
+    // codes that sprig matches on, the proxy environment variables, and
+    // the ones runCluster() marks its workers with.
     const foreign = new Set([
       "EADDRINUSE",
       "ECONNREFUSED",
@@ -50,6 +51,9 @@ describe("ERROR_CODES", () => {
       "HTTP_PROXY",
       "ALL_PROXY",
       "NO_PROXY",
+      // Environment variables runCluster() marks its workers with.
+      "SPRIG_CLUSTER_INDEX",
+      "SPRIG_CLUSTER_COUNT",
     ]);
     const missing = [...quoted].filter((c) => !foreign.has(c) && !(c in ERROR_CODES));
     assert.deepEqual(missing, []);
@@ -98,6 +102,7 @@ describe("ERROR_CODES", () => {
       "NotConnectedError",
       "SendQueueFullError",
       "ProxyError",
+      "BrokerError",
     ]);
     for (const code of codes) {
       const entry = ERROR_CODES[code];

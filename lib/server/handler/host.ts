@@ -105,7 +105,7 @@ const noop = () => {};
  * @internal
  */
 export class WebSocketHost implements DriverHost {
-  readonly topics: Topics = new Topics();
+  readonly topics: Topics;
   readonly connections: Set<Driver> = new Set();
   readonly options: WebSocketHostOptions<unknown>;
   readonly factories: ExtensionFactory[];
@@ -127,6 +127,7 @@ export class WebSocketHost implements DriverHost {
   constructor(handler: Handler<never, never, never>, options: WebSocketHostOptions<unknown>) {
     this.#handler = handler;
     this.options = options;
+    this.topics = new Topics({ broker: options.broker, onError: (e) => this.reportError(e) });
     const compression = options.compression ?? true;
     this.factories = [];
     if (compression) {
@@ -354,7 +355,7 @@ export class WebSocketHost implements DriverHost {
    * are dropped. Refuses new upgrades from the first call on.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
-    return this.#shutdown ??= this.#shutdownNow(options);
+    return this.#shutdown ??= this.#shutdownNow(options).finally(() => this.topics.close());
   }
 
   async #shutdownNow(options: ShutdownOptions): Promise<void> {

@@ -21,6 +21,7 @@ import {
 import type { KeepaliveOptions } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { Awaitable, ConnectionRef } from "./handler.ts";
+import type { Broker } from "./pubsub.ts";
 
 /**
  * The defaults of {@link WebSocketHostOptions} and {@link ServeOptions}.
@@ -199,6 +200,15 @@ export interface WebSocketHostOptions<D = unknown> {
    * `channel(name)`. Default none; without it a message costs one check.
    */
   telemetry?: Telemetry;
+  /**
+   * Carries `publish()` to the other instances of the application and
+   * delivers what they publish to the subscribers here (`redisBroker()` in
+   * `@sprig/websocket/scale`). Local subscribers get local messages at
+   * once either way; remote failures go to `onError` as `BrokerError`. A
+   * broker serves one server at a time. Default: none (topics stay in this
+   * process).
+   */
+  broker?: Broker;
 }
 
 /** TLS for {@link ServeOptions}. */
@@ -265,6 +275,19 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * {@link Http2Error} `HTTP2_SERVER_UNSUPPORTED` there; see the README).
    */
   http2?: boolean;
+  /**
+   * Share the port with other servers that ask for it too (`SO_REUSEPORT`,
+   * Linux and the BSDs): start one per core, each in its own process or
+   * worker, and the kernel spreads connections over them. Share topics
+   * through a `broker`. Bun: `Bun.listen`'s `reusePort`. Deno:
+   * `Deno.listen`'s, which needs `--unstable-net`; without it (and with TLS)
+   * Deno's `node:net` listens instead. Node: 22.12 and later; before, serve()
+   * throws `ConnectionError` `REUSE_PORT_UNSUPPORTED`, except in a
+   * `node:cluster` worker, where the port is shared through the primary
+   * anyway (`runCluster()` in `@sprig/websocket/scale` uses that). Default
+   * false: a port in use fails with `ADDRESS_IN_USE`.
+   */
+  reusePort?: boolean;
   /** Aborting it shuts the server down (as `shutdown()`). */
   signal?: AbortSignal;
 }
@@ -340,6 +363,7 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   if (o.http2 === true && o.listener !== undefined && o.listener !== "node") {
     throw check.problem("options.listener", 'must be "node" (or absent) with http2: true');
   }
+  check.boolean("options.reusePort", o.reusePort);
   check.signal("options.signal", o.signal);
   checkHandler(check, handler);
 }
@@ -424,6 +448,14 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
       "an object with a channel(name) method, such as node:diagnostics_channel",
       telemetry,
     );
+  }
+  if (o.broker !== undefined) {
+    const b = check.options("options.broker", o.broker);
+    for (const name of ["attach", "detach", "subscribe", "unsubscribe", "publish"]) {
+      if (typeof b[name] !== "function") {
+        throw check.type("options.broker", `a Broker (with a ${name}() method)`, o.broker);
+      }
+    }
   }
   return o;
 }

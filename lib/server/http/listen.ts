@@ -32,6 +32,11 @@ export interface ListenOptions {
    * instead of to `onSocket`. Only the `node:net` listener supports it.
    */
   http2?: (socket: net.Socket) => void;
+  /**
+   * Share the port with other sockets that ask for it too (`SO_REUSEPORT`):
+   * the kernel spreads connections over one server per core.
+   */
+  reusePort?: boolean;
 }
 
 /** A listening socket. */

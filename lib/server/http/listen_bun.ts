@@ -15,6 +15,7 @@ interface BunListenNamespace {
     hostname: string;
     port: number;
     tls?: { cert: string; key: string };
+    reusePort?: boolean;
     socket: {
       open(socket: Socket): void;
       data(socket: Socket, data: Uint8Array): void;
@@ -54,6 +55,7 @@ export function listenBun(
       hostname: options.hostname,
       port: options.port,
       tls: secure ? { cert: options.tls!.cert, key: options.tls!.key } : undefined,
+      reusePort: options.reusePort === true,
       socket: {
         open(socket) {
           const transport = new BunTransport(socket, LINGER);

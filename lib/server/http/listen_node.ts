@@ -11,6 +11,7 @@ import { fromNodeSocket } from "../../transport/node.ts";
 import type { Transport } from "../../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
+import { ConnectionError } from "../../errors.ts";
 
 const noop = () => {};
 
@@ -71,6 +72,19 @@ export function listenNode(
 ): Promise<Listener> {
   const secure = options.tls !== undefined;
   const h2 = options.http2;
+  const reusePort = options.reusePort === true && nodeHasReusePort();
+  if (options.reusePort === true && !reusePort) {
+    return isClusterWorker().then((worker) => {
+      // A node:cluster worker shares the primary's socket: the port is shared already.
+      if (worker) return listenNode({ ...options, reusePort: false }, onSocket);
+      throw new ConnectionError(
+        "REUSE_PORT_UNSUPPORTED",
+        `Node ${nodeVersion()} cannot share a port (reusePort came in Node 22.12 and ` +
+          "23.1); run one server per core under node:cluster instead (runCluster() in " +
+          "@sprig/websocket/scale does)",
+      );
+    });
+  }
   const server: net.Server = secure
     ? tls.createServer({
       cert: options.tls!.cert,
@@ -98,7 +112,12 @@ export function listenNode(
   server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
+    const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
+      port: options.port,
+      host: options.hostname,
+    };
+    if (reusePort) listenOptions.reusePort = true;
+    server.listen(listenOptions, () => {
       server.off("error", reject);
       server.on("error", noop);
       const address = server.address() as net.AddressInfo;
@@ -169,4 +188,33 @@ function sniffPreface(
   socket.on("readable", onReadable);
   socket.once("end", onEnd);
   socket.once("error", onError);
+}
+
+/**
+ * True where `net.Server.listen` knows `reusePort`: Node 22.12 and later
+ * (Node 20 ignores the option), and the `node:net` of Deno and Bun.
+ */
+function nodeHasReusePort(): boolean {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } })
+    .process?.versions;
+  if (!versions || versions.bun !== undefined || versions.deno !== undefined) return true;
+  const [major = 0, minor = 0] = (versions.node ?? "0.0").split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** True in a worker of `node:cluster` (imported only here: edge runtimes lack it). */
+async function isClusterWorker(): Promise<boolean> {
+  try {
+    const cluster = (await import("node:cluster")) as unknown as {
+      default?: { isWorker?: boolean };
+    };
+    return cluster.default?.isWorker === true;
+  } catch {
+    return false;
+  }
+}
+
+function nodeVersion(): string {
+  return (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ??
+    "?";
 }

@@ -49,7 +49,8 @@ const noop = () => {};
  *   range (`options.port`: 0 to 65535; timeouts: 0 to 2^31 − 1 ms; …)
  * @throws {Http2Error} `HTTP2_SERVER_UNSUPPORTED` for `http2: true` on Deno
  * @throws {ConnectionError} when the address cannot be listened on: code `ADDRESS_IN_USE`,
- *   `ADDRESS_NOT_AVAILABLE` or `LISTEN_FAILED`, the runtime's error as `cause`
+ *   `ADDRESS_NOT_AVAILABLE` or `LISTEN_FAILED`, the runtime's error as `cause`;
+ *   `REUSE_PORT_UNSUPPORTED` for `reusePort` on Node before 22.12 outside `node:cluster`
  *
  * @example
  * ```ts
@@ -132,12 +133,14 @@ class SprigServer<I> implements Server<I> {
         tls: options.tls,
         handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
         http2: this.#h2 ? (socket) => this.#h2!.accept(socket) : undefined,
+        reusePort: options.reusePort,
       }, (socket) => {
         if (this.#shutdown) return socket.destroy();
         this.#sockets.set(socket, true);
         void serveSocket(socket, this.#http);
       });
     } catch (error) {
+      if (error instanceof ConnectionError) throw error;
       // One code on every runtime (Node's EADDRINUSE, Deno's AddrInUse, Bun's "Failed to listen").
       throw new ConnectionError(
         listenFailure(error),
