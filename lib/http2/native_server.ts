@@ -102,6 +102,8 @@ class NativeConnection implements TransportSink, NativeStreamHost {
   }
 
   end(_error?: Error): void {
+    // The client left (or the socket failed): its streams are over.
+    this.socket.destroy();
     this.#finish();
   }
 
