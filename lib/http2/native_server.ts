@@ -486,6 +486,18 @@ export class NativeHttp2Front {
         return;
       }
     }
+    if (use.ended || use.gone) return;
+    // The client is still sending: once the response is out, ask it to stop.
+    if (c.core.queued(streamId) > 0) {
+      await new Promise<void>((resolve) => {
+        use.wake = () => {
+          if (use.gone || c.core.queued(streamId) === 0) {
+            use.wake = undefined;
+            resolve();
+          }
+        };
+      });
+    }
     if (!use.ended && !use.gone) c.reset(streamId, ErrorCode.NO_ERROR);
   }
 
