@@ -11,8 +11,8 @@
  * default), --h2c (cleartext HTTP/2 by prior knowledge beside HTTP/1.1:
  * WebSockets by extended CONNECT, RFC 8441, several per connection, and
  * plain requests), --tls-cert FILE --tls-key FILE (TLS; with them HTTP/2 is
- * offered by ALPN beside HTTP/1.1 on the same port). HTTP/2 needs Node or
- * Bun: Deno's node:http2 server is not used (see the README). Prints one
+ * offered by ALPN beside HTTP/1.1 on the same port). HTTP/2 runs on every
+ * runtime (on Deno on sprig's own HTTP/2 endpoint). Prints one
  * line with its URL once it listens; Ctrl-C shuts it down gracefully
  * (clients see 1001).
  */
@@ -37,12 +37,8 @@ if ((certFile === "") !== (keyFile === "")) {
 const tls = certFile
   ? { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") }
   : undefined;
-// HTTP/2 with TLS (by ALPN) or with --h2c, where the runtime can serve it.
-const http2 = (tls !== undefined || args.includes("--h2c")) && detectRuntime() !== "deno";
-if (args.includes("--h2c") && !http2) {
-  console.error("--h2c: HTTP/2 serving needs Node or Bun (Deno's node:http2 server is not used)");
-  process.exit(2);
-}
+// HTTP/2 with TLS (by ALPN) or with --h2c.
+const http2 = tls !== undefined || args.includes("--h2c");
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`--port takes a port number, not ${option("--port", "")}`);
   process.exit(2);

@@ -409,11 +409,6 @@ export const ERROR_CODES = {
     closeCode: null,
     description: "Client: the extended CONNECT's stream or connection failed before a response.",
   },
-  HTTP2_SERVER_UNSUPPORTED: {
-    errors: H2,
-    closeCode: null,
-    description: "`serve()`: `http2: true` on Deno, whose node:http2 server is not used.",
-  },
   EXTENDED_CONNECT_PROTOCOL: {
     errors: H,
     closeCode: null,

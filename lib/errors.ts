@@ -408,9 +408,7 @@ export class ConnectionError extends SprigError {
  * - `"HTTP2_NOT_NEGOTIATED"`: `http2: true` over TLS, and the server did not
  *   choose `h2` by ALPN;
  * - `"HTTP2_STREAM_FAILED"`: the stream of the extended CONNECT was reset
- *   or the HTTP/2 connection failed before the response;
- * - `"HTTP2_SERVER_UNSUPPORTED"`: `serve()` with `http2` on a runtime whose
- *   `node:http2` server cannot be used safely (Deno; see the README).
+ *   or the HTTP/2 connection failed before the response.
  *
  * @example
  * ```ts

@@ -29,9 +29,9 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * Response fields HTTP/2 forbids (RFC 9113 §8.2.2: connection-specific), or
- * whose framing is HTTP/2's own.
+ * whose framing is HTTP/2's own. @internal
  */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -126,18 +126,9 @@ export class Http2Front {
     const host = this.#http.host;
     const remoteAddress = addressOf(stream);
     const method = String(headers[":method"] ?? "");
-    const authority = String(headers[":authority"] ?? headers["host"] ?? "");
     const path = String(headers[":path"] ?? "");
-    let url: URL;
-    try {
-      url = new URL(`${this.#secure ? "https" : "http"}://${authority}`);
-      if (url.pathname !== "/" || url.search || url.username || !path.startsWith("/")) {
-        throw new TypeError("invalid :authority or :path");
-      }
-      url = new URL(path, url);
-    } catch {
-      return respondText(stream, 400, "bad :authority or :path");
-    }
+    const url = checkRequestTarget(headers, this.#secure);
+    if (url === undefined) return respondText(stream, 400, "bad :authority or :path");
     const head: RequestHead = {
       kind: "request",
       method,
@@ -249,8 +240,34 @@ function addressOf(stream: http2.ServerHttp2Stream): TransportAddress | undefine
     : undefined;
 }
 
-/** A header list's regular fields as name/value pairs. */
-function rawOf(list: Http2Headers): Array<[string, string]> {
+/**
+ * The request's URL from `:authority` (or `host`) and `:path`, with the
+ * connection's scheme; undefined when they do not make one. @internal
+ */
+export function checkRequestTarget(headers: Http2Headers, secure: boolean): URL | undefined {
+  const authority = String(headers[":authority"] ?? headers["host"] ?? "");
+  const path = String(headers[":path"] ?? "");
+  try {
+    const url = new URL(`${secure ? "https" : "http"}://${authority}`);
+    if (url.pathname !== "/" || url.search || url.username || !path.startsWith("/")) {
+      return undefined;
+    }
+    return new URL(path, url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short plain-text response. @internal */
+export function textResponse(status: number, text: string): Response {
+  return new Response(text, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/** A header list's regular fields as name/value pairs. @internal */
+export function rawOf(list: Http2Headers): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const name in list) {
     if (name.startsWith(":")) continue;
@@ -327,9 +344,5 @@ async function respond(
 }
 
 function respondText(stream: http2.ServerHttp2Stream, status: number, text: string): Promise<void> {
-  return respond(
-    stream,
-    new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8" } }),
-    false,
-  );
+  return respond(stream, textResponse(status, text), false);
 }

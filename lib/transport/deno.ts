@@ -155,6 +155,8 @@ export class DenoTransport implements Transport {
   #release: (() => void) | undefined;
   #needDrain = false;
   #lingering = false;
+  /** Bytes given back by {@link unread}, read again first. */
+  #unread: Uint8Array | undefined;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
@@ -168,8 +170,21 @@ export class DenoTransport implements Transport {
     return this.#queuedBytes;
   }
 
+  /**
+   * Gives bytes already read back to the transport: the next read returns
+   * them (a listener that looked at a connection's first bytes uses it).
+   */
+  unread(chunk: Uint8Array): void {
+    if (chunk.length > 0) this.#unread = chunk;
+  }
+
   async read(): Promise<Uint8Array | null> {
     if (this.#closed) return null;
+    const unread = this.#unread;
+    if (unread !== undefined) {
+      this.#unread = undefined;
+      return unread;
+    }
     let n: number | null;
     const buffer = this.#buffer;
     try {

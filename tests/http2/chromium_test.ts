@@ -2,12 +2,13 @@
 // from sprig's TLS server over HTTP/2 and opens a WebSocket back to it: the
 // browser opens it as an extended CONNECT on the page's HTTP/2 connection
 // (RFC 8441) when the server advertises SETTINGS_ENABLE_CONNECT_PROTOCOL.
-// Defined on Node and Bun: Deno's node:http2 server is not used (README).
+// On Node and Bun the server runs on node:http2; on Deno on sprig's own
+// HTTP/2 endpoint (lib/protocol/http2/).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { detectRuntime, serve } from "../../mod.ts";
+import { serve } from "../../mod.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
@@ -56,7 +57,7 @@ const PAGE = `<!doctype html><script>
 })();
 </script>`;
 
-if (detectRuntime() !== "deno") {
+{
   describe("headless Chromium over HTTP/2", () => {
     it("loads the page over h2 and runs its WebSocket as an extended CONNECT on that connection", async () => {
       const seen: string[] = [];

@@ -1,20 +1,12 @@
 // serve({ http2: true }) in the test's own process: what the server does
 // with extended CONNECT streams (RFC 8441 §4–5) and with the connection
-// around them. Defined on Node and Bun; on Deno, serve() refuses http2
-// (its node:http2 server can abort the process when a client leaves, see
-// the README), which is the one test defined there.
+// around them. On Node and Bun the server runs on node:http2; on Deno on
+// sprig's own HTTP/2 endpoint (lib/protocol/http2/): the same tests for both.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import { readFileSync } from "node:fs";
-import {
-  connect,
-  type ConnectionContext,
-  detectRuntime,
-  HandshakeError,
-  Http2Error,
-  serve,
-} from "../../mod.ts";
+import { connect, type ConnectionContext, HandshakeError, serve } from "../../mod.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
@@ -56,16 +48,7 @@ function extendedConnect(port: number, extra: http2.OutgoingHttpHeaders = {}) {
   };
 }
 
-if (detectRuntime() === "deno") {
-  describe("serve({ http2 }) on Deno", () => {
-    it("refuses with Http2Error HTTP2_SERVER_UNSUPPORTED", async () => {
-      await assert.rejects(
-        serve({ hostname: "127.0.0.1", port: 0, http2: true }, { in: () => {} }),
-        (e: unknown) => e instanceof Http2Error && e.code === "HTTP2_SERVER_UNSUPPORTED",
-      );
-    });
-  });
-} else {
+{
   describe("serve({ http2: true })", () => {
     it("h2c and HTTP/1.1 on one port; the handler sees how the WebSocket came", async () => {
       const seen: Array<ConnectionContext["httpVersion"]> = [];

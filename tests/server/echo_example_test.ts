@@ -99,19 +99,7 @@ describe(`examples/echo_server.ts (started with ${runtime === "node" ? "tsx" : r
 
   const fixture = (name: string) => new URL(`../_fixtures/${name}`, import.meta.url).pathname;
 
-  if (runtime === "deno") {
-    // Deno's node:http2 server is not used (see the README): --h2c says so.
-    it("--h2c exits with a message on Deno", async () => {
-      const child = spawn(command[0], [...command[1], "--port", "0", "--h2c"], {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      let err = "";
-      child.stderr!.setEncoding("utf8");
-      child.stderr!.on("data", (t: string) => (err += t));
-      await new Promise((resolve) => child.once("close", resolve));
-      assert.match(err, /HTTP\/2 serving needs Node or Bun/);
-    });
-  } else {
+  {
     it("--h2c serves WebSockets over cleartext HTTP/2, several per connection, and a plain GET", async () => {
       const { url, line, child } = await start("--h2c");
       try {
@@ -143,7 +131,7 @@ describe(`examples/echo_server.ts (started with ${runtime === "node" ? "tsx" : r
     });
   }
 
-  it("--tls-cert/--tls-key serves wss:, with h2 beside HTTP/1.1 where the runtime serves HTTP/2", async () => {
+  it("--tls-cert/--tls-key serves wss:, with h2 beside HTTP/1.1 on one port", async () => {
     const { url, child } = await start(
       "--tls-cert",
       fixture("server.pem"),
@@ -157,13 +145,11 @@ describe(`examples/echo_server.ts (started with ${runtime === "node" ? "tsx" : r
       await h1.send("h1");
       assert.equal(await h1.receive({ timeoutMs: 5000 }), "h1");
       await h1.close();
-      if (runtime !== "deno") {
-        const h2 = await connect(url, { http2: true, tls: { caCerts: [ca] } });
-        assert.equal(h2.headers.get("upgrade"), null); // a 200 to an extended CONNECT
-        await h2.send("h2");
-        assert.equal(await h2.receive({ timeoutMs: 5000 }), "h2");
-        await h2.close();
-      }
+      const h2 = await connect(url, { http2: true, tls: { caCerts: [ca] } });
+      assert.equal(h2.headers.get("upgrade"), null); // a 200 to an extended CONNECT
+      await h2.send("h2");
+      assert.equal(await h2.receive({ timeoutMs: 5000 }), "h2");
+      await h2.close();
     } finally {
       await stop(child);
     }

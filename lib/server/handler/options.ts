@@ -20,6 +20,7 @@ import {
 } from "../../protocol/limits.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
+import { detectRuntime } from "../../transport/connect.ts";
 import type { Awaitable, ConnectionRef } from "./handler.ts";
 import type { Broker } from "./pubsub.ts";
 
@@ -269,10 +270,11 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * With `tls`, ALPN offers `h2` beside `http/1.1` on the same port; without
    * it, a connection that opens with the HTTP/2 preface is cleartext HTTP/2
    * by prior knowledge (h2c, RFC 9113 §3.3) and any other is HTTP/1.1.
-   * Runs on `node:http2` over the `"node"` listener (implied; another
-   * `listener` is an argument error). Not on Deno, whose `node:http2`
-   * server can abort the process when a client goes away (an
-   * {@link Http2Error} `HTTP2_SERVER_UNSUPPORTED` there; see the README).
+   * On Node and Bun it runs on `node:http2` over the `"node"` listener; on
+   * Deno, on sprig's own HTTP/2 endpoint over the `"deno"` listener (Deno's
+   * `node:http2` server can abort the process when a client goes away; see
+   * the README). The listener is implied: another `listener` is an
+   * argument error.
    */
   http2?: boolean;
   /**
@@ -360,8 +362,11 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   check.integer("options.maxBodyBytes", o.maxBodyBytes, 0, MAX);
   check.oneOf("options.listener", o.listener, ["node", "deno", "bun"]);
   check.boolean("options.http2", o.http2);
-  if (o.http2 === true && o.listener !== undefined && o.listener !== "node") {
-    throw check.problem("options.listener", 'must be "node" (or absent) with http2: true');
+  if (o.http2 === true && o.listener !== undefined && o.listener !== http2Listener()) {
+    throw check.problem(
+      "options.listener",
+      `must be "${http2Listener()}" (or absent) with http2: true on this runtime`,
+    );
   }
   check.boolean("options.reusePort", o.reusePort);
   check.signal("options.signal", o.signal);
@@ -458,4 +463,9 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
     }
   }
   return o;
+}
+
+/** The listener that carries HTTP/2: Deno's own on Deno (sprig's HTTP/2 endpoint), `node:net` elsewhere. */
+function http2Listener(): "node" | "deno" {
+  return detectRuntime() === "deno" ? "deno" : "node";
 }

@@ -33,6 +33,12 @@ export interface ListenOptions {
    */
   http2?: (socket: net.Socket) => void;
   /**
+   * HTTP/2 connections (ALPN `h2`, or the h2c preface, which stays in the
+   * transport to be read again) go here as accepted sockets, for sprig's
+   * own HTTP/2 server. The Deno and `node:net` listeners support it.
+   */
+  acceptHttp2?: (socket: AcceptedSocket) => void;
+  /**
    * Share the port with other sockets that ask for it too (`SO_REUSEPORT`):
    * the kernel spreads connections over one server per core.
    */

@@ -38,13 +38,26 @@ interface DenoListenNamespace {
   ): DenoListener;
   /** Present only with `--unstable-net`, which `Deno.listen({ reusePort })` needs. */
   listenDatagram?: unknown;
-  listenTls(options: { hostname?: string; port: number; cert: string; key: string }): DenoListener;
+  listenTls(
+    options: {
+      hostname?: string;
+      port: number;
+      cert: string;
+      key: string;
+      alpnProtocols?: string[];
+    },
+  ): DenoListener;
 }
 
 /**
  * Listens with `Deno.listen`, or `Deno.listenTls` when `tls` is given (the
  * TLS handshake then runs on the first read, within the server's handshake
  * timeout).
+ *
+ * With `acceptHttp2`, TLS offers ALPN `h2` before `http/1.1` (RFC 9113
+ * §3.2) and the handshake is completed first to learn the choice; on
+ * cleartext the first bytes tell the HTTP/2 preface (h2c with prior
+ * knowledge, RFC 9113 §3.3) from an HTTP/1.1 request.
  *
  * `reusePort` needs `--unstable-net` for `Deno.listen` (without it Deno
  * ends the process rather than throw), and `Deno.listenTls` has no such
@@ -76,6 +89,8 @@ export function listenDeno(
         port: options.port,
         cert: options.tls!.cert,
         key: options.tls!.key,
+        // RFC 9113 §3.2: h2 is chosen by ALPN; the server's order wins.
+        ...(options.acceptHttp2 ? { alpnProtocols: ["h2", "http/1.1"] } : {}),
       })
       : Deno.listen({
         hostname: options.hostname,
@@ -98,7 +113,9 @@ export function listenDeno(
         continue; // a connection that failed before it was accepted
       }
       conn.setNoDelay?.(true);
-      onSocket(denoAcceptedSocket(conn, secure));
+      const h2 = options.acceptHttp2;
+      if (h2) void sortHttp2(conn, secure, options.handshakeTimeoutMs, h2, onSocket);
+      else onSocket(denoAcceptedSocket(conn, secure));
     }
   })();
   return Promise.resolve({
@@ -116,4 +133,59 @@ export function listenDeno(
       return ended;
     },
   });
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
+const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Hands a connection to `h2` or `h1`: by the ALPN choice over TLS, by the
+ * first bytes on cleartext (an HTTP/1.1 request differs from the preface
+ * within its first bytes). Bounded by `timeoutMs`; a connection that
+ * fails or times out first is dropped.
+ */
+async function sortHttp2(
+  conn: DenoConn,
+  secure: boolean,
+  timeoutMs: number,
+  h2: (socket: AcceptedSocket) => void,
+  h1: (socket: AcceptedSocket) => void,
+): Promise<void> {
+  const socket = denoAcceptedSocket(conn, secure);
+  const transport = socket.transport as DenoTransport;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((
+    resolve,
+  ) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+  try {
+    if (secure) {
+      const info = await Promise.race([conn.handshake!(), timeout]);
+      if (info === "timeout") return socket.destroy();
+      const alpn = (info as { alpnProtocol?: string | null } | undefined)?.alpnProtocol;
+      return alpn === "h2" ? h2(socket) : h1(socket);
+    }
+    let seen = new Uint8Array(0);
+    for (let i = 0; i < PREFACE.length; i++) {
+      const chunk = await Promise.race([transport.read(), timeout]);
+      if (chunk === "timeout") return socket.destroy();
+      if (chunk === null) break;
+      const joined = new Uint8Array(seen.length + chunk.length);
+      joined.set(seen);
+      joined.set(chunk, seen.length);
+      seen = joined;
+      const n = Math.min(seen.length, PREFACE.length);
+      let same = true;
+      for (let j = 0; j < n && same; j++) same = seen[j] === PREFACE[j];
+      if (!same || n === PREFACE.length) {
+        transport.unread(seen);
+        return same ? h2(socket) : h1(socket);
+      }
+    }
+    transport.unread(seen);
+    h1(socket);
+  } catch {
+    socket.destroy();
+  } finally {
+    clearTimeout(timer);
+  }
 }

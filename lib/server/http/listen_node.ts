@@ -71,7 +71,9 @@ export function listenNode(
   onSocket: (socket: AcceptedSocket) => void,
 ): Promise<Listener> {
   const secure = options.tls !== undefined;
-  const h2 = options.http2;
+  const acceptHttp2 = options.acceptHttp2;
+  const h2 = options.http2 ??
+    (acceptHttp2 && ((socket: net.Socket) => acceptHttp2(nodeAcceptedSocket(socket, secure))));
   const reusePort = options.reusePort === true && nodeHasReusePort();
   if (options.reusePort === true && !reusePort) {
     return isClusterWorker().then((worker) => {

@@ -7,8 +7,9 @@
  */
 
 import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
-import { ConnectionError, Http2Error } from "../../errors.ts";
+import { ConnectionError } from "../../errors.ts";
 import type { Http2Front } from "../../http2/server.ts";
+import type { NativeHttp2Front } from "../../http2/native_server.ts";
 import { detectRuntime } from "../../transport/connect.ts";
 import { listenFailure } from "../../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
@@ -47,7 +48,6 @@ const noop = () => {};
  *   handler, naming it (`options.fetch`, `handler.in`, …)
  * @throws {ArgumentRangeError} (a `RangeError`) for an option out of its
  *   range (`options.port`: 0 to 65535; timeouts: 0 to 2^31 − 1 ms; …)
- * @throws {Http2Error} `HTTP2_SERVER_UNSUPPORTED` for `http2: true` on Deno
  * @throws {ConnectionError} when the address cannot be listened on: code `ADDRESS_IN_USE`,
  *   `ADDRESS_NOT_AVAILABLE` or `LISTEN_FAILED`, the runtime's error as `cause`;
  *   `REUSE_PORT_UNSUPPORTED` for `reusePort` on Node before 22.12 outside `node:cluster`
@@ -72,14 +72,6 @@ export async function serve<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
 ): Promise<Server<I>> {
   checkServeArguments(options, handler);
-  if (options.http2 && detectRuntime() === "deno") {
-    throw new Http2Error(
-      "HTTP2_SERVER_UNSUPPORTED",
-      "serve(): http2 is not available on Deno: its node:http2 server can abort the process " +
-        "when a client goes away after streams carried data (see the README's HTTP/2 section); " +
-        "Deno's client side works",
-    );
-  }
   const server = new SprigServer<I>(
     options as ServeOptions<unknown>,
     handler as Handler<never, never, never>,
@@ -99,8 +91,14 @@ class SprigServer<I> implements Server<I> {
   #resolveFinished!: () => void;
   readonly finished: Promise<void> = new Promise((resolve) => (this.#resolveFinished = resolve));
 
-  /** HTTP/2 connections, when `options.http2`. */
-  #h2: Http2Front | undefined;
+  /**
+   * HTTP/2 connections, when `options.http2`: on `node:http2` (Node, Bun),
+   * or on sprig's own endpoint (Deno, whose `node:http2` server can abort
+   * the process when a client leaves).
+   */
+  #h2: Http2Front | NativeHttp2Front | undefined;
+  /** Whether HTTP/2 runs on sprig's own endpoint over the Deno listener. */
+  readonly #nativeH2: boolean;
 
   constructor(options: ServeOptions<unknown>, handler: Handler<never, never, never>) {
     this.#host = new WebSocketHost(handler, options);
@@ -119,15 +117,23 @@ class SprigServer<I> implements Server<I> {
       },
       release: (socket) => this.#sockets.delete(socket),
     };
+    this.#nativeH2 = options.http2 === true && detectRuntime() === "deno";
   }
 
   async listen(options: ServeOptions<unknown>): Promise<void> {
     if (options.http2) {
       // Loaded on demand: node:http2 is not on every runtime.
-      const { Http2Front } = await import("../../http2/server.ts");
-      this.#h2 = new Http2Front(this.#http, this.#secure);
+      this.#h2 = this.#nativeH2
+        ? new (await import("../../http2/native_server.ts")).NativeHttp2Front(
+          this.#http,
+          this.#secure,
+        )
+        : new (await import("../../http2/server.ts")).Http2Front(this.#http, this.#secure);
     }
-    const listen = listenerFor(options.http2 ? "node" : options.listener);
+    const listen = listenerFor(
+      options.http2 ? (this.#nativeH2 ? "deno" : "node") : options.listener,
+    );
+    const h2 = this.#h2;
     const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
     const port = options.port ?? SERVER_DEFAULTS.port;
     try {
@@ -136,7 +142,12 @@ class SprigServer<I> implements Server<I> {
         port,
         tls: options.tls,
         handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
-        http2: this.#h2 ? (socket) => this.#h2!.accept(socket) : undefined,
+        http2: h2 !== undefined && !this.#nativeH2
+          ? (socket) => (h2 as Http2Front).accept(socket)
+          : undefined,
+        acceptHttp2: h2 !== undefined && this.#nativeH2
+          ? (socket) => (h2 as NativeHttp2Front).accept(socket)
+          : undefined,
         reusePort: options.reusePort,
       }, (socket) => {
         if (this.#shutdown) return socket.destroy();

@@ -1,0 +1,529 @@
+/**
+ * The server's HTTP/2 side on sprig's own HTTP/2 endpoint
+ * (lib/protocol/http2/) over the runtime's sockets, used on Deno, whose
+ * `node:http2` server can abort the process when a client leaves (see the
+ * README's HTTP/2 section); Node and Bun use `node:http2` (./server.ts).
+ *
+ * It plugs in where ./server.ts does: each extended CONNECT (RFC 8441)
+ * runs the same handler host as an HTTP/1.1 upgrade, over a stream; other
+ * requests go to `fetch`, their responses streamed back as DATA within the
+ * client's flow-control windows.
+ *
+ * @module
+ */
+
+import { checkRequestTarget, HOP_BY_HOP, rawOf, textResponse } from "./server.ts";
+import { headersOf, type Http2Headers } from "../protocol/extended_connect.ts";
+import { H2ErrorCode } from "../protocol/http2/frame.ts";
+import type { HeaderField } from "../protocol/http2/hpack.ts";
+import { Http2ServerConnection, type Http2ServerListener } from "../protocol/http2/connection.ts";
+import type { RequestHead } from "../protocol/http1.ts";
+import type { HttpHost } from "../server/http/http.ts";
+import type { AcceptedSocket } from "../server/http/socket_channel.ts";
+import { startChannel } from "../server/http/socket_upgrade.ts";
+import type { TransportAddress, TransportSink } from "../transport/transport.ts";
+import {
+  type NativeStreamHost,
+  NativeStreamTransport,
+  STREAM_WRITE_HIGH_WATER_BYTES,
+} from "./native_stream.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** A WebSocket's stream as the handler host's socket. */
+class StreamSocket implements AcceptedSocket {
+  constructor(readonly transport: NativeStreamTransport, readonly secure: boolean) {}
+  /** END_STREAM after what is queued (the orderly close of RFC 8441 §5). */
+  close(): void {
+    this.transport.close();
+  }
+  /** RST_STREAM (CANCEL). */
+  destroy(): void {
+    this.transport.destroy();
+  }
+}
+
+/** What a stream of a connection is used for. */
+interface StreamUse {
+  /** Set once a WebSocket runs on it. */
+  transport?: NativeStreamTransport;
+  /** Request body (or early WebSocket bytes) not yet taken. */
+  body: Uint8Array[];
+  bodyBytes: number;
+  /** Body bytes credited back to the client. */
+  credited: number;
+  /** END_STREAM from the client arrived. */
+  ended: boolean;
+  /** Gone: reset or closed. */
+  gone: boolean;
+  /** Called on each change (data, end, gone, drain) by whoever waits. */
+  wake?: () => void;
+}
+
+/** One HTTP/2 connection: the protocol core over an accepted socket. */
+class NativeConnection implements TransportSink, NativeStreamHost {
+  readonly #front: NativeHttp2Front;
+  readonly socket: AcceptedSocket;
+  readonly core: Http2ServerConnection;
+  readonly streams = new Map<number, StreamUse>();
+  #scheduled = false;
+  #blocked = false;
+  #finished = false;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly closed: Promise<void>;
+
+  constructor(front: NativeHttp2Front, socket: AcceptedSocket, http: HttpHost) {
+    this.#front = front;
+    this.socket = socket;
+    const listener: Http2ServerListener = {
+      request: (id, fields, end) => this.#request(id, fields, end),
+      data: (id, data, end) => this.#streamData(id, data, end),
+      closed: (id, code) => this.#streamClosed(id, code),
+      sent: (id) => this.#sent(id),
+    };
+    this.core = new Http2ServerConnection(listener, {
+      maxHeaderListSize: Math.max(http.maxHeadBytes, 4096),
+    });
+    this.closed = socket.transport.closed;
+    this.#idle();
+    this.#write();
+    socket.transport.attach!(this);
+  }
+
+  get remoteAddress(): TransportAddress | undefined {
+    return this.socket.transport.remoteAddress;
+  }
+
+  // --- TransportSink (the socket) ---
+
+  data(chunk: Uint8Array): void {
+    this.core.receive(chunk);
+    this.#write();
+  }
+
+  end(_error?: Error): void {
+    // The client left (or the socket failed): its streams are over.
+    this.socket.destroy();
+    this.#finish();
+  }
+
+  drain(): void {
+    this.#blocked = false;
+    for (const use of this.streams.values()) {
+      use.transport?.drained();
+      use.wake?.();
+    }
+  }
+
+  // --- the core's events ---
+
+  #request(streamId: number, fields: HeaderField[], endStream: boolean): void {
+    this.streams.set(streamId, {
+      body: [],
+      bodyBytes: 0,
+      credited: 0,
+      ended: endStream,
+      gone: false,
+    });
+    this.#busy();
+    void this.#front.onRequest(this, streamId, fields);
+  }
+
+  // --- NativeStreamHost ---
+
+  send(streamId: number, chunks: readonly Uint8Array[], end: boolean): void {
+    this.core.send(streamId, chunks, end);
+    this.schedule();
+  }
+
+  consume(streamId: number, n: number): void {
+    this.core.consume(streamId, n);
+    this.schedule();
+  }
+
+  reset(streamId: number, code: number): void {
+    this.core.reset(streamId, code);
+    this.schedule();
+  }
+
+  pending(streamId: number): number {
+    return this.core.queued(streamId) + (this.#blocked ? STREAM_WRITE_HIGH_WATER_BYTES + 1 : 0);
+  }
+
+  // --- the rest ---
+
+  #streamData(streamId: number, data: Uint8Array, endStream: boolean): void {
+    const use = this.streams.get(streamId);
+    if (!use) return;
+    if (use.transport) {
+      use.transport.push(data);
+      if (endStream) use.transport.endRemote();
+    } else if (data.length > 0) {
+      use.body.push(data);
+      use.bodyBytes += data.length;
+    }
+    if (endStream) use.ended = true;
+    use.wake?.();
+  }
+
+  /** The core said a stream is over. */
+  #streamClosed(streamId: number, code: number): void {
+    const use = this.streams.get(streamId);
+    if (!use) return;
+    this.streams.delete(streamId);
+    use.gone = true;
+    use.transport?.gone(code);
+    use.wake?.();
+    if (this.streams.size === 0) this.#idle();
+  }
+
+  /** A stream's queued DATA went out. */
+  #sent(streamId: number): void {
+    const use = this.streams.get(streamId);
+    use?.transport?.drained();
+    use?.wake?.();
+  }
+
+  /** Writes what the core owes at the end of this turn (one write for everything queued in it). */
+  schedule(): void {
+    if (this.#scheduled || this.#finished) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#write();
+    });
+  }
+
+  #write(): void {
+    if (this.#finished) return;
+    const out = this.core.takeOutput();
+    if (out.length > 0) {
+      const transport = this.socket.transport;
+      if (transport.writeNow) {
+        if (!transport.writeNow(out)) this.#blocked = true;
+      } else {
+        transport.write(out).catch(() => this.socket.destroy());
+      }
+    }
+    if (this.core.done) {
+      this.#finished = true;
+      this.socket.close();
+      this.#finish();
+    }
+  }
+
+  /** Graceful end: GOAWAY; the connection closes once its streams ended. */
+  shutdown(): void {
+    this.core.shutdown();
+    this.#write();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.#finish();
+  }
+
+  #busy(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  /**
+   * A connection with no stream open closes after the keep-alive time (the
+   * first request within the handshake time); one carrying WebSockets
+   * stays, as their idle timeouts are the handler's.
+   */
+  #idle(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#finished) return;
+    const http = this.#front.http;
+    this.#idleTimer = setTimeout(() => {
+      if (this.streams.size === 0 && this.core.streamCount === 0) this.shutdown();
+    }, Math.max(http.handshakeTimeoutMs, http.keepAliveTimeoutMs));
+  }
+
+  #finish(): void {
+    clearTimeout(this.#idleTimer);
+    this.#finished = true;
+    for (const use of this.streams.values()) {
+      use.gone = true;
+      use.transport?.gone(H2ErrorCode.CANCEL);
+      use.wake?.();
+    }
+    this.streams.clear();
+    this.#front.forget(this);
+  }
+}
+
+/** The HTTP/2 connections of one `serve()`, on sprig's own endpoint. @internal */
+export class NativeHttp2Front {
+  readonly http: HttpHost;
+  readonly #secure: boolean;
+  readonly #connections = new Set<NativeConnection>();
+  #closing = false;
+
+  constructor(http: HttpHost, secure: boolean) {
+    this.http = http;
+    this.#secure = secure;
+  }
+
+  /** The number of open HTTP/2 connections. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** Takes a connection whose first bytes are (or whose ALPN chose) HTTP/2. */
+  accept(socket: AcceptedSocket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#connections.add(new NativeConnection(this, socket, this.http));
+  }
+
+  /** @internal */
+  forget(c: NativeConnection): void {
+    this.#connections.delete(c);
+  }
+
+  /** A request's header list arrived on `streamId`. @internal */
+  async onRequest(c: NativeConnection, streamId: number, fields: HeaderField[]): Promise<void> {
+    const headers: Http2Headers = {};
+    for (const [name, value] of fields) {
+      const had = headers[name];
+      headers[name] = had === undefined
+        ? value
+        : [...(Array.isArray(had) ? had : [String(had)]), value];
+    }
+    const host = this.http.host;
+    const remoteAddress = c.remoteAddress;
+    const method = String(headers[":method"] ?? "");
+    const url = checkRequestTarget(headers, this.#secure);
+    if (url === undefined) {
+      return this.#respond(c, streamId, textResponse(400, "bad :authority or :path"), false);
+    }
+    const path = String(headers[":path"] ?? "");
+    const head: RequestHead = {
+      kind: "request",
+      method,
+      target: path,
+      version: "HTTP/2",
+      headers: headersOf(headers),
+      rawHeaders: rawOf(headers),
+    };
+
+    // 1. A WebSocket: the extended CONNECT of RFC 8441.
+    if (method === "CONNECT" && headers[":protocol"] !== undefined) {
+      const decision = await host.decide({
+        head,
+        url,
+        remoteAddress,
+        negotiateExtensions: true,
+        extendedConnect: headers,
+      });
+      if (!decision.accepted) return this.#respond(c, streamId, decision.response, false);
+      const use = c.streams.get(streamId);
+      if (!use || use.gone) {
+        decision.release();
+        return;
+      }
+      const out: HeaderField[] = [[":status", "200"]];
+      try {
+        for (const [name, value] of new Headers(decision.headers)) {
+          if (!HOP_BY_HOP.has(name) && !name.startsWith("sec-websocket-")) out.push([name, value]);
+        }
+        if (decision.protocol !== undefined) {
+          out.push(["sec-websocket-protocol", decision.protocol]);
+        }
+        if (decision.extensionsHeader !== undefined) {
+          out.push(["sec-websocket-extensions", decision.extensionsHeader]);
+        }
+      } catch (error) {
+        decision.release();
+        host.reportError(error);
+        c.reset(streamId, H2ErrorCode.INTERNAL_ERROR);
+        return;
+      }
+      c.core.respond(streamId, out, false);
+      c.schedule();
+      const transport = new NativeStreamTransport(c, streamId);
+      use.transport = transport;
+      // Bytes that came with or right after the CONNECT.
+      for (const chunk of use.body) transport.push(chunk);
+      use.body = [];
+      use.bodyBytes = 0;
+      if (use.ended) transport.endRemote();
+      startChannel(host, new StreamSocket(transport, this.#secure), decision, EMPTY);
+      return;
+    }
+
+    // 2. A plain request: the app's fetch, or 426.
+    const fetch = this.http.fetch;
+    if (method === "CONNECT") {
+      return this.#respond(c, streamId, textResponse(405, "CONNECT is for WebSockets here"), false);
+    }
+    if (!fetch) {
+      return this.#respond(
+        c,
+        streamId,
+        textResponse(426, "this endpoint speaks WebSocket only"),
+        false,
+      );
+    }
+    const body = await this.#readBody(c, streamId, this.http.maxBodyBytes);
+    if (body === "gone") return;
+    if (body === undefined) {
+      return this.#respond(c, streamId, textResponse(413, "request body too large"), false);
+    }
+    let response: Response;
+    try {
+      const hasBody = body.length > 0 && method !== "GET" && method !== "HEAD";
+      const request = new Request(url, {
+        method,
+        headers: head.headers,
+        body: hasBody ? (body as Uint8Array<ArrayBuffer>) : undefined,
+      });
+      response = await fetch(request, { remoteAddress });
+      if (!(response instanceof Response)) throw new TypeError("fetch must return a Response");
+    } catch (error) {
+      host.reportError(error);
+      response = textResponse(500, "internal error");
+    }
+    await this.#respond(c, streamId, response, method === "HEAD");
+  }
+
+  /** The request body, read whole (credited as it comes); undefined past `max`. */
+  #readBody(
+    c: NativeConnection,
+    streamId: number,
+    max: number,
+  ): Promise<Uint8Array | undefined | "gone"> {
+    const use = c.streams.get(streamId);
+    if (!use) return Promise.resolve("gone");
+    return new Promise((resolve) => {
+      const check = () => {
+        if (use.bodyBytes > max) {
+          use.wake = undefined;
+          return resolve(undefined);
+        }
+        if (use.gone) {
+          use.wake = undefined;
+          return resolve("gone");
+        }
+        // Credit what arrived: the body is bounded by `max`, not by the window.
+        if (use.bodyBytes > use.credited) {
+          c.consume(streamId, use.bodyBytes - use.credited);
+          use.credited = use.bodyBytes;
+        }
+        if (!use.ended) return;
+        use.wake = undefined;
+        const out = new Uint8Array(use.bodyBytes);
+        let at = 0;
+        for (const chunk of use.body) {
+          out.set(chunk, at);
+          at += chunk.length;
+        }
+        use.body = [];
+        resolve(out);
+      };
+      use.wake = check;
+      check();
+    });
+  }
+
+  /**
+   * Sends a `Response` on a stream: its fields, then its body as DATA
+   * within the client's windows. When the client's side is still open
+   * (a refused body, a refused CONNECT), the stream is then reset with
+   * NO_ERROR (RFC 9113 §8.1).
+   */
+  async #respond(
+    c: NativeConnection,
+    streamId: number,
+    response: Response,
+    headOnly: boolean,
+  ): Promise<void> {
+    const use = c.streams.get(streamId);
+    if (!use || use.gone) {
+      await response.body?.cancel().catch(() => {});
+      return;
+    }
+    const status = response.status;
+    const bodiless = status === 204 || status === 304 || headOnly || response.body === null;
+    const fields: HeaderField[] = [[":status", String(status)]];
+    for (const [name, value] of response.headers) {
+      if (!HOP_BY_HOP.has(name)) fields.push([name, value]);
+    }
+    c.core.respond(streamId, fields, bodiless);
+    c.schedule();
+    if (bodiless) {
+      await response.body?.cancel().catch(() => {});
+    } else {
+      const reader = response.body!.getReader();
+      try {
+        while (!use.gone) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (use.gone) break;
+          c.send(streamId, [value], false);
+          if (c.pending(streamId) > STREAM_WRITE_HIGH_WATER_BYTES) {
+            await new Promise<void>((resolve) => {
+              use.wake = () => {
+                if (use.gone || c.pending(streamId) <= STREAM_WRITE_HIGH_WATER_BYTES / 2) {
+                  use.wake = undefined;
+                  resolve();
+                }
+              };
+            });
+          }
+        }
+        if (!use.gone) c.send(streamId, [], true);
+        else await reader.cancel().catch(() => {});
+      } catch (error) {
+        // A body that failed midway: the client sees the stream reset.
+        this.http.host.reportError(error);
+        c.reset(streamId, H2ErrorCode.INTERNAL_ERROR);
+        return;
+      }
+    }
+    if (use.ended || use.gone) return;
+    // The client is still sending: once the response is out, ask it to stop.
+    if (c.core.queued(streamId) > 0) {
+      await new Promise<void>((resolve) => {
+        use.wake = () => {
+          if (use.gone || c.core.queued(streamId) === 0) {
+            use.wake = undefined;
+            resolve();
+          }
+        };
+      });
+    }
+    if (!use.ended && !use.gone) c.reset(streamId, H2ErrorCode.NO_ERROR);
+  }
+
+  /**
+   * Graceful end: GOAWAY on every connection (streams in progress finish),
+   * then, after `deadlineMs`, the connections still open are dropped.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.#closing = true;
+    const connections = [...this.#connections];
+    if (connections.length === 0) return;
+    for (const c of connections) c.shutdown();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(connections.map((c) => c.closed)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+    ]);
+    clearTimeout(timer);
+    for (const c of [...this.#connections]) c.destroy();
+    this.#connections.clear();
+  }
+
+  /** Drops every connection now. */
+  destroy(): void {
+    this.#closing = true;
+    for (const c of [...this.#connections]) c.destroy();
+    this.#connections.clear();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The {@link Transport} over one stream of sprig's own HTTP/2 server
+ * connection (lib/protocol/http2/): what an extended CONNECT (RFC 8441)
+ * opened, as a byte stream for the WebSocket session.
+ *
+ * Backpressure is HTTP/2's own flow control: while the session pauses the
+ * transport, the bytes that still arrive are not credited back, so the
+ * client stops sending on this stream after one stream window; the other
+ * streams of the connection go on.
+ *
+ * @module
+ */
+
+import { H2ErrorCode } from "../protocol/http2/frame.ts";
+import { ReadQueue } from "../transport/read_queue.ts";
+import {
+  CLOSE_GRACE_MS,
+  type Transport,
+  type TransportAddress,
+  type TransportSink,
+} from "../transport/transport.ts";
+
+/** Bytes a stream may hold queued (beyond the client's windows) before `writeNow` says wait. */
+export const STREAM_WRITE_HIGH_WATER_BYTES = 64 * 1024;
+
+/** What a stream transport needs from its connection. @internal */
+export interface NativeStreamHost {
+  /** Queues DATA (and END_STREAM when `end`) and schedules the socket write. */
+  send(streamId: number, chunks: readonly Uint8Array[], end: boolean): void;
+  /** Credits consumed bytes back to the client. */
+  consume(streamId: number, n: number): void;
+  /** RST_STREAM. */
+  reset(streamId: number, code: number): void;
+  /** Bytes of the stream not yet written to the socket, plus whether the socket itself is full. */
+  pending(streamId: number): number;
+  /** The connection's peer. */
+  readonly remoteAddress: TransportAddress | undefined;
+}
+
+/** One HTTP/2 stream of sprig's own server as a byte stream. @internal */
+export class NativeStreamTransport implements Transport {
+  readonly #host: NativeStreamHost;
+  readonly #id: number;
+  readonly #reads: ReadQueue;
+  readonly closed: Promise<void>;
+  #resolveClosed!: () => void;
+  #sink: TransportSink | undefined;
+  #held = false;
+  /** Bytes delivered while held, credited on resume. */
+  #owed = 0;
+  #gone = false;
+  #ended = false;
+  #needDrain = false;
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(host: NativeStreamHost, streamId: number) {
+    this.#host = host;
+    this.#id = streamId;
+    this.#reads = new ReadQueue({
+      pause: () => {
+        this.#held = true;
+      },
+      resume: () => this.#release(),
+    });
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  // --- from the connection ---
+
+  /** DATA for this stream. */
+  push(data: Uint8Array): void {
+    if (data.length === 0) return;
+    if (this.#held) this.#owed += data.length;
+    else this.#host.consume(this.#id, data.length);
+    this.#reads.push(data);
+  }
+
+  /** The client ended its side (END_STREAM). */
+  endRemote(): void {
+    this.#reads.end();
+  }
+
+  /** The stream is over (`code` 0: both sides ended; else reset). */
+  gone(code: number): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#reads.end(
+      code !== 0 ? new Error(`the HTTP/2 stream was reset (error code ${code})`) : undefined,
+    );
+    this.#drained();
+    this.#resolveClosed();
+  }
+
+  /** The stream's queue or the socket drained. */
+  drained(): void {
+    if (this.#host.pending(this.#id) > STREAM_WRITE_HIGH_WATER_BYTES / 2) return;
+    this.#drained();
+  }
+
+  #drained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+    if (this.#needDrain) {
+      this.#needDrain = false;
+      this.#sink?.drain();
+    }
+  }
+
+  #release(): void {
+    this.#held = false;
+    const owed = this.#owed;
+    this.#owed = 0;
+    if (owed > 0 && !this.#gone) this.#host.consume(this.#id, owed);
+  }
+
+  // --- Transport ---
+
+  get bufferedAmount(): number {
+    return this.#host.pending(this.#id);
+  }
+
+  get remoteAddress(): TransportAddress | undefined {
+    return this.#host.remoteAddress;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    return this.#reads.read();
+  }
+
+  attach(sink: TransportSink): void {
+    this.#sink = sink;
+    this.#reads.attach(sink);
+  }
+
+  pause(): void {
+    this.#reads.hold();
+  }
+
+  resume(): void {
+    this.#reads.release();
+  }
+
+  writeNow(chunks: readonly Uint8Array[]): boolean {
+    if (this.#gone || this.#ended) return true; // the end is reported by `end`
+    this.#host.send(this.#id, chunks, false);
+    if (this.#host.pending(this.#id) <= STREAM_WRITE_HIGH_WATER_BYTES) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  write(chunks: readonly Uint8Array[]): Promise<void> {
+    if (this.#gone || this.#ended) {
+      return Promise.reject(this.#reads.error ?? new Error("the HTTP/2 stream is closed"));
+    }
+    this.#host.send(this.#id, chunks, false);
+    if (this.#host.pending(this.#id) <= STREAM_WRITE_HIGH_WATER_BYTES) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#drainWaiters.push(() => {
+        if (this.#gone && this.#host.pending(this.#id) > 0) {
+          reject(this.#reads.error ?? new Error("the HTTP/2 stream is closed"));
+        } else resolve();
+      });
+    });
+  }
+
+  /** Ends our side (END_STREAM after what is queued, RFC 8441 §5); the stream closes once the client ends its side. */
+  close(): void {
+    if (this.#gone || this.#ended) return;
+    this.#ended = true;
+    // Nothing more is read: what still comes is credited, so flow control
+    // never holds back the client's END_STREAM.
+    this.#reads.release();
+    this.#release();
+    this.#host.send(this.#id, [], true);
+    const timer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
+    void this.closed.then(() => clearTimeout(timer));
+  }
+
+  /** Resets the stream now (RST_STREAM with CANCEL). */
+  destroy(): void {
+    if (this.#gone) return;
+    this.#host.reset(this.#id, H2ErrorCode.CANCEL);
+  }
+}
