@@ -3,6 +3,8 @@
  *
  * - {@link connect}: a client with headers, subprotocols, TLS,
  *   permessage-deflate, keepalive, timeouts and clean closing;
+ * - {@link WebSocket}: the browser's `WebSocket` class (WHATWG), for code
+ *   and libraries written for it;
  * - {@link Session}: the live connection — async iteration, awaited sends,
  *   `ping()`, `close()`, web streams, `await using`;
  * - {@link serve} and the handler specification (`init`, `in`, `control`,
@@ -36,6 +38,15 @@ export {
   connect,
   type ConnectOptions,
 } from "./lib/client/connect.ts";
+export {
+  type BinaryType,
+  CloseEvent,
+  type CloseEventInit,
+  type EventHandler,
+  WebSocket,
+  WebSocketErrorEvent,
+  type WebSocketOptions,
+} from "./lib/client/websocket.ts";
 export {
   type WebSocketCloseInfo,
   type WebSocketOpenInfo,
@@ -76,3 +87,25 @@ export type {
 export { detectRuntime, type RuntimeName } from "./lib/transport/connect.ts";
 export type { Frame } from "./lib/protocol/frame.ts";
 export * from "./lib/server/mod.ts";
+export {
+  type AttemptInfo,
+  type BackoffOptions,
+  type ConnectedEvent,
+  type DisconnectedEvent,
+  RECONNECT_DEFAULTS,
+  type ReconnectDecision,
+  reconnecting,
+  ReconnectingClient,
+  type ReconnectingEnd,
+  type ReconnectingOptions,
+  type SendQueueOptions,
+} from "./lib/client/reconnecting.ts";
+export {
+  formatFrame,
+  type Telemetry,
+  type TelemetryChannel,
+  TelemetryChannels,
+  type TelemetryEventBase,
+  type TelemetryEvents,
+} from "./lib/telemetry.ts";
+export { proxyFromEnvironment, type ProxyOption } from "./lib/transport/proxy.ts";

@@ -13,8 +13,18 @@
  * {@link ArgumentRangeError} (a `RangeError`), each with a stable `code`
  * and the `argument` it concerns.
  *
+ * Every code is listed in {@link ERROR_CODES} with the class that carries it
+ * and its close code; {@link ErrorCode} is their union.
+ *
  * @module
  */
+
+import { ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "./error_codes.ts";
+
+export { ERROR_CODES, type ErrorCode, type ErrorCodeInfo };
+
+/** A code an extension or application defines for its own errors: `X_` then its name. */
+export type CustomErrorCode = `X_${string}`;
 
 /** Close codes of RFC 6455 §7.4.1 that sprig sends on its own. */
 export const CloseCode = {
@@ -54,18 +64,28 @@ export interface SprigErrorOptions {
  * ```
  */
 export class SprigError extends Error {
-  /** A stable identifier such as `"MASK_MISSING"`. */
-  readonly code: string;
+  /**
+   * A stable identifier such as `"MASK_MISSING"`: one of {@link ERROR_CODES}
+   * (the catalogue gives its class and close code), or `X_…` for an error an
+   * extension or application defines itself.
+   */
+  readonly code: ErrorCode | CustomErrorCode;
   /** The close code this error maps to, when it ends a connection. */
   readonly closeCode: number | undefined;
 
   /**
    * For subclasses, and for errors an extension or host raises itself.
    *
-   * @param code a stable identifier, never reworded once published
+   * @param code a stable identifier, never reworded once published: one of
+   *   {@link ERROR_CODES}, or `X_…` for your own
    * @param closeCode the close code to send when this error ends a connection
    */
-  constructor(code: string, message: string, closeCode?: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    closeCode?: number,
+    options?: SprigErrorOptions,
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -109,7 +129,7 @@ export class SprigError extends Error {
  */
 export class ProtocolError extends SprigError {
   /** `code` names the rule broken, such as `"MASK_MISSING"`; the close code is 1002. */
-  constructor(code: string, message: string, options?: SprigErrorOptions) {
+  constructor(code: ErrorCode | CustomErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, CloseCode.ProtocolError, options);
   }
 }
@@ -130,7 +150,7 @@ export class ProtocolError extends SprigError {
  */
 export class InvalidDataError extends SprigError {
   /** `code` names the problem, such as `"INVALID_UTF8"`; the close code is 1007. */
-  constructor(code: string, message: string, options?: SprigErrorOptions) {
+  constructor(code: ErrorCode | CustomErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, CloseCode.InvalidData, options);
   }
 }
@@ -155,7 +175,12 @@ export class MessageTooBigError extends SprigError {
   /** The limit that was exceeded, in bytes or parts as the message says. */
   readonly limit: number;
   /** `limit` is the configured limit that was passed; the close code is 1009. */
-  constructor(code: string, message: string, limit: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    limit: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, CloseCode.TooBig, options);
     this.limit = limit;
   }
@@ -204,7 +229,12 @@ export class HttpParseError extends SprigError {
    */
   readonly status: number;
   /** No close code: the head comes before any WebSocket connection exists. */
-  constructor(code: string, message: string, status: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    status: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, undefined, options);
     this.status = status;
   }
@@ -262,7 +292,7 @@ export class HandshakeError extends SprigError {
    * no connection exists yet.
    */
   constructor(
-    code: string,
+    code: ErrorCode | CustomErrorCode,
     message: string,
     init: { status: number; headers?: HeadersInit; body?: Uint8Array },
     options?: SprigErrorOptions,
@@ -303,7 +333,12 @@ export class ExtensionError extends SprigError {
    *   permessage-deflate uses 1007 for data that does not inflate and 1011 for
    *   its own failure, and none for a refused negotiation
    */
-  constructor(code: string, message: string, closeCode?: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    closeCode?: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, closeCode, options);
   }
 }
@@ -353,7 +388,12 @@ export class TimeoutError extends SprigError {
   /** The limit that passed, in milliseconds. */
   readonly timeoutMs: number;
   /** `code` names what timed out, such as `"CONNECT_TIMEOUT"` or `"KEEPALIVE_TIMEOUT"`. */
-  constructor(code: string, message: string, timeoutMs: number, options?: SprigErrorOptions) {
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    timeoutMs: number,
+    options?: SprigErrorOptions,
+  ) {
     super(code, message, undefined, options);
     this.timeoutMs = timeoutMs;
   }
@@ -388,10 +428,101 @@ export class ConnectionError extends SprigError {
    * `"CONNECT_REFUSED"`, `"HOST_NOT_FOUND"`, `"HOST_UNREACHABLE"`,
    * `"TLS_FAILED"` or `"CONNECT_FAILED"` (anything else); listening
    * (`serve()`) gives `"ADDRESS_IN_USE"`, `"ADDRESS_NOT_AVAILABLE"` or
-   * `"LISTEN_FAILED"`. `cause` holds the runtime's own error.
+   * `"LISTEN_FAILED"`, and `"REUSE_PORT_UNSUPPORTED"` where the runtime
+   * cannot share a port. `cause` holds the runtime's own error.
    */
-  constructor(code: string, message: string, options?: SprigErrorOptions) {
+  constructor(code: ErrorCode | CustomErrorCode, message: string, options?: SprigErrorOptions) {
     super(code, message, undefined, options);
+  }
+}
+
+/**
+ * HTTP/2 could not carry the WebSocket (RFC 8441). `code` says why:
+ * - `"EXTENDED_CONNECT_DISABLED"`: the server's SETTINGS lack
+ *   `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3), so it cannot take a
+ *   WebSocket over HTTP/2 (`connect()` with `http2: "auto"` falls back to
+ *   HTTP/1.1 instead of failing);
+ * - `"HTTP2_NOT_NEGOTIATED"`: `http2: true` over TLS, and the server did not
+ *   choose `h2` by ALPN;
+ * - `"HTTP2_STREAM_FAILED"`: the stream of the extended CONNECT was reset
+ *   or the HTTP/2 connection failed before the response;
+ * - `"HTTP2_SERVER_UNSUPPORTED"`: `serve()` with `http2` on a runtime whose
+ *   `node:http2` server cannot be used safely (Deno; see the README).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as http2 from "node:http2";
+ * import type { AddressInfo } from "node:net";
+ * import { connect, Http2Error } from "../mod.ts";
+ * // An HTTP/2 server without SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3).
+ * const server = http2.createServer();
+ * await once(server.listen(0, "127.0.0.1"), "listening");
+ * const { port } = server.address() as AddressInfo;
+ * try {
+ *   await connect(`ws://127.0.0.1:${port}/chat`, { http2: true });
+ *   assert.fail("the server cannot take a WebSocket over HTTP/2");
+ * } catch (error) {
+ *   if (!(error instanceof Http2Error)) throw error;
+ *   assert.equal(error.code, "EXTENDED_CONNECT_DISABLED");
+ * } finally {
+ *   await new Promise((closed) => server.close(closed));
+ * }
+ * ```
+ */
+export class Http2Error extends SprigError {
+  /** No close code: no WebSocket exists yet. */
+  constructor(code: ErrorCode, message: string, options?: SprigErrorOptions) {
+    super(code, message, undefined, options);
+  }
+}
+
+/**
+ * Pub/sub across instances (a `Broker` such as `redisBroker()`) could
+ * not carry messages, or found that some were lost. Local subscribers are
+ * never affected: what is reported here is remote delivery only. Reported
+ * through the server's `onError` (or the broker's own), never thrown at
+ * `publish()`.
+ *
+ * Codes: `"BROKER_UNAVAILABLE"` (the engine is unreachable: messages
+ * published here reach this instance's subscribers only, until it is back;
+ * reported once per outage), `"BROKER_PUBLISH_FAILED"` (the client rejected
+ * a publish; `cause` holds its error), `"BROKER_MESSAGES_LOST"` (a count of
+ * messages that did not cross: on the publishing side, those published
+ * during an outage, reported when it ends; on the receiving side, gaps in a
+ * publisher's sequence of a topic), `"BROKER_SUBSCRIBE_FAILED"` (the
+ * engine refused a subscription), `"BROKER_MESSAGE_INVALID"` (a message on
+ * the channel was not in sprig's format; it is dropped).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BrokerError } from "./errors.ts";
+ * const e = new BrokerError("BROKER_MESSAGES_LOST", "3 messages lost on topic room-1", {
+ *   lost: 3,
+ *   topics: ["room-1"],
+ * });
+ * assert.equal(e.lost, 3);
+ * assert.deepEqual(e.topics, ["room-1"]);
+ * assert.equal(e.closeCode, undefined); // no connection ends
+ * ```
+ */
+export class BrokerError extends SprigError {
+  /** How many messages did not cross, where the code counts them (`BROKER_MESSAGES_LOST`); else 0. */
+  readonly lost: number;
+  /** The topics concerned, where known (at most the first 100). */
+  readonly topics: readonly string[];
+  /** `code` says what failed (see the class); no close code: no connection ends. */
+  constructor(
+    code: ErrorCode | CustomErrorCode,
+    message: string,
+    details: { lost?: number; topics?: readonly string[] } = {},
+    options?: SprigErrorOptions,
+  ) {
+    super(code, message, undefined, options);
+    this.lost = details.lost ?? 0;
+    this.topics = details.topics ?? [];
   }
 }
 
@@ -455,5 +586,127 @@ export class ArgumentRangeError extends RangeError {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ArgumentRangeError";
     this.argument = argument;
+  }
+}
+
+/**
+ * A send on a reconnecting client found no live connection: the client is
+ * between connections (it will reconnect) or has stopped, and no send queue
+ * was asked for (or the client stopped before it could flush the queue).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotConnectedError, reconnecting, serve } from "../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const client = reconnecting(server.url); // no send queue
+ * await assert.rejects(
+ *   client.send("too early"), // before the first connection is open
+ *   (error) => error instanceof NotConnectedError && error.code === "NOT_CONNECTED",
+ * );
+ * await client.close();
+ * ```
+ */
+export class NotConnectedError extends SprigError {
+  /** The code is always `"NOT_CONNECTED"`; `message` says whether the client will reconnect. */
+  constructor(message = "the client is not connected", options?: SprigErrorOptions) {
+    super("NOT_CONNECTED", message, undefined, options);
+  }
+}
+
+/**
+ * A reconnecting client's send queue was full: the send was refused
+ * (`whenFull: "reject"`) or the oldest queued send was dropped to make room
+ * (`whenFull: "drop-oldest"`; the dropped send's promise rejects with it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reconnecting, SendQueueFullError, serve } from "../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const client = reconnecting(server.url, { sendQueue: { maxMessages: 1 } });
+ * const queued = client.send("queued"); // waits for the connection
+ * await assert.rejects(
+ *   client.send("one too many"),
+ *   (error) => error instanceof SendQueueFullError && error.limit === 1,
+ * );
+ * await queued; // sent once connected
+ * await client.close();
+ * ```
+ */
+export class SendQueueFullError extends SprigError {
+  /** The limit that was reached: `maxMessages`, or `maxBytes` (the message says which). */
+  readonly limit: number;
+  /** The code is always `"SEND_QUEUE_FULL"`. */
+  constructor(message: string, limit: number, options?: SprigErrorOptions) {
+    super("SEND_QUEUE_FULL", message, undefined, options);
+    this.limit = limit;
+  }
+}
+
+/**
+ * A proxy (HTTP CONNECT or SOCKS5) refused to open the tunnel, or answered
+ * in a way that is not its protocol. Failing to reach the proxy at all is a
+ * {@link ConnectionError}, as for any host.
+ *
+ * Codes: `"PROXY_AUTH_REQUIRED"` (HTTP 407, or a SOCKS5 proxy that accepts
+ * none of the offered authentication methods), `"PROXY_AUTH_FAILED"` (a
+ * SOCKS5 proxy refused the username and password, RFC 1929 §2),
+ * `"PROXY_REFUSED"` (any other refusal: an HTTP status other than 2xx, a
+ * SOCKS5 reply other than "succeeded", RFC 1928 §6) and
+ * `"PROXY_PROTOCOL_ERROR"` (an answer that could not be parsed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as http from "node:http";
+ * import type { AddressInfo } from "node:net";
+ * import { connect, ProxyError } from "../mod.ts";
+ * // An HTTP proxy on 127.0.0.1 that wants credentials for every tunnel.
+ * const proxy = http.createServer().on("connect", (_request, socket) => {
+ *   socket.end("HTTP/1.1 407 Proxy Authentication Required\r\n" +
+ *     "Proxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n");
+ * });
+ * await once(proxy.listen(0, "127.0.0.1"), "listening");
+ * const { port } = proxy.address() as AddressInfo;
+ * try {
+ *   // The proxy would resolve and reach the target; it refuses first.
+ *   await connect("wss://example.test/", { proxy: `http://127.0.0.1:${port}` });
+ *   assert.fail("the proxy should have refused");
+ * } catch (error) {
+ *   if (!(error instanceof ProxyError)) throw error;
+ *   assert.equal(error.code, "PROXY_AUTH_REQUIRED");
+ *   assert.equal(error.status, 407);
+ * } finally {
+ *   await new Promise((closed) => proxy.close(closed));
+ * }
+ * ```
+ */
+export class ProxyError extends SprigError {
+  /** Which kind of proxy answered: `"http"` (CONNECT) or `"socks5"`. */
+  readonly protocol: "http" | "socks5";
+  /**
+   * The proxy's answer: the HTTP status for an HTTP proxy (407, 403, 502…),
+   * the SOCKS5 reply code for a SOCKS5 proxy (RFC 1928 §6: 1 general
+   * failure, 2 not allowed by ruleset, 3 network unreachable, 4 host
+   * unreachable, 5 connection refused, …; 255 when no authentication method
+   * was acceptable; the RFC 1929 status for a refused login); 0 when it
+   * answered nothing usable.
+   */
+  readonly status: number;
+  /** An HTTP proxy's response headers (empty for SOCKS5). */
+  readonly headers: Headers;
+  /** `code` is one of the codes listed on the class. */
+  constructor(
+    code: "PROXY_AUTH_REQUIRED" | "PROXY_AUTH_FAILED" | "PROXY_REFUSED" | "PROXY_PROTOCOL_ERROR",
+    message: string,
+    init: { protocol: "http" | "socks5"; status: number; headers?: HeadersInit },
+    options?: SprigErrorOptions,
+  ) {
+    super(code, message, undefined, options);
+    this.protocol = init.protocol;
+    this.status = init.status;
+    this.headers = new Headers(init.headers);
   }
 }

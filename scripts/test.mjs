@@ -107,6 +107,7 @@ if (!only && args.length === 0) {
       "lib/server/adapters/mod.ts",
       "lib/transport/mod.ts",
       "lib/streams/mod.ts",
+      "lib/scale/mod.ts",
     ]],
     ["deno fmt --check", bin("deno"), ["fmt", "--check", "--quiet"]],
     ["package-lock complete (npm ci)", process.execPath, ["scripts/check_lock.mjs"]],

@@ -6,7 +6,6 @@
 
 import { ArgumentCheck } from "../arguments.ts";
 import {
-  AbortError,
   ArgumentRangeError,
   ConnectionError,
   HandshakeError,
@@ -29,7 +28,10 @@ import {
   type ClientRequest,
   createClientRequest,
   HandshakeCode,
+  type HandshakeResult,
 } from "../protocol/handshake.ts";
+import { checkHttp2Options, openHttp2, usesHttp2 } from "../http2/client.ts";
+import type { ClientHttp2Session } from "node:http2";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
 import {
@@ -41,6 +43,12 @@ import {
 import { abortReason } from "../transport/abort.ts";
 import { connectFailure } from "../transport/failure.ts";
 import { connectTransport } from "../transport/connect.ts";
+import {
+  connectThroughProxy,
+  parseProxyUrl,
+  proxyFromEnvironment,
+  type ProxyOption,
+} from "../transport/proxy.ts";
 import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
 
 /** TLS settings of a `wss:` connection. */
@@ -105,6 +113,51 @@ export interface ConnectOptions extends SessionOptions {
   transport?: Transport | Connector;
   /** Largest response head in bytes. Default 16 KiB. */
   maxHeadBytes?: number;
+  /**
+   * Connect through a proxy. Default none.
+   * - `"http://[user:password@]host[:port]"`: an HTTP `CONNECT` tunnel
+   *   (RFC 9110 §9.3.6), credentials sent as `Proxy-Authorization: Basic`;
+   * - `"socks5://[user:password@]host[:port]"` (or `socks5h://`): SOCKS5
+   *   (RFC 1928), with username/password authentication (RFC 1929); the
+   *   proxy resolves the target's host name;
+   * - `"env"`: the proxy the environment names for the URL's scheme, as
+   *   curl reads it: `https_proxy`/`HTTPS_PROXY` for `wss:`,
+   *   `http_proxy`/`HTTP_PROXY` for `ws:` (then `all_proxy`/`ALL_PROXY`),
+   *   none for hosts `no_proxy`/`NO_PROXY` lists (on Deno this needs
+   *   `--allow-env`).
+   *
+   * For `wss:`, TLS runs end to end inside the tunnel, verified as without
+   * a proxy. A refusal is a {@link ProxyError} with the proxy's status
+   * (`PROXY_AUTH_REQUIRED` for 407); an unreachable proxy a
+   * {@link ConnectionError}. `connectTimeoutMs` covers reaching the proxy,
+   * its answer and TLS. Cannot be combined with `transport` or `unixPath`.
+   */
+  proxy?: ProxyOption;
+  /**
+   * WebSocket over HTTP/2 (RFC 8441, extended CONNECT). Default false
+   * (HTTP/1.1).
+   * - `true`: `wss:` offers only `h2` by ALPN; `ws:` speaks cleartext
+   *   HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3). The server must
+   *   advertise `SETTINGS_ENABLE_CONNECT_PROTOCOL`, else {@link Http2Error}
+   *   `EXTENDED_CONNECT_DISABLED`; a TLS server that does not choose `h2`
+   *   gives `HTTP2_NOT_NEGOTIATED`.
+   * - `"auto"`: `wss:` offers `h2` and `http/1.1` by ALPN and uses what the
+   *   server picks; an h2 server without extended CONNECT is asked again
+   *   over HTTP/1.1 on a new connection. `ws:` uses HTTP/1.1 (there is no
+   *   ALPN to ask with, and h2c by Upgrade is not offered).
+   *
+   * A connection opened this way carries this one WebSocket and closes with
+   * it; to share one HTTP/2 connection, pass {@link http2Session}. Not
+   * combinable with `transport` or `unixPath`.
+   */
+  http2?: boolean | "auto";
+  /**
+   * An HTTP/2 connection of the application's (`node:http2`'s
+   * `http2.connect()`): the WebSocket becomes one more stream on it, beside
+   * its other requests and WebSockets. It must lead to the URL's origin;
+   * implies `http2: true`; it stays open when the WebSocket closes.
+   */
+  http2Session?: ClientHttp2Session;
 }
 
 /** The client's defaults, in one place. */
@@ -321,6 +374,41 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
     throw check.type("options.transport", "a Transport or a function that opens one", transport);
   }
   check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff);
+  if (o.proxy !== undefined) {
+    if (typeof o.proxy !== "string" && !(o.proxy instanceof URL)) {
+      throw check.type("options.proxy", '"env" or a proxy URL', o.proxy);
+    }
+    if (o.proxy !== "env") parseProxyUrl("options.proxy", check.fn, o.proxy);
+    if (o.transport !== undefined || o.unixPath !== undefined) {
+      throw check.problem(
+        "options.proxy",
+        "cannot be combined with options.transport or options.unixPath",
+      );
+    }
+  }
+  check.string("options.id", o.id);
+  const telemetry = o.telemetry as { channel?: unknown } | undefined;
+  if (
+    telemetry !== undefined &&
+    (typeof telemetry !== "object" || telemetry === null || typeof telemetry.channel !== "function")
+  ) {
+    throw check.type(
+      "options.telemetry",
+      "an object with a channel(name) method, such as node:diagnostics_channel",
+      telemetry,
+    );
+  }
+  checkHttp2Options(check, o);
+  if (
+    o.proxy !== undefined &&
+    (o.http2 !== undefined && o.http2 !== false || o.http2Session !== undefined)
+  ) {
+    // The HTTP/2 path dials with node:net/node:tls itself; tunnelling it is not built.
+    throw check.problem(
+      "options.proxy",
+      "cannot be combined with options.http2 or options.http2Session",
+    );
+  }
   // SessionOptions.
   check.integer("options.maxMessageBytes", o.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER);
   // RFC 6455 §5.5: a control frame may carry 125 bytes, so no frame limit is lower.
@@ -349,6 +437,13 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
   const { options, request } = prepared;
   const { signal } = options;
   if (signal?.aborted) throw abortReason(signal);
+  if (usesHttp2(options, request.secure)) {
+    return await openHttp2(prepared, {
+      start: startSession,
+      http1: (transport) =>
+        openOnce({ ...prepared, options: { ...options, http2: false, transport } }),
+    });
+  }
 
   // 1. The transport.
   const transport = await openTransport(options, {
@@ -383,7 +478,7 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
     }
   });
   let rest: Uint8Array;
-  let result;
+  let result: HandshakeResult;
   try {
     await Promise.race([transport.write([request.head]), interrupted]);
     let head: ResponseHead;
@@ -410,6 +505,21 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
     interrupted.catch(() => {});
   }
 
+  return startSession(prepared, transport, result, rest);
+}
+
+/**
+ * The session over a transport whose handshake succeeded (HTTP/1.1, or a
+ * stream of HTTP/2). @internal
+ */
+export function startSession(
+  prepared: PreparedConnection,
+  transport: Transport,
+  result: HandshakeResult,
+  rest: Uint8Array,
+): Session {
+  const { options, request } = prepared;
+  const { signal } = options;
   const keepalive = options.keepalive ?? {
     intervalMs: SESSION_DEFAULTS.keepaliveIntervalMs,
     timeoutMs: SESSION_DEFAULTS.keepaliveTimeoutMs,
@@ -452,7 +562,13 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
 async function openTransport(options: ConnectOptions, target: ConnectTarget): Promise<Transport> {
   const given = options.transport;
   if (given !== undefined && typeof given !== "function") return given;
-  const connector = given ?? connectTransport;
+  let connector = given ?? connectTransport;
+  if (options.proxy !== undefined) {
+    const proxy = options.proxy === "env"
+      ? proxyFromEnvironment(target)
+      : parseProxyUrl("options.proxy", "connect()", options.proxy);
+    if (proxy) connector = (t, s) => connectThroughProxy(proxy, t, s);
+  }
   const timeout = options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
   const timeoutSignal = AbortSignal.timeout(timeout);
   const signal = options.signal ? AbortSignal.any([options.signal, timeoutSignal]) : timeoutSignal;
@@ -465,7 +581,8 @@ async function openTransport(options: ConnectOptions, target: ConnectTarget): Pr
         cause: error,
       });
     }
-    if (error instanceof AbortError) throw error;
+    // An AbortError, or a proxy's refusal (ProxyError) or failure, already worded.
+    if (error instanceof SprigError) throw error;
     const where = target.unixPath ?? `${target.hostname}:${target.port}`;
     const code = connectFailure(error, target.tls === true);
     const what = code === "TLS_FAILED" ? "TLS failed with" : "could not connect to";

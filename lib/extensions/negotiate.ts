@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ExtensionError, HandshakeError } from "../errors.ts";
+import { type ErrorCode, ExtensionError, HandshakeError } from "../errors.ts";
 import type { Extension, ExtensionFactory, ExtensionOffer } from "./extension.ts";
 import { formatExtensionsHeader, parseExtensionsHeader } from "./header.ts";
 
@@ -181,7 +181,7 @@ export function acceptAsClient(
   response: HandshakeResponseInfo = { status: 101 },
 ): Extension[] {
   if (responseHeader == null) return [];
-  const fail = (code: string, message: string, cause?: unknown): never => {
+  const fail = (code: ErrorCode, message: string, cause?: unknown): never => {
     throw new HandshakeError(code, message, response, cause === undefined ? undefined : { cause });
   };
   let elements: ExtensionOffer[];

@@ -12,7 +12,7 @@
  */
 
 import { ArgumentCheck } from "../arguments.ts";
-import { HandshakeError } from "../errors.ts";
+import { type ErrorCode, HandshakeError } from "../errors.ts";
 import {
   checkExtensionFactories,
   type Extension,
@@ -476,7 +476,7 @@ export function checkServerResponse(
 ): HandshakeResult {
   const headers = head.headers;
   const response = { status: head.status, headers, body };
-  const fail = (code: string, message: string): never => {
+  const fail = (code: ErrorCode, message: string): never => {
     throw new HandshakeError(code, message, response);
   };
   // RFC 6455 §4.1: a status other than 101 is handled per HTTP; the
@@ -502,14 +502,30 @@ export function checkServerResponse(
       "the response's Sec-WebSocket-Accept does not match the key",
     );
   }
+  return checkNegotiation(request, response);
+}
+
+/**
+ * The client's checks of what the server chose, shared by HTTP/1.1 and
+ * HTTP/2 (RFC 8441 §5 keeps these fields): a subprotocol and extensions
+ * that were offered. @internal
+ *
+ * @throws {HandshakeError} `PROTOCOL_NOT_OFFERED`, or an extension code of {@link acceptAsClient}
+ */
+export function checkNegotiation(
+  request: Pick<ClientRequest, "protocols" | "extensions">,
+  response: { status: number; headers: Headers; body: Uint8Array },
+): HandshakeResult {
+  const headers = response.headers;
   // RFC 6455 §4.1: a subprotocol that was not requested fails the connection.
   const protocol = headers.get("sec-websocket-protocol");
   if (protocol !== null && !request.protocols.includes(protocol)) {
-    fail(
+    throw new HandshakeError(
       HandshakeCode.ProtocolNotOffered,
       request.protocols.length === 0
         ? "the server chose a subprotocol, but none was offered"
         : `the server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`,
+      response,
     );
   }
   // RFC 6455 §4.1: so does an extension that was not requested.
@@ -603,7 +619,7 @@ export function checkClientRequest(
   options: ServerHandshakeOptions = {},
 ): CheckedRequest {
   const headers = head.headers;
-  const fail = (code: string, message: string, status: number, extra?: HeadersInit): never => {
+  const fail = (code: ErrorCode, message: string, status: number, extra?: HeadersInit): never => {
     throw new HandshakeError(code, message, { status, headers: extra });
   };
   // RFC 6455 §4.2.1 item 1: an HTTP/1.1 or higher GET request.
@@ -659,30 +675,10 @@ export function checkClientRequest(
   if (decodeBase64(key)?.length !== 16) {
     fail(HandshakeCode.KeyInvalid, "Sec-WebSocket-Key is not the base64 of 16 bytes", 400);
   }
-  // RFC 6455 §4.2.1 item 8: a comma-separated list of subprotocol tokens.
-  const protocols: string[] = [];
-  const protocolHeader = headers.get("sec-websocket-protocol");
-  if (protocolHeader !== null) {
-    for (const item of protocolHeader.split(",")) {
-      const p = item.trim();
-      if (p === "") continue;
-      if (!isToken(p)) fail(HandshakeCode.ProtocolInvalid, "malformed Sec-WebSocket-Protocol", 400);
-      protocols.push(p);
-    }
-  }
-  let protocol: string | undefined;
-  const supported = options.protocols;
-  if (protocols.length > 0 && supported !== undefined) {
-    if (typeof supported === "function") {
-      protocol = supported([...protocols]) || undefined;
-      // RFC 6455 §4.2.2: the server's choice MUST be one the client offered.
-      if (protocol !== undefined && !protocols.includes(protocol)) {
-        throw new TypeError(`the chosen subprotocol ${JSON.stringify(protocol)} was not offered`);
-      }
-    } else {
-      protocol = protocols.find((p) => supported.includes(p));
-    }
-  }
+  const { protocols, protocol } = chooseSubprotocol(
+    headers.get("sec-websocket-protocol"),
+    options.protocols,
+  );
   // Last, as it builds live extensions that a refusal above would leak.
   const { header: extensionsHeader, extensions } = negotiateAsServer(
     options.extensions ?? [],
@@ -698,6 +694,51 @@ export function checkClientRequest(
     host: host!,
     path,
   };
+}
+
+/**
+ * Parses the client's `Sec-WebSocket-Protocol` and picks the server's
+ * subprotocol (RFC 6455 §4.2.1 item 8, §4.2.2), as {@link checkClientRequest}
+ * does; shared with the HTTP/2 handshake (RFC 8441 §5). @internal
+ *
+ * @throws {HandshakeError} 400 (`HANDSHAKE_PROTOCOL_INVALID`) for a malformed list
+ * @throws {TypeError} when a `protocols` function returns a protocol that was not offered
+ */
+export function chooseSubprotocol(
+  header: string | null,
+  supported: ServerHandshakeOptions["protocols"],
+): { protocols: string[]; protocol: string | undefined } {
+  // RFC 6455 §4.2.1 item 8: a comma-separated list of subprotocol tokens.
+  const protocols: string[] = [];
+  if (header !== null) {
+    for (const item of header.split(",")) {
+      const p = item.trim();
+      if (p === "") continue;
+      if (!isToken(p)) {
+        throw new HandshakeError(
+          HandshakeCode.ProtocolInvalid,
+          "malformed Sec-WebSocket-Protocol",
+          {
+            status: 400,
+          },
+        );
+      }
+      protocols.push(p);
+    }
+  }
+  let protocol: string | undefined;
+  if (protocols.length > 0 && supported !== undefined) {
+    if (typeof supported === "function") {
+      protocol = supported([...protocols]) || undefined;
+      // RFC 6455 §4.2.2: the server's choice MUST be one the client offered.
+      if (protocol !== undefined && !protocols.includes(protocol)) {
+        throw new TypeError(`the chosen subprotocol ${JSON.stringify(protocol)} was not offered`);
+      }
+    } else {
+      protocol = protocols.find((p) => supported.includes(p));
+    }
+  }
+  return { protocols, protocol };
 }
 
 /** Options of {@link createServerResponse}. */

@@ -13,7 +13,7 @@
  */
 
 import { ArgumentCheck } from "../arguments.ts";
-import { HttpParseError } from "../errors.ts";
+import { type ErrorCode, HttpParseError } from "../errors.ts";
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "./limits.ts";
 
 const CR = 0x0d;
@@ -270,7 +270,7 @@ export class HeadParser<K extends HeadKind = HeadKind> {
   }
 }
 
-function malformed(code: string, message: string): HttpParseError {
+function malformed(code: ErrorCode, message: string): HttpParseError {
   return new HttpParseError(code, message, 400);
 }
 

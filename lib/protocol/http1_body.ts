@@ -10,7 +10,7 @@
  */
 
 import { ArgumentCheck } from "../arguments.ts";
-import { HttpParseError } from "../errors.ts";
+import { type ErrorCode, HttpParseError } from "../errors.ts";
 import type { RequestHead, ResponseHead } from "./http1.ts";
 
 /**
@@ -51,7 +51,7 @@ const MAX = Number.MAX_SAFE_INTEGER;
 /** The longest chunk-size in hex digits: 2^53 − 1 needs 14. */
 const MAX_SIZE_DIGITS = 14;
 
-function malformed(code: string, message: string): HttpParseError {
+function malformed(code: ErrorCode, message: string): HttpParseError {
   return new HttpParseError(code, message, 400);
 }
 

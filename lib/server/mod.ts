@@ -57,6 +57,13 @@ export {
   type UpgradeInfo,
   type WebSocketHostOptions,
 } from "./handler/options.ts";
-export { PublishedMessage, type Subscriber, Topics } from "./handler/pubsub.ts";
+export {
+  type Broker,
+  type BrokerTarget,
+  PublishedMessage,
+  type Subscriber,
+  Topics,
+  type TopicsOptions,
+} from "./handler/pubsub.ts";
 export type { ChannelCapabilities } from "./handler/channel.ts";
 export type { WebSocketHub } from "./handler/host.ts";

@@ -340,6 +340,12 @@ export class LiveConnection implements TransportSink {
       if (total < JOIN_BELOW) out = [concatBytes(chunks, total)];
     }
     const t = this.transport;
+    // The cap applies to what this write finds waiting (the option's
+    // contract), not to the write itself: one large message to a peer that
+    // reads must pass, even where little leaves at once (an HTTP/2 stream's
+    // flow-control window).
+    const cap = this.#options.maxSendBufferBytes;
+    const waiting = cap === undefined ? 0 : (t.bufferedAmount ?? 0) + this.#inFlight;
     if (t.writeNow) {
       if (!t.writeNow(out) && !this.#blocked) this.#block();
     } else {
@@ -353,10 +359,8 @@ export class LiveConnection implements TransportSink {
       if (!this.#blocked && this.#inFlight > WRITE_HIGH_WATER_BYTES) this.#block();
     }
     this.#settleWaiter();
-    const cap = this.#options.maxSendBufferBytes;
-    if (cap !== undefined && this.#blocked) {
-      const buffered = this.bufferedAmount;
-      if (buffered > cap) return this.#overflow(buffered, cap);
+    if (cap !== undefined && this.#blocked && waiting > cap) {
+      return this.#overflow(this.bufferedAmount, cap);
     }
     this.#afterFlush();
   }

@@ -20,6 +20,12 @@ import { encodeUtf8 } from "../protocol/utf8.ts";
 import { Emitter } from "./events.ts";
 import { LiveConnection, type LiveReceiver } from "./live.ts";
 import { MessageQueue } from "./queue.ts";
+import {
+  formatFrame,
+  type Telemetry,
+  type TelemetryPublisher,
+  telemetryPublisher,
+} from "../telemetry.ts";
 import { type CloseInfo, ConnectionClosedError, type MessageData, type SendData } from "./types.ts";
 
 export { type CloseInfo, ConnectionClosedError, type MessageData, type SendData };
@@ -88,8 +94,25 @@ export interface SessionOptions {
    * socket (backpressure). Default 16; range ≥ 1.
    */
   maxQueuedMessages?: number;
-  /** Logs every frame both ways through this function, for debugging. Default none. */
+  /**
+   * Logs every frame both ways through this function, one readable line
+   * each (`>> fin=1 rsv=0 op=1 len=5 text "hello"`; see `formatFrame`), for
+   * debugging: `trace: console.error`. Default none.
+   */
   trace?: (line: string) => void;
+  /**
+   * Publishes the connection's life cycle and frames on named channels
+   * (see `TelemetryChannels`): pass `node:diagnostics_channel` itself, or
+   * any object with `channel(name)`. Default none.
+   */
+  telemetry?: Telemetry;
+  /**
+   * The connection's id in telemetry events. Default `c<n>`, `n` counting
+   * the client connections of this process.
+   */
+  id?: string;
+  /** Extra fields for every telemetry event of this connection (a reconnecting client's). @internal */
+  telemetryContext?: Record<string, unknown>;
   /**
    * Listeners attached before the first byte is read, so that nothing is
    * missed (a message may arrive together with the handshake response).
@@ -124,6 +147,7 @@ export const SESSION_DEFAULTS = {
 type Ping = { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void };
 
 const noop = () => {};
+let nextSessionId = 1;
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** A rejected promise that is never reported as unhandled: the caller may ignore it. */
@@ -156,6 +180,10 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   readonly #conn: Connection;
   readonly #info: SessionInfo;
   readonly #trace: ((line: string) => void) | undefined;
+  readonly #telemetry: TelemetryPublisher | undefined;
+  readonly #telemetryBase: { role: "client" | "server"; id: string } | undefined;
+  /** The id telemetry events name this connection by. */
+  readonly id: string;
   readonly #queue: MessageQueue;
   readonly #events = new Emitter<SessionEvents>();
   /** Resolves, never rejects, when the session has ended. */
@@ -179,6 +207,11 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   ) {
     this.#info = info;
     this.#trace = options.trace;
+    this.id = options.id ?? `c${nextSessionId++}`;
+    if (options.telemetry) {
+      this.#telemetry = telemetryPublisher(options.telemetry);
+      this.#telemetryBase = { ...options.telemetryContext, role: "client", id: this.id };
+    }
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const conn = this.#conn = connection instanceof Connection ? connection : new Connection({
       ...connection,
@@ -200,6 +233,16 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       }
     }
     if (options.keepalive) this.#startKeepalive(options.keepalive);
+    const t = this.#telemetry;
+    if (t && t.connected.hasSubscribers) {
+      t.connected.publish({
+        ...this.#telemetryBase,
+        timestamp: Date.now(),
+        url: info.url,
+        protocol: info.protocol,
+        extensions: info.extensions,
+      });
+    }
     this.#events.emit("open", this);
     live.start(this.#receiver);
   }
@@ -274,13 +317,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   }
 
   #onFrame(direction: "in" | "out", frame: Frame): void {
-    if (this.#trace) {
-      this.#trace(
-        `${direction === "in" ? "<<" : ">>"} fin=${
-          frame.fin ? 1 : 0
-        } rsv=${frame.rsv} op=${frame.opcode} len=${frame.payload.length}`,
-      );
-    }
+    if (this.#trace) this.#trace(formatFrame(direction, frame));
+    if (this.#telemetry) this.#telemetry.frame(direction, frame, this.#telemetryBase!);
     if (this.#events.has("frame")) this.#events.emit("frame", { direction, frame });
   }
 
@@ -420,17 +458,21 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *
    * @param code 1000 (default); any code that may be sent: 1000–1003,
    *   1007–1014 (for instance 1008 policy, 1011 error, 1013 try again later)
-   *   and 3000–4999 (registered and private use)
-   * @param reason at most 123 bytes of UTF-8
+   *   and 3000–4999 (registered and private use); `null` sends a close frame
+   *   with no status code (the peer sees 1005, RFC 6455 §7.1.5), as a
+   *   browser's `close()` and ws's `close()` without arguments do
+   * @param reason at most 123 bytes of UTF-8; must be empty when `code` is `null`
    * @throws {ArgumentRangeError} (a `RangeError`) for a code that may not be
    *   sent (1005, 1006, 1015, …) or a reason over 123 bytes of UTF-8
    * @throws {InvalidArgumentError} (a `TypeError`) for a code that is not a
-   *   number or a reason that is not a string
+   *   number or `null`, a reason that is not a string, or a reason without a code
    */
-  async close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
-    checkClose(code, reason);
+  async close(code: number | null = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
+    if (code === null) {
+      if (reason !== "") throw CLOSE.problem("reason", "needs a close code (code is null)");
+    } else checkClose(code, reason);
     if (this.#closeInfo) return this.#closeInfo;
-    this.#live.close(code, reason);
+    this.#live.close(code ?? undefined, reason);
     return await this.closed;
   }
 
@@ -454,6 +496,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       this.#pings.clear();
     }
     this.#queue.wake();
+    const t = this.#telemetry;
+    if (t && t.disconnected.hasSubscribers) {
+      t.disconnected.publish({
+        ...this.#telemetryBase,
+        timestamp: Date.now(),
+        code: info.code,
+        reason: info.reason,
+        wasClean: info.wasClean,
+        ...(info.error ? { error: info.error } : {}),
+      });
+    }
     this.#events.emit("close", info);
     this.#resolveClosed(info);
   }
@@ -642,12 +695,12 @@ const PING = new ArgumentCheck("ping()");
 const CLOSE = new ArgumentCheck("close()");
 
 /**
- * The checks of `close(code, reason)`, with errors naming the argument.
+ * The checks of `close(code, reason)`, with errors naming the argument. @internal
  *
  * @throws {ArgumentRangeError} for a code that may not be sent (RFC 6455 §7.4.1) or a reason over 123 bytes
  * @throws {InvalidArgumentError} for a code that is not a number or a reason that is not a string
  */
-function checkClose(code: unknown, reason: unknown): void {
+export function checkClose(code: unknown, reason: unknown): void {
   if (typeof code !== "number") throw CLOSE.type("code", "a number", code);
   if (!Number.isInteger(code) || !isValidReceivedCloseCode(code)) {
     throw CLOSE.range("code", "1000–1003, 1007–1014 or 3000–4999", code);

@@ -38,3 +38,4 @@ export { connectNode, fromNodeSocket } from "./node.ts";
 export { connectDeno, type DenoConn, fromDenoConn } from "./deno.ts";
 export { type BunSocket, BunTransport, type BunTransportOptions, connectBun } from "./bun.ts";
 export { fromWebSocketLikeSocket, type WebSocketLikeSocket } from "./web.ts";
+export { connectThroughProxy, proxyFromEnvironment, type ProxyOption } from "./proxy.ts";

@@ -1,11 +1,13 @@
 // A browser as a WebSocket client, for interop tests: headless Chromium
 // (Debian's /usr/bin/chromium) driven by playwright-core, on Node.
-//   node tests/_peers/chromium_client.mjs URL [timeoutMs]
+//   node tests/_peers/chromium_client.mjs URL [timeoutMs] [--insecure]
+// --insecure accepts the test certificate (tests/_fixtures), for https: pages.
 // Opens URL, waits until the page sets `globalThis.__result` (or the timeout),
 // prints it as one JSON line and exits. The page does the WebSocket work.
 import { chromium } from "playwright-core";
 
 const [url, timeoutArg] = process.argv.slice(2);
+const insecure = process.argv.includes("--insecure");
 const timeout = Number(timeoutArg ?? 20000);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -18,10 +20,11 @@ const browser = await chromium.launch({
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    ...(insecure ? ["--ignore-certificate-errors"] : []),
   ],
 });
 try {
-  const page = await browser.newPage();
+  const page = await browser.newPage(insecure ? { ignoreHTTPSErrors: true } : {});
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
   await page.goto(url, { timeout });

@@ -162,6 +162,13 @@ const CASES: Array<[string, () => unknown, unknown, Kind, string]> = [
   ["trace a string", base, { trace: "yes" }, "type", "options.trace"],
   ["on with an unknown event", base, { on: { tick: () => {} } }, "type", "options.on"],
   ["on.message a string", base, { on: { message: "x" } }, "type", "options.on.message"],
+  [
+    "proxy with http2 (the HTTP/2 path is not tunnelled)",
+    base,
+    { proxy: "http://127.0.0.1:3128", http2: true },
+    "type",
+    "options.proxy",
+  ],
 ];
 
 describe("connect(), new WebSocketStream(), withWebSocket(): malformed arguments", () => {

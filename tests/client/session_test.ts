@@ -235,4 +235,24 @@ describe("Session methods check their arguments (typed errors naming them)", () 
     const info2 = await session.close(4000, "é".repeat(61)); // 122 bytes: fine
     assert.equal(info2.code, 4000);
   });
+
+  it("close(null) sends a close frame without a status code; a reason then needs a code", async () => {
+    const [clientEnd, serverEnd] = memoryPair();
+    const received: ConnectionEvent[] = [];
+    rawServer(serverEnd, (events) => received.push(...events));
+    const session = new Session(clientEnd, { role: "client" }, info, {});
+    await assert.rejects(
+      session.close(null, "why"),
+      (e) => named(e, InvalidArgumentError, "reason", "close()"),
+    );
+    const end = await session.close(null);
+    assert.deepEqual(received.find((e) => e.type === "close"), {
+      type: "close",
+      code: 1005,
+      reason: "",
+      wasClean: true,
+    });
+    assert.equal(end.code, 1005); // the peer echoed an empty close frame
+    assert.equal(end.wasClean, true);
+  });
 });

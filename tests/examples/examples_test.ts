@@ -38,6 +38,13 @@ describe(`examples (run with ${runtime === "node" ? "tsx" : runtime})`, () => {
     assert.match(out, /server: .* left \(remote, 1000\)/);
   });
 
+  it("browser_api.ts: browser-style code runs on the WebSocket class", async () => {
+    const out = await run("browser_api.ts");
+    assert.match(out, /^open: readyState 1, extensions "permessage-deflate/m);
+    assert.match(out, /^message: example said: hello\nmessage: example said: goodbye$/m);
+    assert.match(out, /^close: code 1000, clean true, readyState 3$/m);
+  });
+
   it("sans_io.ts: two protocol cores talk without a socket", async () => {
     const out = await run("sans_io.ts");
     assert.match(out, /client got .*HELLO/s);

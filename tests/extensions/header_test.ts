@@ -217,7 +217,7 @@ describe("negotiateAsServer", () => {
     const b = new FakeFactory("b", {
       rsv: 0b010,
       respond: () => {
-        throw new ExtensionError("BAD_PARAMS", "bad params");
+        throw new ExtensionError("X_BAD_PARAMS", "bad params");
       },
     });
     const c = new FakeFactory("c", { rsv: 0b001 });
@@ -309,7 +309,7 @@ describe("acceptAsClient", () => {
   });
 
   test("accept throwing ExtensionError: EXTENSION_REJECTED with the cause", () => {
-    const cause = new ExtensionError("PMD_PARAMS", "bad window bits");
+    const cause = new ExtensionError("X_PMD_PARAMS", "bad window bits");
     const a = new FakeFactory("a", {
       accept: () => {
         throw cause;

@@ -464,7 +464,7 @@ function fakeExtension(): Extension {
     encode: (payload) => ({ payload: payload.slice().reverse(), rsv: RSV2 }),
     decode: (payload, rsv, maxBytes) => {
       if (!(rsv & RSV2)) return payload;
-      if (payload.length > maxBytes) throw new MessageTooBigError("X", "too big", maxBytes);
+      if (payload.length > maxBytes) throw new MessageTooBigError("X_TOO_BIG", "too big", maxBytes);
       return payload.slice().reverse();
     },
   };

@@ -53,7 +53,7 @@ function fake(name: string, rsv = 0b100, opts: { acceptThrows?: boolean } = {}):
     rsv,
     offer: () => [{ name, params: [["level", "1"]] }],
     accept(response) {
-      if (opts.acceptThrows) throw new ExtensionError("FAKE_PARAMS", "bad params");
+      if (opts.acceptThrows) throw new ExtensionError("X_FAKE_PARAMS", "bad params");
       return live(response.params);
     },
     respond: (offers) => ({ response: offers[0], extension: live(offers[0].params) }),

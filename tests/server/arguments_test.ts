@@ -147,6 +147,43 @@ describe("checkHostArguments (for adapters): the same checks under the adapter's
   });
 });
 
+describe("a ws-, Bun- or browser-style handler is named as such", () => {
+  const shapes: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["ws-style onMessage", { onMessage: () => {} }, /onMessage → in/],
+    ["Bun.serve-style open/message/close", {
+      open: () => {},
+      message: () => {},
+      close: () => {},
+    }, /message → in, open → init, close → terminate|open → init, message → in, close → terminate/],
+    [
+      "browser-style onmessage/onclose",
+      { onmessage: () => {}, onclose: () => {} },
+      /onmessage → in/,
+    ],
+  ];
+  for (const [what, h, renames] of shapes) {
+    it(`${what}: serve() rejects it, naming sprig's callbacks and the renames`, async () => {
+      await assert.rejects(
+        serve({ hostname: "127.0.0.1", port: 0 }, h as typeof handler),
+        (e) =>
+          isArgumentError(e, "type", "handler", "serve()") &&
+          /init\(ctx\), in\(message, state\), control, info and terminate/.test(
+            (e as Error).message,
+          ) &&
+          renames.test((e as Error).message),
+      );
+    });
+  }
+  it("the adapters say the same", () => {
+    assert.throws(
+      () => nodeHttpAdapter({ onMessage: () => {} } as never),
+      (e) =>
+        isArgumentError(e, "type", "handler", "nodeHttpAdapter()") &&
+        /onMessage → in/.test((e as Error).message),
+    );
+  });
+});
+
 describe("the adapters check their arguments at the call", () => {
   const adapters: Array<[string, (h: unknown, o: unknown) => unknown]> = [
     ["nodeHttpAdapter()", (h, o) => nodeHttpAdapter(h as never, o as never)],

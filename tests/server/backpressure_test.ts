@@ -50,6 +50,7 @@ describe("inbound backpressure (server stack over memory)", () => {
         protocol: "",
         extensions: "",
         remoteAddress: undefined,
+        httpVersion: "1.1",
         data: undefined,
       },
       { topics: new Topics(), reportError: () => {}, removed: () => {} },

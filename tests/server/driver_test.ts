@@ -133,6 +133,7 @@ function run<S>(
       protocol: "",
       extensions: "",
       remoteAddress: undefined,
+      httpVersion: "1.1",
       data: undefined,
     },
     h,

@@ -5,6 +5,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import * as http2 from "node:http2";
+import { readFileSync } from "node:fs";
 import { connect, detectRuntime } from "../../mod.ts";
 
 const runtime = detectRuntime();
@@ -34,7 +36,7 @@ function start(...flags: string[]): Promise<{ url: string; line: string; child: 
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (text: string) => {
       out += text;
-      const m = /(ws:\/\/\S+)/.exec(out);
+      const m = /(wss?:\/\/\S+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
       child.removeAllListeners("exit");
@@ -90,6 +92,78 @@ describe(`examples/echo_server.ts (started with ${runtime === "node" ? "tsx" : r
       await ws.send("plain");
       assert.equal(await ws.receive({ timeoutMs: 5000 }), "plain");
       await ws.close();
+    } finally {
+      await stop(child);
+    }
+  });
+
+  const fixture = (name: string) => new URL(`../_fixtures/${name}`, import.meta.url).pathname;
+
+  if (runtime === "deno") {
+    // Deno's node:http2 server is not used (see the README): --h2c says so.
+    it("--h2c exits with a message on Deno", async () => {
+      const child = spawn(command[0], [...command[1], "--port", "0", "--h2c"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let err = "";
+      child.stderr!.setEncoding("utf8");
+      child.stderr!.on("data", (t: string) => (err += t));
+      await new Promise((resolve) => child.once("close", resolve));
+      assert.match(err, /HTTP\/2 serving needs Node or Bun/);
+    });
+  } else {
+    it("--h2c serves WebSockets over cleartext HTTP/2, several per connection, and a plain GET", async () => {
+      const { url, line, child } = await start("--h2c");
+      try {
+        assert.match(line, /HTTP\/2 too/);
+        const session = http2.connect(url.replace(/^ws/, "http"));
+        session.on("error", () => {});
+        const [a, b] = await Promise.all([
+          connect(url, { http2Session: session }),
+          connect(url, { http2Session: session }),
+        ]);
+        await a.send("a");
+        await b.send("b");
+        assert.equal(await a.receive({ timeoutMs: 5000 }), "a");
+        assert.equal(await b.receive({ timeoutMs: 5000 }), "b");
+        const page = await new Promise<string>((resolve, reject) => {
+          const s = session.request({ ":path": "/" });
+          let body = "";
+          s.setEncoding("utf8");
+          s.on("data", (c: string) => (body += c));
+          s.on("end", () => resolve(body));
+          s.on("error", reject);
+        });
+        assert.match(page, /sprig echo server/);
+        await Promise.all([a.close(), b.close()]);
+        session.close();
+      } finally {
+        await stop(child);
+      }
+    });
+  }
+
+  it("--tls-cert/--tls-key serves wss:, with h2 beside HTTP/1.1 where the runtime serves HTTP/2", async () => {
+    const { url, child } = await start(
+      "--tls-cert",
+      fixture("server.pem"),
+      "--tls-key",
+      fixture("server.key"),
+    );
+    const ca = readFileSync(fixture("ca.pem"), "utf8");
+    try {
+      assert.match(url, /^wss:/);
+      const h1 = await connect(url, { tls: { caCerts: [ca] } });
+      await h1.send("h1");
+      assert.equal(await h1.receive({ timeoutMs: 5000 }), "h1");
+      await h1.close();
+      if (runtime !== "deno") {
+        const h2 = await connect(url, { http2: true, tls: { caCerts: [ca] } });
+        assert.equal(h2.headers.get("upgrade"), null); // a 200 to an extended CONNECT
+        await h2.send("h2");
+        assert.equal(await h2.receive({ timeoutMs: 5000 }), "h2");
+        await h2.close();
+      }
     } finally {
       await stop(child);
     }

@@ -32,6 +32,7 @@ import type {
 import type { PublishedMessage, Subscriber, Topics } from "./pubsub.ts";
 import { Eventually } from "../../util/eventually.ts";
 import type { Tickable, Ticker } from "../../util/ticker.ts";
+import type { TelemetryPublisher } from "../../telemetry.ts";
 
 /** What the driver needs from the server (or adapter) that hosts it. @internal */
 export interface DriverHost {
@@ -40,6 +41,8 @@ export interface DriverHost {
   reportError(error: unknown, ref: ConnectionRef<never>): void;
   /** The connection ended and `terminate` ran. */
   removed(driver: Driver): void;
+  /** Where lifecycle events go, when the host has a `telemetry` option. */
+  readonly telemetry?: TelemetryPublisher;
 }
 
 /** Per-connection settings of the driver. @internal */
@@ -50,6 +53,8 @@ export interface DriverOptions {
   maxQueuedMessages?: number;
   /** The host's shared timer for idle checks, ticking every `idleTimeoutMs / 4`. */
   idleTicker?: Ticker;
+  /** The connection's id, when allocated before the driver (see {@link allocateConnectionId}). */
+  id?: number;
 }
 
 /** Control frames kept for `control` while the handler is behind; later ones are not reported (pings are still answered). */
@@ -68,6 +73,11 @@ type StopCause =
 
 let nextId = 1;
 
+/** A new connection id (`ConnectionRef.id`), for a channel made before its driver. @internal */
+export function allocateConnectionId(): number {
+  return nextId++;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === "object" &&
     typeof (value as { then?: unknown }).then === "function";
@@ -78,7 +88,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * {@link ConnectionRef}. @internal
  */
 export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiver, Tickable {
-  readonly id: number = nextId++;
+  readonly id: number;
   readonly url: URL;
   readonly protocol: string;
   readonly remoteAddress: TransportAddress | undefined;
@@ -117,6 +127,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     host: DriverHost,
     options: DriverOptions,
   ) {
+    this.id = options.id ?? nextId++;
     this.#channel = channel;
     this.#handler = handler as unknown as Handler<unknown, unknown, unknown>;
     this.#host = host;
@@ -136,6 +147,17 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
 
   /** Runs `init`, then starts the channel. Once. */
   start(): void {
+    const t = this.#host.telemetry;
+    if (t && t.connected.hasSubscribers) {
+      t.connected.publish({
+        role: "server",
+        id: `s${this.id}`,
+        timestamp: Date.now(),
+        url: this.url.href,
+        protocol: this.protocol,
+        extensions: this.#context.extensions,
+      });
+    }
     this.#idleTicker?.add(this);
     const init = this.#handler.init;
     if (init) this.#call(() => init.call(this.#handler, this.#context));
@@ -255,6 +277,18 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   end(info: CloseInfo): void {
     if (this.#closedInfo !== undefined) return;
     this.#closedInfo = info;
+    const t = this.#host.telemetry;
+    if (t && t.disconnected.hasSubscribers) {
+      t.disconnected.publish({
+        role: "server",
+        id: `s${this.id}`,
+        timestamp: Date.now(),
+        code: info.code,
+        reason: info.reason,
+        wasClean: info.wasClean,
+        ...(info.error ? { error: info.error } : {}),
+      });
+    }
     if (this.#busy || this.#head < this.#kinds.length) this.#enqueue(END, undefined);
     else this.#terminate();
   }
@@ -415,15 +449,26 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     this.#head = 0;
     for (const topic of this.#topics) this.#host.topics.unsubscribe(topic, this);
     this.#topics.clear();
+    const reason = this.#terminateReason(this.#closedInfo!);
     const finish = () => {
       this.#host.removed(this);
+      const t = this.#host.telemetry;
+      if (t && t.terminated.hasSubscribers) {
+        t.terminated.publish({
+          role: "server",
+          id: `s${this.id}`,
+          timestamp: Date.now(),
+          reason: reason.type,
+          ...("error" in reason && reason.error ? { error: reason.error } : {}),
+        });
+      }
       this.#done.resolve();
     };
     const terminate = this.#handler.terminate;
     if (!terminate) return finish();
     let result: unknown;
     try {
-      result = terminate.call(this.#handler, this.#terminateReason(this.#closedInfo!), this.#state);
+      result = terminate.call(this.#handler, reason, this.#state);
     } catch (error) {
       this.#host.reportError(error, this);
       return finish();

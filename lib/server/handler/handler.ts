@@ -159,6 +159,11 @@ export interface ConnectionContext<I = unknown, D = unknown> {
   extensions: string;
   /** The peer's address, when the host knows it. */
   remoteAddress: TransportAddress | undefined;
+  /**
+   * How the WebSocket was opened: `"1.1"` by an HTTP/1.1 upgrade (RFC 6455
+   * §4), `"2"` by an extended CONNECT on an HTTP/2 stream (RFC 8441).
+   */
+  httpVersion: "1.1" | "2";
   /** What the `upgrade` hook attached (`{ data }`), else `undefined`. */
   data: D;
   /** This connection's address, for the rest of the app. */
@@ -323,6 +328,7 @@ export function testContext<I = unknown, D = unknown>(
     protocol: options.protocol ?? "",
     extensions: "",
     remoteAddress: undefined,
+    httpVersion: "1.1",
     data: options.data as D,
     ref,
   };

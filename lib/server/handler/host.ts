@@ -6,6 +6,7 @@
  * @module
  */
 
+import { checkExtendedConnect, type Http2Headers } from "../../protocol/extended_connect.ts";
 import { HandshakeError, SprigError } from "../../errors.ts";
 import type { ExtensionFactory } from "../../extensions/extension.ts";
 import {
@@ -23,6 +24,7 @@ import { Topics } from "./pubsub.ts";
 import { keepalivePeriod } from "./keepalive.ts";
 import { Ticker } from "../../util/ticker.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
+import { type TelemetryPublisher, telemetryPublisher } from "../../telemetry.ts";
 
 /** An accepted upgrade, before the 101 is sent. @internal */
 export interface Accepted {
@@ -58,6 +60,11 @@ export interface UpgradeRequest {
   request?: Request;
   /** False where the host does its own compression (or none): extensions are not negotiated. */
   negotiateExtensions: boolean;
+  /**
+   * An HTTP/2 extended CONNECT's header list: checked by RFC 8441 §4–5
+   * instead of RFC 6455 §4.2.1 (`head` then describes it for the hooks).
+   */
+  extendedConnect?: Http2Headers;
 }
 
 /**
@@ -98,12 +105,14 @@ const noop = () => {};
  * @internal
  */
 export class WebSocketHost implements DriverHost {
-  readonly topics: Topics = new Topics();
+  readonly topics: Topics;
   readonly connections: Set<Driver> = new Set();
   readonly options: WebSocketHostOptions<unknown>;
   readonly factories: ExtensionFactory[];
   /** permessage-deflate's threshold, for sharing published frames. */
   readonly deflateThreshold: number | undefined;
+  /** Where lifecycle events go (the `telemetry` option). */
+  readonly telemetry: TelemetryPublisher | undefined;
   readonly #handler: Handler<never, never, never>;
   readonly #maxConnections: number;
   readonly #origins: Set<string> | undefined;
@@ -118,6 +127,7 @@ export class WebSocketHost implements DriverHost {
   constructor(handler: Handler<never, never, never>, options: WebSocketHostOptions<unknown>) {
     this.#handler = handler;
     this.options = options;
+    this.topics = new Topics({ broker: options.broker, onError: (e) => this.reportError(e) });
     const compression = options.compression ?? true;
     this.factories = [];
     if (compression) {
@@ -128,6 +138,7 @@ export class WebSocketHost implements DriverHost {
     this.deflateThreshold = deflate instanceof PerMessageDeflateFactory
       ? deflate.options.threshold
       : undefined;
+    this.telemetry = options.telemetry ? telemetryPublisher(options.telemetry) : undefined;
     this.#maxConnections = options.maxConnections ?? SERVER_DEFAULTS.maxConnections;
     if (!(this.#maxConnections >= 1)) throw new RangeError("maxConnections is at least 1");
     this.#origins = options.origins && new Set(options.origins.map((o) => o.toLowerCase()));
@@ -206,10 +217,13 @@ export class WebSocketHost implements DriverHost {
     if (this.#shuttingDown) return refuse(503, "the server is shutting down");
     let checked: CheckedRequest;
     try {
-      checked = checkClientRequest(head, {
+      const check = {
         protocols: this.options.protocols,
         extensions: input.negotiateExtensions ? this.factories : [],
-      });
+      };
+      checked = input.extendedConnect
+        ? checkExtendedConnect(input.extendedConnect, check)
+        : checkClientRequest(head, check);
     } catch (error) {
       if (error instanceof HandshakeError) {
         return refuse(error.status, error.message, error.headers);
@@ -309,7 +323,7 @@ export class WebSocketHost implements DriverHost {
     channel: Channel,
     accepted: Accepted,
     extensions: string,
-    overrides: { idleTimeoutMs?: number } = {},
+    overrides: { idleTimeoutMs?: number; id?: number } = {},
   ): Driver {
     const context: Omit<ConnectionContext<unknown, unknown>, "ref"> = {
       url: accepted.url,
@@ -317,6 +331,7 @@ export class WebSocketHost implements DriverHost {
       protocol: accepted.protocol ?? "",
       extensions,
       remoteAddress: accepted.remoteAddress,
+      httpVersion: accepted.checked.key === "" ? "2" : "1.1",
       data: accepted.data,
     };
     const idleTimeoutMs = overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
@@ -325,6 +340,7 @@ export class WebSocketHost implements DriverHost {
       idleTimeoutMs,
       maxQueuedMessages: this.options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
       idleTicker: idleTimeoutMs > 0 ? this.ticker(idleTimeoutMs / 4) : undefined,
+      id: overrides.id,
     });
     this.#reserved--;
     this.connections.add(driver);
@@ -339,7 +355,7 @@ export class WebSocketHost implements DriverHost {
    * are dropped. Refuses new upgrades from the first call on.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
-    return this.#shutdown ??= this.#shutdownNow(options);
+    return this.#shutdown ??= this.#shutdownNow(options).finally(() => this.topics.close());
   }
 
   async #shutdownNow(options: ShutdownOptions): Promise<void> {

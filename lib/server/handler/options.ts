@@ -5,6 +5,7 @@
  */
 
 import { ArgumentCheck } from "../../arguments.ts";
+import type { Telemetry } from "../../telemetry.ts";
 import { checkExtensionFactories, type ExtensionFactory } from "../../extensions/extension.ts";
 import {
   checkCompressionOption,
@@ -20,6 +21,7 @@ import {
 import type { KeepaliveOptions } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { Awaitable, ConnectionRef } from "./handler.ts";
+import type { Broker } from "./pubsub.ts";
 
 /**
  * The defaults of {@link WebSocketHostOptions} and {@link ServeOptions}.
@@ -184,8 +186,31 @@ export interface WebSocketHostOptions<D = unknown> {
    * `() => {}` to drop them).
    */
   onError?: (error: unknown, ref?: ConnectionRef<never>) => void;
-  /** Logs every frame of every connection, for debugging. Default none. */
+  /**
+   * Logs every frame of every connection, one readable line each
+   * (`<< fin=1 rsv=0 op=1 len=5 text "hello"`), for debugging. sprig's own
+   * server and the `node:http` adapter only (the others' hosts parse frames
+   * themselves). Default none.
+   */
   trace?: (line: string) => void;
+  /**
+   * Publishes each connection's life cycle on the channels of
+   * `TelemetryChannels` (`connected`, `disconnected`, `terminated`, with
+   * role `"server"` and id `s<n>`, `n` being `ConnectionRef.id`), and its
+   * frames where sprig parses them (its own server and the `node:http`
+   * adapter): pass `node:diagnostics_channel` itself, or any object with
+   * `channel(name)`. Default none; without it a message costs one check.
+   */
+  telemetry?: Telemetry;
+  /**
+   * Carries `publish()` to the other instances of the application and
+   * delivers what they publish to the subscribers here (`redisBroker()` in
+   * `@sprig/websocket/scale`). Local subscribers get local messages at
+   * once either way; remote failures go to `onError` as `BrokerError`. A
+   * broker serves one server at a time. Default: none (topics stay in this
+   * process).
+   */
+  broker?: Broker;
 }
 
 /** TLS for {@link ServeOptions}. */
@@ -239,6 +264,32 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * the runtime's own.
    */
   listener?: "node" | "deno" | "bun";
+  /**
+   * Accept HTTP/2 too (RFC 9113), with WebSockets over it (RFC 8441:
+   * `SETTINGS_ENABLE_CONNECT_PROTOCOL` is advertised and each extended
+   * CONNECT runs `handler`; other requests go to `fetch`). Default false.
+   * With `tls`, ALPN offers `h2` beside `http/1.1` on the same port; without
+   * it, a connection that opens with the HTTP/2 preface is cleartext HTTP/2
+   * by prior knowledge (h2c, RFC 9113 §3.3) and any other is HTTP/1.1.
+   * Runs on `node:http2` over the `"node"` listener (implied; another
+   * `listener` is an argument error). Not on Deno, whose `node:http2`
+   * server can abort the process when a client goes away (an
+   * {@link Http2Error} `HTTP2_SERVER_UNSUPPORTED` there; see the README).
+   */
+  http2?: boolean;
+  /**
+   * Share the port with other servers that ask for it too (`SO_REUSEPORT`,
+   * Linux and the BSDs): start one per core, each in its own process or
+   * worker, and the kernel spreads connections over them. Share topics
+   * through a `broker`. Bun: `Bun.listen`'s `reusePort`. Deno:
+   * `Deno.listen`'s, which needs `--unstable-net`; without it (and with TLS)
+   * Deno's `node:net` listens instead. Node: 22.12 and later; before, serve()
+   * throws `ConnectionError` `REUSE_PORT_UNSUPPORTED`, except in a
+   * `node:cluster` worker, where the port is shared through the primary
+   * anyway (`runCluster()` in `@sprig/websocket/scale` uses that). Default
+   * false: a port in use fails with `ADDRESS_IN_USE`.
+   */
+  reusePort?: boolean;
   /** Aborting it shuts the server down (as `shutdown()`). */
   signal?: AbortSignal;
 }
@@ -314,18 +365,58 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   check.milliseconds("options.keepAliveTimeoutMs", o.keepAliveTimeoutMs);
   check.integer("options.maxBodyBytes", o.maxBodyBytes, 0, MAX);
   check.oneOf("options.listener", o.listener, ["node", "deno", "bun"]);
+  check.boolean("options.http2", o.http2);
+  if (o.http2 === true && o.listener !== undefined && o.listener !== "node") {
+    throw check.problem("options.listener", 'must be "node" (or absent) with http2: true');
+  }
+  check.boolean("options.reusePort", o.reusePort);
   check.signal("options.signal", o.signal);
   checkHandler(check, handler);
 }
 
 const HANDLER_CALLBACKS = ["init", "in", "control", "info", "terminate"] as const;
 
+/** Callback names of ws, Bun.serve's `websocket` and the browser API, with sprig's for each. */
+const FOREIGN_CALLBACKS: Record<string, string> = {
+  message: "in",
+  onMessage: "in",
+  onmessage: "in",
+  open: "init",
+  onOpen: "init",
+  onopen: "init",
+  onConnection: "init",
+  connection: "init",
+  close: "terminate",
+  onClose: "terminate",
+  onclose: "terminate",
+  ping: "control",
+  pong: "control",
+  onPing: "control",
+  onPong: "control",
+};
+
 function checkHandler(check: ArgumentCheck, handler: unknown): void {
   const h = check.options("handler", handler);
   if (handler === undefined) {
     throw check.type("handler", "an object with an in() function", handler);
   }
-  if (typeof h.in !== "function") throw check.type("handler.in", "a function", h.in);
+  if (typeof h.in !== "function") {
+    const foreign = Object.keys(FOREIGN_CALLBACKS).filter((name) => typeof h[name] === "function");
+    if (foreign.length > 0) {
+      const renames = foreign.map((name) => `${name} → ${FOREIGN_CALLBACKS[name]}`).join(", ");
+      throw check.problem(
+        "handler",
+        `has ${foreign.join(", ")} but no in(): that is the shape of a ws, Bun.serve or browser ` +
+          `handler. sprig's handler has init(ctx), in(message, state), control, info and ` +
+          `terminate(reason, state), each returning what to do: rename ${renames}`,
+      );
+    }
+    throw check.type(
+      "handler.in",
+      "a function (a handler has in(message, state) and optionally init, control, info, terminate)",
+      h.in,
+    );
+  }
   for (const name of HANDLER_CALLBACKS) check.function(`handler.${name}`, h[name]);
 }
 
@@ -353,5 +444,24 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
   checkExtensionFactories(check, "options.extensions", o.extensions);
   check.function("options.onError", o.onError);
   check.function("options.trace", o.trace);
+  const telemetry = o.telemetry as { channel?: unknown } | undefined;
+  if (
+    telemetry !== undefined &&
+    (typeof telemetry !== "object" || telemetry === null || typeof telemetry.channel !== "function")
+  ) {
+    throw check.type(
+      "options.telemetry",
+      "an object with a channel(name) method, such as node:diagnostics_channel",
+      telemetry,
+    );
+  }
+  if (o.broker !== undefined) {
+    const b = check.options("options.broker", o.broker);
+    for (const name of ["attach", "detach", "subscribe", "unsubscribe", "publish"]) {
+      if (typeof b[name] !== "function") {
+        throw check.type("options.broker", `a Broker (with a ${name}() method)`, o.broker);
+      }
+    }
+  }
   return o;
 }

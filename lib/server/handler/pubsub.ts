@@ -3,6 +3,12 @@
  * topics, `publish(topic, message)` reaches every subscriber once, and the
  * frame is encoded once for every subscriber that sends it unchanged.
  *
+ * Beyond one process, a {@link Broker} carries what is published here to
+ * the other instances of the application and hands what they publish to
+ * the subscribers here. Local subscribers get a local message at once, in
+ * the publisher's turn, whatever the broker does; the broker never sends it
+ * back to them.
+ *
  * @module
  */
 
@@ -64,6 +70,63 @@ export interface Subscriber {
 }
 
 /**
+ * What a {@link Broker} is attached to: the topics of one server (or
+ * adapter). {@link Topics} is one.
+ */
+export interface BrokerTarget {
+  /**
+   * Sends a message published on another instance to this instance's
+   * subscribers of `topic`, once each, the frame encoded once; returns how
+   * many took it. Never passes it back to the broker.
+   */
+  deliver(topic: string, message: PublishedMessage): number;
+  /** Reports a failure nobody awaits (the server's `onError`). */
+  reportError(error: unknown): void;
+}
+
+/**
+ * Carries topics between the instances of an application (processes,
+ * machines), through an engine such as Redis (`redisBroker()` in
+ * `@sprig/websocket/scale`). A server given one in its `broker` option
+ * attaches itself, tells it when a topic gets its first local subscriber
+ * and loses its last, and hands it every message published here, after the
+ * local subscribers got it. The broker delivers what the other instances
+ * publish through {@link BrokerTarget.deliver}.
+ *
+ * A broker serves one server at a time (attach throws otherwise); the
+ * server detaches when its shutdown finished.
+ */
+export interface Broker {
+  /**
+   * Starts serving `target`. Topics it already has are subscribed.
+   *
+   * @throws {InvalidArgumentError} when already attached to another target
+   */
+  attach(target: BrokerTarget): void;
+  /** Stops serving `target` and drops every remote subscription. Idempotent. */
+  detach(target: BrokerTarget): void;
+  /** `topic` got its first local subscriber: receive what other instances publish on it. */
+  subscribe(topic: string): void;
+  /** `topic` lost its last local subscriber: stop receiving it. */
+  unsubscribe(topic: string): void;
+  /**
+   * Carries a message published here to the other instances. Returns false
+   * when it could not be handed to the engine (it is unreachable): the
+   * message then reached this instance's subscribers only, and the broker
+   * reports it (`BrokerError`, code `BROKER_UNAVAILABLE`). Must not throw.
+   */
+  publish(topic: string, message: PublishedMessage): boolean;
+}
+
+/** Options of {@link Topics}. */
+export interface TopicsOptions {
+  /** Carries topics to and from other instances. Default: none (this process only). */
+  broker?: Broker;
+  /** Where broker failures go. Default: `console.error`. */
+  onError?: (error: unknown) => void;
+}
+
+/**
  * The topic registry of one server (or adapter). Subscriber sets are
  * iterated in subscription order; publishing to a topic with no subscriber
  * encodes nothing.
@@ -81,13 +144,34 @@ export interface Subscriber {
  * assert.deepEqual(got, ["hello"]);
  * ```
  */
-export class Topics {
+export class Topics implements BrokerTarget {
   readonly #topics = new Map<string, Set<Subscriber>>();
+  readonly #broker: Broker | undefined;
+  readonly #onError: ((error: unknown) => void) | undefined;
+
+  /**
+   * With `options.broker`, attaches to it at once.
+   *
+   * @throws {InvalidArgumentError} when the broker already serves other topics
+   */
+  constructor(options: TopicsOptions = {}) {
+    this.#broker = options.broker;
+    this.#onError = options.onError;
+    this.#broker?.attach(this);
+  }
+
+  /** The broker carrying these topics to other instances, if any. */
+  get broker(): Broker | undefined {
+    return this.#broker;
+  }
 
   /** Adds a subscription; false when it already existed. */
   subscribe(topic: string, subscriber: Subscriber): boolean {
     let set = this.#topics.get(topic);
-    if (!set) this.#topics.set(topic, set = new Set());
+    if (!set) {
+      this.#topics.set(topic, set = new Set());
+      this.#broker?.subscribe(topic);
+    }
     if (set.has(subscriber)) return false;
     set.add(subscriber);
     return true;
@@ -97,7 +181,10 @@ export class Topics {
   unsubscribe(topic: string, subscriber: Subscriber): boolean {
     const set = this.#topics.get(topic);
     if (!set || !set.delete(subscriber)) return false;
-    if (set.size === 0) this.#topics.delete(topic);
+    if (set.size === 0) {
+      this.#topics.delete(topic);
+      this.#broker?.unsubscribe(topic);
+    }
     return true;
   }
 
@@ -119,12 +206,49 @@ export class Topics {
    */
   publish(topic: string, message: OutgoingMessage | PublishedMessage, except?: Subscriber): number {
     const set = this.#topics.get(topic);
-    if (!set || set.size === 0) return 0;
+    const broker = this.#broker;
+    if (!broker && (!set || set.size === 0)) return 0;
     const shared = message instanceof PublishedMessage ? message : new PublishedMessage(message);
-    let count = 0;
-    for (const subscriber of [...set]) {
-      if (subscriber !== except && subscriber.deliver(shared)) count++;
-    }
+    const count = set ? fanOut(set, shared, except) : 0;
+    // After the local subscribers: they get it in this turn whatever the broker does.
+    broker?.publish(topic, shared);
     return count;
   }
+
+  /**
+   * A message from another instance (through the broker): sent to every
+   * local subscriber of `topic`, and not passed back to the broker.
+   */
+  deliver(topic: string, message: PublishedMessage): number {
+    const set = this.#topics.get(topic);
+    return set ? fanOut(set, message, undefined) : 0;
+  }
+
+  /** A broker failure: to `onError`, or printed. */
+  reportError(error: unknown): void {
+    try {
+      if (this.#onError) this.#onError(error);
+      else console.error("sprig: broker:", error);
+    } catch {
+      // An error reporter that throws has nobody left to report to.
+    }
+  }
+
+  /** Detaches from the broker (a server's shutdown finished). Idempotent. */
+  close(): void {
+    this.#broker?.detach(this);
+  }
+}
+
+/** Sends to a snapshot of `set`, so (un)subscribing during delivery changes nothing for this message. */
+function fanOut(
+  set: Set<Subscriber>,
+  message: PublishedMessage,
+  except: Subscriber | undefined,
+): number {
+  let count = 0;
+  for (const subscriber of [...set]) {
+    if (subscriber !== except && subscriber.deliver(message)) count++;
+  }
+  return count;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type * as net from "node:net";
 import { detectRuntime } from "../../transport/connect.ts";
 import { listenBun } from "./listen_bun.ts";
 import { listenDeno } from "./listen_deno.ts";
@@ -26,6 +27,16 @@ export interface ListenOptions {
   tls?: ServeTlsOptions;
   /** Bound on the TLS handshake, where the listener runs it before handing the socket out. */
   handshakeTimeoutMs: number;
+  /**
+   * HTTP/2 connections (ALPN `h2`, or the h2c preface) go here as they are,
+   * instead of to `onSocket`. Only the `node:net` listener supports it.
+   */
+  http2?: (socket: net.Socket) => void;
+  /**
+   * Share the port with other sockets that ask for it too (`SO_REUSEPORT`):
+   * the kernel spreads connections over one server per core.
+   */
+  reusePort?: boolean;
 }
 
 /** A listening socket. */
@@ -34,8 +45,11 @@ export interface Listener {
   readonly hostname: string;
   /** The port listened on (the chosen one when 0 was asked). */
   readonly port: number;
-  /** Stops accepting; accepted sockets stay open. Idempotent. */
-  close(): void;
+  /**
+   * Stops accepting; accepted sockets stay open. Idempotent. Resolves once
+   * the listening socket is released, so the port can be bound again.
+   */
+  close(): Promise<void>;
 }
 
 /** Starts listening and hands every accepted socket to `onSocket`. */
@@ -69,7 +83,7 @@ export type ListenerName = "node" | "deno" | "bun";
  * assert.equal(String(data), "hello\n");
  * client.end();
  * await once(client, "close");
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenerFor(name: ListenerName = detectRuntime()): Listen {

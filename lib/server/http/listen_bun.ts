@@ -15,6 +15,7 @@ interface BunListenNamespace {
     hostname: string;
     port: number;
     tls?: { cert: string; key: string };
+    reusePort?: boolean;
     socket: {
       open(socket: Socket): void;
       data(socket: Socket, data: Uint8Array): void;
@@ -52,7 +53,7 @@ interface BunListenNamespace {
  * assert.equal(String(data), "hello\n");
  * client.end();
  * await once(client, "close");
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenBun(
@@ -68,6 +69,7 @@ export function listenBun(
       hostname: options.hostname,
       port: options.port,
       tls: secure ? { cert: options.tls!.cert, key: options.tls!.key } : undefined,
+      reusePort: options.reusePort === true,
       socket: {
         open(socket) {
           const transport = new BunTransport(socket, LINGER);
@@ -89,9 +91,11 @@ export function listenBun(
     hostname: options.hostname,
     port: listener.port,
     close() {
-      if (closed) return;
-      closed = true;
-      listener.stop(false);
+      if (!closed) {
+        closed = true;
+        listener.stop(false);
+      }
+      return Promise.resolve();
     },
   });
 }

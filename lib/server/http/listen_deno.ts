@@ -8,6 +8,7 @@
 import { type DenoConn, DenoTransport } from "../../transport/deno.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
+import { listenNode } from "./listen_node.ts";
 
 /** An accepted `Deno.Conn` as an {@link AcceptedSocket}. @internal */
 export function denoAcceptedSocket(conn: DenoConn, secure: boolean): AcceptedSocket {
@@ -32,7 +33,11 @@ interface DenoListener {
 }
 
 interface DenoListenNamespace {
-  listen(options: { hostname?: string; port: number; transport?: "tcp" }): DenoListener;
+  listen(
+    options: { hostname?: string; port: number; transport?: "tcp"; reusePort?: boolean },
+  ): DenoListener;
+  /** Present only with `--unstable-net`, which `Deno.listen({ reusePort })` needs. */
+  listenDatagram?: unknown;
   listenTls(options: { hostname?: string; port: number; cert: string; key: string }): DenoListener;
 }
 
@@ -40,6 +45,11 @@ interface DenoListenNamespace {
  * Listens with `Deno.listen`, or `Deno.listenTls` when `tls` is given (the
  * TLS handshake then runs on the first read, within the server's handshake
  * timeout).
+ *
+ * `reusePort` needs `--unstable-net` for `Deno.listen` (without it Deno
+ * ends the process rather than throw), and `Deno.listenTls` has no such
+ * option: without the flag, or with TLS, a shared port is listened on with
+ * Deno's `node:net`, which has it.
  *
  * @example
  * ```ts
@@ -59,7 +69,7 @@ interface DenoListenNamespace {
  * assert.equal(String(data), "hello\n");
  * client.end();
  * await once(client, "close");
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenDeno(
@@ -69,6 +79,9 @@ export function listenDeno(
   const Deno = (globalThis as { Deno?: DenoListenNamespace }).Deno;
   if (!Deno) return Promise.reject(new TypeError("not running on Deno"));
   const secure = options.tls !== undefined;
+  if (options.reusePort && (secure || typeof Deno.listenDatagram !== "function")) {
+    return listenNode(options, onSocket);
+  }
   let listener: DenoListener;
   try {
     listener = secure
@@ -78,12 +91,18 @@ export function listenDeno(
         cert: options.tls!.cert,
         key: options.tls!.key,
       })
-      : Deno.listen({ hostname: options.hostname, port: options.port });
+      : Deno.listen({
+        hostname: options.hostname,
+        port: options.port,
+        ...(options.reusePort ? { reusePort: true } : {}),
+      });
   } catch (error) {
     return Promise.reject(error);
   }
   let closed = false;
-  (async () => {
+  // The listening socket is released only when the pending accept() has
+  // settled: close() waits for this loop to end.
+  const ended = (async () => {
     while (!closed) {
       let conn: DenoConn;
       try {
@@ -100,13 +119,15 @@ export function listenDeno(
     hostname: options.hostname,
     port: listener.addr.port ?? options.port,
     close() {
-      if (closed) return;
-      closed = true;
-      try {
-        listener.close();
-      } catch {
-        // already closed
+      if (!closed) {
+        closed = true;
+        try {
+          listener.close();
+        } catch {
+          // already closed
+        }
       }
+      return ended;
     },
   });
 }

@@ -11,6 +11,7 @@ import { fromNodeSocket } from "../../transport/node.ts";
 import type { Transport } from "../../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
+import { ConnectionError } from "../../errors.ts";
 
 const noop = () => {};
 
@@ -74,7 +75,7 @@ class NodeAcceptedSocket implements AcceptedSocket {
  * assert.equal(String(data), "hello\n");
  * client.end();
  * await once(client, "close");
- * listener.close();
+ * await listener.close();
  * ```
  */
 export function listenNode(
@@ -82,36 +83,150 @@ export function listenNode(
   onSocket: (socket: AcceptedSocket) => void,
 ): Promise<Listener> {
   const secure = options.tls !== undefined;
+  const h2 = options.http2;
+  const reusePort = options.reusePort === true && nodeHasReusePort();
+  if (options.reusePort === true && !reusePort) {
+    return isClusterWorker().then((worker) => {
+      // A node:cluster worker shares the primary's socket: the port is shared already.
+      if (worker) return listenNode({ ...options, reusePort: false }, onSocket);
+      throw new ConnectionError(
+        "REUSE_PORT_UNSUPPORTED",
+        `Node ${nodeVersion()} cannot share a port (reusePort came in Node 22.12 and ` +
+          "23.1); run one server per core under node:cluster instead (runCluster() in " +
+          "@sprig/websocket/scale does)",
+      );
+    });
+  }
   const server: net.Server = secure
     ? tls.createServer({
       cert: options.tls!.cert,
       key: options.tls!.key,
       handshakeTimeout: options.handshakeTimeoutMs,
+      // RFC 9113 §3.2: h2 is chosen by ALPN; the server's order wins.
+      ALPNProtocols: h2 ? ["h2", "http/1.1"] : undefined,
     })
     : net.createServer();
   const accept = (socket: net.Socket) => {
     socket.setNoDelay(true);
-    onSocket(nodeAcceptedSocket(socket, secure));
+    if (h2 === undefined) onSocket(nodeAcceptedSocket(socket, secure));
+    else if (secure) {
+      if ((socket as tls.TLSSocket).alpnProtocol === "h2") h2(socket);
+      else onSocket(nodeAcceptedSocket(socket, secure));
+    } else {
+      sniffPreface(socket, options.handshakeTimeoutMs, (isH2) => {
+        if (isH2) h2(socket);
+        else onSocket(nodeAcceptedSocket(socket, false));
+      });
+    }
   };
   server.on(secure ? "secureConnection" : "connection", accept);
   // A failed TLS handshake drops that socket only.
   server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.hostname, () => {
+    const listenOptions: net.ListenOptions & { reusePort?: boolean } = {
+      port: options.port,
+      host: options.hostname,
+    };
+    if (reusePort) listenOptions.reusePort = true;
+    server.listen(listenOptions, () => {
       server.off("error", reject);
       server.on("error", noop);
       const address = server.address() as net.AddressInfo;
-      let closed = false;
+      let closed: Promise<void> | undefined;
       resolve({
         hostname: options.hostname,
         port: address.port,
         close() {
-          if (closed) return;
-          closed = true;
-          server.close(noop);
+          // The listening handle closes at once; server.close()'s callback
+          // would also wait for the accepted sockets, which stay open.
+          closed ??= new Promise<void>((resolve) => {
+            server.close(noop);
+            setImmediate(resolve);
+          });
+          return closed;
         },
       });
     });
   });
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
+const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Tells h2c by prior knowledge from HTTP/1.1 by the first bytes: the
+ * HTTP/2 preface is not a valid HTTP/1.1 request line. What was read goes
+ * back into the socket for whoever takes it. An HTTP/1.1 request differs
+ * from the preface within its first bytes, so it waits for one read only.
+ */
+function sniffPreface(
+  socket: net.Socket,
+  timeoutMs: number,
+  then: (isH2: boolean) => void,
+): void {
+  let seen: Uint8Array = new Uint8Array(0);
+  let done = false;
+  const finish = (isH2: boolean) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.off("readable", onReadable);
+    socket.off("end", onEnd);
+    socket.off("error", onError);
+    if (seen.length > 0) socket.unshift(seen);
+    then(isH2);
+  };
+  const onReadable = () => {
+    for (let i = 0; i < 64; i++) {
+      const chunk = socket.read() as Uint8Array | null;
+      if (chunk === null) break;
+      const joined = new Uint8Array(seen.length + chunk.length);
+      joined.set(seen);
+      joined.set(chunk, seen.length);
+      seen = joined;
+    }
+    const n = Math.min(seen.length, PREFACE.length);
+    for (let i = 0; i < n; i++) if (seen[i] !== PREFACE[i]) return finish(false);
+    if (n === PREFACE.length) finish(true);
+  };
+  const onEnd = () => finish(false);
+  const onError = () => {
+    done = true;
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(onError, timeoutMs);
+  socket.on("readable", onReadable);
+  socket.once("end", onEnd);
+  socket.once("error", onError);
+}
+
+/**
+ * True where `net.Server.listen` knows `reusePort`: Node 22.12 and later
+ * (Node 20 ignores the option), and the `node:net` of Deno and Bun.
+ */
+function nodeHasReusePort(): boolean {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } })
+    .process?.versions;
+  if (!versions || versions.bun !== undefined || versions.deno !== undefined) return true;
+  const [major = 0, minor = 0] = (versions.node ?? "0.0").split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** True in a worker of `node:cluster` (imported only here: edge runtimes lack it). */
+async function isClusterWorker(): Promise<boolean> {
+  try {
+    const cluster = (await import("node:cluster")) as unknown as {
+      default?: { isWorker?: boolean };
+    };
+    return cluster.default?.isWorker === true;
+  } catch {
+    return false;
+  }
+}
+
+function nodeVersion(): string {
+  return (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ??
+    "?";
 }

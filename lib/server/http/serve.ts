@@ -7,7 +7,9 @@
  */
 
 import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
-import { ConnectionError } from "../../errors.ts";
+import { ConnectionError, Http2Error } from "../../errors.ts";
+import { Http2Front } from "../../http2/server.ts";
+import { detectRuntime } from "../../transport/connect.ts";
 import { listenFailure } from "../../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { type HttpHost, serveSocket } from "./http.ts";
@@ -45,8 +47,10 @@ const noop = () => {};
  *   handler, naming it (`options.fetch`, `handler.in`, …)
  * @throws {ArgumentRangeError} (a `RangeError`) for an option out of its
  *   range (`options.port`: 0 to 65535; timeouts: 0 to 2^31 − 1 ms; …)
+ * @throws {Http2Error} `HTTP2_SERVER_UNSUPPORTED` for `http2: true` on Deno
  * @throws {ConnectionError} when the address cannot be listened on: code `ADDRESS_IN_USE`,
- *   `ADDRESS_NOT_AVAILABLE` or `LISTEN_FAILED`, the runtime's error as `cause`
+ *   `ADDRESS_NOT_AVAILABLE` or `LISTEN_FAILED`, the runtime's error as `cause`;
+ *   `REUSE_PORT_UNSUPPORTED` for `reusePort` on Node before 22.12 outside `node:cluster`
  *
  * @example
  * ```ts
@@ -76,6 +80,14 @@ export async function serve<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
 ): Promise<Server<I>> {
   checkServeArguments(options, handler);
+  if (options.http2 && detectRuntime() === "deno") {
+    throw new Http2Error(
+      "HTTP2_SERVER_UNSUPPORTED",
+      "serve(): http2 is not available on Deno: its node:http2 server can abort the process " +
+        "when a client goes away after streams carried data (see the README's HTTP/2 section); " +
+        "Deno's client side works",
+    );
+  }
   const server = new SprigServer<I>(
     options as ServeOptions<unknown>,
     handler as Handler<never, never, never>,
@@ -95,6 +107,9 @@ class SprigServer<I> implements Server<I> {
   #resolveFinished!: () => void;
   readonly finished: Promise<void> = new Promise((resolve) => (this.#resolveFinished = resolve));
 
+  /** HTTP/2 connections, when `options.http2`. */
+  #h2: Http2Front | undefined;
+
   constructor(options: ServeOptions<unknown>, handler: Handler<never, never, never>) {
     this.#host = new WebSocketHost(handler, options);
     this.#secure = options.tls !== undefined;
@@ -112,10 +127,11 @@ class SprigServer<I> implements Server<I> {
       },
       release: (socket) => this.#sockets.delete(socket),
     };
+    if (options.http2) this.#h2 = new Http2Front(this.#http, this.#secure);
   }
 
   async listen(options: ServeOptions<unknown>): Promise<void> {
-    const listen = listenerFor(options.listener);
+    const listen = listenerFor(options.http2 ? "node" : options.listener);
     const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
     const port = options.port ?? SERVER_DEFAULTS.port;
     try {
@@ -124,12 +140,15 @@ class SprigServer<I> implements Server<I> {
         port,
         tls: options.tls,
         handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
+        http2: this.#h2 ? (socket) => this.#h2!.accept(socket) : undefined,
+        reusePort: options.reusePort,
       }, (socket) => {
         if (this.#shutdown) return socket.destroy();
         this.#sockets.set(socket, true);
         void serveSocket(socket, this.#http);
       });
     } catch (error) {
+      if (error instanceof ConnectionError) throw error;
       // One code on every runtime (Node's EADDRINUSE, Deno's AddrInUse, Bun's "Failed to listen").
       throw new ConnectionError(
         listenFailure(error),
@@ -178,12 +197,14 @@ class SprigServer<I> implements Server<I> {
   }
 
   async #shutdownNow(options: ShutdownOptions): Promise<void> {
-    this.#listener?.close();
+    const released = this.#listener?.close();
     // Sockets waiting for a request go now; one being answered finishes its response first.
     for (const [socket, idle] of this.#sockets) if (idle) socket.destroy();
     const deadlineMs = options.deadlineMs ?? SERVER_DEFAULTS.shutdownDeadlineMs;
     const started = Date.now();
     await this.#host.shutdown({ ...options, deadlineMs });
+    // HTTP/2: GOAWAY, and what is left of the deadline for requests in progress.
+    await this.#h2?.shutdown(Math.max(0, deadlineMs - (Date.now() - started)));
     // HTTP requests still being answered get what is left of the deadline.
     for (
       let i = 0;
@@ -194,6 +215,9 @@ class SprigServer<I> implements Server<I> {
     }
     for (const socket of this.#sockets.keys()) socket.destroy();
     this.#sockets.clear();
+    // Resolve once the port can be bound again (Deno releases it only when
+    // the pending accept has settled).
+    await released;
     this.#resolveFinished();
   }
 

@@ -25,6 +25,7 @@ import type { OutgoingMessage } from "../handler/handler.ts";
 import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { Ticker } from "../../util/ticker.ts";
 import type { PublishedMessage } from "../handler/pubsub.ts";
+import { formatFrame, type TelemetryPublisher } from "../../telemetry.ts";
 
 /** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
 export interface AcceptedSocket {
@@ -73,6 +74,8 @@ export interface SocketChannelOptions {
   /** The host's shared keepalive timer (see {@link keepalivePeriod}). */
   keepaliveTicker?: Ticker;
   trace?: (line: string) => void;
+  /** Frame events go here, named by `id`. */
+  telemetry?: { publisher: TelemetryPublisher; id: string };
   /**
    * permessage-deflate's threshold when it is the only extension: messages
    * shorter than this go out uncompressed, so published frames can be shared.
@@ -92,6 +95,8 @@ export class SocketChannel implements Channel, KeepaliveTarget {
 
   constructor(options: SocketChannelOptions) {
     const trace = options.trace;
+    const telemetry = options.telemetry;
+    const base = telemetry && { role: "server" as const, id: telemetry.id };
     this.#conn = new Connection({
       role: "server",
       extensions: options.extensions,
@@ -99,13 +104,12 @@ export class SocketChannel implements Channel, KeepaliveTarget {
       maxFrameBytes: options.maxFrameBytes ?? options.maxMessageBytes,
       maxFragments: options.maxFragments,
       autoPong: true,
-      onFrame: trace
-        ? (direction: "in" | "out", frame: Frame) =>
-          trace(
-            `${direction === "in" ? "<<" : ">>"} fin=${
-              frame.fin ? 1 : 0
-            } rsv=${frame.rsv} op=${frame.opcode} len=${frame.payload.length}`,
-          )
+      // Only with a trace or telemetry: without one, frames cost nothing.
+      onFrame: trace || telemetry
+        ? (direction: "in" | "out", frame: Frame) => {
+          if (trace) trace(formatFrame(direction, frame));
+          if (telemetry) telemetry.publisher.frame(direction, frame, base!);
+        }
         : undefined,
     });
     const socket = options.socket;

@@ -8,7 +8,7 @@
 
 import { PERMESSAGE_DEFLATE } from "../../extensions/permessage_deflate.ts";
 import { createServerResponse } from "../../protocol/handshake.ts";
-import type { Driver } from "../handler/driver.ts";
+import { allocateConnectionId, type Driver } from "../handler/driver.ts";
 import type { Accepted, WebSocketHost } from "../handler/host.ts";
 import { SERVER_DEFAULTS } from "../handler/options.ts";
 import { type AcceptedSocket, SocketChannel } from "./socket_channel.ts";
@@ -47,8 +47,22 @@ export function completeUpgrade(
   }
   // The 101 goes first; every frame the session writes follows it in order.
   socket.transport.write([response]).catch(noop);
+  return startChannel(host, socket, accepted, rest);
+}
+
+/**
+ * Starts the handler over a socket (or an HTTP/2 stream) whose handshake
+ * response went out. @internal
+ */
+export function startChannel(
+  host: WebSocketHost,
+  socket: AcceptedSocket,
+  accepted: Accepted,
+  rest: Uint8Array,
+): Driver {
   const o = host.options;
   const extensions = accepted.checked.extensions;
+  const id = allocateConnectionId();
   const channel = new SocketChannel({
     socket,
     initial: rest,
@@ -62,9 +76,10 @@ export function completeUpgrade(
     keepalive: o.keepalive ?? SERVER_DEFAULTS.keepalive,
     keepaliveTicker: host.keepaliveTicker(o.keepalive ?? SERVER_DEFAULTS.keepalive),
     trace: o.trace,
+    telemetry: host.telemetry && { publisher: host.telemetry, id: `s${id}` },
     deflateThreshold: extensions.length === 1 && extensions[0].name === PERMESSAGE_DEFLATE
       ? host.deflateThreshold
       : undefined,
   });
-  return host.start(channel, accepted, accepted.extensionsHeader ?? "");
+  return host.start(channel, accepted, accepted.extensionsHeader ?? "", { id });
 }

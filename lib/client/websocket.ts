@@ -1,0 +1,514 @@
+/**
+ * A `WebSocket` class with the browser's API (the WHATWG WebSockets
+ * Standard), over sprig's client: code written for the browser, and
+ * libraries that take a `WebSocket` constructor (GraphQL, realtime and RPC
+ * clients), run unchanged on Deno, Bun and Node, with sprig's extras (custom
+ * headers, permessage-deflate, TLS settings, keepalive, limits) as a
+ * constructor option.
+ *
+ * @module
+ */
+
+import { CloseCode } from "../errors.ts";
+import type { CloseInfo, MessageData, SendData, Session } from "../session/session.ts";
+import { connect, type ConnectOptions } from "./connect.ts";
+
+/** How binary messages are delivered: the standard's two types, plus `Uint8Array` as Bun offers. */
+export type BinaryType = "blob" | "arraybuffer" | "uint8array";
+
+/**
+ * sprig's options for the {@link WebSocket} class: every option of
+ * {@link connect} (headers, compression, TLS, keepalive, limits, timeouts,
+ * transport) except `signal` — `close()` cancels a connection attempt — and
+ * with `protocols` also accepted as one string.
+ */
+export interface WebSocketOptions extends Omit<ConnectOptions, "protocols" | "signal"> {
+  /** Subprotocols to offer, most preferred first (the constructor's second argument wins). */
+  protocols?: string | string[];
+}
+
+/** What a {@link CloseEvent} is made with (the standard's `CloseEventInit`). */
+export interface CloseEventInit {
+  /** Whether the event bubbles. Default false. */
+  bubbles?: boolean;
+  /** Whether the event can be cancelled. Default false. */
+  cancelable?: boolean;
+  /** The close code. Default 0. */
+  code?: number;
+  /** The close reason. Default `""`. */
+  reason?: string;
+  /** Whether the closing handshake completed. Default false. */
+  wasClean?: boolean;
+}
+
+/** The `close` event: the standard's `CloseEvent`, defined here because Node 20 has none. */
+export class CloseEvent extends Event {
+  /** The close code: the peer's, 1005 when its close frame had none, 1006 when there was no closing handshake. */
+  readonly code: number;
+  /** The close reason (UTF-8 decoded), or `""`. */
+  readonly reason: string;
+  /** True when both close frames were exchanged (RFC 6455 §7.1.1–7.1.4). */
+  readonly wasClean: boolean;
+  /** `init` gives `code` (default 0), `reason` (default `""`) and `wasClean` (default false). */
+  constructor(type: string, init: CloseEventInit = {}) {
+    super(type, init);
+    this.code = init.code ?? 0;
+    this.reason = init.reason ?? "";
+    this.wasClean = init.wasClean ?? false;
+  }
+}
+
+/**
+ * The `error` event. The standard's is a plain `Event`; this one also
+ * carries what went wrong: `error` is a {@link SprigError} (a refused
+ * handshake, a protocol violation, a lost connection) or the runtime's error.
+ */
+export class WebSocketErrorEvent extends Event {
+  /** What went wrong. */
+  readonly error: unknown;
+  /** The error's message, or `""`. */
+  readonly message: string;
+  /** `error` is what went wrong. */
+  constructor(type: string, error: unknown) {
+    super(type);
+    this.error = error;
+    this.message = error instanceof Error ? error.message : "";
+  }
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** A `token` of RFC 7230 §3.2.6: what a subprotocol name may be (RFC 6455 §4.1). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** An `on…` event handler attribute: a function called with the event (`this` is the socket), or `null`. */
+export type EventHandler = ((this: WebSocket, event: Event) => unknown) | null;
+type HandlerSlot = { fn: EventHandler; listener: EventListener };
+type HandlerType = "open" | "message" | "error" | "close";
+
+/**
+ * A WebSocket client with the WHATWG `WebSocket` interface.
+ *
+ * What the standard specifies, as browsers do it: the constructor validates
+ * the URL (`ws:`, `wss:`, and `http:`/`https:` mapped to them; no fragment)
+ * and the subprotocols (tokens, no duplicates), throwing a `SyntaxError`
+ * `DOMException`, then connects in the background; `readyState` goes
+ * `CONNECTING` (0) → `OPEN` (1) → `CLOSING` (2) → `CLOSED` (3); events come
+ * in the order `open`, `message`…, then `error` (only when the connection
+ * did not close cleanly, or never opened) and `close`; `send()` before
+ * `open` throws `InvalidStateError`, and after closing began only grows
+ * `bufferedAmount`; `close(code, reason)` accepts 1000 or 3000–4999
+ * (`InvalidAccessError` otherwise) and a reason of at most 123 bytes of
+ * UTF-8 (`SyntaxError` otherwise); messages that arrive after `close()` was
+ * called are not delivered. `onopen`, `onmessage`, `onerror` and `onclose`
+ * are listeners in the order they were first set, among `addEventListener`'s.
+ *
+ * Where sprig differs or adds: `binaryType` also accepts `"uint8array"`
+ * (as Bun does); the `error` event is a {@link
+ * WebSocketErrorEvent} carrying the error; the third argument (or the second,
+ * as in Bun) takes sprig's {@link WebSocketOptions}. permessage-deflate is
+ * offered by default, as browsers do. For iteration, awaited sends, ping and
+ * backpressure, use {@link connect} and its {@link Session}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve, WebSocket } from "@sprig/websocket";
+ * // A server that speaks chat.v1 and echoes, after a greeting with the token.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat.v1"] }, {
+ *   init: (ctx) => ({ push: `welcome, ${ctx.headers.get("authorization")}` }),
+ *   in: (message) => ({ push: message }),
+ * });
+ * const ws = new WebSocket(new URL("/chat", server.url), ["chat.v1"], {
+ *   headers: { authorization: "Bearer token" }, // what browsers cannot do
+ * });
+ * ws.binaryType = "arraybuffer";
+ * const log: unknown[] = [];
+ * const closed = new Promise<number>((resolve) => {
+ *   ws.onclose = (event) => resolve((event as CloseEvent).code);
+ * });
+ * ws.onopen = () => ws.send("hello");
+ * ws.onmessage = (event) => {
+ *   log.push((event as MessageEvent).data);
+ *   if (log.length === 2) ws.close(1000, "done");
+ * };
+ * assert.equal(await closed, 1000);
+ * assert.deepEqual(log, ["welcome, Bearer token", "hello"]);
+ * assert.equal(ws.protocol, "chat.v1");
+ * ```
+ */
+export class WebSocket extends EventTarget {
+  /** The connection is being opened. */
+  static readonly CONNECTING: 0 = CONNECTING;
+  /** The connection is open and messages can be sent. */
+  static readonly OPEN: 1 = OPEN;
+  /** The closing handshake has started. */
+  static readonly CLOSING: 2 = CLOSING;
+  /** The connection is closed (or could not be opened). */
+  static readonly CLOSED: 3 = CLOSED;
+  /** The connection is being opened. */
+  declare readonly CONNECTING: 0;
+  /** The connection is open and messages can be sent. */
+  declare readonly OPEN: 1;
+  /** The closing handshake has started. */
+  declare readonly CLOSING: 2;
+  /** The connection is closed (or could not be opened). */
+  declare readonly CLOSED: 3;
+
+  readonly #url: string;
+  readonly #origin: string;
+  #state: number = CONNECTING;
+  #protocol = "";
+  #extensions = "";
+  #binaryType: BinaryType = "blob";
+  /** Events being dispatched: the peer's close is not visible as CLOSING until they are done. */
+  #dispatching = 0;
+  #session: Session | undefined;
+  #failure: unknown;
+  readonly #abort = new AbortController();
+  readonly #handlers = new Map<HandlerType, HandlerSlot>();
+  /** Bytes passed to send() that the socket has not taken yet (and all after closing began). */
+  #buffered = 0;
+  /** The send promise of the current turn (sends in one turn share it) and its bytes. */
+  #turn: Promise<void> | undefined;
+  #turnBytes: { n: number } = { n: 0 };
+
+  /**
+   * Validates the arguments and starts connecting.
+   *
+   * @param url a `ws:`, `wss:`, `http:` or `https:` URL without a fragment
+   * @param protocols subprotocols to offer (one or several tokens, no
+   *   duplicates), or sprig's options as Bun accepts them
+   * @param options sprig's options (headers, compression, TLS, keepalive, …)
+   * @throws {DOMException} `SyntaxError` for a URL that does not parse, has
+   *   another scheme or a fragment, or for an invalid or repeated subprotocol
+   */
+  constructor(
+    url: string | URL,
+    protocols?: string | string[] | WebSocketOptions,
+    options: WebSocketOptions = {},
+  ) {
+    super();
+    if (protocols !== undefined && typeof protocols === "object" && !Array.isArray(protocols)) {
+      options = protocols;
+      protocols = undefined;
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(String(url));
+    } catch {
+      throw new DOMException(`invalid URL: ${String(url)}`, "SyntaxError");
+    }
+    if (parsed.protocol === "http:") parsed.protocol = "ws:";
+    else if (parsed.protocol === "https:") parsed.protocol = "wss:";
+    if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+      throw new DOMException(
+        `the URL's scheme must be ws:, wss:, http: or https:, not ${parsed.protocol}`,
+        "SyntaxError",
+      );
+    }
+    if (parsed.hash !== "" || parsed.href.endsWith("#")) {
+      throw new DOMException("a WebSocket URL cannot have a fragment", "SyntaxError");
+    }
+    const offered = protocols ?? options.protocols ?? [];
+    const list = typeof offered === "string" ? [offered] : [...offered].map(String);
+    const seen = new Set<string>();
+    for (const p of list) {
+      if (!TOKEN.test(p)) throw new DOMException(`invalid subprotocol: "${p}"`, "SyntaxError");
+      if (seen.has(p)) throw new DOMException(`subprotocol offered twice: "${p}"`, "SyntaxError");
+      seen.add(p);
+    }
+    this.#url = parsed.href;
+    this.#origin = parsed.origin;
+    this.#open({ ...options, protocols: list, signal: this.#abort.signal });
+  }
+
+  async #open(options: ConnectOptions): Promise<void> {
+    let session: Session;
+    try {
+      session = await connect(this.#url, options);
+    } catch (error) {
+      this.#failure ??= error;
+      this.#state = CLOSED;
+      this.dispatchEvent(new WebSocketErrorEvent("error", this.#failure));
+      this.dispatchEvent(new CloseEvent("close", { code: CloseCode.Abnormal }));
+      return;
+    }
+    if (this.#state !== CONNECTING) {
+      // close() came after the handshake succeeded but before we saw it.
+      session.terminate();
+      this.#state = CLOSED;
+      this.dispatchEvent(new WebSocketErrorEvent("error", this.#failure));
+      this.dispatchEvent(new CloseEvent("close", { code: CloseCode.Abnormal }));
+      return;
+    }
+    this.#session = session;
+    this.#state = OPEN;
+    this.#protocol = session.protocol;
+    this.#extensions = session.extensions;
+    session.on("error", (error) => (this.#failure ??= error));
+    session.on("close", (info) => this.#closed(info));
+    this.#dispatching++;
+    try {
+      this.dispatchEvent(new Event("open"));
+    } finally {
+      this.#dispatching--;
+    }
+    // Attached after `open` is dispatched: messages that came meanwhile
+    // waited in the session's queue and are delivered now, in order.
+    session.on("message", (data) => this.#message(data));
+  }
+
+  #message(data: MessageData): void {
+    if (this.#state !== OPEN) return;
+    let value: unknown = data;
+    if (typeof data !== "string") {
+      const type = this.#binaryType;
+      if (type === "blob") value = new Blob([data as Uint8Array<ArrayBuffer>]);
+      else if (type === "arraybuffer") {
+        value = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+          ? data.buffer
+          : data.slice().buffer;
+      }
+    }
+    this.#dispatching++;
+    try {
+      this.dispatchEvent(new MessageEvent("message", { data: value, origin: this.#origin }));
+    } finally {
+      this.#dispatching--;
+    }
+  }
+
+  #closed(info: CloseInfo): void {
+    this.#state = CLOSED;
+    if (!info.wasClean) {
+      this.dispatchEvent(new WebSocketErrorEvent("error", info.error ?? this.#failure));
+    }
+    this.dispatchEvent(
+      new CloseEvent("close", { code: info.code, reason: info.reason, wasClean: info.wasClean }),
+    );
+  }
+
+  /** The URL, as parsed (with `http:`/`https:` turned into `ws:`/`wss:`). */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3). */
+  get readyState(): number {
+    // The session parses a whole read at once, so it may already hold the
+    // peer's close while the messages before it are being dispatched; like a
+    // browser, show CLOSING only once they are.
+    if (this.#state === OPEN && this.#dispatching === 0 && this.#session!.readyState !== "open") {
+      return CLOSING;
+    }
+    return this.#state;
+  }
+
+  /** The subprotocol the server chose; `""` before `open` or when none. */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /** The negotiated extensions (`Sec-WebSocket-Extensions`); `""` before `open` or when none. */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  /**
+   * Bytes of application data passed to `send()` that the socket has not
+   * taken yet; data sent once closing began is counted and never sent.
+   */
+  get bufferedAmount(): number {
+    return this.#buffered;
+  }
+
+  /**
+   * How binary messages are delivered: `"blob"` (default, a `Blob`),
+   * `"arraybuffer"` (an `ArrayBuffer`) or `"uint8array"` (a `Uint8Array`).
+   * Other values are ignored, as the standard says.
+   */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+  set binaryType(value: BinaryType) {
+    if (value === "blob" || value === "arraybuffer" || value === "uint8array") {
+      this.#binaryType = value;
+    }
+  }
+
+  /**
+   * Sends a message: a string as text; an `ArrayBuffer`, a view or a `Blob`
+   * as binary; anything else as its string. Messages leave in call order.
+   *
+   * @throws {DOMException} `InvalidStateError` while `CONNECTING`
+   */
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
+    if (this.#state === CONNECTING) {
+      throw new DOMException("the WebSocket is still connecting", "InvalidStateError");
+    }
+    let message: SendData;
+    let size: number;
+    if (ArrayBuffer.isView(data)) {
+      message = data;
+      size = data.byteLength;
+    } else if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) {
+      message = new Uint8Array(data as ArrayBuffer);
+      size = data.byteLength;
+    } else if (typeof Blob !== "undefined" && data instanceof Blob) {
+      message = data;
+      size = data.size;
+    } else {
+      message = String(data);
+      size = utf8Length(message);
+    }
+    this.#buffered += size;
+    if (this.readyState !== OPEN) return;
+    const sent = this.#session!.send(message);
+    if (sent !== this.#turn) {
+      // Sends made in one turn share one promise: one callback per turn.
+      this.#turn = sent;
+      const bytes = (this.#turnBytes = { n: 0 });
+      sent.then(() => (this.#buffered -= bytes.n), noop);
+    }
+    this.#turnBytes.n += size;
+  }
+
+  /**
+   * Starts the closing handshake; while connecting, abandons the attempt
+   * (the events are then `error` and `close` with 1006). Does nothing once
+   * closing has begun.
+   *
+   * @param code 1000 or 3000–4999; without it the close frame has no status
+   *   code (the peer sees 1005), or 1000 when a reason is given
+   * @param reason at most 123 bytes of UTF-8; default `""`
+   * @throws {DOMException} `InvalidAccessError` for another code, `SyntaxError` for a longer reason
+   */
+  close(code?: number, reason?: string): void {
+    if (code !== undefined) {
+      code = clampUnsignedShort(code);
+      if (code !== CloseCode.Normal && (code < 3000 || code > 4999)) {
+        throw new DOMException(
+          `close code ${code} is neither 1000 nor in 3000–4999`,
+          "InvalidAccessError",
+        );
+      }
+    }
+    if (reason !== undefined) {
+      reason = String(reason);
+      if (utf8Length(reason) > 123) {
+        throw new DOMException("the close reason is longer than 123 bytes", "SyntaxError");
+      }
+    }
+    const state = this.readyState;
+    if (state === CLOSING || state === CLOSED) return;
+    if (state === CONNECTING) {
+      this.#state = CLOSING;
+      this.#failure = new DOMException(
+        "the WebSocket was closed before the connection was established",
+        "AbortError",
+      );
+      this.#abort.abort(this.#failure);
+      return;
+    }
+    this.#state = CLOSING;
+    // No code: a close frame without a status code, as browsers send; a
+    // reason without a code goes with 1000, as the standard says.
+    reason ??= "";
+    this.#session!.close(code ?? (reason === "" ? null : CloseCode.Normal), reason).catch(noop);
+  }
+
+  /** The `open` handler: called when the connection opens. */
+  get onopen(): EventHandler {
+    return this.#handlers.get("open")?.fn ?? null;
+  }
+  set onopen(fn: EventHandler) {
+    this.#setHandler("open", fn);
+  }
+  /** The `message` handler: called with a `MessageEvent` for each message. */
+  get onmessage(): EventHandler {
+    return this.#handlers.get("message")?.fn ?? null;
+  }
+  set onmessage(fn: EventHandler) {
+    this.#setHandler("message", fn);
+  }
+  /** The `error` handler: called before `close` when the connection failed. */
+  get onerror(): EventHandler {
+    return this.#handlers.get("error")?.fn ?? null;
+  }
+  set onerror(fn: EventHandler) {
+    this.#setHandler("error", fn);
+  }
+  /** The `close` handler: called with a {@link CloseEvent} once, at the end. */
+  get onclose(): EventHandler {
+    return this.#handlers.get("close")?.fn ?? null;
+  }
+  set onclose(fn: EventHandler) {
+    this.#setHandler("close", fn);
+  }
+
+  #setHandler(type: HandlerType, fn: EventHandler): void {
+    const slot = this.#handlers.get(type);
+    if (typeof fn !== "function") {
+      if (slot) {
+        this.removeEventListener(type, slot.listener);
+        this.#handlers.delete(type);
+      }
+      return;
+    }
+    if (slot) {
+      slot.fn = fn;
+      return;
+    }
+    const created: HandlerSlot = {
+      fn,
+      listener: (event) => void created.fn?.call(this, event as Event),
+    };
+    this.#handlers.set(type, created);
+    this.addEventListener(type, created.listener);
+  }
+}
+
+for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+}
+
+function noop(): void {}
+
+function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
+  return typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer;
+}
+
+/** WebIDL's `[Clamp] unsigned short`. */
+function clampUnsignedShort(value: unknown): number {
+  const n = Number(value);
+  if (Number.isNaN(n)) return 0;
+  const clamped = Math.min(Math.max(n, 0), 65535);
+  // Round half to even, as WebIDL's [Clamp] does.
+  const floor = Math.floor(clamped);
+  const diff = clamped - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** The UTF-8 length of a string, lone surrogates counted as U+FFFD (3 bytes). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}

@@ -1,0 +1,335 @@
+/**
+ * The server's HTTP/2 side (RFC 9113 with RFC 8441) on `node:http2`: the
+ * connections `serve()` accepted with ALPN `h2` or the h2c preface are
+ * handed to one internal `node:http2` server that advertises
+ * `SETTINGS_ENABLE_CONNECT_PROTOCOL`; each extended CONNECT runs the same
+ * handler host as an HTTP/1.1 upgrade (Origin check, limits, hooks,
+ * pub/sub, shutdown), over a stream instead of a socket; other requests go
+ * to `fetch`.
+ *
+ * Each WebSocket is one stream with HTTP/2's own flow control: a handler
+ * that does not keep up pauses its stream only (no WINDOW_UPDATE), and the
+ * other streams of the connection go on.
+ *
+ * @module
+ */
+
+import * as http2 from "node:http2";
+import type * as net from "node:net";
+import { headersOf, type Http2Headers } from "../protocol/extended_connect.ts";
+import type { RequestHead } from "../protocol/http1.ts";
+import type { HttpHost } from "../server/http/http.ts";
+import type { AcceptedSocket } from "../server/http/socket_channel.ts";
+import { startChannel } from "../server/http/socket_upgrade.ts";
+import { Http2StreamTransport } from "../transport/http2.ts";
+import type { TransportAddress } from "../transport/transport.ts";
+
+const noop = () => {};
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Response fields HTTP/2 forbids (RFC 9113 §8.2.2: connection-specific), or
+ * whose framing is HTTP/2's own.
+ */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+]);
+
+/** A WebSocket's stream as the handler host's socket. */
+class StreamSocket implements AcceptedSocket {
+  constructor(readonly transport: Http2StreamTransport, readonly secure: boolean) {}
+  /** END_STREAM after what is queued (the orderly close of RFC 8441 §5). */
+  close(): void {
+    this.transport.close();
+  }
+  /** RST_STREAM (CANCEL). */
+  destroy(): void {
+    this.transport.destroy();
+  }
+}
+
+/** The HTTP/2 connections of one `serve()`. @internal */
+export class Http2Front {
+  readonly #server: http2.Http2Server;
+  readonly #http: HttpHost;
+  readonly #secure: boolean;
+  /** Open HTTP/2 connections and how many streams each has open. */
+  readonly #sessions = new Map<http2.Http2Session, number>();
+  #closing = false;
+
+  constructor(http: HttpHost, secure: boolean) {
+    this.#http = http;
+    this.#secure = secure;
+    this.#server = http2.createServer({
+      settings: { enableConnectProtocol: true },
+    });
+    this.#server.on("session", (session) => this.#onSession(session));
+    this.#server.on(
+      "stream",
+      (stream, headers) => void this.#onStream(stream as http2.ServerHttp2Stream, headers),
+    );
+    this.#server.on("error", noop);
+  }
+
+  /** The number of open HTTP/2 connections. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Takes a connection whose first bytes are (or whose ALPN chose) HTTP/2. */
+  accept(socket: net.Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#server.emit("connection", socket);
+  }
+
+  #onSession(session: http2.Http2Session): void {
+    if (this.#closing) {
+      session.destroy();
+      return;
+    }
+    this.#sessions.set(session, 0);
+    session.on("error", noop);
+    session.once("close", () => this.#sessions.delete(session));
+    // A connection with no stream open closes after the keep-alive time
+    // (the first request within the handshake time); one carrying
+    // WebSockets stays, as their idle timeouts are the handler's.
+    session.setTimeout(
+      Math.max(this.#http.handshakeTimeoutMs, this.#http.keepAliveTimeoutMs),
+      () => {
+        if ((this.#sessions.get(session) ?? 0) === 0) session.close();
+      },
+    );
+  }
+
+  #opened(stream: http2.ServerHttp2Stream): void {
+    const session = stream.session;
+    if (!session) return;
+    this.#sessions.set(session, (this.#sessions.get(session) ?? 0) + 1);
+    stream.once("close", () => {
+      const n = this.#sessions.get(session);
+      if (n !== undefined) this.#sessions.set(session, n - 1);
+    });
+  }
+
+  async #onStream(stream: http2.ServerHttp2Stream, list: http2.IncomingHttpHeaders): Promise<void> {
+    this.#opened(stream);
+    stream.on("error", noop);
+    const headers = list as Http2Headers;
+    const host = this.#http.host;
+    const remoteAddress = addressOf(stream);
+    const method = String(headers[":method"] ?? "");
+    const authority = String(headers[":authority"] ?? headers["host"] ?? "");
+    const path = String(headers[":path"] ?? "");
+    let url: URL;
+    try {
+      url = new URL(`${this.#secure ? "https" : "http"}://${authority}`);
+      if (url.pathname !== "/" || url.search || url.username || !path.startsWith("/")) {
+        throw new TypeError("invalid :authority or :path");
+      }
+      url = new URL(path, url);
+    } catch {
+      return respondText(stream, 400, "bad :authority or :path");
+    }
+    const head: RequestHead = {
+      kind: "request",
+      method,
+      target: path,
+      version: "HTTP/2",
+      headers: headersOf(headers),
+      rawHeaders: rawOf(headers),
+    };
+
+    // 1. A WebSocket: the extended CONNECT of RFC 8441.
+    if (method === "CONNECT" && headers[":protocol"] !== undefined) {
+      const decision = await host.decide({
+        head,
+        url,
+        remoteAddress,
+        negotiateExtensions: true,
+        extendedConnect: headers,
+      });
+      if (!decision.accepted) return await respond(stream, decision.response, false);
+      if (stream.closed || stream.destroyed) {
+        decision.release();
+        return;
+      }
+      const fields: http2.OutgoingHttpHeaders = { ":status": 200 };
+      try {
+        for (const [name, value] of new Headers(decision.headers)) {
+          if (!HOP_BY_HOP.has(name) && !name.startsWith("sec-websocket-")) fields[name] = value;
+        }
+        if (decision.protocol !== undefined) fields["sec-websocket-protocol"] = decision.protocol;
+        if (decision.extensionsHeader !== undefined) {
+          fields["sec-websocket-extensions"] = decision.extensionsHeader;
+        }
+        stream.respond(fields, { endStream: false });
+      } catch (error) {
+        decision.release();
+        host.reportError(error);
+        if (!stream.closed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        return;
+      }
+      const socket = new StreamSocket(new Http2StreamTransport(stream), this.#secure);
+      startChannel(host, socket, decision, EMPTY);
+      return;
+    }
+
+    // 2. A plain request: the app's fetch, or 426.
+    const fetch = this.#http.fetch;
+    if (method === "CONNECT") return respondText(stream, 405, "CONNECT is for WebSockets here");
+    if (!fetch) return respondText(stream, 426, "this endpoint speaks WebSocket only");
+    const body = await readBody(stream, this.#http.maxBodyBytes);
+    if (body === undefined) return respondText(stream, 413, "request body too large");
+    let response: Response;
+    try {
+      const hasBody = body.length > 0 && method !== "GET" && method !== "HEAD";
+      const request = new Request(url, {
+        method,
+        headers: head.headers,
+        body: hasBody ? (body as Uint8Array<ArrayBuffer>) : undefined,
+      });
+      response = await fetch(request, { remoteAddress });
+      if (!(response instanceof Response)) throw new TypeError("fetch must return a Response");
+    } catch (error) {
+      host.reportError(error);
+      response = new Response("internal error", {
+        status: 500,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
+    await respond(stream, response, method === "HEAD");
+  }
+
+  /**
+   * Graceful end: GOAWAY on every connection (streams in progress finish),
+   * then, after `deadlineMs`, the connections still open are dropped.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.#closing = true;
+    const sessions = [...this.#sessions.keys()];
+    if (sessions.length === 0) return;
+    const closed = sessions.map((s) =>
+      new Promise<void>((resolve) => {
+        if (s.closed || s.destroyed) return resolve();
+        s.once("close", () => resolve());
+        s.close();
+      })
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+    ]);
+    clearTimeout(timer);
+    for (const s of this.#sessions.keys()) s.destroy();
+    this.#sessions.clear();
+  }
+
+  /** Drops every connection now. */
+  destroy(): void {
+    this.#closing = true;
+    for (const s of this.#sessions.keys()) s.destroy();
+    this.#sessions.clear();
+  }
+}
+
+/** The peer's address, from the connection's socket. */
+function addressOf(stream: http2.ServerHttp2Stream): TransportAddress | undefined {
+  const s = stream.session?.socket;
+  return s?.remoteAddress !== undefined
+    ? { hostname: s.remoteAddress, port: s.remotePort ?? 0, transport: "tcp" }
+    : undefined;
+}
+
+/** A header list's regular fields as name/value pairs. */
+function rawOf(list: Http2Headers): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const name in list) {
+    if (name.startsWith(":")) continue;
+    const v = list[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) { for (const item of v) out.push([name, item]); }
+    else out.push([name, String(v)]);
+  }
+  return out;
+}
+
+/** A request body, read whole; undefined past `max` bytes. */
+function readBody(stream: http2.ServerHttp2Stream, max: number): Promise<Uint8Array | undefined> {
+  if (stream.readableEnded || stream.endAfterHeaders) return Promise.resolve(EMPTY);
+  return new Promise((resolve) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const onData = (chunk: Uint8Array) => {
+      size += chunk.length;
+      if (size > max) {
+        stream.off("data", onData);
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    stream.on("data", onData);
+    stream.once("end", () => {
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      resolve(out);
+    });
+    stream.once("close", () => resolve(undefined));
+  });
+}
+
+/** Sends a `Response` on a stream (its body read whole). */
+async function respond(
+  stream: http2.ServerHttp2Stream,
+  response: Response,
+  headOnly: boolean,
+): Promise<void> {
+  const status = response.status;
+  const bodiless = status === 204 || status === 304;
+  let body = EMPTY;
+  try {
+    body = bodiless || response.body === null
+      ? EMPTY
+      : new Uint8Array(await response.arrayBuffer());
+  } catch {
+    // A body that failed to read: the status and headers still go.
+  }
+  if (stream.closed || stream.destroyed) return;
+  const fields: http2.OutgoingHttpHeaders = { ":status": status };
+  for (const [name, value] of response.headers) {
+    if (HOP_BY_HOP.has(name)) continue;
+    const had = fields[name];
+    fields[name] = had === undefined
+      ? value
+      : [...(Array.isArray(had) ? had : [String(had)]), value];
+  }
+  if (!bodiless) fields["content-length"] = String(body.length);
+  const empty = body.length === 0 || headOnly;
+  try {
+    stream.respond(fields, { endStream: empty });
+    if (!empty) stream.end(body);
+  } catch {
+    if (!stream.closed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+function respondText(stream: http2.ServerHttp2Stream, status: number, text: string): Promise<void> {
+  return respond(
+    stream,
+    new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8" } }),
+    false,
+  );
+}

@@ -1,0 +1,603 @@
+/**
+ * `redisBroker()`: topics shared by every instance of an application through
+ * Redis pub/sub, with the Redis client the application already uses.
+ *
+ * Why pub/sub and not Streams: what a WebSocket server fans out is live
+ * (a chat line, a price, a game tick); a subscriber that was not connected
+ * when it was published has no use for it later, and a client that
+ * reconnects to sprig loses what was sent meanwhile anyway. Pub/sub maps
+ * one topic to one channel, subscribed while this instance has a local
+ * subscriber and dropped with the last one, keeps nothing in Redis, and
+ * delivers in the order one connection published. Streams would add a key
+ * per topic to trim, a blocking reader per connection over a changing set
+ * of keys, and replay nobody asked for. What pub/sub loses when a
+ * connection drops is not hidden: every message carries its publisher's
+ * sequence number for its topic, so a receiver sees the gap, and a
+ * publisher counts what it could not hand over; both are reported as
+ * `BrokerError` (code `BROKER_MESSAGES_LOST`, with the count).
+ *
+ * The wire format is text, so every client can carry it: Bun's client
+ * delivers pub/sub messages as strings only. A message on channel
+ * `prefix + topic` is `S1` + kind (`t` text, `b` binary) + the publisher's
+ * key + space + its sequence number for the topic (base 36) + space + the
+ * payload: text as it is, binary as base64 (RFC 4648 §4), so binary
+ * messages stay binary and text stays text.
+ *
+ * @module
+ */
+
+import { BrokerError, InvalidArgumentError } from "../errors.ts";
+import { ArgumentCheck } from "../arguments.ts";
+import type { Broker, BrokerTarget } from "../server/handler/pubsub.ts";
+import { PublishedMessage } from "../server/handler/pubsub.ts";
+import { decodeBase64, encodeBase64 } from "../protocol/base64.ts";
+
+/** A pub/sub message listener: the payload and the channel it came on. */
+export type RedisMessageListener = (message: string, channel: string) => void;
+
+/**
+ * The few calls `redisBroker()` needs from a Redis client, which
+ * node-redis (the `redis` package, v4 and later) and Bun's `RedisClient`
+ * (`Bun.redis`, `new RedisClient(url)`) have as they are; ioredis goes
+ * through {@link ioredisClient}. The broker takes two connections, because
+ * a connection that subscribes can do nothing else in Redis: one to publish
+ * and one to subscribe.
+ *
+ * The connection's state is read where the client has it: `isReady`
+ * (node-redis), `status === "ready"` (ioredis), `connected` (Bun); a
+ * client with none is taken as connected, and only rejected publishes tell
+ * the broker otherwise. Reconnection is announced by the `"ready"` event
+ * (`on`, node-redis and ioredis) or `onconnect` (Bun, which the broker
+ * chains, keeping the application's own); the broker then subscribes its
+ * topics again, since Bun's client does not.
+ */
+export interface RedisPubSubClient {
+  /** PUBLISH: sends `message` to the subscribers of `channel`. */
+  publish(channel: string, message: string): Promise<unknown>;
+  /** SUBSCRIBE: calls `listener` for every message on `channel`. */
+  subscribe(channel: string, listener: RedisMessageListener): Promise<unknown>;
+  /** UNSUBSCRIBE: stops calling `listener` for `channel`. */
+  unsubscribe(channel: string, listener?: RedisMessageListener): Promise<unknown>;
+  /** node-redis: true while connected and ready. */
+  readonly isReady?: boolean;
+  /** ioredis: `"ready"` while connected. */
+  readonly status?: string;
+  /** Bun: true while connected. */
+  readonly connected?: boolean;
+  /** node-redis, ioredis: events; the broker listens to `"ready"`. */
+  on?(event: "ready", listener: () => void): unknown;
+  /** Bun: called on every (re)connection; the broker chains its own call after this one. */
+  onconnect?: (() => void) | null;
+}
+
+/** Options of {@link redisBroker}. */
+export interface RedisBrokerOptions {
+  /** The connection to publish on. */
+  publisher: RedisPubSubClient;
+  /** The connection to subscribe on (another connection than `publisher`). */
+  subscriber: RedisPubSubClient;
+  /**
+   * Prepended to every topic to make its Redis channel, so several
+   * applications can share a Redis server. Default `"sprig:"`.
+   */
+  channelPrefix?: string;
+  /**
+   * Where failures and losses go (`BrokerError`). Default: the attached
+   * server's `onError` (printed unless the server says otherwise).
+   */
+  onError?: (error: BrokerError) => void;
+  /**
+   * Gaps found in what other instances published are summed up and
+   * reported at most once per this many milliseconds (a Redis restart may
+   * reveal one gap per topic and publisher). Default 1,000; range 0 to
+   * 2^31 − 1.
+   */
+  reportIntervalMs?: number;
+}
+
+/** Counters of a {@link RedisBroker}, since it was made. */
+export interface RedisBrokerStats {
+  /** Messages handed to Redis. */
+  published: number;
+  /** Messages published here that could not be handed to Redis (it was unreachable). */
+  notCarried: number;
+  /** Messages from other instances delivered to local subscribers. */
+  received: number;
+  /** Messages from other instances dropped as already delivered, or as older than one delivered (a client's resend). */
+  duplicates: number;
+  /** Messages of other instances found missing (gaps in their sequence). */
+  lost: number;
+}
+
+/** A {@link Broker} over Redis pub/sub, with its state for the application. */
+export interface RedisBroker extends Broker {
+  /** This instance's key in the messages it publishes (random, per broker). */
+  readonly instance: string;
+  /** True while both connections are up, as far as the clients tell. */
+  readonly connected: boolean;
+  /** The topics subscribed in Redis (those with a local subscriber). */
+  readonly topics: readonly string[];
+  /** Counters since the broker was made. */
+  readonly stats: Readonly<RedisBrokerStats>;
+}
+
+const VERSION = "S1";
+const TEXT = "t";
+const BINARY = "b";
+/** Sequence numbers kept per topic before the publisher key changes (a bound on memory). */
+const MAX_SEQUENCED_TOPICS = 100_000;
+/** Publishers remembered per topic on the receiving side. */
+const MAX_PUBLISHERS_PER_TOPIC = 1024;
+const MAX_REPORTED_TOPICS = 100;
+
+/**
+ * A broker over Redis pub/sub (see the module notes for why pub/sub):
+ * every instance given one with the same Redis server (and
+ * `channelPrefix`) shares its topics with the others.
+ *
+ * Guarantees, per publishing instance and topic: every other instance's
+ * subscribers get its messages at most once and in publish order; the
+ * publishing instance's own subscribers get them at once, in the
+ * publisher's turn, and never again from Redis (messages carry the
+ * publisher's key, and a broker drops its own). While Redis is unreachable
+ * local delivery goes on; `publish` returns false for messages that could
+ * not be handed to Redis, the first is reported as `BROKER_UNAVAILABLE`, and
+ * when Redis is back their count is reported as `BROKER_MESSAGES_LOST`.
+ * Receivers report the messages they missed (a gap in a publisher's
+ * sequence) as `BROKER_MESSAGES_LOST` too. Subscriptions are made again
+ * after a reconnection.
+ *
+ * @throws {InvalidArgumentError} (a `TypeError`) when a client lacks
+ *   `publish`, `subscribe` or `unsubscribe`, or both options name the same
+ *   connection
+ * @throws {ArgumentRangeError} (a `RangeError`) for `reportIntervalMs` out of range
+ *
+ * @example
+ * ```ts ignore
+ * // Not run: it needs a Redis server (tests/broker/redis_test.ts starts one and runs this).
+ * import { createClient } from "redis";
+ * import { serve } from "@sprig/websocket";
+ * import { redisBroker } from "@sprig/websocket/scale";
+ *
+ * const publisher = createClient({ url: "redis://127.0.0.1:6379" });
+ * const subscriber = publisher.duplicate();
+ * await Promise.all([publisher.connect(), subscriber.connect()]);
+ * const server = await serve({ port: 8080, broker: redisBroker({ publisher, subscriber }) }, {
+ *   init: (ctx) => void ctx.ref.subscribe("chat"),
+ *   in: (message) => void server.publish("chat", message), // every instance, sender included
+ * });
+ * ```
+ */
+export function redisBroker(options: RedisBrokerOptions): RedisBroker {
+  const check = new ArgumentCheck("redisBroker()");
+  const o = check.options("options", options);
+  for (const name of ["publisher", "subscriber"] as const) {
+    const client = check.options(`options.${name}`, o[name]);
+    for (const method of ["publish", "subscribe", "unsubscribe"]) {
+      if (typeof client[method] !== "function") {
+        throw check.type(
+          `options.${name}`,
+          `a Redis client with ${method}() (node-redis, Bun's RedisClient, or ioredisClient(ioredis))`,
+          o[name],
+        );
+      }
+    }
+  }
+  if (o.publisher === o.subscriber) {
+    throw check.problem(
+      "options.subscriber",
+      "must be another connection than options.publisher (a subscribed connection can only subscribe)",
+    );
+  }
+  check.string("options.channelPrefix", o.channelPrefix);
+  check.function("options.onError", o.onError);
+  check.milliseconds("options.reportIntervalMs", o.reportIntervalMs);
+  return new RedisPubSubBroker(options);
+}
+
+/** The broker behind {@link redisBroker}. */
+class RedisPubSubBroker implements RedisBroker {
+  readonly instance: string = randomKey();
+  readonly #publisher: RedisPubSubClient;
+  readonly #subscriber: RedisPubSubClient;
+  readonly #prefix: string;
+  readonly #onError: ((error: BrokerError) => void) | undefined;
+  readonly #reportIntervalMs: number;
+  #target: BrokerTarget | undefined;
+  /** Topics subscribed in Redis. */
+  readonly #topics = new Set<string>();
+  /** The publisher key: the instance and a generation, renewed when #sequences is cleared. */
+  #generation = 0;
+  #key: string;
+  /** The last sequence number used per topic, publishing. */
+  #sequences = new Map<string, number>();
+  /** The last sequence number delivered per topic and publisher key, receiving. */
+  readonly #delivered = new Map<string, Map<string, number>>();
+  /** The outage seen by the publishing side: since when, how many not carried, on which topics. */
+  #outage: { since: number; count: number; topics: Set<string> } | undefined;
+  /** Gaps found, waiting for the next report. */
+  #gaps: { count: number; topics: Set<string> } | undefined;
+  #gapTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly stats: RedisBrokerStats = {
+    published: 0,
+    notCarried: 0,
+    received: 0,
+    duplicates: 0,
+    lost: 0,
+  };
+
+  constructor(options: RedisBrokerOptions) {
+    this.#publisher = options.publisher;
+    this.#subscriber = options.subscriber;
+    this.#prefix = options.channelPrefix ?? "sprig:";
+    this.#onError = options.onError;
+    this.#reportIntervalMs = options.reportIntervalMs ?? 1000;
+    this.#key = `${this.instance}.0`;
+    onReady(this.#subscriber, () => this.#resubscribe());
+    onReady(this.#publisher, () => this.#recovered());
+  }
+
+  get connected(): boolean {
+    return isUp(this.#publisher) && isUp(this.#subscriber);
+  }
+
+  get topics(): readonly string[] {
+    return [...this.#topics];
+  }
+
+  // ------------------------------------------------------------ Broker
+
+  attach(target: BrokerTarget): void {
+    if (this.#target === target) return;
+    if (this.#target) {
+      throw new InvalidArgumentError(
+        "options.broker",
+        "this broker already serves another server; make one broker per server",
+      );
+    }
+    this.#target = target;
+  }
+
+  detach(target: BrokerTarget): void {
+    if (this.#target !== target) return;
+    for (const topic of [...this.#topics]) this.unsubscribe(topic);
+    this.#target = undefined;
+    clearTimeout(this.#gapTimer);
+    this.#gapTimer = undefined;
+    this.#flushGaps();
+  }
+
+  subscribe(topic: string): void {
+    if (this.#topics.has(topic)) return;
+    this.#topics.add(topic);
+    // A new subscription starts a new history: what came before is not a gap.
+    this.#delivered.delete(topic);
+    this.#subscriber.subscribe(this.#prefix + topic, this.#listener).then(
+      undefined,
+      (error) => this.#subscribeFailed(topic, error),
+    );
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.#topics.delete(topic)) return;
+    this.#delivered.delete(topic);
+    this.#subscriber.unsubscribe(this.#prefix + topic, this.#listener).then(
+      undefined,
+      (error) =>
+        this.#report(
+          new BrokerError(
+            "BROKER_SUBSCRIBE_FAILED",
+            `could not unsubscribe from Redis channel ${this.#prefix + topic}: ${errorText(error)}`,
+            { topics: [topic] },
+            { cause: error },
+          ),
+        ),
+    );
+  }
+
+  publish(topic: string, message: PublishedMessage): boolean {
+    const seq = this.#nextSequence(topic);
+    if (!isUp(this.#publisher)) {
+      this.#notCarried(topic, undefined);
+      return false;
+    }
+    if (this.#outage) this.#recovered();
+    const data = message.data;
+    const envelope = typeof data === "string"
+      ? `${VERSION}${TEXT}${this.#key} ${seq.toString(36)} ${data}`
+      : `${VERSION}${BINARY}${this.#key} ${seq.toString(36)} ${encodeBase64(data)}`;
+    let sent: Promise<unknown>;
+    try {
+      sent = this.#publisher.publish(this.#prefix + topic, envelope);
+    } catch (error) {
+      this.#notCarried(topic, error);
+      return false;
+    }
+    this.stats.published++;
+    sent.then(undefined, (error) => this.#notCarried(topic, error));
+    return true;
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  /** One listener for every channel (a method bound once: no closure per message). */
+  readonly #listener: RedisMessageListener = (message, channel) => this.#received(message, channel);
+
+  #received(message: string, channel: string): void {
+    const target = this.#target;
+    if (!target || !channel.startsWith(this.#prefix)) return;
+    const topic = channel.slice(this.#prefix.length);
+    if (!this.#topics.has(topic)) return; // unsubscribed; a late message
+    const kind = message[2];
+    const keyEnd = message.indexOf(" ", 3);
+    const seqEnd = keyEnd < 0 ? -1 : message.indexOf(" ", keyEnd + 1);
+    if (!message.startsWith(VERSION) || (kind !== TEXT && kind !== BINARY) || seqEnd < 0) {
+      this.#report(
+        new BrokerError(
+          "BROKER_MESSAGE_INVALID",
+          `dropped a message on Redis channel ${channel} that is not in sprig's format ` +
+            `(is another program publishing there? see channelPrefix)`,
+          { topics: [topic] },
+        ),
+      );
+      return;
+    }
+    const key = message.slice(3, keyEnd);
+    // Our own message back from Redis: the local subscribers already have it.
+    if (key.startsWith(this.instance) && key.charCodeAt(this.instance.length) === 0x2e) return;
+    const seq = parseInt(message.slice(keyEnd + 1, seqEnd), 36);
+    if (!(seq > 0)) return;
+    let publishers = this.#delivered.get(topic);
+    if (!publishers) this.#delivered.set(topic, publishers = new Map());
+    const last = publishers.get(key);
+    if (last !== undefined) {
+      if (seq <= last) {
+        this.stats.duplicates++;
+        return;
+      }
+      if (seq > last + 1) this.#gap(topic, seq - last - 1);
+      publishers.delete(key); // re-inserted last: the map's order is least recently heard first
+    } else if (publishers.size >= MAX_PUBLISHERS_PER_TOPIC) {
+      publishers.delete(publishers.keys().next().value!);
+    }
+    publishers.set(key, seq);
+    let payload: string | Uint8Array | null;
+    if (kind === TEXT) payload = message.slice(seqEnd + 1);
+    else {
+      payload = decodeBase64(message.slice(seqEnd + 1));
+      if (payload === null) {
+        this.#report(
+          new BrokerError(
+            "BROKER_MESSAGE_INVALID",
+            `dropped a binary message on Redis channel ${channel} whose payload is not base64`,
+            { topics: [topic] },
+          ),
+        );
+        return;
+      }
+    }
+    this.stats.received++;
+    target.deliver(topic, new PublishedMessage(payload));
+  }
+
+  // ------------------------------------------------------------ connection state
+
+  /** The subscriber connection is (back) up: subscribe every topic again. */
+  #resubscribe(): void {
+    for (const topic of this.#topics) {
+      this.#subscriber.subscribe(this.#prefix + topic, this.#listener).then(
+        undefined,
+        (error) => this.#subscribeFailed(topic, error),
+      );
+    }
+  }
+
+  /** The publisher is (back) up: report what the outage cost, once. */
+  #recovered(): void {
+    const outage = this.#outage;
+    if (!outage) return;
+    this.#outage = undefined;
+    this.#report(
+      new BrokerError(
+        "BROKER_MESSAGES_LOST",
+        `Redis is reachable again: ${outage.count} message(s) published here from ` +
+          `${new Date(outage.since).toISOString()} to ${new Date().toISOString()} ` +
+          `reached this instance's subscribers only`,
+        { lost: outage.count, topics: [...outage.topics] },
+      ),
+    );
+  }
+
+  #notCarried(topic: string, error: unknown): void {
+    this.stats.notCarried++;
+    let outage = this.#outage;
+    if (!outage) {
+      this.#outage = outage = { since: Date.now(), count: 0, topics: new Set() };
+      this.#report(
+        error === undefined
+          ? new BrokerError(
+            "BROKER_UNAVAILABLE",
+            "Redis is unreachable: messages published here reach this instance's " +
+              "subscribers only until it is back (their count is reported then)",
+            { topics: [topic] },
+          )
+          : new BrokerError(
+            "BROKER_PUBLISH_FAILED",
+            `a publish to Redis failed (${errorText(error)}): messages published here ` +
+              "may reach this instance's subscribers only until it works again",
+            { topics: [topic] },
+            { cause: error },
+          ),
+      );
+    }
+    outage.count++;
+    if (outage.topics.size < MAX_REPORTED_TOPICS) outage.topics.add(topic);
+    // A rejection found while the client says it is up: nothing will announce recovery.
+    if (error !== undefined && isUp(this.#publisher)) queueMicrotask(() => this.#recovered());
+  }
+
+  #subscribeFailed(topic: string, error: unknown): void {
+    this.#report(
+      new BrokerError(
+        "BROKER_SUBSCRIBE_FAILED",
+        `could not subscribe to Redis channel ${this.#prefix + topic} (${errorText(error)}); ` +
+          "it is tried again when the connection is back",
+        { topics: [topic] },
+        { cause: error },
+      ),
+    );
+  }
+
+  #gap(topic: string, count: number): void {
+    this.stats.lost += count;
+    const gaps = this.#gaps ??= { count: 0, topics: new Set() };
+    gaps.count += count;
+    if (gaps.topics.size < MAX_REPORTED_TOPICS) gaps.topics.add(topic);
+    if (this.#gapTimer === undefined) {
+      this.#gapTimer = setTimeout(() => {
+        this.#gapTimer = undefined;
+        this.#flushGaps();
+      }, this.#reportIntervalMs);
+    }
+  }
+
+  #flushGaps(): void {
+    const gaps = this.#gaps;
+    if (!gaps) return;
+    this.#gaps = undefined;
+    const topics = [...gaps.topics];
+    this.#report(
+      new BrokerError(
+        "BROKER_MESSAGES_LOST",
+        `${gaps.count} message(s) published by other instances did not reach this one ` +
+          `(gaps in their sequence, e.g. while Redis or this connection was down), on ` +
+          `${topics.length === 1 ? "topic" : "topics"} ${topics.slice(0, 5).join(", ")}` +
+          `${topics.length > 5 ? ", …" : ""}`,
+        { lost: gaps.count, topics },
+      ),
+    );
+  }
+
+  #report(error: BrokerError): void {
+    try {
+      if (this.#onError) this.#onError(error);
+      else if (this.#target) this.#target.reportError(error);
+      else console.error("sprig: broker:", error);
+    } catch {
+      // An error reporter that throws has nobody left to report to.
+    }
+  }
+
+  #nextSequence(topic: string): number {
+    let sequences = this.#sequences;
+    let seq = sequences.get(topic);
+    if (seq === undefined && sequences.size >= MAX_SEQUENCED_TOPICS) {
+      // A new publisher key: receivers start a new history for it, so restarting at 1 is no replay.
+      this.#sequences = sequences = new Map();
+      this.#key = `${this.instance}.${(++this.#generation).toString(36)}`;
+    }
+    seq = (seq ?? 0) + 1;
+    sequences.set(topic, seq);
+    return seq;
+  }
+}
+
+/** True unless the client says it is not connected. */
+function isUp(client: RedisPubSubClient): boolean {
+  if (typeof client.isReady === "boolean") return client.isReady;
+  if (typeof client.status === "string") return client.status === "ready";
+  if (typeof client.connected === "boolean") return client.connected;
+  return true;
+}
+
+/** Calls `fn` on every (re)connection of `client`, as the client announces it. */
+function onReady(client: RedisPubSubClient, fn: () => void): void {
+  if (typeof client.on === "function") {
+    client.on("ready", fn);
+  } else if ("onconnect" in client) {
+    const own = client.onconnect;
+    client.onconnect = function (this: unknown) {
+      if (typeof own === "function") own.call(this);
+      fn();
+    };
+  }
+}
+
+function randomKey(): string {
+  const bytes = new Uint8Array(9);
+  crypto.getRandomValues(bytes);
+  // Base64 without "." or " " (the separators): letters, digits, "+" and "/".
+  return encodeBase64(bytes);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---------------------------------------------------------------------------
+// ioredis
+
+/** The part of an ioredis client that {@link ioredisClient} uses. */
+export interface IoredisLike {
+  /** PUBLISH. */
+  publish(channel: string, message: string): Promise<unknown>;
+  /** SUBSCRIBE (messages come as `"message"` events). */
+  subscribe(channel: string): Promise<unknown>;
+  /** UNSUBSCRIBE. */
+  unsubscribe(channel: string): Promise<unknown>;
+  /** `"ready"` while connected. */
+  readonly status: string;
+  /** A message on a subscribed channel. */
+  on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  /** The connection is (again) ready. */
+  on(event: "ready", listener: () => void): unknown;
+}
+
+/**
+ * An ioredis client as a {@link RedisPubSubClient}: ioredis delivers
+ * messages as events rather than to a listener per subscription, and calls
+ * a function given to `subscribe` with the reply, not the messages. Wrap
+ * each of the two connections.
+ *
+ * @example
+ * ```ts ignore
+ * // Not run: it needs a Redis server (tests/broker/redis_test.ts starts one and runs this).
+ * import { Redis } from "ioredis";
+ * import { ioredisClient, redisBroker } from "@sprig/websocket/scale";
+ * const broker = redisBroker({
+ *   publisher: ioredisClient(new Redis("redis://127.0.0.1:6379")),
+ *   subscriber: ioredisClient(new Redis("redis://127.0.0.1:6379")),
+ * });
+ * ```
+ */
+export function ioredisClient(redis: IoredisLike): RedisPubSubClient {
+  const listeners = new Map<string, Set<RedisMessageListener>>();
+  let listening = false;
+  return {
+    publish: (channel, message) => redis.publish(channel, message),
+    subscribe(channel, listener) {
+      if (!listening) {
+        listening = true;
+        redis.on("message", (channel: string, message: string) => {
+          const set = listeners.get(channel);
+          if (set) { for (const l of set) l(message, channel); }
+        });
+      }
+      let set = listeners.get(channel);
+      if (!set) listeners.set(channel, set = new Set());
+      set.add(listener);
+      return redis.subscribe(channel);
+    },
+    unsubscribe(channel, listener) {
+      const set = listeners.get(channel);
+      if (set && listener) set.delete(listener);
+      if (set && set.size > 0 && listener) return Promise.resolve();
+      listeners.delete(channel);
+      return redis.unsubscribe(channel);
+    },
+    get status() {
+      return redis.status;
+    },
+    on: (event, listener) => redis.on(event, listener),
+  };
+}

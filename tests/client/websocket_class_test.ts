@@ -1,0 +1,332 @@
+// The WHATWG-compatible `WebSocket` class (issue 20): the standard's
+// observable behaviour — argument checks, readyState transitions, the event
+// order open → message… → (error) → close, handler attributes among
+// listeners, binaryType, bufferedAmount draining — against sprig's server.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  CloseEvent,
+  ConnectionError,
+  serve,
+  type Server,
+  WebSocket,
+  WebSocketErrorEvent,
+} from "../../mod.ts";
+import { until } from "../server/_hosts.ts";
+
+let server: Server;
+/** The close codes and reasons the server received, in order. */
+const closes: { code: number; reason: string }[] = [];
+let url: string;
+
+before(async () => {
+  server = await serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    protocols: ["chat.v1", "chat.v2"],
+    onError: () => {},
+    fetch: () => new Response("not a websocket", { status: 404 }),
+  }, {
+    init: (ctx) => {
+      const path = ctx.url.pathname;
+      // Two messages, then a close with a code and a reason.
+      if (path === "/greet") {
+        return { push: ["hello", "world"], stop: { code: 4001, reason: "bye" } };
+      }
+      if (path === "/refuse") throw new Error("refused by the test");
+      return { state: undefined };
+    },
+    terminate: (why) => {
+      if (why.type === "remote") closes.push({ code: why.code, reason: why.reason });
+    },
+    in: (message) => {
+      if (message === "close-me") return { stop: { code: 4002, reason: "asked" } };
+      if (message === "burst") return { push: ["one", "two", "three"] };
+      return { push: message };
+    },
+  });
+  url = `ws://127.0.0.1:${server.port}`;
+});
+after(async () => {
+  await server.shutdown();
+});
+
+/** Records the events a socket dispatches, in order. */
+function record(ws: WebSocket): { log: string[]; closed: Promise<CloseEvent> } {
+  const log: string[] = [];
+  const closed = new Promise<CloseEvent>((resolve) => {
+    ws.addEventListener("open", () => log.push(`open:${ws.readyState}`));
+    ws.addEventListener("message", (e) => log.push(`message:${String((e as MessageEvent).data)}`));
+    ws.addEventListener("error", () => log.push(`error:${ws.readyState}`));
+    ws.addEventListener("close", (e) => {
+      const c = e as CloseEvent;
+      log.push(`close:${c.code}:${c.reason}:${c.wasClean}:${ws.readyState}`);
+      resolve(c);
+    });
+  });
+  return { log, closed };
+}
+
+describe("WebSocket class: constants and constructor checks", () => {
+  it("has the readyState constants on the class and on instances", () => {
+    assert.deepEqual(
+      [WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED],
+      [0, 1, 2, 3],
+    );
+    assert.equal(WebSocket.prototype.OPEN, 1);
+    assert.equal(WebSocket.prototype.CLOSED, 3);
+  });
+
+  it("throws SyntaxError for bad URLs, schemes, fragments and subprotocols", () => {
+    const syntax = (f: () => unknown) =>
+      assert.throws(f, (e) => e instanceof DOMException && e.name === "SyntaxError");
+    syntax(() => new WebSocket("not a url"));
+    syntax(() => new WebSocket("ftp://127.0.0.1/"));
+    syntax(() => new WebSocket(`${url}/#frag`));
+    syntax(() => new WebSocket(`${url}/#`));
+    syntax(() => new WebSocket(`${url}/`, "bad protocol"));
+    syntax(() => new WebSocket(`${url}/`, ["a", "a"]));
+    syntax(() => new WebSocket(`${url}/`, [""]));
+  });
+
+  it("maps http: to ws: and reports the parsed URL", async () => {
+    const ws = new WebSocket(`http://127.0.0.1:${server.port}/x?y=1`);
+    assert.equal(ws.url, `ws://127.0.0.1:${server.port}/x?y=1`);
+    assert.equal(ws.readyState, WebSocket.CONNECTING);
+    assert.equal(ws.protocol, "");
+    assert.equal(ws.binaryType, "blob");
+    assert.equal(ws.bufferedAmount, 0);
+    const { closed } = record(ws);
+    await new Promise((resolve) => ws.addEventListener("open", resolve));
+    ws.close();
+    await closed;
+  });
+
+  it("send() while CONNECTING throws InvalidStateError", async () => {
+    const ws = new WebSocket(`${url}/`);
+    assert.throws(
+      () => ws.send("too early"),
+      (e) => e instanceof DOMException && e.name === "InvalidStateError",
+    );
+    const { closed } = record(ws);
+    ws.onopen = () => ws.close();
+    await closed;
+  });
+});
+
+describe("WebSocket class: the life cycle", () => {
+  it("open → messages → close, with readyState at each step and the server's code and reason", async () => {
+    const ws = new WebSocket(`${url}/greet`);
+    const { log, closed } = record(ws);
+    const event = await closed;
+    assert.ok(event instanceof CloseEvent);
+    assert.deepEqual(log, [
+      "open:1",
+      "message:hello",
+      "message:world",
+      "close:4001:bye:true:3",
+    ]);
+  });
+
+  it("echoes text and binary; binaryType picks the type", async () => {
+    const ws = new WebSocket(`${url}/`);
+    const got: unknown[] = [];
+    const { closed } = record(ws);
+    ws.onopen = () => {
+      ws.binaryType = "arraybuffer";
+      ws.send("text");
+      ws.send(new Uint8Array([1, 2, 3]));
+    };
+    ws.onmessage = (event) => {
+      const data = (event as MessageEvent).data;
+      got.push(data);
+      if (got.length === 2) {
+        ws.binaryType = "uint8array";
+        ws.send(new Uint8Array([4, 5]).buffer);
+      } else if (got.length === 3) {
+        ws.binaryType = "blob";
+        ws.send(new Blob([new Uint8Array([6])]));
+      } else if (got.length === 4) {
+        ws.close(1000, "done");
+      }
+    };
+    const end = await closed;
+    assert.equal(got[0], "text");
+    assert.ok(got[1] instanceof ArrayBuffer);
+    assert.deepEqual([...new Uint8Array(got[1] as ArrayBuffer)], [1, 2, 3]);
+    assert.ok(got[2] instanceof Uint8Array);
+    assert.deepEqual([...(got[2] as Uint8Array)], [4, 5]);
+    assert.ok(got[3] instanceof Blob);
+    assert.deepEqual([...new Uint8Array(await (got[3] as Blob).arrayBuffer())], [6]);
+    assert.equal(end.code, 1000);
+    assert.equal(end.wasClean, true);
+    assert.deepEqual(closes.at(-1), { code: 1000, reason: "done" }); // what the server got
+  });
+
+  it("ignores binaryType values the standard does not name", () => {
+    const ws = new WebSocket(`${url}/`);
+    ws.binaryType = "nodebuffer" as never;
+    assert.equal(ws.binaryType, "blob");
+    ws.close();
+  });
+
+  it("offers subprotocols and reports the chosen one and the extensions", async () => {
+    const ws = new WebSocket(`${url}/`, ["chat.v2", "chat.v1"]);
+    const { closed } = record(ws);
+    await new Promise((resolve) => (ws.onopen = resolve));
+    assert.equal(ws.protocol, "chat.v2");
+    assert.match(ws.extensions, /^permessage-deflate/); // offered by default, as browsers do
+    ws.close();
+    await closed;
+  });
+
+  it("takes sprig's options as the third argument (or the second, as Bun does)", async () => {
+    const a = new WebSocket(`${url}/`, [], { compression: false });
+    const b = new WebSocket(`${url}/`, { protocols: "chat.v1", compression: false });
+    const ra = record(a);
+    const rb = record(b);
+    await Promise.all([
+      new Promise((r) => (a.onopen = r)),
+      new Promise((r) => (b.onopen = r)),
+    ]);
+    assert.equal(a.extensions, "");
+    assert.equal(b.protocol, "chat.v1");
+    a.close();
+    b.close();
+    await Promise.all([ra.closed, rb.closed]);
+  });
+
+  it("close() checks its arguments as the standard says", async () => {
+    const ws = new WebSocket(`${url}/`);
+    const { closed } = record(ws);
+    await new Promise((resolve) => (ws.onopen = resolve));
+    const access = (f: () => unknown) =>
+      assert.throws(f, (e) => e instanceof DOMException && e.name === "InvalidAccessError");
+    access(() => ws.close(1001));
+    access(() => ws.close(2999));
+    access(() => ws.close(5000));
+    access(() => ws.close(0));
+    assert.throws(
+      () => ws.close(1000, "é".repeat(62)), // 124 bytes
+      (e) => e instanceof DOMException && e.name === "SyntaxError",
+    );
+    assert.equal(ws.readyState, WebSocket.OPEN); // a refused close changes nothing
+    ws.close(4999, "x".repeat(123));
+    assert.equal(ws.readyState, WebSocket.CLOSING);
+    ws.close(1000); // does nothing once closing
+    const end = await closed;
+    assert.equal(end.code, 4999);
+    assert.deepEqual(closes.at(-1), { code: 4999, reason: "x".repeat(123) });
+  });
+
+  it("messages arriving after close() are not delivered", async () => {
+    const ws = new WebSocket(`${url}/`);
+    const { log, closed } = record(ws);
+    ws.onopen = () => ws.send("burst");
+    ws.onmessage = () => ws.close(); // after "one"; "two" and "three" are dropped
+    await closed;
+    assert.deepEqual(log.filter((l) => l.startsWith("message")), ["message:one"]);
+  });
+
+  it("a close started by the server moves through CLOSING to CLOSED", async () => {
+    const ws = new WebSocket(`${url}/`);
+    const { log, closed } = record(ws);
+    ws.onopen = () => ws.send("close-me");
+    await closed;
+    assert.deepEqual(log, ["open:1", "close:4002:asked:true:3"]);
+  });
+
+  it("close() while CONNECTING: error then close with 1006, never open", async () => {
+    const ws = new WebSocket(`${url}/`);
+    const { log, closed } = record(ws);
+    ws.close();
+    assert.equal(ws.readyState, WebSocket.CLOSING);
+    const end = await closed;
+    assert.deepEqual(log, ["error:3", "close:1006::false:3"]);
+    assert.equal(end.wasClean, false);
+  });
+
+  it("a refused handshake: error (carrying the HandshakeError) then close 1006", async () => {
+    const plain = await serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onError: () => {},
+      upgrade: () => new Response("go away", { status: 403 }),
+    }, { in: () => {} });
+    try {
+      const refused = new WebSocket(`ws://127.0.0.1:${plain.port}/`);
+      const errors: Event[] = [];
+      refused.onerror = (e) => void errors.push(e);
+      const { log, closed } = record(refused);
+      const end = await closed;
+      assert.deepEqual(log, ["error:3", "close:1006::false:3"]);
+      assert.equal(end.code, 1006);
+      assert.ok(errors[0] instanceof WebSocketErrorEvent);
+      const error = (errors[0] as WebSocketErrorEvent).error as { status?: number; code?: string };
+      assert.equal(error.code, "HANDSHAKE_REFUSED");
+      assert.equal(error.status, 403);
+    } finally {
+      await plain.shutdown();
+    }
+  });
+
+  it("a connection refused at the TCP level: error then close 1006", async () => {
+    const closedServer = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+    const port = closedServer.port;
+    await closedServer.shutdown();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    const errors: unknown[] = [];
+    ws.addEventListener("error", (e) => void errors.push((e as WebSocketErrorEvent).error));
+    const { log, closed } = record(ws);
+    await closed;
+    assert.deepEqual(log, ["error:3", "close:1006::false:3"]);
+    assert.ok(errors[0] instanceof ConnectionError);
+    assert.equal((errors[0] as ConnectionError).code, "CONNECT_REFUSED");
+  });
+});
+
+describe("WebSocket class: handler attributes", () => {
+  it("run in the order first set, among addEventListener listeners; null removes", async () => {
+    const ws = new WebSocket(`${url}/`);
+    const order: string[] = [];
+    ws.addEventListener("open", () => order.push("listener-1"));
+    ws.onopen = () => order.push("handler-a");
+    ws.addEventListener("open", () => order.push("listener-2"));
+    ws.onopen = () => order.push("handler-b"); // replaces in place
+    assert.equal(typeof ws.onopen, "function");
+    ws.onmessage = () => order.push("never");
+    ws.onmessage = null;
+    assert.equal(ws.onmessage, null);
+    const { closed } = record(ws);
+    await new Promise((resolve) => ws.addEventListener("open", resolve));
+    assert.deepEqual(order, ["listener-1", "handler-b", "listener-2"]);
+    ws.onclose = function (this: WebSocket) {
+      order.push(`close-this-${this === ws}`);
+    };
+    ws.send("echo");
+    await new Promise((resolve) => ws.addEventListener("message", resolve));
+    ws.close();
+    await closed;
+    assert.deepEqual(order, ["listener-1", "handler-b", "listener-2", "close-this-true"]);
+  });
+});
+
+describe("WebSocket class: bufferedAmount", () => {
+  it("counts bytes given to send() until the socket takes them, then drains to 0", async () => {
+    const ws = new WebSocket(`${url}/`, [], { compression: false });
+    const { closed } = record(ws);
+    await new Promise((resolve) => (ws.onopen = resolve));
+    const big = new Uint8Array(4 * 1024 * 1024);
+    ws.send(big);
+    ws.send("é"); // 2 bytes of UTF-8
+    assert.equal(ws.bufferedAmount, big.byteLength + 2);
+    let echoed = 0;
+    ws.onmessage = () => void echoed++;
+    await until(() => ws.bufferedAmount === 0 && echoed === 2, "the send buffer to drain");
+    ws.close();
+    await closed;
+    // After closing began, sends are counted and never sent.
+    ws.send("after");
+    assert.equal(ws.bufferedAmount, 5);
+  });
+});

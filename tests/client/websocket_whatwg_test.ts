@@ -1,0 +1,116 @@
+// sprig's WebSocket class against a real browser's: the scenarios of
+// tests/_peers/whatwg_scenarios.js run in headless Chromium (its own
+// WebSocket, on a page this server serves) and in-process (sprig's class),
+// against the same sprig server, and the two logs of each scenario must be
+// the same: event order, readyState in each event, codes, reasons,
+// wasClean, data types, and the exceptions thrown.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { serve, type Server, WebSocket } from "../../mod.ts";
+import { scenarios } from "../_peers/whatwg_scenarios.js";
+
+const scenarioSource = readFileSync(
+  new URL("../_peers/whatwg_scenarios.js", import.meta.url),
+  "utf8",
+);
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>WHATWG scenarios</title>
+<script type="module">
+import { scenarios } from "/whatwg_scenarios.js";
+const base = "ws://" + location.host;
+const results = {};
+for (const [name, run] of Object.entries(scenarios)) {
+  try {
+    results[name] = await Promise.race([
+      run(WebSocket, base),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), 10000)),
+    ]);
+  } catch (e) {
+    results[name] = ["failed: " + e];
+  }
+}
+globalThis.__result = results;
+</script>`;
+
+let server: Server;
+
+before(async () => {
+  server = await serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    protocols: ["chat.v1"],
+    onError: () => {},
+    upgrade: (request) => {
+      if (new URL(request.url).pathname === "/refuse") {
+        return new Response("not here", { status: 403 });
+      }
+    },
+    fetch: (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/whatwg_scenarios.js") {
+        return new Response(scenarioSource, { headers: { "content-type": "text/javascript" } });
+      }
+      if (path === "/") return new Response(PAGE, { headers: { "content-type": "text/html" } });
+      return new Response("not found", { status: 404 });
+    },
+  }, {
+    init: (ctx) => {
+      if (ctx.url.pathname === "/greet") {
+        return { push: ["hello", "world"], stop: { code: 4001, reason: "bye" } };
+      }
+    },
+    in: (message) => {
+      if (message === "burst") return { push: ["one", "two", "three"] };
+      if (message === "close-me") return { stop: { code: 4002, reason: "asked" } };
+      return { push: message };
+    },
+  });
+});
+after(async () => {
+  await server.shutdown();
+});
+
+/** Runs the scenarios in headless Chromium (driven from Node by playwright-core). */
+function inChromium(url: string, timeoutMs = 90_000): Promise<Record<string, string[]>> {
+  const script = new URL("../_peers/chromium_client.mjs", import.meta.url).pathname;
+  const child = spawn("node", [script, url, "60000"], { stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`Chromium did not finish within ${timeoutMs} ms: ${out} ${err}`));
+    }, timeoutMs);
+    child.stdout!.setEncoding("utf8");
+    child.stderr!.setEncoding("utf8");
+    child.stdout!.on("data", (t: string) => (out += t));
+    child.stderr!.on("data", (t: string) => (err += t));
+    child.once("error", reject);
+    child.once("close", () => {
+      clearTimeout(timer);
+      try {
+        const r = JSON.parse(out.trim().split("\n").at(-1) ?? "");
+        if (r.error) reject(new Error(`Chromium: ${r.error}`));
+        else resolve(r.result);
+      } catch {
+        reject(new Error(`no JSON from Chromium: ${out} ${err}`));
+      }
+    });
+  });
+}
+
+describe("sprig's WebSocket class behaves as Chromium's", () => {
+  let browser: Record<string, string[]>;
+  before(async () => {
+    browser = await inChromium(`http://127.0.0.1:${server.port}/`);
+  });
+
+  for (const [name, run] of Object.entries(scenarios)) {
+    it(name, async () => {
+      const ours = await run(WebSocket, `ws://127.0.0.1:${server.port}`);
+      assert.deepEqual(ours, browser[name], `Chromium: ${JSON.stringify(browser[name])}`);
+    });
+  }
+});
