@@ -30,7 +30,7 @@ import {
   HandshakeCode,
   type HandshakeResult,
 } from "../protocol/handshake.ts";
-import { checkHttp2Options, openHttp2, usesHttp2 } from "../http2/client.ts";
+import { checkHttp2Options, usesHttp2 } from "../http2/options.ts";
 import type { ClientHttp2Session } from "node:http2";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
@@ -438,6 +438,8 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
   const { signal } = options;
   if (signal?.aborted) throw abortReason(signal);
   if (usesHttp2(options, request.secure)) {
+    // Loaded on demand: node:http2 is not on every runtime (edge runtimes lack it).
+    const { openHttp2 } = await import("../http2/client.ts");
     return await openHttp2(prepared, {
       start: startSession,
       http1: (transport) =>

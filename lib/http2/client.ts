@@ -10,7 +10,6 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import type { ArgumentCheck } from "../arguments.ts";
 import { ConnectionError, Http2Error, SprigError, TimeoutError } from "../errors.ts";
 import {
   checkExtendedConnectResponse,
@@ -32,32 +31,6 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const EMPTY = new Uint8Array(0);
 const noop = () => {};
-
-/** True when `connect()` is to go over HTTP/2 for a URL that is (or is not) secure. @internal */
-export function usesHttp2(options: ConnectOptions, secure: boolean): boolean {
-  if (options.http2Session !== undefined) return true;
-  return options.http2 === true || (options.http2 === "auto" && secure);
-}
-
-/** Checks `http2` and `http2Session`, and what they cannot be combined with. @internal */
-export function checkHttp2Options(check: ArgumentCheck, o: Record<string, unknown>): void {
-  if (o.http2 !== undefined && o.http2 !== true && o.http2 !== false && o.http2 !== "auto") {
-    throw check.type("options.http2", 'true, false or "auto"', o.http2);
-  }
-  const session = o.http2Session as { request?: unknown } | undefined;
-  if (
-    session !== undefined &&
-    (typeof session !== "object" || session === null || typeof session.request !== "function")
-  ) {
-    throw check.type("options.http2Session", "a ClientHttp2Session of node:http2", session);
-  }
-  if ((o.http2 || session !== undefined) && o.transport !== undefined) {
-    throw check.problem("options.transport", "cannot be combined with http2 or http2Session");
-  }
-  if ((o.http2 || session !== undefined) && o.unixPath !== undefined) {
-    throw check.problem("options.unixPath", "cannot be combined with http2 or http2Session");
-  }
-}
 
 /** What {@link openHttp2} needs from `connect()`. @internal */
 export interface Http2Continuations {

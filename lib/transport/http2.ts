@@ -15,6 +15,7 @@
 import type * as http2 from "node:http2";
 import type { Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS } from "./transport.ts";
+import { writeNowTo, writeTo } from "./node.ts";
 import { ReadQueue } from "./read_queue.ts";
 
 /** RST_STREAM's CANCEL error code (RFC 9113 §7). */
@@ -126,30 +127,11 @@ export class Http2StreamTransport implements Transport {
   }
 
   writeNow(chunks: readonly Uint8Array[]): boolean {
-    const stream = this.#stream;
-    if (stream.destroyed || !stream.writable) return true; // the end is reported by `end`
-    const n = chunks.length;
-    if (n === 1) return stream.write(chunks[0]);
-    stream.cork();
-    let ok = true;
-    for (let i = 0; i < n; i++) ok = stream.write(chunks[i]);
-    stream.uncork();
-    return ok;
+    return writeNowTo(this.#stream, chunks);
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
-    const stream = this.#stream;
-    if (stream.destroyed || !stream.writable) {
-      return Promise.reject(this.#reads.error ?? new Error("the HTTP/2 stream is closed"));
-    }
-    return new Promise((resolve, reject) => {
-      const n = chunks.length;
-      if (n === 0) return resolve();
-      if (n > 1) stream.cork();
-      for (let i = 0; i < n - 1; i++) stream.write(chunks[i]);
-      stream.write(chunks[n - 1], (error?: Error | null) => (error ? reject(error) : resolve()));
-      if (n > 1) stream.uncork();
-    });
+    return writeTo(this.#stream, chunks, this.#reads.error, "the HTTP/2 stream is closed");
   }
 
   /** Ends our side (END_STREAM after what is queued); the stream closes once the peer ends its side. */

@@ -155,30 +155,11 @@ class NodeTransport implements Transport {
   }
 
   writeNow(chunks: readonly Uint8Array[]): boolean {
-    const socket = this.#socket;
-    if (socket.destroyed || !socket.writable) return true; // the end is reported by `end`
-    const n = chunks.length;
-    if (n === 1) return socket.write(chunks[0]);
-    socket.cork();
-    let ok = true;
-    for (let i = 0; i < n; i++) ok = socket.write(chunks[i]);
-    socket.uncork();
-    return ok;
+    return writeNowTo(this.#socket, chunks);
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
-    const socket = this.#socket;
-    if (socket.destroyed || !socket.writable) {
-      return Promise.reject(this.#reads.error ?? new Error("the socket is closed"));
-    }
-    return new Promise((resolve, reject) => {
-      const n = chunks.length;
-      if (n === 0) return resolve();
-      if (n > 1) socket.cork();
-      for (let i = 0; i < n - 1; i++) socket.write(chunks[i]);
-      socket.write(chunks[n - 1], (error?: Error | null) => (error ? reject(error) : resolve()));
-      if (n > 1) socket.uncork();
-    });
+    return writeTo(this.#socket, chunks, this.#reads.error, "the socket is closed");
   }
 
   close(): void {
@@ -190,4 +171,51 @@ class NodeTransport implements Transport {
     const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
     this.closed.then(() => clearTimeout(timer));
   }
+}
+
+/** What {@link writeNowTo} and {@link writeTo} need of a Node `Writable` (a socket, an HTTP/2 stream). */
+interface CorkableWritable {
+  readonly destroyed: boolean;
+  readonly writable: boolean;
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * `Transport.writeNow` over a Node `Writable`: the chunks in one corked
+ * batch; false when the writable's buffer is over its high-water mark.
+ * A closed writable takes nothing and says true (its end is reported on
+ * the read side). @internal
+ */
+export function writeNowTo(w: CorkableWritable, chunks: readonly Uint8Array[]): boolean {
+  if (w.destroyed || !w.writable) return true;
+  const n = chunks.length;
+  if (n === 1) return w.write(chunks[0]!);
+  w.cork();
+  let ok = true;
+  for (let i = 0; i < n; i++) ok = w.write(chunks[i]!);
+  w.uncork();
+  return ok;
+}
+
+/**
+ * `Transport.write` over a Node `Writable`: resolves once the last chunk
+ * is flushed; rejects with `error` (or `closedMessage`) when closed. @internal
+ */
+export function writeTo(
+  w: CorkableWritable,
+  chunks: readonly Uint8Array[],
+  error: Error | undefined,
+  closedMessage: string,
+): Promise<void> {
+  if (w.destroyed || !w.writable) return Promise.reject(error ?? new Error(closedMessage));
+  return new Promise((resolve, reject) => {
+    const n = chunks.length;
+    if (n === 0) return resolve();
+    if (n > 1) w.cork();
+    for (let i = 0; i < n - 1; i++) w.write(chunks[i]!);
+    w.write(chunks[n - 1]!, (e?: Error | null) => (e ? reject(e) : resolve()));
+    if (n > 1) w.uncork();
+  });
 }

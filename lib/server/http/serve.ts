@@ -8,7 +8,7 @@
 
 import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
 import { ConnectionError, Http2Error } from "../../errors.ts";
-import { Http2Front } from "../../http2/server.ts";
+import type { Http2Front } from "../../http2/server.ts";
 import { detectRuntime } from "../../transport/connect.ts";
 import { listenFailure } from "../../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
@@ -127,10 +127,14 @@ class SprigServer<I> implements Server<I> {
       },
       release: (socket) => this.#sockets.delete(socket),
     };
-    if (options.http2) this.#h2 = new Http2Front(this.#http, this.#secure);
   }
 
   async listen(options: ServeOptions<unknown>): Promise<void> {
+    if (options.http2) {
+      // Loaded on demand: node:http2 is not on every runtime.
+      const { Http2Front } = await import("../../http2/server.ts");
+      this.#h2 = new Http2Front(this.#http, this.#secure);
+    }
     const listen = listenerFor(options.http2 ? "node" : options.listener);
     const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
     const port = options.port ?? SERVER_DEFAULTS.port;
