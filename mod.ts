@@ -17,10 +17,16 @@
  *
  * @example
  * ```ts
- * import { connect } from "@sprig/websocket";
- * await using ws = await connect("ws://127.0.0.1:8080/");
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "@sprig/websocket";
+ *
+ * // An echo server on a free port of 127.0.0.1, and a client talking to it.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message }),
+ * });
+ * await using ws = await connect(server.url);
  * await ws.send("hello");
- * console.log(await ws.receive({ timeoutMs: 5000 }));
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  *
  * @module

@@ -56,9 +56,11 @@ export interface SprigErrorOptions {
  *
  * @example
  * ```ts
- * import { SprigError, ProtocolError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * import { ProtocolError, SprigError } from "./errors.ts";
  * const e = new ProtocolError("RSV2_SET", "reserved bit RSV2 set without an extension");
- * console.assert(e instanceof SprigError && e.closeCode === 1002);
+ * assert.ok(e instanceof SprigError);
+ * assert.equal(e.closeCode, 1002);
  * ```
  */
 export class SprigError extends Error {
@@ -116,11 +118,13 @@ export class SprigError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProtocolError } from "./errors.ts";
  * import { FrameParser } from "./protocol/frame_parser.ts";
  * // A server must refuse an unmasked frame (RFC 6455 §5.1).
  * const { error } = new FrameParser({ mask: "required" }).parse(new Uint8Array([0x81, 0x00]));
- * console.assert(error instanceof ProtocolError && error.code === "MASK_MISSING");
+ * assert.ok(error instanceof ProtocolError);
+ * assert.equal(error.code, "MASK_MISSING");
  * ```
  */
 export class ProtocolError extends SprigError {
@@ -135,13 +139,13 @@ export class ProtocolError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { InvalidDataError } from "./errors.ts";
  * import { decodeUtf8 } from "./protocol/utf8.ts";
- * try {
- *   decodeUtf8(new Uint8Array([0xc3, 0x28])); // a lead byte without its continuation
- * } catch (error) {
- *   console.assert(error instanceof InvalidDataError && error.code === "INVALID_UTF8");
- * }
+ * assert.throws(
+ *   () => decodeUtf8(new Uint8Array([0xc3, 0x28])), // a lead byte without its continuation
+ *   (error) => error instanceof InvalidDataError && error.code === "INVALID_UTF8",
+ * );
  * ```
  */
 export class InvalidDataError extends SprigError {
@@ -156,14 +160,15 @@ export class InvalidDataError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MessageTooBigError } from "./errors.ts";
  * import { MessageAssembler } from "./protocol/assembler.ts";
  * const assembler = new MessageAssembler({ maxMessageBytes: 4 });
- * try {
- *   assembler.push({ fin: true, rsv: 0, opcode: 1, payload: new TextEncoder().encode("Hello") });
- * } catch (error) {
- *   console.assert(error instanceof MessageTooBigError && error.limit === 4);
- * }
+ * const hello = { fin: true, rsv: 0, opcode: 1, payload: new TextEncoder().encode("Hello") };
+ * assert.throws(
+ *   () => assembler.push(hello),
+ *   (error) => error instanceof MessageTooBigError && error.limit === 4 && error.closeCode === 1009,
+ * );
  * ```
  */
 export class MessageTooBigError extends SprigError {
@@ -186,10 +191,12 @@ export class MessageTooBigError extends SprigError {
  *
  * @example
  * ```ts
- * import { connect, NotOpenError } from "../mod.ts";
- * const ws = await connect("ws://127.0.0.1:8080/");
+ * import assert from "node:assert/strict";
+ * import { connect, NotOpenError, serve } from "../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const ws = await connect(server.url);
  * await ws.close();
- * await ws.send("too late").catch((error) => console.assert(error instanceof NotOpenError));
+ * await assert.rejects(ws.send("too late"), NotOpenError);
  * ```
  */
 export class NotOpenError extends SprigError {
@@ -205,13 +212,14 @@ export class NotOpenError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HttpParseError } from "./errors.ts";
  * import { HeadParser } from "./protocol/http1.ts";
- * try {
- *   new HeadParser({ kind: "request" }).push(new TextEncoder().encode("GET / HTTP/2.0\r\n\r\n"));
- * } catch (error) {
- *   console.assert(error instanceof HttpParseError && error.status === 505);
- * }
+ * const parser = new HeadParser({ kind: "request" });
+ * assert.throws(
+ *   () => parser.push(new TextEncoder().encode("GET / HTTP/2.0\r\n\r\n")),
+ *   (error) => error instanceof HttpParseError && error.status === 505,
+ * );
  * ```
  */
 export class HttpParseError extends SprigError {
@@ -242,12 +250,24 @@ export class HttpParseError extends SprigError {
  *
  * @example
  * ```ts
- * import { connect, HandshakeError } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { connect, HandshakeError, serve } from "../mod.ts";
+ * // A server that refuses /private without credentials.
+ * await using server = await serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   upgrade: (request) =>
+ *     new URL(request.url).pathname === "/private"
+ *       ? new Response("log in first", { status: 401, headers: { "www-authenticate": "Bearer" } })
+ *       : undefined,
+ * }, { in: () => {} });
  * try {
- *   await connect("ws://127.0.0.1:8080/private");
+ *   await connect(new URL("/private", server.url));
+ *   assert.fail("the handshake should have been refused");
  * } catch (error) {
  *   if (!(error instanceof HandshakeError) || error.status !== 401) throw error;
- *   console.log(error.headers.get("www-authenticate"), error.bodyText);
+ *   assert.equal(error.headers.get("www-authenticate"), "Bearer");
+ *   assert.equal(error.bodyText, "log in first");
  * }
  * ```
  */
@@ -294,14 +314,15 @@ export class HandshakeError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ExtensionError } from "./errors.ts";
  * import { permessageDeflate } from "./extensions/permessage_deflate.ts";
- * try {
- *   // A client refuses a response with a parameter it did not offer.
- *   permessageDeflate().accept({ name: "permessage-deflate", params: [["x-unknown", true]] });
- * } catch (error) {
- *   console.assert(error instanceof ExtensionError && error.code === "DEFLATE_PARAM_UNKNOWN");
- * }
+ * // A client refuses a response with a parameter it did not offer.
+ * const response = { name: "permessage-deflate", params: [["x-unknown", true]] as [string, true][] };
+ * assert.throws(
+ *   () => permessageDeflate().accept(response),
+ *   (error) => error instanceof ExtensionError && error.code === "DEFLATE_PARAM_UNKNOWN",
+ * );
  * ```
  */
 export class ExtensionError extends SprigError {
@@ -327,11 +348,13 @@ export class ExtensionError extends SprigError {
  *
  * @example
  * ```ts
- * import { AbortError, connect } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { AbortError, connect, serve } from "../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
  * const controller = new AbortController();
- * const opening = connect("ws://127.0.0.1:8080/", { signal: controller.signal });
+ * const opening = connect(server.url, { signal: controller.signal });
  * controller.abort();
- * await opening.catch((error) => console.assert(error instanceof AbortError));
+ * await assert.rejects(opening, AbortError);
  * ```
  */
 export class AbortError extends SprigError {
@@ -346,13 +369,18 @@ export class AbortError extends SprigError {
  *
  * @example
  * ```ts
- * import { connect, TimeoutError } from "../mod.ts";
- * await using ws = await connect("ws://127.0.0.1:8080/");
+ * import assert from "node:assert/strict";
+ * import { connect, serve, TimeoutError } from "../mod.ts";
+ * // A server that never says anything.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * await using ws = await connect(server.url);
  * try {
- *   console.log(await ws.receive({ timeoutMs: 1000 }));
+ *   await ws.receive({ timeoutMs: 100 });
+ *   assert.fail("the server said something");
  * } catch (error) {
  *   if (!(error instanceof TimeoutError)) throw error;
- *   console.log(`nothing within ${error.timeoutMs} ms`); // code "RECEIVE_TIMEOUT"
+ *   assert.equal(error.code, "RECEIVE_TIMEOUT");
+ *   assert.equal(error.timeoutMs, 100);
  * }
  * ```
  */
@@ -376,12 +404,21 @@ export class TimeoutError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as net from "node:net";
  * import { connect, ConnectionError } from "../mod.ts";
+ * // A port that nothing listens on: one the system gave us, closed again.
+ * const listener = net.createServer().listen(0, "127.0.0.1");
+ * await once(listener, "listening");
+ * const { port } = listener.address() as net.AddressInfo;
+ * await new Promise((closed) => listener.close(closed));
  * try {
- *   await connect("ws://127.0.0.1:1/"); // nothing listens there
+ *   await connect(`ws://127.0.0.1:${port}/`);
+ *   assert.fail("nothing should have answered");
  * } catch (error) {
  *   if (!(error instanceof ConnectionError)) throw error;
- *   console.log(error.code, error.cause); // "CONNECT_REFUSED", the runtime's own error
+ *   assert.equal(error.code, "CONNECT_REFUSED"); // error.cause: the runtime's own error
  * }
  * ```
  */
@@ -412,13 +449,23 @@ export class ConnectionError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as http2 from "node:http2";
+ * import type { AddressInfo } from "node:net";
  * import { connect, Http2Error } from "../mod.ts";
+ * // An HTTP/2 server without SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3).
+ * const server = http2.createServer();
+ * await once(server.listen(0, "127.0.0.1"), "listening");
+ * const { port } = server.address() as AddressInfo;
  * try {
- *   await connect("wss://example.test/chat", { http2: true });
+ *   await connect(`ws://127.0.0.1:${port}/chat`, { http2: true });
+ *   assert.fail("the server cannot take a WebSocket over HTTP/2");
  * } catch (error) {
- *   if (error instanceof Http2Error && error.code === "EXTENDED_CONNECT_DISABLED") {
- *     console.log("the server speaks HTTP/2 but not WebSockets over it");
- *   }
+ *   if (!(error instanceof Http2Error)) throw error;
+ *   assert.equal(error.code, "EXTENDED_CONNECT_DISABLED");
+ * } finally {
+ *   await new Promise((closed) => server.close(closed));
  * }
  * ```
  */
@@ -448,9 +495,15 @@ export class Http2Error extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BrokerError } from "./errors.ts";
- * const e = new BrokerError("BROKER_MESSAGES_LOST", "3 messages lost on topic room-1", { lost: 3, topics: ["room-1"] });
- * console.assert(e.lost === 3 && e.closeCode === undefined);
+ * const e = new BrokerError("BROKER_MESSAGES_LOST", "3 messages lost on topic room-1", {
+ *   lost: 3,
+ *   topics: ["room-1"],
+ * });
+ * assert.equal(e.lost, 3);
+ * assert.deepEqual(e.topics, ["room-1"]);
+ * assert.equal(e.closeCode, undefined); // no connection ends
  * ```
  */
 export class BrokerError extends SprigError {
@@ -479,11 +532,15 @@ export class BrokerError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connect, InvalidArgumentError } from "../mod.ts";
- * await connect("ws://a%ZZ:b@127.0.0.1:8080/").catch((error) => {
- *   console.assert(error instanceof TypeError && error instanceof InvalidArgumentError);
- *   console.assert(error.code === "INVALID_ARGUMENT" && error.argument === "url");
- * });
+ * // Refused at the call, before any I/O: "%ZZ" is not a percent-encoding.
+ * await assert.rejects(
+ *   connect("ws://a%ZZ:b@127.0.0.1:8080/"),
+ *   (error) =>
+ *     error instanceof TypeError && error instanceof InvalidArgumentError &&
+ *     error.code === "INVALID_ARGUMENT" && error.argument === "url",
+ * );
  * ```
  */
 export class InvalidArgumentError extends TypeError {
@@ -506,11 +563,15 @@ export class InvalidArgumentError extends TypeError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArgumentRangeError, connect } from "../mod.ts";
- * await connect("ws://127.0.0.1:8080/", { handshakeTimeoutMs: -1 }).catch((error) => {
- *   console.assert(error instanceof RangeError && error instanceof ArgumentRangeError);
- *   console.assert(error.argument === "options.handshakeTimeoutMs");
- * });
+ * // Refused at the call, before any I/O.
+ * await assert.rejects(
+ *   connect("ws://127.0.0.1:8080/", { handshakeTimeoutMs: -1 }),
+ *   (error) =>
+ *     error instanceof RangeError && error instanceof ArgumentRangeError &&
+ *     error.argument === "options.handshakeTimeoutMs",
+ * );
  * ```
  */
 export class ArgumentRangeError extends RangeError {
@@ -533,11 +594,14 @@ export class ArgumentRangeError extends RangeError {
  *
  * @example
  * ```ts
- * import { NotConnectedError, reconnecting } from "../mod.ts";
- * const client = reconnecting("ws://127.0.0.1:8080/");
- * await client.send("too early").catch((error) => {
- *   console.assert(error instanceof NotConnectedError && error.code === "NOT_CONNECTED");
- * });
+ * import assert from "node:assert/strict";
+ * import { NotConnectedError, reconnecting, serve } from "../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const client = reconnecting(server.url); // no send queue
+ * await assert.rejects(
+ *   client.send("too early"), // before the first connection is open
+ *   (error) => error instanceof NotConnectedError && error.code === "NOT_CONNECTED",
+ * );
  * await client.close();
  * ```
  */
@@ -555,12 +619,16 @@ export class NotConnectedError extends SprigError {
  *
  * @example
  * ```ts
- * import { reconnecting, SendQueueFullError } from "../mod.ts";
- * const client = reconnecting("ws://127.0.0.1:8080/", { sendQueue: { maxMessages: 1 } });
- * void client.send("queued").catch(() => {});
- * await client.send("one too many").catch((error) => {
- *   console.assert(error instanceof SendQueueFullError && error.limit === 1);
- * });
+ * import assert from "node:assert/strict";
+ * import { reconnecting, SendQueueFullError, serve } from "../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const client = reconnecting(server.url, { sendQueue: { maxMessages: 1 } });
+ * const queued = client.send("queued"); // waits for the connection
+ * await assert.rejects(
+ *   client.send("one too many"),
+ *   (error) => error instanceof SendQueueFullError && error.limit === 1,
+ * );
+ * await queued; // sent once connected
  * await client.close();
  * ```
  */
@@ -588,12 +656,28 @@ export class SendQueueFullError extends SprigError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as http from "node:http";
+ * import type { AddressInfo } from "node:net";
  * import { connect, ProxyError } from "../mod.ts";
+ * // An HTTP proxy on 127.0.0.1 that wants credentials for every tunnel.
+ * const proxy = http.createServer().on("connect", (_request, socket) => {
+ *   socket.end("HTTP/1.1 407 Proxy Authentication Required\r\n" +
+ *     "Proxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n");
+ * });
+ * await once(proxy.listen(0, "127.0.0.1"), "listening");
+ * const { port } = proxy.address() as AddressInfo;
  * try {
- *   await connect("wss://example.test/", { proxy: "http://127.0.0.1:3128" });
+ *   // The proxy would resolve and reach the target; it refuses first.
+ *   await connect("wss://example.test/", { proxy: `http://127.0.0.1:${port}` });
+ *   assert.fail("the proxy should have refused");
  * } catch (error) {
  *   if (!(error instanceof ProxyError)) throw error;
- *   console.log(error.code, error.status); // "PROXY_AUTH_REQUIRED", 407
+ *   assert.equal(error.code, "PROXY_AUTH_REQUIRED");
+ *   assert.equal(error.status, 407);
+ * } finally {
+ *   await new Promise((closed) => proxy.close(closed));
  * }
  * ```
  */

@@ -4,10 +4,17 @@
  * runtimes lack it). Pass the module itself:
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * import dc from "node:diagnostics_channel";
- * import { connect, TelemetryChannels } from "@sprig/websocket";
- * dc.subscribe(TelemetryChannels.connected, (event) => console.log(event));
- * await using ws = await connect("ws://127.0.0.1:8080/", { telemetry: dc });
+ * import { connect, serve, TelemetryChannels } from "@sprig/websocket";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const events: unknown[] = [];
+ * const record = (event: unknown) => void events.push(event);
+ * dc.subscribe(TelemetryChannels.connected, record);
+ * await using ws = await connect(server.url, { telemetry: dc });
+ * dc.unsubscribe(TelemetryChannels.connected, record);
+ * assert.equal(events.length, 1);
+ * assert.equal((events[0] as { role: string }).role, "client");
  * ```
  *
  * Anything with a `channel(name)` method returning `{ hasSubscribers,
@@ -201,11 +208,15 @@ const PREVIEW = 48;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatFrame } from "./telemetry.ts";
  * const line = formatFrame("out", {
- *   fin: true, rsv: 0, opcode: 1, payload: new TextEncoder().encode("hello"),
+ *   fin: true,
+ *   rsv: 0,
+ *   opcode: 1,
+ *   payload: new TextEncoder().encode("hello"),
  * });
- * // '>> fin=1 rsv=0 op=1 len=5 text "hello"'
+ * assert.equal(line, '>> fin=1 rsv=0 op=1 len=5 text "hello"');
  * ```
  */
 export function formatFrame(direction: "in" | "out", frame: Frame): string {

@@ -93,6 +93,11 @@ if (!only && args.length === 0) {
       ...["mod.ts", "cli.ts", "lib/", "tests/", "examples/", "bench/"].filter((p) => existsSync(p)),
     ]],
     ["README examples type-check", bin("deno"), ["check", "--quiet", "--doc-only", "README.md"]],
+    [
+      "doc examples type-check and run (deno check --doc, deno test --doc; Bun's on bun)",
+      process.execPath,
+      ["scripts/doc_examples.mjs"],
+    ],
     ["deno lint", bin("deno"), ["lint", "--quiet"]],
     ["deno doc --lint (every export documented)", bin("deno"), [
       "doc",

@@ -187,13 +187,25 @@ export const CLIENT_DEFAULTS = {
  *
  * @example
  * ```ts
- * import { connect } from "../../mod.ts";
- * await using ws = await connect("ws://127.0.0.1:8080/chat", {
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "../../mod.ts";
+ * // A server that speaks chat.v1, greets with the token it was given and echoes.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat.v1"] }, {
+ *   init: (ctx) => ({ push: `token: ${ctx.headers.get("authorization")}` }),
+ *   in: (message) => ({ push: message }),
+ * });
+ * await using ws = await connect(new URL("/chat", server.url), {
  *   protocols: ["chat.v1"],
  *   headers: { authorization: "Bearer token" },
  * });
+ * assert.equal(ws.protocol, "chat.v1");
  * await ws.send("hello");
- * for await (const message of ws) console.log(message);
+ * const received: unknown[] = [];
+ * for await (const message of ws) {
+ *   received.push(message);
+ *   if (received.length === 2) break; // leaving the loop keeps the connection open
+ * }
+ * assert.deepEqual(received, ["token: Bearer token", "hello"]);
  * ```
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Session> {

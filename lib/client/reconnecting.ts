@@ -240,15 +240,31 @@ type Decision = { reconnect: true; delayMs: number } | {
  *
  * @example
  * ```ts
- * import { reconnecting } from "../../mod.ts";
- * const client = reconnecting("ws://127.0.0.1:8080/feed", {
- *   headers: () => ({ authorization: `Bearer ${crypto.randomUUID()}` }),
- *   sendQueue: true,
+ * import assert from "node:assert/strict";
+ * import { reconnecting, serve } from "../../mod.ts";
+ * // A feed that answers each subscription, and ends the first connection after it.
+ * let connections = 0;
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   init: () => ({ state: ++connections }),
+ *   in: (message, n) => ({
+ *     push: `prices for ${JSON.parse(String(message)).subscribe} (connection ${n})`,
+ *     stop: n === 1 ? { code: 1012, reason: "restarting" } : undefined,
+ *   }),
  * });
- * for await (const ws of client) {
- *   await ws.send(JSON.stringify({ subscribe: "prices" }));
- *   for await (const message of ws) console.log(message);
+ * const client = reconnecting(new URL("/feed", server.url), {
+ *   headers: () => ({ authorization: `Bearer ${crypto.randomUUID()}` }), // fresh per attempt
+ *   sendQueue: true,
+ *   backoff: { initialDelayMs: 10 },
+ * });
+ * const received: unknown[] = [];
+ * for await (const ws of client) { // one session per connection
+ *   await ws.send(JSON.stringify({ subscribe: "EURUSD" })); // re-subscribe on each
+ *   for await (const message of ws) {
+ *     received.push(message);
+ *     if (received.length === 2) await client.close(); // ends both loops
+ *   }
  * } // ends after client.close(), an abort, or a refusal (then it throws it)
+ * assert.deepEqual(received, ["prices for EURUSD (connection 1)", "prices for EURUSD (connection 2)"]);
  * ```
  */
 export function reconnecting(

@@ -115,14 +115,29 @@ type HandlerType = "open" | "message" | "error" | "close";
  *
  * @example
  * ```ts
- * import { WebSocket } from "@sprig/websocket";
- * const ws = new WebSocket("ws://127.0.0.1:8080/chat", ["chat.v1"], {
- *   headers: { authorization: "Bearer token" },
+ * import assert from "node:assert/strict";
+ * import { serve, WebSocket } from "@sprig/websocket";
+ * // A server that speaks chat.v1 and echoes, after a greeting with the token.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat.v1"] }, {
+ *   init: (ctx) => ({ push: `welcome, ${ctx.headers.get("authorization")}` }),
+ *   in: (message) => ({ push: message }),
+ * });
+ * const ws = new WebSocket(new URL("/chat", server.url), ["chat.v1"], {
+ *   headers: { authorization: "Bearer token" }, // what browsers cannot do
  * });
  * ws.binaryType = "arraybuffer";
+ * const log: unknown[] = [];
+ * const closed = new Promise<number>((resolve) => {
+ *   ws.onclose = (event) => resolve((event as CloseEvent).code);
+ * });
  * ws.onopen = () => ws.send("hello");
- * ws.onmessage = (event) => console.log((event as MessageEvent).data);
- * ws.onclose = (event) => console.log("closed", (event as CloseEvent).code);
+ * ws.onmessage = (event) => {
+ *   log.push((event as MessageEvent).data);
+ *   if (log.length === 2) ws.close(1000, "done");
+ * };
+ * assert.equal(await closed, 1000);
+ * assert.deepEqual(log, ["welcome, Bearer token", "hello"]);
+ * assert.equal(ws.protocol, "chat.v1");
  * ```
  */
 export class WebSocket extends EventTarget {

@@ -51,13 +51,21 @@ export type WebSocketStreamOptions = ConnectOptions;
  *
  * @example
  * ```ts
- * import { WebSocketStream } from "../../mod.ts";
- * const wss = new WebSocketStream("ws://127.0.0.1:8080/", { protocols: ["chat"] });
- * const { readable, writable } = await wss.opened;
+ * import assert from "node:assert/strict";
+ * import { serve, WebSocketStream } from "../../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0, protocols: ["chat"] }, {
+ *   in: (message) => ({ push: message }), // echo
+ * });
+ * const wss = new WebSocketStream(server.url.href, { protocols: ["chat"] });
+ * const { readable, writable, protocol } = await wss.opened;
+ * assert.equal(protocol, "chat");
  * const writer = writable.getWriter();
  * await writer.write("hello");
- * for await (const message of readable) { console.log(message); break; }
+ * const reader = readable.getReader();
+ * assert.deepEqual(await reader.read(), { done: false, value: "hello" });
+ * reader.releaseLock();
  * wss.close({ closeCode: 1000, reason: "done" });
+ * assert.equal((await wss.closed).closeCode, 1000); // the code of the server's close frame
  * ```
  */
 export class WebSocketStream {
@@ -127,11 +135,16 @@ export class WebSocketStream {
  *
  * @example
  * ```ts
- * import { withWebSocket } from "../../mod.ts";
- * const answer = await withWebSocket("ws://127.0.0.1:8080/", {}, async (ws) => {
+ * import assert from "node:assert/strict";
+ * import { serve, withWebSocket } from "../../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: `answer to ${message}` }),
+ * });
+ * const answer = await withWebSocket(server.url, {}, async (ws) => {
  *   await ws.send("question");
  *   return await ws.receive({ timeoutMs: 5000 });
- * });
+ * }); // closed here, also when the callback throws
+ * assert.equal(answer, "answer to question");
  * ```
  */
 export async function withWebSocket<T>(

@@ -33,10 +33,13 @@ const QUOTED = /"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\x
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseExtensionsHeader } from "./header.ts";
  * const offers = parseExtensionsHeader('permessage-deflate; client_max_window_bits, x-foo; a="1"');
- * // [{ name: "permessage-deflate", params: [["client_max_window_bits", true]] },
- * //  { name: "x-foo", params: [["a", "1"]] }]
+ * assert.deepEqual(offers, [
+ *   { name: "permessage-deflate", params: [["client_max_window_bits", true]] },
+ *   { name: "x-foo", params: [["a", "1"]] },
+ * ]);
  * ```
  */
 export function parseExtensionsHeader(value: string): ExtensionOffer[] {
@@ -112,11 +115,15 @@ export function parseExtensionsHeader(value: string): ExtensionOffer[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatExtensionsHeader } from "./header.ts";
  * const v = formatExtensionsHeader([
- *   { name: "permessage-deflate", params: [["server_no_context_takeover", true], ["client_max_window_bits", "10"]] },
+ *   {
+ *     name: "permessage-deflate",
+ *     params: [["server_no_context_takeover", true], ["client_max_window_bits", "10"]],
+ *   },
  * ]);
- * // "permessage-deflate; server_no_context_takeover; client_max_window_bits=10"
+ * assert.equal(v, "permessage-deflate; server_no_context_takeover; client_max_window_bits=10");
  * ```
  */
 export function formatExtensionsHeader(offers: readonly ExtensionOffer[]): string {

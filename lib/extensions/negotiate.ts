@@ -56,9 +56,17 @@ function disposeAll(extensions: readonly Extension[]): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { negotiateAsServer } from "./negotiate.ts";
- * const { header, extensions } = negotiateAsServer([], "permessage-deflate");
- * console.assert(header === undefined && extensions.length === 0);
+ * import { permessageDeflate } from "./permessage_deflate.ts";
+ * // No extension configured: nothing is accepted.
+ * const none = negotiateAsServer([], "permessage-deflate");
+ * assert.equal(none.header, undefined);
+ * assert.equal(none.extensions.length, 0);
+ * // permessage-deflate configured and offered: accepted, with the response header.
+ * const deflate = negotiateAsServer([permessageDeflate()], "permessage-deflate; client_max_window_bits");
+ * assert.equal(deflate.header, "permessage-deflate");
+ * assert.equal(deflate.extensions.length, 1);
  * ```
  */
 export function negotiateAsServer(
@@ -124,8 +132,11 @@ export function negotiateAsServer(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { offerHeader } from "./negotiate.ts";
- * console.assert(offerHeader([]) === undefined);
+ * import { permessageDeflate } from "./permessage_deflate.ts";
+ * assert.equal(offerHeader([]), undefined);
+ * assert.equal(offerHeader([permessageDeflate()]), "permessage-deflate; client_max_window_bits");
  * ```
  */
 export function offerHeader(factories: readonly ExtensionFactory[]): string | undefined {
@@ -155,8 +166,13 @@ export function offerHeader(factories: readonly ExtensionFactory[]): string | un
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { acceptAsClient } from "./negotiate.ts";
- * console.assert(acceptAsClient([], null).length === 0);
+ * import { permessageDeflate } from "./permessage_deflate.ts";
+ * // The server accepted nothing (no Sec-WebSocket-Extensions): no extension is active.
+ * assert.equal(acceptAsClient([permessageDeflate()], null).length, 0);
+ * // It accepted the offer: the extension is active.
+ * assert.equal(acceptAsClient([permessageDeflate()], "permessage-deflate").length, 1);
  * ```
  */
 export function acceptAsClient(

@@ -173,6 +173,7 @@ const MAX_OUTPUT_LENGTH = 2 ** 32;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { permessageDeflate } from "./permessage_deflate.ts";
  * const client = permessageDeflate();
  * const server = permessageDeflate({ clientNoContextTakeover: true });
@@ -181,7 +182,9 @@ const MAX_OUTPUT_LENGTH = 2 ** 32;
  * const ext = client.accept(chosen.response);
  * const sent = ext.encode(new TextEncoder().encode("hi ".repeat(1000)), 0x1);
  * const got = chosen.extension.decode(sent.payload, sent.rsv, 1 << 20);
- * console.assert(sent.rsv === 4 && got.length === 3000);
+ * assert.equal(sent.rsv, 4); // RSV1: compressed
+ * assert.ok(sent.payload.length < 100);
+ * assert.equal(new TextDecoder().decode(got), "hi ".repeat(1000));
  * ```
  *
  * @throws {InvalidArgumentError} (a `TypeError`) when `options` or an
@@ -252,9 +255,13 @@ export function checkDeflateOptions(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PerMessageDeflateFactory } from "./permessage_deflate.ts";
  * const f = new PerMessageDeflateFactory({ serverMaxWindowBits: 10 });
- * console.assert(f.offer()[0].params[0][0] === "server_max_window_bits");
+ * assert.deepEqual(f.offer(), [{
+ *   name: "permessage-deflate",
+ *   params: [["server_max_window_bits", "10"], ["client_max_window_bits", true]],
+ * }]);
  * ```
  */
 export class PerMessageDeflateFactory implements ExtensionFactory {
@@ -445,11 +452,12 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatExtensionsHeader } from "./header.ts";
  * import { permessageDeflateWithFallback } from "./permessage_deflate.ts";
  * const f = permessageDeflateWithFallback({ serverMaxWindowBits: 10 });
- * console.assert(
- *   formatExtensionsHeader(f.offer()) ===
+ * assert.equal(
+ *   formatExtensionsHeader(f.offer()),
  *     "permessage-deflate; server_max_window_bits=10; client_max_window_bits, " +
  *       "permessage-deflate; client_max_window_bits",
  * );
@@ -488,6 +496,7 @@ export function permessageDeflateWithFallback(options: PerMessageDeflateOptions)
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PerMessageDeflate } from "./permessage_deflate.ts";
  * const agreed = {
  *   serverNoContextTakeover: false, clientNoContextTakeover: false,
@@ -496,8 +505,9 @@ export function permessageDeflateWithFallback(options: PerMessageDeflateOptions)
  * const server = new PerMessageDeflate("server", agreed, { threshold: 0 });
  * const client = new PerMessageDeflate("client", agreed);
  * const hello = new TextEncoder().encode("Hello");
- * const frame = server.encode(hello, 0x1); // payload f2 48 cd c9 c9 07 00, RFC 7692 §7.2.3.1
- * console.assert(new TextDecoder().decode(client.decode(frame.payload, frame.rsv, 1024)) === "Hello");
+ * const frame = server.encode(hello, 0x1);
+ * assert.deepEqual([...frame.payload], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]); // RFC 7692 §7.2.3.1
+ * assert.equal(new TextDecoder().decode(client.decode(frame.payload, frame.rsv, 1024)), "Hello");
  * ```
  */
 export class PerMessageDeflate implements Extension {
@@ -913,9 +923,12 @@ const HELLO = new Uint8Array([0x48, 0x65, 0x6c, 0x6c, 0x6f]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { zlibSupport } from "./permessage_deflate.ts";
  * const { inflateDictionary, deflateDictionary } = zlibSupport();
- * console.log({ inflateDictionary, deflateDictionary });
+ * // Node and Bun honour preset dictionaries; Deno's node:zlib ignores them.
+ * assert.equal(typeof inflateDictionary, "boolean");
+ * assert.equal(typeof deflateDictionary, "boolean");
  * ```
  */
 export function zlibSupport(): { inflateDictionary: boolean; deflateDictionary: boolean } {
@@ -932,8 +945,10 @@ export function zlibSupport(): { inflateDictionary: boolean; deflateDictionary: 
  * @internal
  * @example
  * ```ts
- * import { _setInflateDictionarySupport } from "./permessage_deflate.ts";
+ * import assert from "node:assert/strict";
+ * import { _setInflateDictionarySupport, zlibSupport } from "./permessage_deflate.ts";
  * _setInflateDictionarySupport(false); // replay the window as a stored block
+ * assert.equal(zlibSupport().inflateDictionary, false);
  * _setInflateDictionarySupport(undefined); // back to probing
  * ```
  */

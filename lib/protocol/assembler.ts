@@ -42,11 +42,16 @@ const MAX_BLOCK = 64 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MessageAssembler } from "./assembler.ts";
  * const a = new MessageAssembler();
  * const enc = new TextEncoder();
- * a.push({ fin: false, rsv: 0, opcode: 1, payload: enc.encode("Hel") }); // undefined
- * a.push({ fin: true, rsv: 0, opcode: 0, payload: enc.encode("lo") });   // { type: "text", data: "Hello" }
+ * // RFC 6455 §5.7: a fragmented unmasked text message.
+ * assert.equal(a.push({ fin: false, rsv: 0, opcode: 1, payload: enc.encode("Hel") }), undefined);
+ * assert.deepEqual(
+ *   a.push({ fin: true, rsv: 0, opcode: 0, payload: enc.encode("lo") }),
+ *   { type: "text", data: "Hello" },
+ * );
  * ```
  */
 export class MessageAssembler {

@@ -20,8 +20,9 @@ const ascii = new TextDecoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeBase64 } from "./base64.ts";
- * console.assert(encodeBase64(new TextEncoder().encode("foob")) === "Zm9vYg==");
+ * assert.equal(encodeBase64(new TextEncoder().encode("foob")), "Zm9vYg=="); // RFC 4648 §10
  * ```
  */
 export function encodeBase64(bytes: Uint8Array): string {
@@ -56,9 +57,10 @@ export function encodeBase64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeBase64 } from "./base64.ts";
- * console.assert(decodeBase64("Zm9vYg==")?.length === 4);
- * console.assert(decodeBase64("Zm9vYg=") === null);
+ * assert.deepEqual(decodeBase64("Zm9vYg=="), new TextEncoder().encode("foob"));
+ * assert.equal(decodeBase64("Zm9vYg="), null); // not a multiple of 4 characters
  * ```
  */
 export function decodeBase64(text: string): Uint8Array | null {

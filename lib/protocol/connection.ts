@@ -97,13 +97,17 @@ let slabAt = 0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection } from "./connection.ts";
  * const server = new Connection({ role: "server" });
  * // a masked "Hello" from a client (RFC 6455 §5.7)
- * const events = server.receive(new Uint8Array([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]));
- * // events: [{ type: "text", data: "Hello" }]
+ * const events = server.receive(
+ *   new Uint8Array([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]),
+ * );
+ * assert.deepEqual(events, [{ type: "text", data: "Hello" }]);
  * server.send("Hi");
- * const bytes = server.takeOutput(); // [81 02 48 69]
+ * const output = server.takeOutput(); // chunks to write, in order
+ * assert.deepEqual(output.flatMap((chunk) => [...chunk]), [0x81, 0x02, 0x48, 0x69]);
  * ```
  */
 export class Connection {

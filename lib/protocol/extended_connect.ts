@@ -54,12 +54,16 @@ const DROPPED = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createClientRequest } from "./handshake.ts";
  * import { extendedConnectHeaders } from "./extended_connect.ts";
  * const request = createClientRequest({ url: "wss://example.test/chat", protocols: ["chat"] });
  * const headers = extendedConnectHeaders(request);
- * console.assert(headers[":protocol"] === "websocket" && headers[":authority"] === "example.test");
- * console.assert(headers["sec-websocket-protocol"] === "chat" && !("sec-websocket-key" in headers));
+ * assert.equal(headers[":method"], "CONNECT");
+ * assert.equal(headers[":protocol"], "websocket"); // RFC 8441 §4
+ * assert.equal(headers[":authority"], "example.test");
+ * assert.equal(headers["sec-websocket-protocol"], "chat");
+ * assert.ok(!("sec-websocket-key" in headers)); // no key over HTTP/2 (RFC 8441 §5)
  * ```
  */
 export function extendedConnectHeaders(request: ClientRequest): Http2Headers {
@@ -114,11 +118,15 @@ export function headersOf(list: Http2Headers): Headers {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createClientRequest } from "./handshake.ts";
  * import { checkExtendedConnectResponse } from "./extended_connect.ts";
  * const request = createClientRequest({ url: "ws://example.test/", protocols: ["chat"] });
- * const result = checkExtendedConnectResponse(request, { ":status": 200, "sec-websocket-protocol": "chat" });
- * console.assert(result.protocol === "chat");
+ * const result = checkExtendedConnectResponse(request, {
+ *   ":status": 200,
+ *   "sec-websocket-protocol": "chat",
+ * });
+ * assert.equal(result.protocol, "chat");
  * ```
  */
 export function checkExtendedConnectResponse(
@@ -167,13 +175,15 @@ export const ExtendedConnectCode = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkExtendedConnect } from "./extended_connect.ts";
  * const checked = checkExtendedConnect({
  *   ":method": "CONNECT", ":protocol": "websocket", ":scheme": "https",
  *   ":path": "/chat", ":authority": "example.test", "sec-websocket-version": "13",
  *   "sec-websocket-protocol": "chat, superchat",
  * }, { protocols: ["superchat"] });
- * console.assert(checked.protocol === "superchat" && checked.path === "/chat");
+ * assert.equal(checked.protocol, "superchat");
+ * assert.equal(checked.path, "/chat");
  * ```
  */
 export function checkExtendedConnect(

@@ -122,9 +122,11 @@ export interface EncodeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, Opcode } from "./frame.ts";
- * const bytes = encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload: new TextEncoder().encode("Hello") });
- * // 81 05 48 65 6c 6c 6f (RFC 6455 §5.7)
+ * const payload = new TextEncoder().encode("Hello");
+ * const bytes = encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Text, payload });
+ * assert.deepEqual([...bytes], [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]); // RFC 6455 §5.7
  * ```
  */
 export function encodeFrame(frame: Frame, options: EncodeOptions = {}): Uint8Array {

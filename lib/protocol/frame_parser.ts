@@ -47,10 +47,16 @@ const FAILED = 2;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameParser } from "./frame_parser.ts";
  * const parser = new FrameParser();
- * const { frames } = parser.parse(new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]));
- * // frames[0]: { fin: true, rsv: 0, opcode: 1, payload: "Hello" as bytes }
+ * // RFC 6455 §5.7, split anywhere: the parser resumes.
+ * const bytes = new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+ * assert.equal(parser.parse(bytes.subarray(0, 3)).frames.length, 0);
+ * const { frames } = parser.parse(bytes.subarray(3));
+ * assert.equal(frames.length, 1);
+ * assert.equal(frames[0]!.opcode, 1);
+ * assert.equal(new TextDecoder().decode(frames[0]!.payload), "Hello");
  * ```
  */
 export class FrameParser {

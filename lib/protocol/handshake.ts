@@ -43,16 +43,16 @@ export const WEBSOCKET_VERSION = "13";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { HandshakeError } from "../errors.ts";
  * import { checkClientRequest, HandshakeCode } from "./handshake.ts";
  * import { HeadParser } from "./http1.ts";
- * import { ArgumentCheck } from "../arguments.ts";
-import { type ErrorCode, HandshakeError } from "../errors.ts";
- * const head = new HeadParser({ kind: "request" }).push(new TextEncoder().encode("POST / HTTP/1.1\r\n\r\n"))!;
- * try {
- *   checkClientRequest(head);
- * } catch (e) {
- *   console.assert(e instanceof HandshakeError && e.code === HandshakeCode.Method && e.status === 405);
- * }
+ * const request = new TextEncoder().encode("POST / HTTP/1.1\r\nHost: a\r\n\r\n");
+ * const head = new HeadParser({ kind: "request" }).push(request)!;
+ * assert.throws(
+ *   () => checkClientRequest(head),
+ *   (e) => e instanceof HandshakeError && e.code === HandshakeCode.Method && e.status === 405,
+ * );
  * ```
  */
 export const HandshakeCode = {
@@ -107,8 +107,9 @@ function fieldsOf(init: HeadersInit | undefined): Array<[string, string]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { acceptKey } from "./handshake.ts";
- * console.assert(acceptKey("dGhlIHNhbXBsZSBub25jZQ==") === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); // RFC 6455 §1.3
+ * assert.equal(acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); // RFC 6455 §1.3
  * ```
  */
 export function acceptKey(key: string): string {
@@ -123,8 +124,11 @@ export function acceptKey(key: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateKey } from "./handshake.ts";
- * console.assert(generateKey().length === 24);
+ * const key = generateKey();
+ * assert.match(key, /^[A-Za-z0-9+/]{22}==$/); // 16 random bytes, base64
+ * assert.notEqual(generateKey(), key);
  * ```
  */
 export function generateKey(
@@ -214,10 +218,15 @@ const CLIENT_OWN = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createClientRequest } from "./handshake.ts";
  * const req = createClientRequest({ url: "ws://example.test:8080/chat", protocols: ["chat.v1"] });
- * console.assert(req.host === "example.test:8080" && req.path === "/chat" && req.port === 8080);
- * // req.head: "GET /chat HTTP/1.1\r\nHost: example.test:8080\r\nUpgrade: websocket\r\n…"
+ * assert.equal(req.host, "example.test:8080");
+ * assert.equal(req.path, "/chat");
+ * assert.equal(req.port, 8080);
+ * const head = new TextDecoder().decode(req.head);
+ * assert.ok(head.startsWith("GET /chat HTTP/1.1\r\nHost: example.test:8080\r\n"));
+ * assert.ok(head.includes("\r\nSec-WebSocket-Protocol: chat.v1\r\n"));
  * ```
  */
 export function createClientRequest(options: ClientRequestOptions): ClientRequest {
@@ -449,6 +458,7 @@ function listHas(value: string | null, token: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { acceptKey, checkServerResponse, createClientRequest } from "./handshake.ts";
  * import { HeadParser } from "./http1.ts";
  * const req = createClientRequest({ url: "ws://example.test/" });
@@ -456,7 +466,7 @@ function listHas(value: string | null, token: string): boolean {
  *   `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
  *     `Sec-WebSocket-Accept: ${acceptKey(req.key)}\r\n\r\n`,
  * ))!;
- * console.assert(checkServerResponse(req, head).protocol === "");
+ * assert.equal(checkServerResponse(req, head).protocol, "");
  * ```
  */
 export function checkServerResponse(
@@ -589,6 +599,7 @@ export interface CheckedRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkClientRequest, createServerResponse } from "./handshake.ts";
  * import { HeadParser } from "./http1.ts";
  * const head = new HeadParser({ kind: "request" }).push(new TextEncoder().encode(
@@ -597,8 +608,10 @@ export interface CheckedRequest {
  *     "Sec-WebSocket-Protocol: chat, superchat\r\n\r\n",
  * ))!;
  * const accepted = checkClientRequest(head, { protocols: ["superchat", "chat"] });
- * console.assert(accepted.protocol === "chat"); // the client's first that the server speaks
- * const response = createServerResponse(accepted);
+ * assert.equal(accepted.protocol, "chat"); // the client's first that the server speaks
+ * const response = new TextDecoder().decode(createServerResponse(accepted));
+ * assert.ok(response.startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+ * assert.ok(response.includes("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
  * ```
  */
 export function checkClientRequest(
@@ -761,10 +774,14 @@ const SERVER_OWN = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createServerResponse } from "./handshake.ts";
  * const head = createServerResponse({ key: "dGhlIHNhbXBsZSBub25jZQ==", protocol: "chat" });
- * // "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
- * // "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+ * assert.equal(
+ *   new TextDecoder().decode(head),
+ *   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+ *     "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+ * );
  * ```
  */
 export function createServerResponse(options: ServerResponseOptions): Uint8Array {
@@ -808,10 +825,15 @@ const REPLACED = new Set(["connection", "content-length", "transfer-encoding"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRejectResponse } from "./handshake.ts";
  * const bytes = createRejectResponse(426, { "Sec-WebSocket-Version": "13" }, "upgrade required");
- * // "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n" +
- * // "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 16\r\n\r\nupgrade required"
+ * assert.equal(
+ *   new TextDecoder().decode(bytes),
+ *   "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n" +
+ *     "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 16\r\n\r\n" +
+ *     "upgrade required",
+ * );
  * ```
  */
 export function createRejectResponse(

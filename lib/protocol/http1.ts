@@ -34,8 +34,11 @@ for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isToken } from "./http1.ts";
- * console.assert(isToken("chat.v1") && !isToken("chat v1") && !isToken(""));
+ * assert.ok(isToken("chat.v1"));
+ * assert.ok(!isToken("chat v1"));
+ * assert.ok(!isToken(""));
  * ```
  */
 export function isToken(value: string): boolean {
@@ -116,13 +119,15 @@ const EMPTY = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HeadParser } from "./http1.ts";
  * const p = new HeadParser({ kind: "request" });
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\nextra");
- * console.assert(p.push(bytes.subarray(0, 10)) === undefined);
+ * assert.equal(p.push(bytes.subarray(0, 10)), undefined); // not complete yet
  * const head = p.push(bytes.subarray(10))!;
- * console.assert(head.method === "GET" && head.headers.get("host") === "a");
- * console.assert(new TextDecoder().decode(p.rest) === "extra");
+ * assert.equal(head.method, "GET");
+ * assert.equal(head.headers.get("host"), "a");
+ * assert.equal(new TextDecoder().decode(p.rest), "extra");
  * ```
  */
 export class HeadParser<K extends HeadKind = HeadKind> {
@@ -462,9 +467,10 @@ function encodeLatin1(s: string): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeRequestHead } from "./http1.ts";
  * const head = writeRequestHead("GET", "/chat", [["Host", "example.test"]]);
- * // "GET /chat HTTP/1.1\r\nHost: example.test\r\n\r\n"
+ * assert.equal(new TextDecoder().decode(head), "GET /chat HTTP/1.1\r\nHost: example.test\r\n\r\n");
  * ```
  */
 export function writeRequestHead(
@@ -490,9 +496,10 @@ export function writeRequestHead(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeResponseHead } from "./http1.ts";
  * const head = writeResponseHead(404, "Not Found", [["Content-Length", "0"]]);
- * // "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+ * assert.equal(new TextDecoder().decode(head), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
  * ```
  */
 export function writeResponseHead(
@@ -512,8 +519,9 @@ export function writeResponseHead(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { STATUS_TEXT } from "./http1.ts";
- * console.assert(STATUS_TEXT[426] === "Upgrade Required");
+ * assert.equal(STATUS_TEXT[426], "Upgrade Required");
  * ```
  */
 export const STATUS_TEXT: Readonly<Record<number, string>> = {

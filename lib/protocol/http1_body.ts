@@ -100,12 +100,13 @@ function contentLength(headers: Headers): number | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { responseBodyFraming } from "./http1_body.ts";
  * import { HeadParser } from "./http1.ts";
  * const head = new HeadParser({ kind: "response" }).push(new TextEncoder().encode(
  *   "HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n",
  * ))!;
- * console.assert(responseBodyFraming(head).type === "chunked");
+ * assert.deepEqual(responseBodyFraming(head), { type: "chunked" });
  * ```
  */
 export function responseBodyFraming(head: ResponseHead): BodyFraming {
@@ -135,13 +136,13 @@ export function responseBodyFraming(head: ResponseHead): BodyFraming {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestBodyFraming } from "./http1_body.ts";
  * import { HeadParser } from "./http1.ts";
  * const head = new HeadParser({ kind: "request" }).push(new TextEncoder().encode(
  *   "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
  * ))!;
- * const framing = requestBodyFraming(head); // { type: "length", length: 5 }
- * console.assert(framing.type === "length" && framing.length === 5);
+ * assert.deepEqual(requestBodyFraming(head), { type: "length", length: 5 });
  * ```
  */
 export function requestBodyFraming(head: RequestHead): BodyFraming {
@@ -197,13 +198,15 @@ const EMPTY = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BodyDecoder } from "./http1_body.ts";
  * const decoder = new BodyDecoder({ type: "chunked" });
  * const bytes = new TextEncoder().encode("5\r\nno to\r\n4\r\nken!\r\n0\r\n\r\nnext");
  * decoder.push(bytes.subarray(0, 9));
  * decoder.push(bytes.subarray(9));
- * console.assert(decoder.done && new TextDecoder().decode(decoder.body) === "no token!");
- * console.assert(new TextDecoder().decode(decoder.rest) === "next");
+ * assert.ok(decoder.done);
+ * assert.equal(new TextDecoder().decode(decoder.body), "no token!");
+ * assert.equal(new TextDecoder().decode(decoder.rest), "next");
  * ```
  */
 export class BodyDecoder {

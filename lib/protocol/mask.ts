@@ -22,10 +22,11 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyMask } from "./mask.ts";
  * const data = new TextEncoder().encode("Hello");
  * applyMask(data, new Uint8Array([0x37, 0xfa, 0x21, 0x3d]));
- * // data is now 7f 9f 4d 51 58 (RFC 6455 §5.7)
+ * assert.deepEqual([...data], [0x7f, 0x9f, 0x4d, 0x51, 0x58]); // RFC 6455 §5.7
  * ```
  */
 export function applyMask(data: Uint8Array, mask: Uint8Array, offset = 0): void {

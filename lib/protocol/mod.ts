@@ -6,12 +6,20 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection } from "@sprig/websocket/protocol";
- * const conn = new Connection({ role: "server" });
- * for (const event of conn.receive(bytesFromSocket)) {
- *   if (event.type === "text") conn.send(event.data);
+ * // A client and a server with no socket between them: the bytes one owes
+ * // (takeOutput) are what the other receives.
+ * const client = new Connection({ role: "client" });
+ * const server = new Connection({ role: "server" });
+ * client.send("hello");
+ * for (const chunk of client.takeOutput()) {
+ *   for (const event of server.receive(chunk)) {
+ *     if (event.type === "text") server.send(event.data.toUpperCase()); // an echo, louder
+ *   }
  * }
- * writeToSocket(conn.takeOutput());
+ * const events = server.takeOutput().flatMap((chunk) => client.receive(chunk));
+ * assert.deepEqual(events, [{ type: "text", data: "HELLO" }]);
  * ```
  *
  * @module

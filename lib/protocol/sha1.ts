@@ -27,10 +27,11 @@ const K3 = 0xca62c1d6 | 0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha1 } from "./sha1.ts";
  * const digest = sha1(new TextEncoder().encode("abc"));
- * // a9 99 3e 36 47 06 81 6a ba 3e 25 71 78 50 c2 6c 9c d0 d8 9d (FIPS 180-4 example)
- * console.assert(digest.length === 20 && digest[0] === 0xa9);
+ * const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+ * assert.equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d"); // the FIPS 180-4 example
  * ```
  */
 export function sha1(data: Uint8Array): Uint8Array {

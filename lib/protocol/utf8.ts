@@ -15,11 +15,14 @@ import { InvalidDataError } from "../errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Utf8Validator } from "./utf8.ts";
  * const v = new Utf8Validator();
- * v.push(new Uint8Array([0xce, 0xba, 0xe1])); // true: "κ" and half of "ό"
- * v.push(new Uint8Array([0xbd, 0xb9]));       // true
- * v.complete;                                  // true: no code point left open
+ * assert.equal(v.push(new Uint8Array([0xce, 0xba, 0xe1])), true); // "κ" and half of "ό"
+ * assert.equal(v.complete, false); // a code point is open
+ * assert.equal(v.push(new Uint8Array([0xbd, 0xb9])), true);
+ * assert.equal(v.complete, true);
+ * assert.equal(new Utf8Validator().push(new Uint8Array([0xc0, 0xaf])), false); // overlong "/"
  * ```
  */
 export class Utf8Validator {

@@ -98,7 +98,8 @@ const DENO_WORKER_NAME = "sprig-cluster";
  * @throws {ArgumentRangeError} (a `RangeError`) for `workers` or `shutdownDeadlineMs` out of range
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // Not run: it forks one worker process per core (tests/scale/cluster_test.ts runs one).
  * import { serve } from "@sprig/websocket";
  * import { runCluster } from "@sprig/websocket/scale";
  *

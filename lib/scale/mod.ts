@@ -6,7 +6,8 @@
  * subscribers of every instance.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // Not run: it needs a Redis server and forks workers (tests/broker/ and tests/scale/ run both).
  * import { createClient } from "redis";
  * import { serve } from "@sprig/websocket";
  * import { redisBroker, runCluster } from "@sprig/websocket/scale";

@@ -153,7 +153,8 @@ const MAX_REPORTED_TOPICS = 100;
  * @throws {ArgumentRangeError} (a `RangeError`) for `reportIntervalMs` out of range
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // Not run: it needs a Redis server (tests/broker/redis_test.ts starts one and runs this).
  * import { createClient } from "redis";
  * import { serve } from "@sprig/websocket";
  * import { redisBroker } from "@sprig/websocket/scale";
@@ -559,8 +560,9 @@ export interface IoredisLike {
  * each of the two connections.
  *
  * @example
- * ```ts
- * import Redis from "ioredis";
+ * ```ts ignore
+ * // Not run: it needs a Redis server (tests/broker/redis_test.ts starts one and runs this).
+ * import { Redis } from "ioredis";
  * import { ioredisClient, redisBroker } from "@sprig/websocket/scale";
  * const broker = redisBroker({
  *   publisher: ioredisClient(new Redis("redis://127.0.0.1:6379")),

@@ -12,12 +12,17 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../../mod.ts";
  * import { serve } from "./mod.ts";
- * const server = await serve({ hostname: "127.0.0.1", port: 8080 }, {
+ * const server = await serve({ hostname: "127.0.0.1", port: 0 }, {
  *   in: (message) => ({ push: message }), // echo
  * });
- * console.log(`listening on ${server.url}`);
- * await server.shutdown();
+ * const ws = await connect(server.url);
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
+ * await server.shutdown(); // every connection is closed with 1001 ("going away")
+ * assert.equal((await ws.closed).code, 1001);
  * ```
  *
  * @module

@@ -162,10 +162,17 @@ function rejected<T>(error: unknown): Promise<T> {
  *
  * @example
  * ```ts
- * import { connect } from "../../mod.ts";
- * await using ws = await connect("ws://127.0.0.1:8080/");
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "../../mod.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message, stop: { code: 1000, reason: "one is enough" } }),
+ * });
+ * await using ws = await connect(server.url);
  * await ws.send("hello");
- * for await (const message of ws) console.log(message);
+ * const received: unknown[] = [];
+ * for await (const message of ws) received.push(message); // ends on the clean close
+ * assert.deepEqual(received, ["hello"]);
+ * assert.deepEqual(await ws.closed, { code: 1000, reason: "one is enough", wasClean: true });
  * ```
  */
 export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
@@ -374,9 +381,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { connect } from "../../mod.ts";
-   * await using ws = await connect("ws://127.0.0.1:8080/");
-   * await ws.sendStream((async function* () { yield "part 1, "; yield "part 2"; })());
+   * import assert from "node:assert/strict";
+   * import { connect, serve } from "../../mod.ts";
+   * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+   *   in: (message) => ({ push: message }), // echo: the fragments arrive as one message
+   * });
+   * await using ws = await connect(server.url);
+   * await ws.sendStream((async function* () {
+   *   yield "part 1, ";
+   *   yield "part 2";
+   * })());
+   * assert.equal(await ws.receive({ timeoutMs: 5000 }), "part 1, part 2");
    * ```
    */
   async sendStream(

@@ -30,13 +30,21 @@ export interface CloseInfo {
  *
  * @example
  * ```ts
- * import { connect, ConnectionClosedError } from "../../mod.ts";
- * const ws = await connect("ws://127.0.0.1:8080/");
+ * import assert from "node:assert/strict";
+ * import { connect, ConnectionClosedError, MessageTooBigError, serve } from "../../mod.ts";
+ * // A server whose first message is larger than this client accepts.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   init: () => ({ push: "far too long" }),
+ *   in: () => {},
+ * });
+ * const ws = await connect(server.url, { maxMessageBytes: 4 });
  * try {
- *   for await (const message of ws) console.log(message);
+ *   for await (const message of ws) assert.fail(`unexpected ${message}`);
+ *   assert.fail("iteration should not end normally");
  * } catch (error) {
  *   if (!(error instanceof ConnectionClosedError)) throw error;
- *   console.log(`lost: ${error.info.code}`, error.info.error);
+ *   assert.equal(error.info.code, 1009);
+ *   assert.ok(error.info.error instanceof MessageTooBigError);
  * }
  * ```
  */

@@ -20,9 +20,19 @@ import { FrameParser, type FrameParserOptions } from "../protocol/frame_parser.t
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameDecoderStream } from "./frame_decoder_stream.ts";
+ * // An unmasked "Hello" (RFC 6455 §5.7) arriving in two chunks.
+ * const byteStream = ReadableStream.from([
+ *   new Uint8Array([0x81, 0x05, 0x48]),
+ *   new Uint8Array([0x65, 0x6c, 0x6c, 0x6f]),
+ * ]);
  * const frames = byteStream.pipeThrough(new FrameDecoderStream({ mask: "forbidden" }));
- * for await (const frame of frames) console.log(frame.opcode, frame.payload.length);
+ * const reader = frames.getReader();
+ * const { value: frame } = await reader.read();
+ * assert.equal(frame!.opcode, 1);
+ * assert.equal(new TextDecoder().decode(frame!.payload), "Hello");
+ * assert.equal((await reader.read()).done, true);
  * ```
  */
 export class FrameDecoderStream implements ReadableWritablePair<Frame, Uint8Array> {

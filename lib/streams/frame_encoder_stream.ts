@@ -20,8 +20,16 @@ export interface FrameEncoderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameEncoderStream } from "./frame_encoder_stream.ts";
- * const bytes = frameStream.pipeThrough(new FrameEncoderStream({ mask: true }));
+ * const frames = ReadableStream.from([
+ *   { fin: true, rsv: 0, opcode: 1, payload: new TextEncoder().encode("Hello") },
+ * ]);
+ * const reader = frames.pipeThrough(new FrameEncoderStream({ mask: true })).getReader();
+ * const { value } = await reader.read();
+ * // FIN + text, MASK bit + length 5, a random 4-byte key, then the masked payload (RFC 6455 §5.2).
+ * assert.deepEqual([...value!.subarray(0, 2)], [0x81, 0x85]);
+ * assert.equal(value!.length, 2 + 4 + 5);
  * ```
  */
 export class FrameEncoderStream extends TransformStream<Frame, Uint8Array> {

@@ -17,10 +17,19 @@ export type MessageOrControl = Message | { type: "control"; frame: Frame };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameDecoderStream } from "./frame_decoder_stream.ts";
  * import { MessageStream } from "./message_stream.ts";
+ * // "Hel" + "lo" in two fragments with a ping between them (RFC 6455 §5.4, §5.7).
+ * const bytes = ReadableStream.from([new Uint8Array([
+ *   0x01, 0x03, 0x48, 0x65, 0x6c, // text, not final: "Hel"
+ *   0x89, 0x00, // ping, empty
+ *   0x80, 0x02, 0x6c, 0x6f, // continuation, final: "lo"
+ * ])]);
  * const messages = bytes.pipeThrough(new FrameDecoderStream()).pipeThrough(new MessageStream());
- * for await (const m of messages) if (m.type === "text") console.log(m.data);
+ * const reader = messages.getReader();
+ * assert.equal((await reader.read()).value?.type, "control"); // the ping, in its place
+ * assert.deepEqual((await reader.read()).value, { type: "text", data: "Hello" });
  * ```
  */
 export class MessageStream extends TransformStream<Frame, MessageOrControl> {

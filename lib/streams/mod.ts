@@ -5,9 +5,20 @@
  *
  * @example
  * ```ts
- * import { FrameEncoderStream, FrameDecoderStream } from "@sprig/websocket/streams";
- * const encoder = new FrameEncoderStream({ mask: false });
- * const decoder = new FrameDecoderStream({ mask: "forbidden" });
+ * import assert from "node:assert/strict";
+ * import { FrameDecoderStream, FrameEncoderStream, MessageStream } from "@sprig/websocket/streams";
+ * // Frames to bytes (as a server writes them) and back to messages.
+ * const text = (s: string) => new TextEncoder().encode(s);
+ * const messages = ReadableStream.from([
+ *   { fin: false, rsv: 0, opcode: 1, payload: text("Hel") },
+ *   { fin: true, rsv: 0, opcode: 0, payload: text("lo") },
+ * ])
+ *   .pipeThrough(new FrameEncoderStream({ mask: false }))
+ *   .pipeThrough(new FrameDecoderStream({ mask: "forbidden" }))
+ *   .pipeThrough(new MessageStream());
+ * const reader = messages.getReader();
+ * assert.deepEqual(await reader.read(), { done: false, value: { type: "text", data: "Hello" } });
+ * assert.equal((await reader.read()).done, true);
  * ```
  *
  * @module

@@ -73,10 +73,17 @@ export function bunNamespace(): BunNamespace | undefined {
  * @throws {TypeError} when not running on Bun
  *
  * @example
- * ```ts
- * // On Bun:
- * import { connect, connectBun } from "../../mod.ts";
- * await using ws = await connect("wss://example.com/", { transport: connectBun });
+ * ```ts ignore
+ * // On Bun: always Bun.connect, whatever the options.
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "../../mod.ts";
+ * import { connectBun } from "./bun.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message }),
+ * });
+ * await using ws = await connect(server.url, { transport: connectBun });
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  */
 export async function connectBun(target: ConnectTarget, signal?: AbortSignal): Promise<Transport> {
@@ -199,13 +206,29 @@ export interface BunTransportOptions {
  * that Bun cannot take at once wait for `drain`, in order.
  *
  * @example
- * ```ts
- * import { BunTransport } from "./bun.ts";
- * // In Bun.listen's handlers:
- * //   open(socket) { socket.data = new BunTransport(socket); … }
- * //   data(socket, bytes) { socket.data.onData(bytes); }
- * //   drain(socket) { socket.data.onDrain(); }
- * //   close(socket, error) { socket.data.onEnd(error); }
+ * ```ts ignore
+ * // On Bun: a TCP server whose accepted sockets are Transports; each greets and closes.
+ * import assert from "node:assert/strict";
+ * import { BunTransport, connectBun } from "./bun.ts";
+ * const greeting = new TextEncoder().encode("hello\n");
+ * const server = Bun.listen<{ transport: BunTransport }>({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   socket: {
+ *     open(socket) {
+ *       const transport = new BunTransport(socket);
+ *       socket.data = { transport };
+ *       void transport.write([greeting]).then(() => transport.close());
+ *     },
+ *     data: (socket, bytes) => socket.data.transport.onData(bytes),
+ *     drain: (socket) => socket.data.transport.onDrain(),
+ *     close: (socket, error) => socket.data.transport.onEnd(error),
+ *   },
+ * });
+ * const client = await connectBun({ hostname: "127.0.0.1", port: server.port });
+ * assert.equal(new TextDecoder().decode((await client.read())!), "hello\n");
+ * client.close();
+ * server.stop(true);
  * ```
  */
 export class BunTransport implements Transport {

@@ -18,8 +18,11 @@ export type RuntimeName = "deno" | "bun" | "node";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectRuntime } from "./connect.ts";
- * console.log(`running on ${detectRuntime()}`); // "deno", "bun" or "node"
+ * const runtime = detectRuntime();
+ * assert.ok(["deno", "bun", "node"].includes(runtime));
+ * assert.equal(runtime === "deno", "Deno" in globalThis);
  * ```
  */
 export function detectRuntime(): RuntimeName {
@@ -38,12 +41,18 @@ export function detectRuntime(): RuntimeName {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../../mod.ts";
  * import { connectTransport } from "./connect.ts";
+ * // sprig's server answers a plain GET with 426 Upgrade Required.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
  * const transport = await connectTransport(
- *   { hostname: "127.0.0.1", port: 8080 },
+ *   { hostname: "127.0.0.1", port: server.port },
  *   AbortSignal.timeout(5000),
  * );
- * await transport.write([new TextEncoder().encode("GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")]);
+ * await transport.write([new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]);
+ * const response = new TextDecoder().decode((await transport.read())!);
+ * assert.ok(response.startsWith("HTTP/1.1 426 "));
  * transport.close();
  * ```
  */

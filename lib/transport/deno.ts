@@ -68,8 +68,15 @@ const WRITE_HIGH_WATER_BYTES = 64 * 1024;
  * @example
  * ```ts
  * // On Deno: always use Deno's own sockets, never the node:tls fallback.
- * import { connect, connectDeno } from "../../mod.ts";
- * await using ws = await connect("wss://example.com/", { transport: connectDeno });
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "../../mod.ts";
+ * import { connectDeno } from "./deno.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message }),
+ * });
+ * await using ws = await connect(server.url, { transport: connectDeno });
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  */
 export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): Promise<Transport> {
@@ -128,9 +135,17 @@ export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): 
  * @example
  * ```ts
  * // On Deno: a connection opened by the application, then used by the client.
- * import { connect, fromDenoConn } from "../../mod.ts";
- * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 });
- * await using ws = await connect("ws://127.0.0.1:8080/", { transport: fromDenoConn(conn) });
+ * /// <reference lib="deno.ns" />
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "../../mod.ts";
+ * import { fromDenoConn } from "./deno.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message }),
+ * });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+ * await using ws = await connect(server.url, { transport: fromDenoConn(conn) });
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  */
 export function fromDenoConn(conn: DenoConn): Transport {

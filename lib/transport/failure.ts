@@ -32,9 +32,11 @@ const TLS =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connectFailure } from "./failure.ts";
- * connectFailure(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }), false);
- * // "CONNECT_REFUSED"
+ * const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+ * assert.equal(connectFailure(refused, false), "CONNECT_REFUSED");
+ * assert.equal(connectFailure(new Error("something else"), false), "CONNECT_FAILED");
  * ```
  */
 export function connectFailure(error: unknown, tls: boolean): ConnectFailure {
@@ -53,8 +55,10 @@ export function connectFailure(error: unknown, tls: boolean): ConnectFailure {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listenFailure } from "./failure.ts";
- * listenFailure(Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" })); // "ADDRESS_IN_USE"
+ * const inUse = Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" });
+ * assert.equal(listenFailure(inUse), "ADDRESS_IN_USE");
  * ```
  */
 export function listenFailure(error: unknown): ListenFailure {

@@ -30,17 +30,36 @@ const CANCEL = 0x8;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
  * import * as http2 from "node:http2";
+ * import type { AddressInfo } from "node:net";
  * import { fromHttp2Stream } from "./http2.ts";
- * const session = http2.connect("http://127.0.0.1:8080");
+ * // An HTTP/2 server taking extended CONNECT (RFC 8441 §3) whose streams echo their bytes.
+ * const server = http2.createServer({ settings: { enableConnectProtocol: true } });
+ * server.on("stream", (stream: http2.ServerHttp2Stream) => {
+ *   stream.respond({ ":status": 200 });
+ *   stream.pipe(stream);
+ * });
+ * await once(server.listen(0, "127.0.0.1"), "listening");
+ * const { port } = server.address() as AddressInfo;
+ * const session = http2.connect(`http://127.0.0.1:${port}`);
  * const stream = session.request({
- *   ":method": "CONNECT", ":protocol": "websocket", ":scheme": "http",
- *   ":path": "/chat", ":authority": "127.0.0.1:8080", "sec-websocket-version": "13",
+ *   ":method": "CONNECT",
+ *   ":protocol": "websocket",
+ *   ":scheme": "http",
+ *   ":path": "/chat",
+ *   ":authority": `127.0.0.1:${port}`,
+ *   "sec-websocket-version": "13",
  * });
- * stream.on("response", () => {
- *   const transport = fromHttp2Stream(stream);
- *   transport.close();
- * });
+ * const [headers] = await once(stream, "response");
+ * assert.equal(headers[":status"], 200);
+ * const transport = fromHttp2Stream(stream); // the stream's bytes, as any transport
+ * await transport.write([new TextEncoder().encode("ping")]);
+ * assert.equal(new TextDecoder().decode((await transport.read())!), "ping");
+ * transport.close();
+ * session.close();
+ * await new Promise((closed) => server.close(closed));
  * ```
  */
 export function fromHttp2Stream(stream: http2.Http2Stream): Transport {

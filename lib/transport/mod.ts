@@ -7,13 +7,20 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { once } from "node:events";
  * import * as net from "node:net";
- * import { connect } from "@sprig/websocket";
+ * import { connect, serve } from "@sprig/websocket";
  * import { fromNodeSocket } from "@sprig/websocket/transport";
- * const socket = net.connect({ host: "127.0.0.1", port: 8080 });
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message }),
+ * });
+ * // A socket the application opened itself, then handed to the client.
+ * const socket = net.connect({ host: "127.0.0.1", port: server.port });
  * await once(socket, "connect");
- * await using ws = await connect("ws://127.0.0.1:8080/", { transport: fromNodeSocket(socket) });
+ * await using ws = await connect(server.url, { transport: fromNodeSocket(socket) });
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  *
  * @module

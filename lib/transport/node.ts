@@ -20,12 +20,19 @@ import { abortReason } from "./abort.ts";
  * @example
  * ```ts
  * // A socket opened by the application (a proxy tunnel, say), then used by the client.
+ * import assert from "node:assert/strict";
  * import { once } from "node:events";
  * import * as net from "node:net";
- * import { connect, fromNodeSocket } from "../../mod.ts";
- * const socket = net.connect({ host: "127.0.0.1", port: 8080 });
+ * import { connect, serve } from "../../mod.ts";
+ * import { fromNodeSocket } from "./node.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message }),
+ * });
+ * const socket = net.connect({ host: "127.0.0.1", port: server.port });
  * await once(socket, "connect");
- * await using ws = await connect("ws://127.0.0.1:8080/", { transport: fromNodeSocket(socket) });
+ * await using ws = await connect(server.url, { transport: fromNodeSocket(socket) });
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  */
 export function fromNodeSocket(socket: net.Socket, head?: Uint8Array): Transport {
@@ -37,9 +44,15 @@ export function fromNodeSocket(socket: net.Socket, head?: Uint8Array): Transport
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve } from "../../mod.ts";
  * import { connectNode } from "./node.ts";
- * const t = await connectNode({ hostname: "127.0.0.1", port: 8080 });
- * await t.write([new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n")]);
+ * // sprig's server answers a plain GET with 426 Upgrade Required.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const t = await connectNode({ hostname: "127.0.0.1", port: server.port });
+ * await t.write([new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]);
+ * assert.ok(new TextDecoder().decode((await t.read())!).startsWith("HTTP/1.1 426 "));
+ * t.close();
  * ```
  */
 export function connectNode(target: ConnectTarget, signal?: AbortSignal): Promise<Transport> {

@@ -107,12 +107,19 @@ function readEnv(name: string): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { proxyFromEnvironment } from "./proxy.ts";
- * const env: Record<string, string> = { HTTPS_PROXY: "http://proxy:3128", NO_PROXY: "internal.test" };
- * proxyFromEnvironment({ hostname: "example.com", port: 443, tls: true }, (n) => env[n]);
- * // URL http://proxy:3128/
- * proxyFromEnvironment({ hostname: "api.internal.test", port: 443, tls: true }, (n) => env[n]);
- * // undefined
+ * const env: Record<string, string> = {
+ *   HTTPS_PROXY: "http://proxy:3128",
+ *   NO_PROXY: "internal.test",
+ * };
+ * const getEnv = (name: string) => env[name];
+ * const secure = { port: 443, tls: true };
+ * assert.equal(
+ *   proxyFromEnvironment({ hostname: "example.com", ...secure }, getEnv)?.href,
+ *   "http://proxy:3128/",
+ * );
+ * assert.equal(proxyFromEnvironment({ hostname: "api.internal.test", ...secure }, getEnv), undefined);
  * ```
  */
 export function proxyFromEnvironment(
@@ -167,13 +174,39 @@ function bypasses(list: string, hostname: string, port: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as http from "node:http";
+ * import * as net from "node:net";
+ * import { serve } from "../../mod.ts";
  * import { connectThroughProxy } from "./proxy.ts";
+ * // A target (sprig's server: a plain GET gets 426) and a CONNECT proxy, both on 127.0.0.1.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, { in: () => {} });
+ * const tunnels = new Set<{ destroy(): void }>();
+ * const proxy = http.createServer().on("connect", (request, client, head) => {
+ *   tunnels.add(client);
+ *   const [host, port] = request.url!.split(":");
+ *   const upstream = net.connect(Number(port), host, () => {
+ *     client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+ *     upstream.write(head);
+ *     upstream.pipe(client).on("error", () => {});
+ *     client.pipe(upstream).on("error", () => {});
+ *   });
+ *   upstream.on("error", () => client.destroy());
+ *   client.on("error", () => upstream.destroy());
+ * });
+ * await once(proxy.listen(0, "127.0.0.1"), "listening");
+ * const { port: proxyPort } = proxy.address() as net.AddressInfo;
  * const transport = await connectThroughProxy(
- *   new URL("http://127.0.0.1:3128"),
- *   { hostname: "example.com", port: 443, tls: true },
+ *   new URL(`http://127.0.0.1:${proxyPort}`),
+ *   { hostname: "127.0.0.1", port: server.port },
  *   AbortSignal.timeout(10_000),
  * );
+ * await transport.write([new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]);
+ * assert.ok(new TextDecoder().decode((await transport.read())!).startsWith("HTTP/1.1 426 "));
  * transport.close();
+ * for (const socket of tunnels) socket.destroy();
+ * await new Promise((closed) => proxy.close(closed));
  * ```
  */
 export async function connectThroughProxy(

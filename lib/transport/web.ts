@@ -28,10 +28,44 @@ export interface WebSocketLikeSocket {
  *
  * @example
  * ```ts
- * // On an edge runtime with TCP sockets:
- * import { connect as tcpConnect } from "cloudflare:sockets";
- * import { fromWebSocketLikeSocket } from "./web.ts";
- * const transport = fromWebSocketLikeSocket(tcpConnect({ hostname: "example.test", port: 443 }, { secureTransport: "on" }));
+ * // On Cloudflare Workers (workerd), `connect()` from "cloudflare:sockets" gives
+ * // such a socket (tests/edge/workerd_test.ts runs this in workerd):
+ * //   import { connect as tcpConnect } from "cloudflare:sockets";
+ * //   const transport = () => fromWebSocketLikeSocket(tcpConnect({ hostname, port }));
+ * // Here the same shape is made from a node:net socket, so the example runs anywhere.
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as net from "node:net";
+ * import { connect, serve } from "../../mod.ts";
+ * import { fromWebSocketLikeSocket, type WebSocketLikeSocket } from "./web.ts";
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   in: (message) => ({ push: message }),
+ * });
+ * function tcpConnect(address: { hostname: string; port: number }): WebSocketLikeSocket {
+ *   const socket = net.connect(address.port, address.hostname);
+ *   return {
+ *     readable: new ReadableStream({
+ *       start(controller) {
+ *         socket.on("data", (bytes: Uint8Array) => controller.enqueue(new Uint8Array(bytes)));
+ *         socket.on("end", () => controller.close());
+ *         socket.on("error", (error) => controller.error(error));
+ *       },
+ *       cancel: () => void socket.destroy(),
+ *     }),
+ *     writable: new WritableStream({
+ *       write: (bytes) => new Promise((done, fail) => socket.write(bytes, (e) => e ? fail(e) : done())),
+ *       close: () => new Promise<void>((done) => socket.end(done)),
+ *     }),
+ *     closed: once(socket, "close"),
+ *     close: () => void socket.destroy(),
+ *   };
+ * }
+ * await using ws = await connect(server.url, {
+ *   transport: (target) =>
+ *     Promise.resolve(fromWebSocketLikeSocket(tcpConnect(target))),
+ * });
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  */
 export function fromWebSocketLikeSocket(socket: WebSocketLikeSocket): Transport {

@@ -127,14 +127,24 @@ export interface BunServeAdapter<I = unknown> extends WebSocketHub<I> {
  * Hosts `handler` on `Bun.serve`.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // On Bun:
+ * import assert from "node:assert/strict";
+ * import { connect } from "../../../mod.ts";
  * import { bunServeAdapter } from "./bun_serve.ts";
- * const ws = bunServeAdapter({ in: (message) => ({ push: message }) });
- * // Bun.serve({
- * //   port: 8080,
- * //   websocket: ws.websocket,
- * //   fetch: async (req, server) => ws.isUpgrade(req) ? await ws.upgrade(req, server) : new Response("a page"),
- * // });
+ * const ws = bunServeAdapter({ in: (message) => ({ push: message }) }); // echo
+ * const server = Bun.serve({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   websocket: ws.websocket,
+ *   fetch: async (req, server) =>
+ *     ws.isUpgrade(req) ? await ws.upgrade(req, server) : new Response("a page"),
+ * });
+ * await using client = await connect(`ws://127.0.0.1:${server.port}/`);
+ * await client.send("hello");
+ * assert.equal(await client.receive({ timeoutMs: 5000 }), "hello");
+ * await ws.shutdown(); // closes every connection with 1001
+ * await server.stop(true);
  * ```
  */
 export function bunServeAdapter<S, I = unknown, D = unknown>(

@@ -76,10 +76,20 @@ export interface DenoServeAdapter<I = unknown> extends WebSocketHub<I> {
  * @example
  * ```ts
  * /// <reference lib="deno.ns" />
+ * import assert from "node:assert/strict";
+ * import { connect } from "../../../mod.ts";
  * import { denoServeAdapter } from "./deno_serve.ts";
- * const ws = denoServeAdapter({ in: (message) => ({ push: message }) });
- * Deno.serve({ port: 8080 }, (req: Request, info: Deno.ServeHandlerInfo) =>
- *   ws.isUpgrade(req) ? ws.upgrade(req, info) : new Response("a page"));
+ * const ws = denoServeAdapter({ in: (message) => ({ push: message }) }); // echo
+ * const server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+ *   (req: Request, info: Deno.ServeHandlerInfo) =>
+ *     ws.isUpgrade(req) ? ws.upgrade(req, info) : new Response("a page"),
+ * );
+ * await using client = await connect(`ws://127.0.0.1:${server.addr.port}/`);
+ * await client.send("hello");
+ * assert.equal(await client.receive({ timeoutMs: 5000 }), "hello");
+ * await ws.shutdown(); // closes every connection with 1001
+ * await server.shutdown();
  * ```
  */
 export function denoServeAdapter<S, I = unknown, D = unknown>(

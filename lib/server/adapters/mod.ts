@@ -5,11 +5,22 @@
  *
  * @example
  * ```ts
- * import { nodeHttpAdapter } from "@sprig/websocket/adapters";
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
  * import * as http from "node:http";
- * const ws = nodeHttpAdapter({ in: (message) => ({ push: message }) });
+ * import type { AddressInfo } from "node:net";
+ * import { connect } from "@sprig/websocket";
+ * import { nodeHttpAdapter } from "@sprig/websocket/adapters";
+ * const ws = nodeHttpAdapter({ in: (message) => ({ push: message }) }); // echo
  * const server = http.createServer((_req, res) => res.end("a page"));
  * server.on("upgrade", ws.handleUpgrade);
+ * await once(server.listen(0, "127.0.0.1"), "listening");
+ * const { port } = server.address() as AddressInfo;
+ * await using client = await connect(`ws://127.0.0.1:${port}/`);
+ * await client.send("hello");
+ * assert.equal(await client.receive({ timeoutMs: 5000 }), "hello");
+ * await ws.shutdown(); // closes every connection with 1001
+ * await new Promise((closed) => server.close(closed));
  * ```
  *
  * @module

@@ -39,12 +39,32 @@ const EMPTY = new Uint8Array(0);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
  * import * as http from "node:http";
+ * import type { AddressInfo } from "node:net";
+ * import { connect, HandshakeError, type SprigError } from "../../../mod.ts";
  * import { nodeHttpAdapter } from "./node_http.ts";
- * const ws = nodeHttpAdapter({ in: (message) => ({ push: message }) }, { origins: ["https://app.example"] });
+ * const reported: unknown[] = [];
+ * const ws = nodeHttpAdapter({ in: (message) => ({ push: message }) }, {
+ *   origins: ["https://app.example"],
+ *   onError: (error) => void reported.push(error), // default: console.error
+ * });
  * const server = http.createServer((_req, res) => res.end("a page"));
  * ws.attach(server);
- * server.listen(8080, "127.0.0.1");
+ * await once(server.listen(0, "127.0.0.1"), "listening");
+ * const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+ * // The app's own page may connect; another site's page may not (403).
+ * await using client = await connect(url, { headers: { origin: "https://app.example" } });
+ * await client.send("hello");
+ * assert.equal(await client.receive({ timeoutMs: 5000 }), "hello");
+ * await assert.rejects(
+ *   connect(url, { headers: { origin: "https://evil.example" } }),
+ *   (error) => error instanceof HandshakeError && error.status === 403,
+ * );
+ * assert.equal((reported[0] as SprigError).code, "ORIGIN_REFUSED"); // once per origin
+ * await ws.shutdown();
+ * await new Promise((closed) => server.close(closed));
  * ```
  */
 export function nodeHttpAdapter<S, I = unknown, D = unknown>(

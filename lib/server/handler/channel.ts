@@ -82,8 +82,12 @@ export interface Channel {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { messageBytes } from "./channel.ts";
- * console.assert(messageBytes(new Uint16Array([1])).length === 2);
+ * const words = new Uint16Array([1]);
+ * const bytes = messageBytes(words);
+ * assert.equal(bytes.length, 2);
+ * assert.equal(bytes.buffer, words.buffer); // a view, not a copy
  * ```
  */
 export function messageBytes(message: Exclude<OutgoingMessage, string>): Uint8Array {

@@ -48,9 +48,22 @@ export interface Stop {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "../../../mod.ts";
  * import type { HandlerResult } from "./handler.ts";
  * const reply: HandlerResult<number> = { state: 2, push: ["two", new Uint8Array([2])] };
  * const bye: HandlerResult<number> = { push: "bye", stop: { code: 4000, reason: "done" } };
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+ *   init: () => ({ state: 1 }),
+ *   in: (message) => (message === "bye" ? bye : reply),
+ * });
+ * await using ws = await connect(server.url);
+ * await ws.send("hello");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "two");
+ * assert.deepEqual(await ws.receive({ timeoutMs: 5000 }), new Uint8Array([2]));
+ * await ws.send("bye");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "bye"); // pushed before the close
+ * assert.deepEqual(await ws.closed, { code: 4000, reason: "done", wasClean: true });
  * ```
  */
 export interface HandlerResult<S> {
@@ -170,12 +183,24 @@ export interface ConnectionContext<I = unknown, D = unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect, serve } from "../../../mod.ts";
  * import { defineHandler } from "./handler.ts";
- * export const echo = defineHandler({
+ * const ended: string[] = [];
+ * const echo = defineHandler({
  *   init: () => ({ state: { count: 0 } }),
  *   in: (message, state) => ({ push: message, state: { count: state.count + 1 } }),
- *   terminate: (reason, state) => console.log(reason.type, state.count),
+ *   terminate: (reason, state) => void ended.push(`${reason.type} after ${state.count}`),
  * });
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, echo);
+ * await using ws = await connect(server.url);
+ * await ws.send("one");
+ * await ws.send("two");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "one");
+ * assert.equal(await ws.receive({ timeoutMs: 5000 }), "two");
+ * await ws.close(1000, "bye");
+ * await server.shutdown(); // resolves once every connection has ended
+ * assert.deepEqual(ended, ["remote after 2"]);
  * ```
  */
 export interface Handler<S = unknown, I = unknown, D = unknown> {
@@ -201,11 +226,15 @@ export interface Handler<S = unknown, I = unknown, D = unknown> {
  *
  * @example
  * ```ts
- * import { defineHandler } from "./handler.ts";
+ * import assert from "node:assert/strict";
+ * import { defineHandler, testContext } from "./handler.ts";
+ * // S is inferred from init: the state is a number.
  * const counter = defineHandler({
  *   init: () => ({ state: 0 }),
  *   in: (_message, n) => ({ state: n + 1, push: String(n + 1) }),
  * });
+ * const first = await counter.init!(testContext().context);
+ * assert.deepEqual(await counter.in("tick", first!.state!), { state: 1, push: "1" });
  * ```
  */
 export function defineHandler<S, I = unknown, D = unknown>(
@@ -232,6 +261,7 @@ export interface TestContext<I = unknown, D = unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineHandler, testContext } from "./handler.ts";
  * const room = defineHandler({
  *   init: (ctx) => {
@@ -242,9 +272,9 @@ export interface TestContext<I = unknown, D = unknown> {
  * });
  * const t = testContext({ url: "http://test/chat?name=ada" });
  * const first = await room.init!(t.context);
- * console.assert(t.context.ref.isSubscribed("lobby"));
+ * assert.ok(t.context.ref.isSubscribed("lobby"));
  * const reply = await room.in("hi", first!.state!);
- * console.assert(reply!.push === "ada: hi");
+ * assert.equal(reply!.push, "ada: hi");
  * ```
  */
 export function testContext<I = unknown, D = unknown>(

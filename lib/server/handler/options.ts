@@ -31,8 +31,10 @@ import type { Broker } from "./pubsub.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SERVER_DEFAULTS } from "./options.ts";
- * console.assert(SERVER_DEFAULTS.maxSendBufferBytes === 16 * 1024 * 1024);
+ * assert.equal(SERVER_DEFAULTS.maxSendBufferBytes, 16 * 1024 * 1024);
+ * assert.equal(SERVER_DEFAULTS.maxMessageBytes, 64 * 1024 * 1024);
  * ```
  */
 export const SERVER_DEFAULTS = {
@@ -312,12 +314,14 @@ const MAX = Number.MAX_SAFE_INTEGER;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkHostArguments } from "./options.ts";
- * try {
- *   checkHostArguments("myAdapter()", { in: () => {} }, { maxConnections: 0 });
- * } catch (error) {
- *   console.assert(error instanceof RangeError); // myAdapter(): options.maxConnections must be …
- * }
+ * checkHostArguments("myAdapter()", { in: () => {} }, { maxConnections: 10 }); // fine
+ * assert.throws(
+ *   () => checkHostArguments("myAdapter()", { in: () => {} }, { maxConnections: 0 }),
+ *   (error) => error instanceof RangeError && error.message.startsWith("myAdapter(): options.maxConnections"),
+ * );
+ * assert.throws(() => checkHostArguments("myAdapter()", {}, {}), TypeError); // no `in`
  * ```
  */
 export function checkHostArguments(fn: string, handler: unknown, options: unknown): void {
@@ -334,12 +338,14 @@ export function checkHostArguments(fn: string, handler: unknown, options: unknow
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkServeArguments } from "./options.ts";
- * try {
- *   checkServeArguments({ port: 70000 }, { in: () => {} });
- * } catch (error) {
- *   console.assert(error instanceof RangeError); // serve(): options.port must be an integer from 0 to 65535, got 70000
- * }
+ * assert.throws(
+ *   () => checkServeArguments({ port: 70000 }, { in: () => {} }),
+ *   (error) =>
+ *     error instanceof RangeError &&
+ *     error.message === "serve(): options.port must be an integer from 0 to 65535, got 70000",
+ * );
  * ```
  */
 export function checkServeArguments(options: unknown, handler: unknown): void {

@@ -24,9 +24,11 @@ import type { OutgoingMessage } from "./handler.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PublishedMessage } from "./pubsub.ts";
  * const m = new PublishedMessage("Hello");
- * console.assert(m.frame[0] === 0x81 && m.frame[1] === 5); // RFC 6455 §5.7
+ * assert.deepEqual([...m.frame], [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]); // RFC 6455 §5.7
+ * assert.equal(m.frame, m.frame); // encoded once, then shared
  * ```
  */
 export class PublishedMessage {
@@ -131,12 +133,15 @@ export interface TopicsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Topics } from "./pubsub.ts";
  * const topics = new Topics();
  * const got: string[] = [];
  * const sub = { deliver: (m: { data: string | Uint8Array }) => (got.push(String(m.data)), true) };
  * topics.subscribe("news", sub);
- * console.assert(topics.publish("news", "hello") === 1 && got[0] === "hello");
+ * assert.equal(topics.publish("news", "hello"), 1); // reached one subscriber
+ * assert.equal(topics.publish("sports", "goal"), 0); // nobody there
+ * assert.deepEqual(got, ["hello"]);
  * ```
  */
 export class Topics implements BrokerTarget {

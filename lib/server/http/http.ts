@@ -51,8 +51,10 @@ const noop = () => {};
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listHas } from "./http.ts";
- * console.assert(listHas("keep-alive, Upgrade", "upgrade"));
+ * assert.ok(listHas("keep-alive, Upgrade", "upgrade")); // tokens compare case-insensitively
+ * assert.ok(!listHas("keep-alive", "upgrade"));
  * ```
  */
 export function listHas(value: string | null, token: string): boolean {
@@ -74,12 +76,17 @@ function text(status: number, body: string, headers?: HeadersInit): Response {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestUrl } from "./http.ts";
- * const url = requestUrl(
- *   { kind: "request", method: "GET", target: "/chat?x=1", version: "HTTP/1.1", headers: new Headers({ host: "a.test" }), rawHeaders: [] },
- *   true,
- * );
- * console.assert(url.href === "https://a.test/chat?x=1");
+ * const url = requestUrl({
+ *   kind: "request",
+ *   method: "GET",
+ *   target: "/chat?x=1",
+ *   version: "HTTP/1.1",
+ *   headers: new Headers({ host: "a.test" }),
+ *   rawHeaders: [],
+ * }, true);
+ * assert.equal(url.href, "https://a.test/chat?x=1");
  * ```
  */
 export function requestUrl(head: RequestHead, secure: boolean): URL {

@@ -73,9 +73,22 @@ export type ListenerName = "node" | "deno" | "bun";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as net from "node:net";
  * import { listenerFor } from "./listen.ts";
- * const listen = listenerFor();
- * const listener = await listen({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (socket) => socket.destroy());
+ * const listen = listenerFor(); // Deno.listen on Deno, Bun.listen on Bun, node:net on Node
+ * // Each accepted socket gets a greeting, then a graceful close.
+ * const greeting = new TextEncoder().encode("hello\n");
+ * const listener = await listen(
+ *   { hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 },
+ *   (socket) => void socket.transport.write([greeting]).then(() => socket.close()),
+ * );
+ * const client = net.connect(listener.port, "127.0.0.1");
+ * const [data] = await once(client, "data");
+ * assert.equal(String(data), "hello\n");
+ * client.end();
+ * await once(client, "close");
  * await listener.close();
  * ```
  */

@@ -36,9 +36,23 @@ interface BunListenNamespace {
  * handshake completed).
  *
  * @example
- * ```ts
- * import { listenBun } from "./listen_bun.ts";
- * const listener = await listenBun({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (s) => s.destroy());
+ * ```ts ignore
+ * // On Bun:
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as net from "node:net";
+ * import { listenBun as listen } from "./listen_bun.ts";
+ * // Each accepted socket gets a greeting, then a graceful close.
+ * const greeting = new TextEncoder().encode("hello\n");
+ * const listener = await listen(
+ *   { hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 },
+ *   (socket) => void socket.transport.write([greeting]).then(() => socket.close()),
+ * );
+ * const client = net.connect(listener.port, "127.0.0.1");
+ * const [data] = await once(client, "data");
+ * assert.equal(String(data), "hello\n");
+ * client.end();
+ * await once(client, "close");
  * await listener.close();
  * ```
  */

@@ -66,8 +66,22 @@ interface DenoListenNamespace {
  *
  * @example
  * ```ts
- * import { listenDeno } from "./listen_deno.ts";
- * const listener = await listenDeno({ hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 }, (s) => s.destroy());
+ * // On Deno:
+ * import assert from "node:assert/strict";
+ * import { once } from "node:events";
+ * import * as net from "node:net";
+ * import { listenDeno as listen } from "./listen_deno.ts";
+ * // Each accepted socket gets a greeting, then a graceful close.
+ * const greeting = new TextEncoder().encode("hello\n");
+ * const listener = await listen(
+ *   { hostname: "127.0.0.1", port: 0, handshakeTimeoutMs: 10_000 },
+ *   (socket) => void socket.transport.write([greeting]).then(() => socket.close()),
+ * );
+ * const client = net.connect(listener.port, "127.0.0.1");
+ * const [data] = await once(client, "data");
+ * assert.equal(String(data), "hello\n");
+ * client.end();
+ * await once(client, "close");
  * await listener.close();
  * ```
  */

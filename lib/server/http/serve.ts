@@ -54,8 +54,11 @@ const noop = () => {};
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { connect } from "../../../mod.ts";
  * import { serve } from "./serve.ts";
- * const server = await serve({ hostname: "127.0.0.1", port: 8080 }, {
+ * // A chat room: every message goes to everyone in it, the sender too.
+ * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
  *   init: (ctx) => {
  *     ctx.ref.subscribe("chat");
  *     return { state: { name: ctx.url.searchParams.get("name") ?? "anon" } };
@@ -64,7 +67,12 @@ const noop = () => {};
  *     server.publish("chat", `${state.name}: ${message}`);
  *   },
  * });
- * console.log(`listening on ${server.url}`);
+ * assert.equal(server.url.href, `ws://127.0.0.1:${server.port}/`);
+ * await using ada = await connect(new URL("/?name=ada", server.url));
+ * await using bob = await connect(new URL("/?name=bob", server.url));
+ * await ada.send("hi");
+ * assert.equal(await bob.receive({ timeoutMs: 5000 }), "ada: hi");
+ * assert.equal(await ada.receive({ timeoutMs: 5000 }), "ada: hi");
  * ```
  */
 export async function serve<S, I = unknown, D = unknown>(

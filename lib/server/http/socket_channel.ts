@@ -50,8 +50,9 @@ export interface AcceptedSocket {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LINGER_MS } from "./socket_channel.ts";
- * console.assert(LINGER_MS === 2000);
+ * assert.equal(LINGER_MS, 2000);
  * ```
  */
 export const LINGER_MS = 2000;
