@@ -2,7 +2,8 @@
  * One interval timer for many connections. Idle timeouts and keepalive
  * pings are checked by counting ticks, so ten thousand idle connections
  * share one timer instead of holding two each. The timer runs only while
- * something is registered.
+ * something is registered, and never keeps a process alive by itself (it
+ * is unref'd): what it checks are live connections, whose sockets do.
  *
  * @module
  */
@@ -29,6 +30,7 @@ export class Ticker {
     this.#items.add(item);
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#run(), this.periodMs);
+      unrefTimer(this.#timer);
     }
   }
 
@@ -55,5 +57,17 @@ export class Ticker {
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+}
+
+/**
+ * Lets the process exit while `timer` is pending: `unref()` on Node's and
+ * Bun's timer objects, `Deno.unrefTimer` for Deno's numeric ids. @internal
+ */
+export function unrefTimer(timer: unknown): void {
+  if (typeof timer === "object" && timer !== null) {
+    (timer as { unref?: () => void }).unref?.();
+  } else if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(timer);
   }
 }

@@ -179,13 +179,16 @@ export interface RawFrame {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, FrameReader, FrameType } from "./frame.ts";
  * const reader = new FrameReader();
  * const frame = encodeFrame(FrameType.PING, 0, 0, new Uint8Array(8));
  * reader.push(frame.subarray(0, 4));
- * if (reader.next() !== undefined) throw new Error("not yet");
+ * assert.equal(reader.next(), undefined); // not yet: half a frame
  * reader.push(frame.subarray(4));
- * if (reader.next()?.type !== FrameType.PING) throw new Error("bad");
+ * const next = reader.next();
+ * assert.ok(next !== undefined && next !== "too-large");
+ * assert.equal(next.type, FrameType.PING);
  * ```
  */
 export class FrameReader {
