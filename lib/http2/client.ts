@@ -87,7 +87,7 @@ export async function openHttp2(
   try {
     // 1. The server's SETTINGS (RFC 8441 §3): extended CONNECT only once
     // it sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
-    await bound.race(settled(session, own));
+    await bound.race(settled(session, own, request.host, request.secure));
     if (!session.remoteSettings?.enableConnectProtocol) {
       if (auto) {
         session.close();
@@ -174,9 +174,22 @@ class Bound {
  * Resolves once the server's first SETTINGS arrived. For an application's
  * session, which may have had them long ago, a PING round trip tells: the
  * server's SETTINGS come first in its connection preface (RFC 9113 §3.4),
- * so by the PING's answer they are known.
+ * so by the PING's answer they are known. On a connection of our own, a
+ * failure before them means the server does not speak HTTP/2 there (most
+ * often an HTTP/1.1-only server given h2c's prior-knowledge preface), and
+ * the error says so rather than only node:http2's "Protocol error".
  */
-function settled(session: http2.ClientHttp2Session, own: boolean): Promise<void> {
+function settled(
+  session: http2.ClientHttp2Session,
+  own: boolean,
+  host: string,
+  secure: boolean,
+): Promise<void> {
+  const hint = own
+    ? `: the server at ${host} did not answer as an HTTP/2 server` +
+      (secure ? "" : " (over ws:, http2: true speaks h2c by prior knowledge, which" +
+        " the server must accept, as serve({ http2: true }) does; http2: false uses HTTP/1.1)")
+    : "";
   return new Promise((resolve, reject) => {
     const done = (error?: Error) => {
       session.off("remoteSettings", onSettings);
@@ -188,9 +201,18 @@ function settled(session: http2.ClientHttp2Session, own: boolean): Promise<void>
     };
     const onSettings = () => done();
     const onError = (error: Error) =>
-      done(new ConnectionError("CONNECTION_LOST", `HTTP/2: ${error.message}`, { cause: error }));
+      done(
+        new ConnectionError("CONNECTION_LOST", `HTTP/2: ${error.message}${hint}`, {
+          cause: error,
+        }),
+      );
     const onClose = () =>
-      done(new ConnectionError("CONNECTION_LOST", "the HTTP/2 connection closed"));
+      done(
+        new ConnectionError(
+          "CONNECTION_LOST",
+          `the HTTP/2 connection closed before the server's SETTINGS${hint}`,
+        ),
+      );
     const ping = () => {
       try {
         session.ping((error) => (error ? onError(error) : done()));

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
-import { connect, HandshakeError, Http2Error } from "../../mod.ts";
+import { connect, ConnectionError, HandshakeError, Http2Error, serve } from "../../mod.ts";
 import { type Peer, startPeer, startWsPeer } from "../_helpers/peer.ts";
 
 const ca = readFileSync(new URL("../_fixtures/ca.pem", import.meta.url), "utf8");
@@ -239,6 +239,19 @@ describe('http2: "auto" and ALPN', () => {
     const ws = await connect(`ws://127.0.0.1:${sprigH2c.port}/echo`, { http2: "auto" });
     assert.equal(JSON.parse(await ws.receive({ timeoutMs: 5000 }) as string).httpVersion, "1.1");
     await ws.close();
+  });
+
+  it("h2c to an HTTP/1.1-only server says the server does not speak HTTP/2", async () => {
+    await using h1Only = await serve({ hostname: "127.0.0.1", port: 0 }, {
+      in: (message) => ({ push: message }),
+    });
+    await assert.rejects(
+      connect(`ws://127.0.0.1:${h1Only.port}/`, { http2: true }),
+      (e: unknown) =>
+        e instanceof ConnectionError && e.code === "CONNECTION_LOST" &&
+        e.message.includes(`the server at 127.0.0.1:${h1Only.port} did not answer as an HTTP/2`) &&
+        e.message.includes("h2c by prior knowledge"),
+    );
   });
 
   it("checks the options", async () => {
