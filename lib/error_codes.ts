@@ -455,7 +455,7 @@ export const ERROR_CODES = {
   CONNECTION_CLOSED: {
     errors: ["ConnectionClosedError"],
     closeCode: null,
-    description: "Iteration or `receive()` after a close that was not clean; `info` says how.",
+    description: "Iteration after an unclean close, or `receive()` after any close (see `info`).",
   },
   NOT_OPEN: {
     errors: ["NotOpenError"],
