@@ -9,7 +9,10 @@
  *   npx tsx examples/chat.ts --host node          (node:http + nodeHttpAdapter; any runtime)
  *
  * Then open http://127.0.0.1:8080/?room=lobby&name=ada in two browser tabs
- * (a third with ?room=kitchen hears nothing of the lobby).
+ * (a third with ?room=kitchen hears nothing of the lobby). The page's
+ * WebSocket is ws://127.0.0.1:8080/ws?room=lobby&name=ada (other paths get
+ * 404); it receives JSON: {"type":"join"|"leave","name"} and
+ * {"type":"message","name","text"}, and sends plain text.
  *
  * Options: --host sprig|deno|bun|node (default sprig), --port N (default
  * 8080; 0 picks a free port), --hostname ADDRESS (default 127.0.0.1). Prints
