@@ -45,6 +45,7 @@ export {
   type EventHandler,
   WebSocket,
   WebSocketErrorEvent,
+  type WebSocketEventMap,
   type WebSocketOptions,
 } from "./lib/client/websocket.ts";
 export {

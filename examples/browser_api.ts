@@ -27,11 +27,11 @@ ws.onopen = () => {
 };
 let replies = 0;
 ws.onmessage = (event) => {
-  console.log(`message: ${(event as MessageEvent).data}`);
+  console.log(`message: ${event.data}`);
   if (++replies === 2) ws.close(1000, "done");
 };
 const closed = new Promise<CloseEvent>((resolve) => {
-  ws.onclose = (event) => resolve(event as CloseEvent);
+  ws.onclose = (event) => resolve(event);
 });
 
 const event = await closed;

@@ -84,9 +84,24 @@ const CLOSED = 3;
 /** A `token` of RFC 7230 §3.2.6: what a subprotocol name may be (RFC 6455 §4.1). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** An `on…` event handler attribute: a function called with the event (`this` is the socket), or `null`. */
-export type EventHandler = ((this: WebSocket, event: Event) => unknown) | null;
-type HandlerSlot = { fn: EventHandler; listener: EventListener };
+/** The events a {@link WebSocket} dispatches, by type. */
+export interface WebSocketEventMap {
+  /** The connection opened. */
+  open: Event;
+  /** A message arrived: `data` is a string, or binary as `binaryType` says. */
+  message: MessageEvent;
+  /** The connection failed, or closed without a clean closing handshake. */
+  error: WebSocketErrorEvent;
+  /** The connection closed. */
+  close: CloseEvent;
+}
+
+/**
+ * An `on…` event handler attribute: a function called with the event
+ * (`this` is the socket), or `null`.
+ */
+export type EventHandler<E extends Event = Event> = ((this: WebSocket, event: E) => unknown) | null;
+type HandlerSlot = { fn: EventHandler<never>; listener: EventListener };
 type HandlerType = "open" | "message" | "error" | "close";
 
 /**
@@ -128,11 +143,11 @@ type HandlerType = "open" | "message" | "error" | "close";
  * ws.binaryType = "arraybuffer";
  * const log: unknown[] = [];
  * const closed = new Promise<number>((resolve) => {
- *   ws.onclose = (event) => resolve((event as CloseEvent).code);
+ *   ws.onclose = (event) => resolve(event.code);
  * });
  * ws.onopen = () => ws.send("hello");
  * ws.onmessage = (event) => {
- *   log.push((event as MessageEvent).data);
+ *   log.push(event.data);
  *   if (log.length === 2) ws.close(1000, "done");
  * };
  * assert.equal(await closed, 1000);
@@ -421,36 +436,84 @@ export class WebSocket extends EventTarget {
     this.#session!.close(code ?? (reason === "" ? null : CloseCode.Normal), reason).catch(noop);
   }
 
-  /** The `open` handler: called when the connection opens. */
-  get onopen(): EventHandler {
-    return this.#handlers.get("open")?.fn ?? null;
+  /**
+   * Adds a listener; for the socket's own events the listener's event is
+   * typed ({@link WebSocketEventMap}). As `EventTarget.addEventListener`.
+   */
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListener | EventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListener | EventListenerObject | null | ((event: never) => unknown),
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener as EventListener | EventListenerObject | null, options);
   }
-  set onopen(fn: EventHandler) {
+
+  /**
+   * Removes a listener added with {@link addEventListener}. As
+   * `EventTarget.removeEventListener`.
+   */
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListener | EventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListener | EventListenerObject | null | ((event: never) => unknown),
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(
+      type,
+      listener as EventListener | EventListenerObject | null,
+      options,
+    );
+  }
+
+  /** The `open` handler: called when the connection opens. */
+  get onopen(): EventHandler<Event> {
+    return (this.#handlers.get("open")?.fn ?? null) as EventHandler<Event>;
+  }
+  set onopen(fn: EventHandler<Event>) {
     this.#setHandler("open", fn);
   }
   /** The `message` handler: called with a `MessageEvent` for each message. */
-  get onmessage(): EventHandler {
-    return this.#handlers.get("message")?.fn ?? null;
+  get onmessage(): EventHandler<MessageEvent> {
+    return (this.#handlers.get("message")?.fn ?? null) as EventHandler<MessageEvent>;
   }
-  set onmessage(fn: EventHandler) {
+  set onmessage(fn: EventHandler<MessageEvent>) {
     this.#setHandler("message", fn);
   }
   /** The `error` handler: called before `close` when the connection failed. */
-  get onerror(): EventHandler {
-    return this.#handlers.get("error")?.fn ?? null;
+  get onerror(): EventHandler<WebSocketErrorEvent> {
+    return (this.#handlers.get("error")?.fn ?? null) as EventHandler<WebSocketErrorEvent>;
   }
-  set onerror(fn: EventHandler) {
+  set onerror(fn: EventHandler<WebSocketErrorEvent>) {
     this.#setHandler("error", fn);
   }
   /** The `close` handler: called with a {@link CloseEvent} once, at the end. */
-  get onclose(): EventHandler {
-    return this.#handlers.get("close")?.fn ?? null;
+  get onclose(): EventHandler<CloseEvent> {
+    return (this.#handlers.get("close")?.fn ?? null) as EventHandler<CloseEvent>;
   }
-  set onclose(fn: EventHandler) {
+  set onclose(fn: EventHandler<CloseEvent>) {
     this.#setHandler("close", fn);
   }
 
-  #setHandler(type: HandlerType, fn: EventHandler): void {
+  #setHandler<E extends Event>(type: HandlerType, fn: EventHandler<E>): void {
     const slot = this.#handlers.get(type);
     if (typeof fn !== "function") {
       if (slot) {
@@ -465,7 +528,7 @@ export class WebSocket extends EventTarget {
     }
     const created: HandlerSlot = {
       fn,
-      listener: (event) => void created.fn?.call(this, event as Event),
+      listener: (event) => void (created.fn as EventHandler<Event>)?.call(this, event as Event),
     };
     this.#handlers.set(type, created);
     this.addEventListener(type, created.listener);

@@ -56,7 +56,7 @@ function record(ws: WebSocket): { log: string[]; closed: Promise<CloseEvent> } {
   const log: string[] = [];
   const closed = new Promise<CloseEvent>((resolve) => {
     ws.addEventListener("open", () => log.push(`open:${ws.readyState}`));
-    ws.addEventListener("message", (e) => log.push(`message:${String((e as MessageEvent).data)}`));
+    ws.addEventListener("message", (e) => log.push(`message:${String(e.data)}`));
     ws.addEventListener("error", () => log.push(`error:${ws.readyState}`));
     ws.addEventListener("close", (e) => {
       const c = e as CloseEvent;
@@ -138,7 +138,7 @@ describe("WebSocket class: the life cycle", () => {
       ws.send(new Uint8Array([1, 2, 3]));
     };
     ws.onmessage = (event) => {
-      const data = (event as MessageEvent).data;
+      const data = event.data;
       got.push(data);
       if (got.length === 2) {
         ws.binaryType = "uint8array";
@@ -276,7 +276,7 @@ describe("WebSocket class: the life cycle", () => {
     await closedServer.shutdown();
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
     const errors: unknown[] = [];
-    ws.addEventListener("error", (e) => void errors.push((e as WebSocketErrorEvent).error));
+    ws.addEventListener("error", (e) => void errors.push(e.error));
     const { log, closed } = record(ws);
     await closed;
     assert.deepEqual(log, ["error:3", "close:1006::false:3"]);

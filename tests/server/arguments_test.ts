@@ -174,6 +174,14 @@ describe("a ws-, Bun- or browser-style handler is named as such", () => {
       );
     });
   }
+  it("a function as the handler: serve() names the object it wants", async () => {
+    await assert.rejects(
+      serve({ hostname: "127.0.0.1", port: 0 }, ((m: string) => m) as never),
+      (e) =>
+        isArgumentError(e, "type", "handler", "serve()") &&
+        /\{ in: \(message\) => … \}/.test((e as Error).message),
+    );
+  });
   it("the adapters say the same", () => {
     assert.throws(
       () => nodeHttpAdapter({ onMessage: () => {} } as never),

@@ -401,6 +401,14 @@ const FOREIGN_CALLBACKS: Record<string, string> = {
 };
 
 function checkHandler(check: ArgumentCheck, handler: unknown): void {
+  if (typeof handler === "function") {
+    throw check.problem(
+      "handler",
+      "must be an object with in(message, state) and optionally init, control, info and " +
+        "terminate, not a function (a callback per message, as some servers take, is " +
+        "{ in: (message) => … })",
+    );
+  }
   const h = check.options("handler", handler);
   if (handler === undefined) {
     throw check.type("handler", "an object with an in() function", handler);
