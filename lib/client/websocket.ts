@@ -445,6 +445,7 @@ export class WebSocket extends EventTarget {
     listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Adds a listener for any event type, as `EventTarget.addEventListener`. */
   override addEventListener(
     type: string,
     listener: EventListener | EventListenerObject | null,
@@ -467,6 +468,7 @@ export class WebSocket extends EventTarget {
     listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** Removes a listener for any event type, as `EventTarget.removeEventListener`. */
   override removeEventListener(
     type: string,
     listener: EventListener | EventListenerObject | null,
