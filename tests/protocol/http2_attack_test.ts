@@ -3,7 +3,75 @@
 // can make, with what the MUSTs require of the server in return.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { HpackDecoder, HpackError } from "../../lib/protocol/http2/hpack.ts";
+import {
+  CLIENT_PREFACE,
+  encodeFrame,
+  encodeSettings,
+  Flag,
+  FrameReader,
+  FrameType,
+  H2ErrorCode,
+  type RawFrame,
+} from "../../lib/protocol/http2/frame.ts";
+import { checkRequest, Http2ServerConnection } from "../../lib/protocol/http2/connection.ts";
+import {
+  encodeHeaderBlock,
+  type HeaderField,
+  HpackDecoder,
+  HpackError,
+} from "../../lib/protocol/http2/hpack.ts";
+
+const GET: HeaderField[] = [
+  [":method", "GET"],
+  [":scheme", "http"],
+  [":path", "/a"],
+  [":authority", "x.test"],
+];
+
+function setup(options: ConstructorParameters<typeof Http2ServerConnection>[1] = {}) {
+  const events: string[] = [];
+  const h2 = new Http2ServerConnection({
+    request: (id) => events.push(`request ${id}`),
+    data: (id, _data, end) => events.push(`data ${id} ${end}`),
+    closed: (id, code) => events.push(`closed ${id} ${code}`),
+  }, options);
+  const reader = new FrameReader(1 << 24);
+  const frames = (): RawFrame[] => {
+    for (const chunk of h2.takeOutput()) reader.push(chunk.slice());
+    const out: RawFrame[] = [];
+    for (let f = reader.next(); f !== undefined; f = reader.next()) {
+      assert.notEqual(f, "too-large");
+      out.push(f as RawFrame);
+    }
+    return out;
+  };
+  h2.receive(concat([CLIENT_PREFACE, encodeSettings([])]));
+  frames();
+  return { h2, events, frames };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const headersRaw = (id: number, block: Uint8Array, flags: number = Flag.END_HEADERS) =>
+  encodeFrame(FrameType.HEADERS, flags, id, block);
+
+function goawayCode(frames: RawFrame[]): number | undefined {
+  const g = frames.find((f) => f.type === FrameType.GOAWAY);
+  return g && new DataView(g.payload.buffer, g.payload.byteOffset).getUint32(4);
+}
+
+function rstCode(frames: RawFrame[], id: number): number | undefined {
+  const r = frames.find((f) => f.type === FrameType.RST_STREAM && f.streamId === id);
+  return r && new DataView(r.payload.buffer, r.payload.byteOffset).getUint32(0);
+}
 
 describe("HPACK under attack (RFC 7541)", () => {
   it("refuses a prefix integer padded with zero continuation bytes past any sane length", () => {
@@ -44,5 +112,27 @@ describe("HPACK under attack (RFC 7541)", () => {
     block.fill(0x80, 2, 203);
     block[203] = 0x00;
     assert.throws(() => new HpackDecoder().decode(block), HpackError);
+  });
+});
+
+describe("field validity under attack (RFC 9113 §8.2.1)", () => {
+  it("refuses field names with octets 0x7f–0xff", () => {
+    assert.notEqual(checkRequest([...GET, ["x-\u00e9", "1"]], true), undefined);
+    assert.notEqual(checkRequest([...GET, ["x-\u0080", "1"]], true), undefined);
+  });
+
+  it("refuses a colon inside a regular field name", () => {
+    assert.notEqual(checkRequest([...GET, ["x:y", "1"]], true), undefined);
+    assert.notEqual(checkRequest([[":method", "GET"], [":pa:th", "/"]], true), undefined);
+  });
+
+  it("refuses trailers with pseudo-header fields as a malformed request", () => {
+    const { h2, frames, events } = setup();
+    h2.receive(headersRaw(1, encodeHeaderBlock([...GET, ["content-type", "a/b"]])));
+    h2.receive(
+      headersRaw(1, encodeHeaderBlock([[":path", "/b"]]), Flag.END_HEADERS | Flag.END_STREAM),
+    );
+    assert.equal(rstCode(frames(), 1), H2ErrorCode.PROTOCOL_ERROR);
+    assert.ok(!events.includes("data 1 true"), events.join());
   });
 });

@@ -545,6 +545,10 @@ export class Http2ServerConnection {
         throw new ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
       }
       if (!endStream) return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
+      // RFC 9113 §8.1: trailers carry no pseudo-header fields; §8.2.1 holds for them too.
+      if (!tooLarge && !validTrailers(fields)) {
+        return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
+      }
       this.#endRemote(existing);
       this.#listener.data(id, EMPTY, true);
       this.#maybeClose(existing);
@@ -917,12 +921,23 @@ export function checkRequest(
   return undefined;
 }
 
-/** RFC 9113 §8.2.1: no upper case, controls, space or DEL in a name (after a pseudo-header's colon). */
+/**
+ * RFC 9113 §8.2.1: no controls, space, upper case or octets 0x7f–0xff in a
+ * name, and no colon but a pseudo-header's leading one.
+ */
 function validName(name: string): boolean {
   if (name.length === 0 || name === ":") return false;
   for (let i = name.startsWith(":") ? 1 : 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f || (c >= 0x41 && c <= 0x5a) || c > 0xff) return false;
+    if (c <= 0x20 || c >= 0x7f || (c >= 0x41 && c <= 0x5a) || c === 0x3a) return false;
+  }
+  return true;
+}
+
+/** Whether a trailer section is well formed (RFC 9113 §8.1, §8.2.1). */
+function validTrailers(fields: readonly HeaderField[]): boolean {
+  for (const [name, value] of fields) {
+    if (name.startsWith(":") || !validName(name) || !validValue(value)) return false;
   }
   return true;
 }
