@@ -136,3 +136,220 @@ describe("field validity under attack (RFC 9113 §8.2.1)", () => {
     assert.ok(!events.includes("data 1 true"), events.join());
   });
 });
+
+const u32 = (n: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+};
+const settingsRaw = (pairs: Array<[number, number]>) => {
+  const b = new Uint8Array(pairs.length * 6);
+  const v = new DataView(b.buffer);
+  pairs.forEach(([id, value], i) => {
+    v.setUint16(i * 6, id);
+    v.setUint32(i * 6 + 2, value);
+  });
+  return encodeFrame(FrameType.SETTINGS, 0, 0, b);
+};
+
+/** Sends `bytes` to a fresh connection and returns the GOAWAY code (undefined: none). */
+function connectionErrorOf(bytes: Uint8Array[]): number | undefined {
+  const { h2, frames } = setup();
+  for (const b of bytes) h2.receive(b);
+  return goawayCode(frames());
+}
+
+const get = (id: number, flags = Flag.END_HEADERS | Flag.END_STREAM) =>
+  headersRaw(id, encodeHeaderBlock(GET), flags);
+
+describe("frames under attack (RFC 9113 §4–§6)", () => {
+  const P = H2ErrorCode.PROTOCOL_ERROR;
+  const F = H2ErrorCode.FRAME_SIZE_ERROR;
+  const cases: Array<[string, Uint8Array[], number]> = [
+    ["DATA on stream 0", [encodeFrame(FrameType.DATA, 0, 0, new Uint8Array(1))], P],
+    ["DATA on an idle stream", [encodeFrame(FrameType.DATA, 0, 5, new Uint8Array(1))], P],
+    ["HEADERS on an even stream", [get(2)], P],
+    ["HEADERS on stream 0", [get(0)], P],
+    ["PING of 7 bytes", [encodeFrame(FrameType.PING, 0, 0, new Uint8Array(7))], F],
+    ["PING on a stream", [encodeFrame(FrameType.PING, 0, 1, new Uint8Array(8))], P],
+    ["SETTINGS of 5 bytes", [encodeFrame(FrameType.SETTINGS, 0, 0, new Uint8Array(5))], F],
+    ["SETTINGS ACK with payload", [encodeFrame(FrameType.SETTINGS, 1, 0, new Uint8Array(6))], F],
+    ["SETTINGS on a stream", [encodeFrame(FrameType.SETTINGS, 0, 1, new Uint8Array(0))], P],
+    [
+      "WINDOW_UPDATE of 3 bytes",
+      [encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(1).subarray(1))],
+      F,
+    ],
+    [
+      "WINDOW_UPDATE of 0 on the connection",
+      [encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(0))],
+      P,
+    ],
+    [
+      "WINDOW_UPDATE overflowing the connection window",
+      [encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(0x7fffffff))],
+      H2ErrorCode.FLOW_CONTROL_ERROR,
+    ],
+    ["RST_STREAM of 3 bytes", [
+      get(1, Flag.END_HEADERS),
+      encodeFrame(FrameType.RST_STREAM, 0, 1, new Uint8Array(3)),
+    ], F],
+    ["RST_STREAM on an idle stream", [encodeFrame(FrameType.RST_STREAM, 0, 7, u32(8))], P],
+    [
+      "INITIAL_WINDOW_SIZE of 2^31",
+      [settingsRaw([[4, 0x80000000]])],
+      H2ErrorCode.FLOW_CONTROL_ERROR,
+    ],
+    ["MAX_FRAME_SIZE of 16383", [settingsRaw([[5, 16383]])], P],
+    ["MAX_FRAME_SIZE of 2^24", [settingsRaw([[5, 1 << 24]])], P],
+    ["ENABLE_PUSH of 2", [settingsRaw([[2, 2]])], P],
+    ["PUSH_PROMISE", [encodeFrame(FrameType.PUSH_PROMISE, 4, 1, new Uint8Array(4))], P],
+    ["a frame over MAX_FRAME_SIZE", [encodeFrame(FrameType.DATA, 0, 1, new Uint8Array(16385))], F],
+    [
+      "padding as long as the frame",
+      [headersRaw(1, Uint8Array.from([6, 0x82, 0, 0, 0, 0]), Flag.END_HEADERS | Flag.PADDED)],
+      P,
+    ],
+    [
+      "an unknown frame inside a header block",
+      [
+        get(1, 0),
+        encodeFrame(0xfa, 0, 0, new Uint8Array(3)),
+        encodeFrame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, new Uint8Array(0)),
+      ],
+      P,
+    ],
+    [
+      "a CONTINUATION on another stream",
+      [get(1, 0), encodeFrame(FrameType.CONTINUATION, Flag.END_HEADERS, 3, new Uint8Array(0))],
+      P,
+    ],
+    ["a CONTINUATION alone", [
+      encodeFrame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, new Uint8Array(0)),
+    ], P],
+    ["HPACK index 0", [headersRaw(1, Uint8Array.from([0x80]))], H2ErrorCode.COMPRESSION_ERROR],
+    [
+      "HPACK index out of range",
+      [headersRaw(1, Uint8Array.from([0xbe]))],
+      H2ErrorCode.COMPRESSION_ERROR,
+    ],
+    [
+      "HPACK size update above the setting",
+      [headersRaw(1, Uint8Array.from([0x3f, 0xe2, 0x1f, ...encodeHeaderBlock(GET)]))],
+      H2ErrorCode.COMPRESSION_ERROR,
+    ],
+    [
+      "HPACK size update after a field",
+      [headersRaw(1, Uint8Array.from([...encodeHeaderBlock(GET), 0x20]))],
+      H2ErrorCode.COMPRESSION_ERROR,
+    ],
+    [
+      // "a" is 00011; then 8 bits of ones: padding over 7 bits.
+      "Huffman padding of 8 bits",
+      [headersRaw(1, Uint8Array.from([0x00, 0x82, 0x1f, 0xff, 0x01, 0x61]))],
+      H2ErrorCode.COMPRESSION_ERROR,
+    ],
+    [
+      // "a" (00011) then padding 000: not the ones of EOS.
+      "Huffman padding of zeros",
+      [headersRaw(1, Uint8Array.from([0x00, 0x81, 0x18, 0x01, 0x61]))],
+      H2ErrorCode.COMPRESSION_ERROR,
+    ],
+    [
+      // EOS (30 ones) then two bits of padding: EOS inside the string.
+      "Huffman EOS",
+      [headersRaw(1, Uint8Array.from([0x00, 0x84, 0xff, 0xff, 0xff, 0xff, 0x01, 0x61]))],
+      H2ErrorCode.COMPRESSION_ERROR,
+    ],
+  ];
+  for (const [name, bytes, code] of cases) {
+    it(`${name}: connection error ${code}`, () => {
+      assert.equal(connectionErrorOf(bytes), code);
+    });
+  }
+
+  it("ignores unknown frame types and settings, and PRIORITY", () => {
+    const { h2, frames, events } = setup();
+    h2.receive(encodeFrame(0xfa, 0xff, 0, new Uint8Array(30)));
+    h2.receive(encodeFrame(0xfa, 0, 9, new Uint8Array(0)));
+    h2.receive(settingsRaw([[0x99, 0xffffffff]]));
+    h2.receive(encodeFrame(FrameType.PRIORITY, 0, 11, new Uint8Array(5)));
+    h2.receive(get(1));
+    const out = frames();
+    assert.equal(goawayCode(out), undefined);
+    assert.deepEqual(events, ["request 1"]);
+  });
+
+  it("answers stream-level faults with RST_STREAM and keeps the connection", () => {
+    const { h2, frames, events } = setup();
+    h2.receive(get(1, Flag.END_HEADERS));
+    h2.receive(encodeFrame(FrameType.WINDOW_UPDATE, 0, 1, u32(0)));
+    assert.equal(rstCode(frames(), 1), H2ErrorCode.PROTOCOL_ERROR);
+    h2.receive(get(3, Flag.END_HEADERS));
+    h2.receive(encodeFrame(FrameType.WINDOW_UPDATE, 0, 3, u32(0x7fffffff)));
+    assert.equal(rstCode(frames(), 3), H2ErrorCode.FLOW_CONTROL_ERROR);
+    h2.receive(encodeFrame(FrameType.PRIORITY, 0, 5, new Uint8Array(4)));
+    assert.equal(rstCode(frames(), 5), H2ErrorCode.FRAME_SIZE_ERROR);
+    // Malformed requests (RFC 9113 §8.1.1, RFC 8441 §4).
+    const bad: HeaderField[][] = [
+      [[":path", "/"], [":method", "GET"], ["x", "1"], [":scheme", "http"]],
+      [[":method", "GET"], [":scheme", "http"], [":path", "/"], ["X-Up", "1"]],
+      [...GET, ["connection", "close"]],
+      [...GET, ["te", "gzip"]],
+      [[":method", "CONNECT"], [":protocol", "websocket"], [":authority", "a"], [
+        ":scheme",
+        "http",
+      ]],
+      [[":method", "GET"], [":protocol", "websocket"], [":authority", "a"], [":scheme", "http"], [
+        ":path",
+        "/",
+      ]],
+    ];
+    let id = 7;
+    for (const fields of bad) {
+      h2.receive(headersRaw(id, encodeHeaderBlock(fields), Flag.END_HEADERS | Flag.END_STREAM));
+      assert.equal(rstCode(frames(), id), H2ErrorCode.PROTOCOL_ERROR, JSON.stringify(fields));
+      id += 2;
+    }
+    assert.equal(goawayCode(frames()), undefined);
+    assert.deepEqual(events.filter((e) => e.startsWith("request")), ["request 1", "request 3"]);
+  });
+
+  it("refuses a stream over MAX_CONCURRENT_STREAMS with REFUSED_STREAM", () => {
+    const { h2, frames, events } = setup({ maxConcurrentStreams: 2 });
+    h2.receive(
+      concat([get(1, Flag.END_HEADERS), get(3, Flag.END_HEADERS), get(5, Flag.END_HEADERS)]),
+    );
+    assert.equal(rstCode(frames(), 5), H2ErrorCode.REFUSED_STREAM);
+    assert.deepEqual(events, ["request 1", "request 3"]);
+  });
+
+  it("refuses :protocol when ENABLE_CONNECT_PROTOCOL was not sent", () => {
+    const { h2, frames } = setup({ enableConnectProtocol: false });
+    const ws: HeaderField[] = [
+      [":method", "CONNECT"],
+      [":protocol", "websocket"],
+      [":scheme", "http"],
+      [":path", "/"],
+      [":authority", "a"],
+    ];
+    h2.receive(headersRaw(1, encodeHeaderBlock(ws)));
+    assert.equal(rstCode(frames(), 1), H2ErrorCode.PROTOCOL_ERROR);
+  });
+
+  it("refuses a body longer or shorter than its content-length (RFC 9113 §8.1.1)", () => {
+    const { h2, frames, events } = setup();
+    const post: HeaderField[] = [[":method", "POST"], ...GET.slice(1), ["content-length", "3"]];
+    h2.receive(headersRaw(1, encodeHeaderBlock(post)));
+    h2.receive(encodeFrame(FrameType.DATA, Flag.END_STREAM, 1, new Uint8Array(5)));
+    assert.equal(rstCode(frames(), 1), H2ErrorCode.PROTOCOL_ERROR);
+    assert.ok(!events.includes("data 1 true"), events.join());
+    h2.receive(headersRaw(3, encodeHeaderBlock(post)));
+    h2.receive(encodeFrame(FrameType.DATA, Flag.END_STREAM, 3, new Uint8Array(2)));
+    assert.equal(rstCode(frames(), 3), H2ErrorCode.PROTOCOL_ERROR);
+    assert.ok(!events.includes("data 3 true"), events.join());
+    h2.receive(headersRaw(5, encodeHeaderBlock(post)));
+    h2.receive(encodeFrame(FrameType.DATA, Flag.END_STREAM, 5, new Uint8Array(3)));
+    assert.ok(events.includes("data 5 true"), events.join());
+  });
+});

@@ -141,6 +141,10 @@ interface Stream {
   endQueued: boolean;
   /** A response HEADERS went out. */
   responded: boolean;
+  /** The request's content-length, or -1 without one (RFC 9113 §8.1.1). */
+  contentLength: number;
+  /** DATA payload bytes received, padding excluded. */
+  received: number;
 }
 
 /**
@@ -453,6 +457,16 @@ export class Http2ServerConnection {
       return;
     }
     s.recvWindow -= length;
+    // RFC 9113 §8.1.1: DATA beyond the content-length, or short of it at
+    // the end, makes the request malformed.
+    s.received += data.length;
+    if (
+      s.contentLength >= 0 &&
+      (s.received > s.contentLength || (end && s.received !== s.contentLength))
+    ) {
+      this.#resetStream(s, H2ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
     // Padding is consumed at once; the data when the application says.
     const padding = length - data.length;
     if (padding > 0) this.consume(id, padding);
@@ -549,6 +563,9 @@ export class Http2ServerConnection {
       if (!tooLarge && !validTrailers(fields)) {
         return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
       }
+      if (existing.contentLength >= 0 && existing.received !== existing.contentLength) {
+        return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
+      }
       this.#endRemote(existing);
       this.#listener.data(id, EMPTY, true);
       this.#maybeClose(existing);
@@ -597,6 +614,8 @@ export class Http2ServerConnection {
       queuedBytes: 0,
       endQueued: false,
       responded: false,
+      contentLength: -1,
+      received: 0,
     };
     this.#streams.set(id, s);
     this.#active++;
@@ -609,7 +628,10 @@ export class Http2ServerConnection {
       return;
     }
     const problem = checkRequest(fields, this.#options.enableConnectProtocol);
-    if (problem !== undefined) {
+    s.contentLength = contentLengthOf(fields);
+    if (
+      problem !== undefined || s.contentLength === -2 || (endStream && s.contentLength > 0)
+    ) {
       // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
       this.#resetStream(s, H2ErrorCode.PROTOCOL_ERROR);
       return;
@@ -932,6 +954,22 @@ function validName(name: string): boolean {
     if (c <= 0x20 || c >= 0x7f || (c >= 0x41 && c <= 0x5a) || c === 0x3a) return false;
   }
   return true;
+}
+
+/**
+ * A request's content-length (RFC 9110 §8.6): -1 without one, -2 when it
+ * is not a number or its values differ.
+ */
+function contentLengthOf(fields: readonly HeaderField[]): number {
+  let length = -1;
+  for (const [name, value] of fields) {
+    if (name !== "content-length") continue;
+    if (!/^[0-9]{1,15}$/.test(value)) return -2;
+    const n = Number(value);
+    if (length !== -1 && n !== length) return -2;
+    length = n;
+  }
+  return length;
 }
 
 /** Whether a trailer section is well formed (RFC 9113 §8.1, §8.2.1). */
