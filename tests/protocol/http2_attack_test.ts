@@ -353,3 +353,53 @@ describe("frames under attack (RFC 9113 §4–§6)", () => {
     assert.ok(events.includes("data 5 true"), events.join());
   });
 });
+
+describe("floods (RFC 9113 §10.5)", () => {
+  it("ends a rapid-reset flood (CVE-2023-44487) with ENHANCE_YOUR_CALM", () => {
+    const { h2, frames, events } = setup();
+    let id = 1;
+    for (let i = 0; i < 5000 && !h2.done; i++, id += 2) {
+      h2.receive(
+        concat([get(id, Flag.END_HEADERS), encodeFrame(FrameType.RST_STREAM, 0, id, u32(8))]),
+      );
+    }
+    assert.equal(goawayCode(frames()), H2ErrorCode.ENHANCE_YOUR_CALM);
+    assert.ok(h2.done);
+    const started = events.filter((e) => e.startsWith("request")).length;
+    assert.ok(started < 5000, `${started} requests started`);
+  });
+
+  it("lets a client cancel requests as long as it lets more finish", () => {
+    const { h2, frames, events } = setup();
+    let id = 1;
+    for (let i = 0; i < 3000; i++, id += 2) {
+      h2.receive(get(id));
+      if (i % 3 === 0) h2.receive(encodeFrame(FrameType.RST_STREAM, 0, id, u32(8)));
+      else h2.respond(id, [[":status", "204"]], true);
+    }
+    assert.equal(goawayCode(frames()), undefined);
+    assert.equal(events.filter((e) => e.startsWith("request")).length, 3000);
+  });
+
+  it("answers a PING flood one ACK per PING, the output no larger than the input", () => {
+    const { h2 } = setup();
+    const ping = encodeFrame(FrameType.PING, 0, 0, new Uint8Array(8));
+    const burst = concat(Array.from({ length: 1000 }, () => ping));
+    h2.receive(burst);
+    const out = h2.takeOutput().reduce((n, c) => n + c.length, 0);
+    assert.ok(out <= burst.length, `${out} bytes out for ${burst.length} in`);
+  });
+});
+
+describe("floods: answered streams", () => {
+  it("does not count resets of streams already answered (WebSockets the client drops)", () => {
+    const { h2, frames } = setup();
+    let id = 1;
+    for (let i = 0; i < 1000; i++, id += 2) {
+      h2.receive(get(id, Flag.END_HEADERS));
+      h2.respond(id, [[":status", "200"]], false);
+      h2.receive(encodeFrame(FrameType.RST_STREAM, 0, id, u32(8)));
+    }
+    assert.equal(goawayCode(frames()), undefined);
+  });
+});

@@ -96,6 +96,15 @@ export const HTTP2_SERVER_DEFAULTS = {
 
 /** CONTINUATION frames allowed after one HEADERS: more is a flood, not a header list. */
 const MAX_CONTINUATIONS = 128;
+/**
+ * Requests the client may cancel (RST_STREAM before any response) more
+ * than it lets finish: each such reset takes one, each stream that ends
+ * normally gives one back, up to this. At zero the connection ends with
+ * ENHANCE_YOUR_CALM: opening and at once resetting streams ("rapid reset",
+ * CVE-2023-44487) would otherwise start handlers without limit while never
+ * passing SETTINGS_MAX_CONCURRENT_STREAMS.
+ */
+const RESET_BUDGET = 200;
 /** Recently reset streams whose late frames are dropped quietly (RFC 9113 §5.4.2). */
 const RESET_MEMORY = 64;
 /** The pseudo-header fields of a request (RFC 9113 §8.3.1; RFC 8441 §4). */
@@ -176,6 +185,7 @@ export class Http2ServerConnection {
   readonly #sending = new Set<Stream>();
   readonly #recentlyReset: number[] = [];
   #lastStreamId = 0;
+  #resetBudget = RESET_BUDGET;
   /** Open client streams, for SETTINGS_MAX_CONCURRENT_STREAMS. */
   #active = 0;
   #header:
@@ -663,6 +673,11 @@ export class Http2ServerConnection {
     }
     const s = this.#streams.get(id);
     if (!s) return;
+    // Only requests not yet answered count: a WebSocket or a response that
+    // the client cancels midway cost the server no more than it meant to give.
+    if (s.reported && !s.responded && --this.#resetBudget < 0) {
+      throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset");
+    }
     const code = new DataView(f.payload.buffer, f.payload.byteOffset, 4).getUint32(0);
     this.#remove(s, code === 0 ? H2ErrorCode.CANCEL : code);
   }
@@ -881,6 +896,7 @@ export class Http2ServerConnection {
     this.#active--;
     s.queue = [];
     s.queuedBytes = 0;
+    if (code === H2ErrorCode.NO_ERROR && this.#resetBudget < RESET_BUDGET) this.#resetBudget++;
     if (s.reported) this.#listener.closed(s.id, code);
   }
 
