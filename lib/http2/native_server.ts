@@ -109,6 +109,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   drain(): void {
     this.#blocked = false;
+    this.socket.transport.resume?.();
     for (const use of this.streams.values()) {
       use.transport?.drained();
       use.wake?.();
@@ -200,7 +201,13 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     if (out.length > 0) {
       const transport = this.socket.transport;
       if (transport.writeNow) {
-        if (!transport.writeNow(out)) this.#blocked = true;
+        if (!transport.writeNow(out)) {
+          // A client that does not read must not make us buffer without
+          // end: every PING, SETTINGS or stray DATA owes it a frame, so its
+          // bytes wait in the kernel until ours drain.
+          this.#blocked = true;
+          transport.pause?.();
+        }
       } else {
         transport.write(out).catch(() => this.socket.destroy());
       }
