@@ -127,7 +127,11 @@ class NativeConnection implements TransportSink, NativeStreamHost {
       gone: false,
     });
     this.#busy();
-    void this.#front.onRequest(this, streamId, fields);
+    this.#front.onRequest(this, streamId, fields).catch((error) => {
+      // Nothing a client sends may end the process: the stream fails alone.
+      this.#front.http.host.reportError(error);
+      this.reset(streamId, H2ErrorCode.INTERNAL_ERROR);
+    });
   }
 
   // --- NativeStreamHost ---
@@ -295,7 +299,8 @@ export class NativeHttp2Front {
 
   /** A request's header list arrived on `streamId`. @internal */
   async onRequest(c: NativeConnection, streamId: number, fields: HeaderField[]): Promise<void> {
-    const headers: Http2Headers = {};
+    // No prototype: a field named __proto__ or constructor is a field like any other.
+    const headers: Http2Headers = Object.create(null);
     for (const [name, value] of fields) {
       const had = headers[name];
       headers[name] = had === undefined

@@ -959,15 +959,21 @@ export function checkRequest(
   return undefined;
 }
 
+/** RFC 9110 §5.6.2 tchar, upper case excluded (RFC 9113 §8.2.1), by code point below 0x80. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
 /**
  * RFC 9113 §8.2.1: no controls, space, upper case or octets 0x7f–0xff in a
- * name, and no colon but a pseudo-header's leading one.
+ * name, and no colon but a pseudo-header's leading one; and a name is a
+ * token (RFC 9110 §5.1), lower case: what `Headers` and every HTTP/1.1
+ * hop accept, so nothing downstream throws on it.
  */
 function validName(name: string): boolean {
   if (name.length === 0 || name === ":") return false;
   for (let i = name.startsWith(":") ? 1 : 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f || (c >= 0x41 && c <= 0x5a) || c === 0x3a) return false;
+    if (c >= 0x80 || TCHAR[c] === 0) return false;
   }
   return true;
 }
