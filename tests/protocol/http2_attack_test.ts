@@ -412,3 +412,39 @@ describe("floods: answered streams", () => {
     assert.equal(goawayCode(frames()), undefined);
   });
 });
+
+describe("fairness between streams (RFC 9113 §5.3)", () => {
+  it("shares the connection window between streams instead of serving the first one's queue", () => {
+    const { h2, frames } = setup();
+    // Large stream windows: only the connection window (65535 at first) limits.
+    h2.receive(settingsRaw([[4, 1 << 24]]));
+    h2.receive(get(1));
+    h2.receive(get(3));
+    h2.respond(1, [[":status", "200"]], false);
+    h2.respond(3, [[":status", "200"]], false);
+    frames();
+    const chunk = new Uint8Array(1 << 20);
+    h2.send(1, [chunk]);
+    h2.send(3, [chunk]);
+    const sent = new Map<number, number>();
+    const count = () => {
+      for (const f of frames()) {
+        if (f.type === FrameType.DATA) {
+          sent.set(f.streamId, (sent.get(f.streamId) ?? 0) + f.payload.length);
+        }
+      }
+    };
+    // Stream 1 had the initial window to itself (stream 3 queued after); from now on, both wait.
+    count();
+    sent.clear();
+    for (let i = 0; i < 8; i++) {
+      h2.receive(encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, u32(65535)));
+      count();
+    }
+    const a = sent.get(1) ?? 0;
+    const b = sent.get(3) ?? 0;
+    assert.ok(a > 0 && b > 0, `stream 1 got ${a} bytes, stream 3 ${b}`);
+    // Round robin by frame: neither gets more than one frame ahead per turn.
+    assert.ok(Math.abs(a - b) <= 2 * 16384, `stream 1 got ${a} bytes, stream 3 ${b}`);
+  });
+});

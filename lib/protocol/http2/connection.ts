@@ -824,16 +824,27 @@ export class Http2ServerConnection {
 
   #flushOnce(): void {
     if (this.#failed) return;
+    // Round robin, one frame a turn: a stream that sent goes to the back of
+    // the set, and the iteration reaches it again after the others (a Set's
+    // iterator visits entries added while it runs). So one busy stream
+    // cannot take the whole connection window from the rest.
     for (const s of this.#sending) {
       let ended = false;
-      while (s.queuedBytes > 0 && s.sendWindow > 0 && this.#connSendWindow > 0) {
+      let sent = false;
+      if (s.queuedBytes > 0 && s.sendWindow > 0 && this.#connSendWindow > 0) {
         const n = Math.min(s.queuedBytes, s.sendWindow, this.#connSendWindow, this.#peerMaxFrame);
         ended = n === s.queuedBytes && s.endQueued;
         this.#output.push(this.#dataFrame(s, n, ended));
         s.sendWindow -= n;
         this.#connSendWindow -= n;
+        sent = true;
       }
-      if (s.queuedBytes === 0) {
+      if (s.queuedBytes > 0) {
+        if (sent) {
+          this.#sending.delete(s);
+          this.#sending.add(s);
+        }
+      } else {
         this.#sending.delete(s);
         if (s.endQueued) {
           // An empty DATA frame may carry END_STREAM whatever the windows.
