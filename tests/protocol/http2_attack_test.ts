@@ -448,3 +448,37 @@ describe("fairness between streams (RFC 9113 §5.3)", () => {
     assert.ok(Math.abs(a - b) <= 2 * 16384, `stream 1 got ${a} bytes, stream 3 ${b}`);
   });
 });
+
+describe("frame reader under attack", () => {
+  it("takes a large frame one byte at a time without copying it once per byte", () => {
+    // Copying what is held on every push costs n²/2 bytes: for this frame
+    // about 2^39, far past the deadline; growing the buffer by doubling, 2n.
+    const size = 1 << 20;
+    const reader = new FrameReader(1 << 24);
+    const frame = encodeFrame(FrameType.DATA, 0, 1, new Uint8Array(size).fill(7));
+    const deadline = Date.now() + 20_000;
+    for (let i = 0; i < frame.length; i++) {
+      reader.push(frame.subarray(i, i + 1));
+      if ((i & 0xfff) === 0) assert.ok(Date.now() < deadline, `stuck at byte ${i}`);
+      if (i < frame.length - 1) assert.equal(reader.next(), undefined);
+    }
+    const f = reader.next() as RawFrame;
+    assert.equal(f.payload.length, size);
+    assert.ok(f.payload.every((b) => b === 7));
+    assert.equal(reader.buffered, 0);
+  });
+
+  it("keeps handed-out payloads intact while later bytes arrive", () => {
+    const reader = new FrameReader();
+    const a = encodeFrame(FrameType.PING, 0, 0, new Uint8Array(8).fill(1));
+    const b = encodeFrame(FrameType.PING, 0, 0, new Uint8Array(8).fill(2));
+    const both = concat([a, b, a]);
+    const out: RawFrame[] = [];
+    for (let i = 0; i < both.length; i += 5) {
+      reader.push(both.slice(i, i + 5));
+      for (let f = reader.next(); f !== undefined; f = reader.next()) out.push(f as RawFrame);
+    }
+    assert.deepEqual(out.map((f) => f.payload[0]), [1, 2, 1]);
+    assert.ok(out.every((f) => f.payload.every((x) => x === f.payload[0])));
+  });
+});
