@@ -384,6 +384,9 @@ export class NativeHttp2Front {
     }
     const body = await this.#readBody(c, streamId, this.http.maxBodyBytes);
     if (body === "gone") return;
+    if (body === "timeout") {
+      return this.#respond(c, streamId, textResponse(408, "request timeout"), false);
+    }
     if (body === undefined) {
       return this.#respond(c, streamId, textResponse(413, "request body too large"), false);
     }
@@ -404,21 +407,32 @@ export class NativeHttp2Front {
     await this.#respond(c, streamId, response, method === "HEAD");
   }
 
-  /** The request body, read whole (credited as it comes); undefined past `max`. */
+  /**
+   * The request body, read whole (credited as it comes); undefined past
+   * `max`; "timeout" when it did not end within the handshake time (as
+   * HTTP/1.1 bounds a request's head and body, so a client cannot hold
+   * streams open by never ending them).
+   */
   #readBody(
     c: NativeConnection,
     streamId: number,
     max: number,
-  ): Promise<Uint8Array | undefined | "gone"> {
+  ): Promise<Uint8Array | undefined | "gone" | "timeout"> {
     const use = c.streams.get(streamId);
     if (!use) return Promise.resolve("gone");
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        use.wake = undefined;
+        resolve("timeout");
+      }, this.http.handshakeTimeoutMs);
       const check = () => {
         if (use.bodyBytes > max) {
+          clearTimeout(timer);
           use.wake = undefined;
           return resolve(undefined);
         }
         if (use.gone) {
+          clearTimeout(timer);
           use.wake = undefined;
           return resolve("gone");
         }
@@ -428,6 +442,7 @@ export class NativeHttp2Front {
           use.credited = use.bodyBytes;
         }
         if (!use.ended) return;
+        clearTimeout(timer);
         use.wake = undefined;
         const out = new Uint8Array(use.bodyBytes);
         let at = 0;

@@ -18,7 +18,11 @@ import {
   H2ErrorCode,
   type RawFrame,
 } from "../../lib/protocol/http2/frame.ts";
-import { encodeHeaderBlock, type HeaderField } from "../../lib/protocol/http2/hpack.ts";
+import {
+  encodeHeaderBlock,
+  type HeaderField,
+  HpackDecoder,
+} from "../../lib/protocol/http2/hpack.ts";
 
 /** A raw HTTP/2 client: writes bytes, reads frames. */
 class RawClient {
@@ -215,6 +219,25 @@ if ("Deno" in globalThis) {
       assert.equal(codeOf(goaway, 4), H2ErrorCode.ENHANCE_YOUR_CALM);
       await c.closed();
       await stillServes(server.port);
+    });
+
+    it("answers 408 to a request whose body never ends, as HTTP/1.1 does", async () => {
+      await using server = await serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        http2: true,
+        handshakeTimeoutMs: 200,
+        fetch: () => new Response("never"),
+      }, { in: (m) => ({ push: m }) });
+      const c = await RawClient.connect(server.port);
+      const post: HeaderField[] = [[":method", "POST"], ...request(server.port, "/slow").slice(1)];
+      c.write(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, encodeHeaderBlock(post)));
+      c.write(encodeFrame(FrameType.DATA, 0, 1, new Uint8Array(10)));
+      const reply = await c.until((f) => f.type === FrameType.HEADERS && f.streamId === 1);
+      assert.ok(reply);
+      const { fields } = new HpackDecoder().decode(reply.payload);
+      assert.equal(fields.find(([n]) => n === ":status")?.[1], "408");
+      c.destroy();
     });
 
     it("answers a frame-level fault with GOAWAY and closes, other connections unharmed", async () => {
