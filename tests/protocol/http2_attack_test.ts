@@ -220,6 +220,19 @@ describe("frames under attack (RFC 9113 §4–§6)", () => {
       P,
     ],
     [
+      // Pad length 2 in 7 bytes: 1 + 5 (priority) + 2 leaves -1 for the block.
+      "padding that eats into HEADERS' priority fields",
+      [headersRaw(
+        1,
+        Uint8Array.from([2, 0, 0, 0, 0, 0, 0]),
+        Flag.END_HEADERS | Flag.PADDED | Flag.PRIORITY,
+      )],
+      P,
+    ],
+    ["HEADERS too short for its priority fields", [
+      headersRaw(1, Uint8Array.from([0, 0, 0, 0]), Flag.END_HEADERS | Flag.PRIORITY),
+    ], F],
+    [
       "an unknown frame inside a header block",
       [
         get(1, 0),

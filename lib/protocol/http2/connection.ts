@@ -497,7 +497,13 @@ export class Http2ServerConnection {
     let block = this.#unpad(f);
     if (f.flags & Flag.PRIORITY) {
       if (block.length < 5) {
-        throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "HEADERS too short for PRIORITY");
+        // RFC 9113 §6.2: padding beyond what the fields leave is a
+        // PROTOCOL_ERROR; a frame too short for them, FRAME_SIZE_ERROR (§4.2).
+        const padded = (f.flags & Flag.PADDED) !== 0 && f.payload.length >= 6;
+        throw new ConnectionError(
+          padded ? H2ErrorCode.PROTOCOL_ERROR : H2ErrorCode.FRAME_SIZE_ERROR,
+          padded ? "padding longer than the header block" : "HEADERS too short for PRIORITY",
+        );
       }
       block = block.subarray(5);
     }
