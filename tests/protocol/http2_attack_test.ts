@@ -495,3 +495,53 @@ describe("frame reader under attack", () => {
     assert.ok(out.every((f) => f.payload.every((x) => x === f.payload[0])));
   });
 });
+
+describe("flow control and stream states under attack (RFC 9113 §5.1, §6.9)", () => {
+  it("resets a stream whose DATA passes its window", () => {
+    const { h2, frames } = setup({ streamWindow: 100 });
+    h2.receive(headersRaw(1, encodeHeaderBlock([[":method", "POST"], ...GET.slice(1)])));
+    h2.receive(encodeFrame(FrameType.DATA, 0, 1, new Uint8Array(101)));
+    assert.equal(rstCode(frames(), 1), H2ErrorCode.FLOW_CONTROL_ERROR);
+    assert.equal(goawayCode(frames()), undefined);
+  });
+
+  it("answers DATA or HEADERS after the client's END_STREAM with STREAM_CLOSED", () => {
+    const { h2, frames } = setup();
+    h2.receive(get(1));
+    h2.receive(encodeFrame(FrameType.DATA, 0, 1, new Uint8Array(1)));
+    assert.equal(rstCode(frames(), 1), H2ErrorCode.STREAM_CLOSED);
+    h2.receive(get(3));
+    h2.receive(get(3));
+    assert.equal(goawayCode(frames()), H2ErrorCode.STREAM_CLOSED);
+  });
+
+  it("resets trailers without END_STREAM (RFC 9113 §8.1)", () => {
+    const { h2, frames } = setup();
+    h2.receive(get(1, Flag.END_HEADERS));
+    h2.receive(headersRaw(1, encodeHeaderBlock([["x-t", "1"]])));
+    assert.equal(rstCode(frames(), 1), H2ErrorCode.PROTOCOL_ERROR);
+  });
+
+  it("ends the connection when INITIAL_WINDOW_SIZE pushes an open stream's window past 2^31 - 1", () => {
+    const { h2, frames } = setup();
+    h2.receive(get(1, Flag.END_HEADERS));
+    h2.receive(encodeFrame(FrameType.WINDOW_UPDATE, 0, 1, u32(0x7fffffff - 65535)));
+    assert.equal(rstCode(frames(), 1), undefined);
+    h2.receive(settingsRaw([[4, 65536]]));
+    assert.equal(goawayCode(frames()), H2ErrorCode.FLOW_CONTROL_ERROR);
+  });
+
+  it("lets INITIAL_WINDOW_SIZE make a window negative, and sends nothing until it is positive", () => {
+    const { h2, frames } = setup();
+    h2.receive(get(1));
+    h2.respond(1, [[":status", "200"]], false);
+    h2.send(1, [new Uint8Array(1000)]);
+    frames();
+    h2.receive(settingsRaw([[4, 0]]));
+    h2.send(1, [new Uint8Array(10)]);
+    assert.ok(!frames().some((f) => f.type === FrameType.DATA));
+    h2.receive(encodeFrame(FrameType.WINDOW_UPDATE, 0, 1, u32(1000 + 5)));
+    const data = frames().filter((f) => f.type === FrameType.DATA);
+    assert.equal(data.reduce((n, f) => n + f.payload.length, 0), 5);
+  });
+});
