@@ -545,3 +545,19 @@ describe("flow control and stream states under attack (RFC 9113 §5.1, §6.9)", 
     assert.equal(data.reduce((n, f) => n + f.payload.length, 0), 5);
   });
 });
+
+describe("floods: provoked resets", () => {
+  it('ends a flood of provoked stream errors ("MadeYouReset") like a rapid reset', () => {
+    const { h2, frames, events } = setup();
+    let id = 1;
+    for (let i = 0; i < 5000 && !h2.done; i++, id += 2) {
+      // WINDOW_UPDATE of 0 on the stream: a stream error the server must send.
+      h2.receive(
+        concat([get(id, Flag.END_HEADERS), encodeFrame(FrameType.WINDOW_UPDATE, 0, id, u32(0))]),
+      );
+    }
+    assert.equal(goawayCode(frames()), H2ErrorCode.ENHANCE_YOUR_CALM);
+    const started = events.filter((e) => e.startsWith("request")).length;
+    assert.ok(started < 5000, `${started} requests started`);
+  });
+});

@@ -102,7 +102,8 @@ const MAX_CONTINUATIONS = 128;
  * normally gives one back, up to this. At zero the connection ends with
  * ENHANCE_YOUR_CALM: opening and at once resetting streams ("rapid reset",
  * CVE-2023-44487) would otherwise start handlers without limit while never
- * passing SETTINGS_MAX_CONCURRENT_STREAMS.
+ * passing SETTINGS_MAX_CONCURRENT_STREAMS. Stream errors the client
+ * provokes on such requests count the same.
  */
 const RESET_BUDGET = 200;
 /** Recently reset streams whose late frames are dropped quietly (RFC 9113 §5.4.2). */
@@ -459,11 +460,11 @@ export class Http2ServerConnection {
     }
     if (s.state === HALF_CLOSED_REMOTE) {
       // RFC 9113 §5.1: half-closed (remote) takes no DATA: STREAM_CLOSED.
-      this.#resetStream(s, H2ErrorCode.STREAM_CLOSED);
+      this.#streamError(s, H2ErrorCode.STREAM_CLOSED);
       return;
     }
     if (length > s.recvWindow) {
-      this.#resetStream(s, H2ErrorCode.FLOW_CONTROL_ERROR);
+      this.#streamError(s, H2ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
     s.recvWindow -= length;
@@ -474,7 +475,7 @@ export class Http2ServerConnection {
       s.contentLength >= 0 &&
       (s.received > s.contentLength || (end && s.received !== s.contentLength))
     ) {
-      this.#resetStream(s, H2ErrorCode.PROTOCOL_ERROR);
+      this.#streamError(s, H2ErrorCode.PROTOCOL_ERROR);
       return;
     }
     // Padding is consumed at once; the data when the application says.
@@ -574,13 +575,13 @@ export class Http2ServerConnection {
       if (existing.state === HALF_CLOSED_REMOTE) {
         throw new ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
       }
-      if (!endStream) return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
+      if (!endStream) return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
       // RFC 9113 §8.1: trailers carry no pseudo-header fields; §8.2.1 holds for them too.
       if (!tooLarge && !validTrailers(fields)) {
-        return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
+        return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
       }
       if (existing.contentLength >= 0 && existing.received !== existing.contentLength) {
-        return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
+        return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
       }
       this.#endRemote(existing);
       this.#listener.data(id, EMPTY, true);
@@ -663,7 +664,7 @@ export class Http2ServerConnection {
     if (f.payload.length !== 5) {
       // RFC 9113 §6.3: a stream error of type FRAME_SIZE_ERROR.
       const s = this.#streams.get(f.streamId);
-      if (s) this.#resetStream(s, H2ErrorCode.FRAME_SIZE_ERROR);
+      if (s) this.#streamError(s, H2ErrorCode.FRAME_SIZE_ERROR);
       else this.#output.push(encodeRstStream(f.streamId, H2ErrorCode.FRAME_SIZE_ERROR));
     }
   }
@@ -681,9 +682,7 @@ export class Http2ServerConnection {
     if (!s) return;
     // Only requests not yet answered count: a WebSocket or a response that
     // the client cancels midway cost the server no more than it meant to give.
-    if (s.reported && !s.responded && --this.#resetBudget < 0) {
-      throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset");
-    }
+    this.#chargeReset(s);
     const code = new DataView(f.payload.buffer, f.payload.byteOffset, 4).getUint32(0);
     this.#remove(s, code === 0 ? H2ErrorCode.CANCEL : code);
   }
@@ -801,9 +800,9 @@ export class Http2ServerConnection {
       return;
     }
     // RFC 9113 §6.9: on a stream these are stream errors.
-    if (increment === 0) return this.#resetStream(s, H2ErrorCode.PROTOCOL_ERROR);
+    if (increment === 0) return this.#streamError(s, H2ErrorCode.PROTOCOL_ERROR);
     s.sendWindow += increment;
-    if (s.sendWindow > MAX_WINDOW) this.#resetStream(s, H2ErrorCode.FLOW_CONTROL_ERROR);
+    if (s.sendWindow > MAX_WINDOW) this.#streamError(s, H2ErrorCode.FLOW_CONTROL_ERROR);
   }
 
   // --- sending and stream life ---
@@ -893,6 +892,26 @@ export class Http2ServerConnection {
 
   #maybeClose(s: Stream): void {
     if (s.state === -1) this.#remove(s, H2ErrorCode.NO_ERROR);
+  }
+
+  /**
+   * A reset that cancels a request before its answer costs the client one
+   * of {@link RESET_BUDGET}; past it, the connection ends.
+   */
+  #chargeReset(s: Stream): void {
+    if (s.reported && !s.responded && --this.#resetBudget < 0) {
+      throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset");
+    }
+  }
+
+  /**
+   * A stream error the client caused (RFC 9113 §5.4.2): RST_STREAM, charged
+   * like the client's own reset, since provoking one ends a started request
+   * just as well ("MadeYouReset", CVE-2025-8671).
+   */
+  #streamError(s: Stream, code: number): void {
+    this.#chargeReset(s);
+    this.#resetStream(s, code);
   }
 
   #resetStream(s: Stream, code: number): void {
