@@ -249,6 +249,12 @@ describe("frames under attack (RFC 9113 §4–§6)", () => {
     ["a CONTINUATION alone", [
       encodeFrame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, new Uint8Array(0)),
     ], P],
+    ["HEADERS on a lower, never used stream", [get(5), get(3)], P],
+    [
+      "HEADERS on a stream the client reset",
+      [get(3, Flag.END_HEADERS), encodeFrame(FrameType.RST_STREAM, 0, 3, u32(8)), get(5), get(3)],
+      H2ErrorCode.STREAM_CLOSED,
+    ],
     ["HPACK index 0", [headersRaw(1, Uint8Array.from([0x80]))], H2ErrorCode.COMPRESSION_ERROR],
     [
       "HPACK index out of range",

@@ -106,6 +106,8 @@ const MAX_CONTINUATIONS = 128;
  * provokes on such requests count the same.
  */
 const RESET_BUDGET = 200;
+/** Client stream identifiers, counting back from the last, whose use is remembered. */
+const USED_IDS = 512;
 /** Recently reset streams whose late frames are dropped quietly (RFC 9113 §5.4.2). */
 const RESET_MEMORY = 64;
 /** The pseudo-header fields of a request (RFC 9113 §8.3.1; RFC 8441 §4). */
@@ -186,6 +188,8 @@ export class Http2ServerConnection {
   readonly #sending = new Set<Stream>();
   readonly #recentlyReset: number[] = [];
   #lastStreamId = 0;
+  /** Which of the last client stream identifiers were used (see {@link USED_IDS}). */
+  readonly #usedIds = new Uint8Array(USED_IDS);
   #resetBudget = RESET_BUDGET;
   /** Open client streams, for SETTINGS_MAX_CONCURRENT_STREAMS. */
   #active = 0;
@@ -593,6 +597,12 @@ export class Http2ServerConnection {
     }
     if (id <= this.#lastStreamId) {
       if (this.#recentlyReset.includes(id)) return;
+      // RFC 9113 §5.1.1: an identifier below the last one, never used, is
+      // unexpected (PROTOCOL_ERROR); one of a stream that ended, a frame on a
+      // closed stream (§5.1: STREAM_CLOSED). Known for the last ids only.
+      if (this.#lastStreamId - id < 2 * USED_IDS && this.#usedIds[(id >>> 1) % USED_IDS] === 0) {
+        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "stream identifier below the last");
+      }
       throw new ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS on a closed stream");
     }
     if (first && (first.flags & Flag.PRIORITY)) {
@@ -601,13 +611,13 @@ export class Http2ServerConnection {
       const o = (first.flags & Flag.PADDED) ? 1 : 0;
       const dep = ((p[o] & 0x7f) * 0x1000000) + (p[o + 1] << 16) + (p[o + 2] << 8) + p[o + 3];
       if (dep === id) {
-        this.#lastStreamId = id;
+        this.#useId(id);
         this.#output.push(encodeRstStream(id, H2ErrorCode.PROTOCOL_ERROR));
         this.#remember(id);
         return;
       }
     }
-    this.#lastStreamId = id;
+    this.#useId(id);
     // RFC 9113 §6.8: after our GOAWAY, new streams are ignored.
     if (this.#goingAway) {
       this.#output.push(encodeRstStream(id, H2ErrorCode.REFUSED_STREAM));
@@ -655,6 +665,17 @@ export class Http2ServerConnection {
     }
     s.reported = true;
     this.#listener.request(id, fields, endStream);
+  }
+
+  /** A new stream identifier, above the last: the ones skipped stay unused. */
+  #useId(id: number): void {
+    const used = this.#usedIds;
+    if ((id - this.#lastStreamId) >>> 1 >= USED_IDS) used.fill(0);
+    else {
+      for (let k = this.#lastStreamId + 2; k < id; k += 2) used[(k >>> 1) % USED_IDS] = 0;
+    }
+    used[(id >>> 1) % USED_IDS] = 1;
+    this.#lastStreamId = id;
   }
 
   #priority(f: RawFrame): void {
