@@ -109,6 +109,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   drain(): void {
     this.#blocked = false;
+    this.socket.transport.resume?.();
     for (const use of this.streams.values()) {
       use.transport?.drained();
       use.wake?.();
@@ -126,7 +127,11 @@ class NativeConnection implements TransportSink, NativeStreamHost {
       gone: false,
     });
     this.#busy();
-    void this.#front.onRequest(this, streamId, fields);
+    this.#front.onRequest(this, streamId, fields).catch((error) => {
+      // Nothing a client sends may end the process: the stream fails alone.
+      this.#front.http.host.reportError(error);
+      this.reset(streamId, H2ErrorCode.INTERNAL_ERROR);
+    });
   }
 
   // --- NativeStreamHost ---
@@ -200,7 +205,13 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     if (out.length > 0) {
       const transport = this.socket.transport;
       if (transport.writeNow) {
-        if (!transport.writeNow(out)) this.#blocked = true;
+        if (!transport.writeNow(out)) {
+          // A client that does not read must not make us buffer without
+          // end: every PING, SETTINGS or stray DATA owes it a frame, so its
+          // bytes wait in the kernel until ours drain.
+          this.#blocked = true;
+          transport.pause?.();
+        }
       } else {
         transport.write(out).catch(() => this.socket.destroy());
       }
@@ -288,7 +299,8 @@ export class NativeHttp2Front {
 
   /** A request's header list arrived on `streamId`. @internal */
   async onRequest(c: NativeConnection, streamId: number, fields: HeaderField[]): Promise<void> {
-    const headers: Http2Headers = {};
+    // No prototype: a field named __proto__ or constructor is a field like any other.
+    const headers: Http2Headers = Object.create(null);
     for (const [name, value] of fields) {
       const had = headers[name];
       headers[name] = had === undefined
@@ -372,6 +384,9 @@ export class NativeHttp2Front {
     }
     const body = await this.#readBody(c, streamId, this.http.maxBodyBytes);
     if (body === "gone") return;
+    if (body === "timeout") {
+      return this.#respond(c, streamId, textResponse(408, "request timeout"), false);
+    }
     if (body === undefined) {
       return this.#respond(c, streamId, textResponse(413, "request body too large"), false);
     }
@@ -392,21 +407,32 @@ export class NativeHttp2Front {
     await this.#respond(c, streamId, response, method === "HEAD");
   }
 
-  /** The request body, read whole (credited as it comes); undefined past `max`. */
+  /**
+   * The request body, read whole (credited as it comes); undefined past
+   * `max`; "timeout" when it did not end within the handshake time (as
+   * HTTP/1.1 bounds a request's head and body, so a client cannot hold
+   * streams open by never ending them).
+   */
   #readBody(
     c: NativeConnection,
     streamId: number,
     max: number,
-  ): Promise<Uint8Array | undefined | "gone"> {
+  ): Promise<Uint8Array | undefined | "gone" | "timeout"> {
     const use = c.streams.get(streamId);
     if (!use) return Promise.resolve("gone");
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        use.wake = undefined;
+        resolve("timeout");
+      }, this.http.handshakeTimeoutMs);
       const check = () => {
         if (use.bodyBytes > max) {
+          clearTimeout(timer);
           use.wake = undefined;
           return resolve(undefined);
         }
         if (use.gone) {
+          clearTimeout(timer);
           use.wake = undefined;
           return resolve("gone");
         }
@@ -416,6 +442,7 @@ export class NativeHttp2Front {
           use.credited = use.bodyBytes;
         }
         if (!use.ended) return;
+        clearTimeout(timer);
         use.wake = undefined;
         const out = new Uint8Array(use.bodyBytes);
         let at = 0;

@@ -96,6 +96,18 @@ export const HTTP2_SERVER_DEFAULTS = {
 
 /** CONTINUATION frames allowed after one HEADERS: more is a flood, not a header list. */
 const MAX_CONTINUATIONS = 128;
+/**
+ * Requests the client may cancel (RST_STREAM before any response) more
+ * than it lets finish: each such reset takes one, each stream that ends
+ * normally gives one back, up to this. At zero the connection ends with
+ * ENHANCE_YOUR_CALM: opening and at once resetting streams ("rapid reset",
+ * CVE-2023-44487) would otherwise start handlers without limit while never
+ * passing SETTINGS_MAX_CONCURRENT_STREAMS. Stream errors the client
+ * provokes on such requests count the same.
+ */
+const RESET_BUDGET = 200;
+/** Client stream identifiers, counting back from the last, whose use is remembered. */
+const USED_IDS = 512;
 /** Recently reset streams whose late frames are dropped quietly (RFC 9113 §5.4.2). */
 const RESET_MEMORY = 64;
 /** The pseudo-header fields of a request (RFC 9113 §8.3.1; RFC 8441 §4). */
@@ -141,6 +153,10 @@ interface Stream {
   endQueued: boolean;
   /** A response HEADERS went out. */
   responded: boolean;
+  /** The request's content-length, or -1 without one (RFC 9113 §8.1.1). */
+  contentLength: number;
+  /** DATA payload bytes received, padding excluded. */
+  received: number;
 }
 
 /**
@@ -172,6 +188,9 @@ export class Http2ServerConnection {
   readonly #sending = new Set<Stream>();
   readonly #recentlyReset: number[] = [];
   #lastStreamId = 0;
+  /** Which of the last client stream identifiers were used (see {@link USED_IDS}). */
+  readonly #usedIds = new Uint8Array(USED_IDS);
+  #resetBudget = RESET_BUDGET;
   /** Open client streams, for SETTINGS_MAX_CONCURRENT_STREAMS. */
   #active = 0;
   #header:
@@ -445,14 +464,24 @@ export class Http2ServerConnection {
     }
     if (s.state === HALF_CLOSED_REMOTE) {
       // RFC 9113 §5.1: half-closed (remote) takes no DATA: STREAM_CLOSED.
-      this.#resetStream(s, H2ErrorCode.STREAM_CLOSED);
+      this.#streamError(s, H2ErrorCode.STREAM_CLOSED);
       return;
     }
     if (length > s.recvWindow) {
-      this.#resetStream(s, H2ErrorCode.FLOW_CONTROL_ERROR);
+      this.#streamError(s, H2ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
     s.recvWindow -= length;
+    // RFC 9113 §8.1.1: DATA beyond the content-length, or short of it at
+    // the end, makes the request malformed.
+    s.received += data.length;
+    if (
+      s.contentLength >= 0 &&
+      (s.received > s.contentLength || (end && s.received !== s.contentLength))
+    ) {
+      this.#streamError(s, H2ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
     // Padding is consumed at once; the data when the application says.
     const padding = length - data.length;
     if (padding > 0) this.consume(id, padding);
@@ -473,7 +502,13 @@ export class Http2ServerConnection {
     let block = this.#unpad(f);
     if (f.flags & Flag.PRIORITY) {
       if (block.length < 5) {
-        throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "HEADERS too short for PRIORITY");
+        // RFC 9113 §6.2: padding beyond what the fields leave is a
+        // PROTOCOL_ERROR; a frame too short for them, FRAME_SIZE_ERROR (§4.2).
+        const padded = (f.flags & Flag.PADDED) !== 0 && f.payload.length >= 6;
+        throw new ConnectionError(
+          padded ? H2ErrorCode.PROTOCOL_ERROR : H2ErrorCode.FRAME_SIZE_ERROR,
+          padded ? "padding longer than the header block" : "HEADERS too short for PRIORITY",
+        );
       }
       block = block.subarray(5);
     }
@@ -544,7 +579,14 @@ export class Http2ServerConnection {
       if (existing.state === HALF_CLOSED_REMOTE) {
         throw new ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
       }
-      if (!endStream) return this.#resetStream(existing, H2ErrorCode.PROTOCOL_ERROR);
+      if (!endStream) return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
+      // RFC 9113 §8.1: trailers carry no pseudo-header fields; §8.2.1 holds for them too.
+      if (!tooLarge && !validTrailers(fields)) {
+        return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
+      }
+      if (existing.contentLength >= 0 && existing.received !== existing.contentLength) {
+        return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
+      }
       this.#endRemote(existing);
       this.#listener.data(id, EMPTY, true);
       this.#maybeClose(existing);
@@ -555,6 +597,12 @@ export class Http2ServerConnection {
     }
     if (id <= this.#lastStreamId) {
       if (this.#recentlyReset.includes(id)) return;
+      // RFC 9113 §5.1.1: an identifier below the last one, never used, is
+      // unexpected (PROTOCOL_ERROR); one of a stream that ended, a frame on a
+      // closed stream (§5.1: STREAM_CLOSED). Known for the last ids only.
+      if (this.#lastStreamId - id < 2 * USED_IDS && this.#usedIds[(id >>> 1) % USED_IDS] === 0) {
+        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "stream identifier below the last");
+      }
       throw new ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS on a closed stream");
     }
     if (first && (first.flags & Flag.PRIORITY)) {
@@ -563,13 +611,13 @@ export class Http2ServerConnection {
       const o = (first.flags & Flag.PADDED) ? 1 : 0;
       const dep = ((p[o] & 0x7f) * 0x1000000) + (p[o + 1] << 16) + (p[o + 2] << 8) + p[o + 3];
       if (dep === id) {
-        this.#lastStreamId = id;
+        this.#useId(id);
         this.#output.push(encodeRstStream(id, H2ErrorCode.PROTOCOL_ERROR));
         this.#remember(id);
         return;
       }
     }
-    this.#lastStreamId = id;
+    this.#useId(id);
     // RFC 9113 §6.8: after our GOAWAY, new streams are ignored.
     if (this.#goingAway) {
       this.#output.push(encodeRstStream(id, H2ErrorCode.REFUSED_STREAM));
@@ -593,6 +641,8 @@ export class Http2ServerConnection {
       queuedBytes: 0,
       endQueued: false,
       responded: false,
+      contentLength: -1,
+      received: 0,
     };
     this.#streams.set(id, s);
     this.#active++;
@@ -605,13 +655,27 @@ export class Http2ServerConnection {
       return;
     }
     const problem = checkRequest(fields, this.#options.enableConnectProtocol);
-    if (problem !== undefined) {
+    s.contentLength = contentLengthOf(fields);
+    if (
+      problem !== undefined || s.contentLength === -2 || (endStream && s.contentLength > 0)
+    ) {
       // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
       this.#resetStream(s, H2ErrorCode.PROTOCOL_ERROR);
       return;
     }
     s.reported = true;
     this.#listener.request(id, fields, endStream);
+  }
+
+  /** A new stream identifier, above the last: the ones skipped stay unused. */
+  #useId(id: number): void {
+    const used = this.#usedIds;
+    if ((id - this.#lastStreamId) >>> 1 >= USED_IDS) used.fill(0);
+    else {
+      for (let k = this.#lastStreamId + 2; k < id; k += 2) used[(k >>> 1) % USED_IDS] = 0;
+    }
+    used[(id >>> 1) % USED_IDS] = 1;
+    this.#lastStreamId = id;
   }
 
   #priority(f: RawFrame): void {
@@ -621,7 +685,7 @@ export class Http2ServerConnection {
     if (f.payload.length !== 5) {
       // RFC 9113 §6.3: a stream error of type FRAME_SIZE_ERROR.
       const s = this.#streams.get(f.streamId);
-      if (s) this.#resetStream(s, H2ErrorCode.FRAME_SIZE_ERROR);
+      if (s) this.#streamError(s, H2ErrorCode.FRAME_SIZE_ERROR);
       else this.#output.push(encodeRstStream(f.streamId, H2ErrorCode.FRAME_SIZE_ERROR));
     }
   }
@@ -637,6 +701,9 @@ export class Http2ServerConnection {
     }
     const s = this.#streams.get(id);
     if (!s) return;
+    // Only requests not yet answered count: a WebSocket or a response that
+    // the client cancels midway cost the server no more than it meant to give.
+    this.#chargeReset(s);
     const code = new DataView(f.payload.buffer, f.payload.byteOffset, 4).getUint32(0);
     this.#remove(s, code === 0 ? H2ErrorCode.CANCEL : code);
   }
@@ -754,9 +821,9 @@ export class Http2ServerConnection {
       return;
     }
     // RFC 9113 §6.9: on a stream these are stream errors.
-    if (increment === 0) return this.#resetStream(s, H2ErrorCode.PROTOCOL_ERROR);
+    if (increment === 0) return this.#streamError(s, H2ErrorCode.PROTOCOL_ERROR);
     s.sendWindow += increment;
-    if (s.sendWindow > MAX_WINDOW) this.#resetStream(s, H2ErrorCode.FLOW_CONTROL_ERROR);
+    if (s.sendWindow > MAX_WINDOW) this.#streamError(s, H2ErrorCode.FLOW_CONTROL_ERROR);
   }
 
   // --- sending and stream life ---
@@ -783,16 +850,27 @@ export class Http2ServerConnection {
 
   #flushOnce(): void {
     if (this.#failed) return;
+    // Round robin, one frame a turn: a stream that sent goes to the back of
+    // the set, and the iteration reaches it again after the others (a Set's
+    // iterator visits entries added while it runs). So one busy stream
+    // cannot take the whole connection window from the rest.
     for (const s of this.#sending) {
       let ended = false;
-      while (s.queuedBytes > 0 && s.sendWindow > 0 && this.#connSendWindow > 0) {
+      let sent = false;
+      if (s.queuedBytes > 0 && s.sendWindow > 0 && this.#connSendWindow > 0) {
         const n = Math.min(s.queuedBytes, s.sendWindow, this.#connSendWindow, this.#peerMaxFrame);
         ended = n === s.queuedBytes && s.endQueued;
         this.#output.push(this.#dataFrame(s, n, ended));
         s.sendWindow -= n;
         this.#connSendWindow -= n;
+        sent = true;
       }
-      if (s.queuedBytes === 0) {
+      if (s.queuedBytes > 0) {
+        if (sent) {
+          this.#sending.delete(s);
+          this.#sending.add(s);
+        }
+      } else {
         this.#sending.delete(s);
         if (s.endQueued) {
           // An empty DATA frame may carry END_STREAM whatever the windows.
@@ -837,6 +915,26 @@ export class Http2ServerConnection {
     if (s.state === -1) this.#remove(s, H2ErrorCode.NO_ERROR);
   }
 
+  /**
+   * A reset that cancels a request before its answer costs the client one
+   * of {@link RESET_BUDGET}; past it, the connection ends.
+   */
+  #chargeReset(s: Stream): void {
+    if (s.reported && !s.responded && --this.#resetBudget < 0) {
+      throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset");
+    }
+  }
+
+  /**
+   * A stream error the client caused (RFC 9113 §5.4.2): RST_STREAM, charged
+   * like the client's own reset, since provoking one ends a started request
+   * just as well ("MadeYouReset", CVE-2025-8671).
+   */
+  #streamError(s: Stream, code: number): void {
+    this.#chargeReset(s);
+    this.#resetStream(s, code);
+  }
+
   #resetStream(s: Stream, code: number): void {
     this.#output.push(encodeRstStream(s.id, code));
     this.#remember(s.id);
@@ -855,6 +953,7 @@ export class Http2ServerConnection {
     this.#active--;
     s.queue = [];
     s.queuedBytes = 0;
+    if (code === H2ErrorCode.NO_ERROR && this.#resetBudget < RESET_BUDGET) this.#resetBudget++;
     if (s.reported) this.#listener.closed(s.id, code);
   }
 
@@ -917,12 +1016,45 @@ export function checkRequest(
   return undefined;
 }
 
-/** RFC 9113 §8.2.1: no upper case, controls, space or DEL in a name (after a pseudo-header's colon). */
+/** RFC 9110 §5.6.2 tchar, upper case excluded (RFC 9113 §8.2.1), by code point below 0x80. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * RFC 9113 §8.2.1: no controls, space, upper case or octets 0x7f–0xff in a
+ * name, and no colon but a pseudo-header's leading one; and a name is a
+ * token (RFC 9110 §5.1), lower case: what `Headers` and every HTTP/1.1
+ * hop accept, so nothing downstream throws on it.
+ */
 function validName(name: string): boolean {
   if (name.length === 0 || name === ":") return false;
   for (let i = name.startsWith(":") ? 1 : 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f || (c >= 0x41 && c <= 0x5a) || c > 0xff) return false;
+    if (c >= 0x80 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * A request's content-length (RFC 9110 §8.6): -1 without one, -2 when it
+ * is not a number or its values differ.
+ */
+function contentLengthOf(fields: readonly HeaderField[]): number {
+  let length = -1;
+  for (const [name, value] of fields) {
+    if (name !== "content-length") continue;
+    if (!/^[0-9]{1,15}$/.test(value)) return -2;
+    const n = Number(value);
+    if (length !== -1 && n !== length) return -2;
+    length = n;
+  }
+  return length;
+}
+
+/** Whether a trailer section is well formed (RFC 9113 §8.1, §8.2.1). */
+function validTrailers(fields: readonly HeaderField[]): boolean {
+  for (const [name, value] of fields) {
+    if (name.startsWith(":") || !validName(name) || !validValue(value)) return false;
   }
   return true;
 }

@@ -192,8 +192,12 @@ export interface RawFrame {
  * ```
  */
 export class FrameReader {
+  /** Bytes from `#at` to `#end` are unread; past `#end`, room when `#owned`. */
   #buffer: Uint8Array = new Uint8Array(0);
   #at = 0;
+  #end = 0;
+  /** `#buffer` was allocated here (not a caller's chunk), so its room may be written. */
+  #owned = false;
   /** SETTINGS_MAX_FRAME_SIZE as this side advertised it. */
   maxFrameSize: number;
 
@@ -204,21 +208,34 @@ export class FrameReader {
 
   /** Bytes from the connection. The chunk must not be changed afterwards (frames are views on it). */
   push(chunk: Uint8Array): void {
-    const rest = this.#buffer.length - this.#at;
+    const rest = this.#end - this.#at;
     if (rest === 0) {
       this.#buffer = chunk;
-    } else {
-      const joined = new Uint8Array(rest + chunk.length);
-      joined.set(this.#buffer.subarray(this.#at));
-      joined.set(chunk, rest);
-      this.#buffer = joined;
+      this.#at = 0;
+      this.#end = chunk.length;
+      this.#owned = false;
+      return;
     }
+    if (this.#owned && this.#end + chunk.length <= this.#buffer.length) {
+      // Room after the unread bytes (frames handed out lie before them).
+      this.#buffer.set(chunk, this.#end);
+      this.#end += chunk.length;
+      return;
+    }
+    // Grow to at least twice what is held, so a frame arriving in many
+    // small chunks is copied a bounded number of times, not once per chunk.
+    const joined = new Uint8Array(Math.max(2 * (rest + chunk.length), 4 * FRAME_HEADER_BYTES));
+    joined.set(this.#buffer.subarray(this.#at, this.#end));
+    joined.set(chunk, rest);
+    this.#buffer = joined;
     this.#at = 0;
+    this.#end = rest + chunk.length;
+    this.#owned = true;
   }
 
   /** Bytes held that are not yet a whole frame. */
   get buffered(): number {
-    return this.#buffer.length - this.#at;
+    return this.#end - this.#at;
   }
 
   /**
@@ -228,10 +245,10 @@ export class FrameReader {
   next(): RawFrame | "too-large" | undefined {
     const b = this.#buffer;
     const at = this.#at;
-    if (b.length - at < FRAME_HEADER_BYTES) return undefined;
+    if (this.#end - at < FRAME_HEADER_BYTES) return undefined;
     const length = (b[at] << 16) | (b[at + 1] << 8) | b[at + 2];
     if (length > this.maxFrameSize) return "too-large";
-    if (b.length - at < FRAME_HEADER_BYTES + length) return undefined;
+    if (this.#end - at < FRAME_HEADER_BYTES + length) return undefined;
     const streamId = ((b[at + 5] & 0x7f) * 0x1000000) + (b[at + 6] << 16) + (b[at + 7] << 8) +
       b[at + 8];
     const frame: RawFrame = {

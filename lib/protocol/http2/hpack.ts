@@ -179,6 +179,9 @@ export class HpackDecoder {
       let shift = 0;
       while (true) {
         if (at >= n) throw new HpackError("truncated integer");
+        // Five continuation bytes hold any value up to 2^31 - 1; a longer one
+        // (zero bytes padding it out) would reach 0 × 2^1024 = NaN.
+        if (shift > 28) throw new HpackError("integer too long");
         const b = block[at++];
         value += (b & 0x7f) * 2 ** shift;
         shift += 7;

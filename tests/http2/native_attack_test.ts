@@ -1,0 +1,255 @@
+// Raw HTTP/2 bytes from hostile clients against serve({ http2: true }) on
+// Deno, where sprig speaks HTTP/2 itself (lib/protocol/http2/ through
+// lib/http2/native_server.ts). Defined on Deno only: on Bun and Node
+// serve({ http2: true }) uses node:http2, whose handling of these bytes is
+// that runtime's, not sprig's (the sans-I/O core is tested on every runtime
+// in tests/protocol/http2_attack_test.ts).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { serve } from "../../mod.ts";
+import {
+  CLIENT_PREFACE,
+  encodeFrame,
+  encodeSettings,
+  Flag,
+  FrameReader,
+  FrameType,
+  H2ErrorCode,
+  type RawFrame,
+} from "../../lib/protocol/http2/frame.ts";
+import {
+  encodeHeaderBlock,
+  type HeaderField,
+  HpackDecoder,
+} from "../../lib/protocol/http2/hpack.ts";
+
+/** A raw HTTP/2 client: writes bytes, reads frames. */
+class RawClient {
+  readonly socket: net.Socket;
+  readonly #reader = new FrameReader(1 << 24);
+  readonly #frames: RawFrame[] = [];
+  #waiters: Array<() => void> = [];
+  ended = false;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#reader.push(new Uint8Array(chunk));
+      for (let f = this.#reader.next(); f !== undefined; f = this.#reader.next()) {
+        assert.notEqual(f, "too-large");
+        this.#frames.push(f as RawFrame);
+      }
+      this.#wake();
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      this.ended = true;
+      this.#wake();
+    });
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        const c = new RawClient(socket);
+        socket.write(Uint8Array.from([...CLIENT_PREFACE, ...encodeSettings([])]));
+        resolve(c);
+      });
+      socket.once("error", reject);
+    });
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** Waits (bounded) for a frame matching `test`, or the end of the connection. */
+  async until(test: (f: RawFrame) => boolean, ms = 10_000): Promise<RawFrame | undefined> {
+    const deadline = Date.now() + ms;
+    while (true) {
+      const found = this.#frames.find(test);
+      if (found || this.ended) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error("no such frame in time");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits (bounded) for the server to close the connection. */
+  async closed(ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error("the server did not close");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - Date.now());
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+const u32 = (n: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+};
+const codeOf = (f: RawFrame | undefined, at: number) =>
+  f && new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(at);
+const isGoaway = (f: RawFrame) => f.type === FrameType.GOAWAY;
+
+function request(port: number, path: string, extra: HeaderField[] = []): HeaderField[] {
+  return [
+    [":method", "GET"],
+    [":scheme", "http"],
+    [":path", path],
+    [":authority", `127.0.0.1:${port}`],
+    ...extra,
+  ];
+}
+
+async function startServer() {
+  return await serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    http2: true,
+    fetch: (req) => new Response(`alive ${new URL(req.url).pathname}`),
+  }, { in: (m) => ({ push: m }) });
+}
+
+/** A GET on a fresh connection answers 200: the server survived. */
+async function stillServes(port: number): Promise<void> {
+  const c = await RawClient.connect(port);
+  try {
+    c.write(
+      encodeFrame(
+        FrameType.HEADERS,
+        Flag.END_HEADERS | Flag.END_STREAM,
+        1,
+        encodeHeaderBlock(request(port, "/ok")),
+      ),
+    );
+    const reply = await c.until((f) => f.type === FrameType.HEADERS && f.streamId === 1);
+    assert.ok(reply, "no response");
+  } finally {
+    c.destroy();
+  }
+}
+
+if ("Deno" in globalThis) {
+  describe("serve({ http2: true }) on Deno against raw hostile bytes", () => {
+    it("survives header names that HTTP/2 allows but Headers refuses", async () => {
+      await using server = await startServer();
+      const c = await RawClient.connect(server.port);
+      let id = 1;
+      for (const name of ["x(y", 'x"y', "x{y}", "x/y", "__proto__", "constructor"]) {
+        c.write(
+          encodeFrame(
+            FrameType.HEADERS,
+            Flag.END_HEADERS | Flag.END_STREAM,
+            id,
+            encodeHeaderBlock(request(server.port, "/h", [[name, "1"]])),
+          ),
+        );
+        const reply = await c.until((f) =>
+          (f.type === FrameType.HEADERS || f.type === FrameType.RST_STREAM) && f.streamId === id
+        );
+        assert.ok(reply, `no answer to ${name}`);
+        id += 2;
+      }
+      c.destroy();
+      await stillServes(server.port);
+    });
+
+    it("ends the connection on an HPACK integer padded with zero bytes (COMPRESSION_ERROR)", async () => {
+      await using server = await startServer();
+      const c = await RawClient.connect(server.port);
+      const block = new Uint8Array(202);
+      block[0] = 0x3f;
+      block.fill(0x80, 1, 201);
+      c.write(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, block));
+      const goaway = await c.until(isGoaway);
+      assert.equal(codeOf(goaway, 4), H2ErrorCode.COMPRESSION_ERROR);
+      await c.closed();
+      await stillServes(server.port);
+    });
+
+    it("ends a rapid-reset flood with ENHANCE_YOUR_CALM and goes on serving others", async () => {
+      await using server = await startServer();
+      const c = await RawClient.connect(server.port);
+      const parts: Uint8Array[] = [];
+      for (let i = 0, id = 1; i < 2000; i++, id += 2) {
+        parts.push(
+          encodeFrame(
+            FrameType.HEADERS,
+            Flag.END_HEADERS,
+            id,
+            encodeHeaderBlock(request(server.port, "/r")),
+          ),
+          encodeFrame(FrameType.RST_STREAM, 0, id, u32(H2ErrorCode.CANCEL)),
+        );
+      }
+      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      c.write(all);
+      const goaway = await c.until(isGoaway);
+      assert.equal(codeOf(goaway, 4), H2ErrorCode.ENHANCE_YOUR_CALM);
+      await c.closed();
+      await stillServes(server.port);
+    });
+
+    it("answers 408 to a request whose body never ends, as HTTP/1.1 does", async () => {
+      await using server = await serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        http2: true,
+        handshakeTimeoutMs: 200,
+        fetch: () => new Response("never"),
+      }, { in: (m) => ({ push: m }) });
+      const c = await RawClient.connect(server.port);
+      const post: HeaderField[] = [[":method", "POST"], ...request(server.port, "/slow").slice(1)];
+      c.write(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, encodeHeaderBlock(post)));
+      c.write(encodeFrame(FrameType.DATA, 0, 1, new Uint8Array(10)));
+      const reply = await c.until((f) => f.type === FrameType.HEADERS && f.streamId === 1);
+      assert.ok(reply);
+      const { fields } = new HpackDecoder().decode(reply.payload);
+      assert.equal(fields.find(([n]) => n === ":status")?.[1], "408");
+      c.destroy();
+    });
+
+    it("answers a frame-level fault with GOAWAY and closes, other connections unharmed", async () => {
+      await using server = await startServer();
+      const other = await RawClient.connect(server.port);
+      const c = await RawClient.connect(server.port);
+      c.write(encodeFrame(FrameType.PING, 0, 0, new Uint8Array(7)));
+      assert.equal(codeOf(await c.until(isGoaway), 4), H2ErrorCode.FRAME_SIZE_ERROR);
+      await c.closed();
+      other.write(encodeFrame(FrameType.PING, 0, 0, new Uint8Array(8)));
+      assert.ok(await other.until((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0));
+      other.destroy();
+    });
+  });
+}
