@@ -29,7 +29,8 @@
  * @module
  */
 
-import type { Frame } from "./protocol/frame.ts";
+import type { ArgumentCheck } from "./arguments.ts";
+import { type Frame, opcodeName } from "./protocol/frame.ts";
 
 /** One named channel: `node:diagnostics_channel`'s `Channel` fits. */
 export interface TelemetryChannel {
@@ -189,15 +190,6 @@ export function publishEvent(channel: TelemetryChannel, event: () => object): vo
   if (channel.hasSubscribers) channel.publish(event());
 }
 
-const OPCODE_NAMES: Record<number, string> = {
-  0: "continuation",
-  1: "text",
-  2: "binary",
-  8: "close",
-  9: "ping",
-  10: "pong",
-};
-
 /** Characters of a payload shown in a trace line. */
 const PREVIEW = 48;
 
@@ -224,7 +216,7 @@ export function formatFrame(direction: "in" | "out", frame: Frame): string {
   const head = `${direction === "in" ? "<<" : ">>"} fin=${
     frame.fin ? 1 : 0
   } rsv=${frame.rsv} op=${opcode} len=${payload.length}`;
-  const name = OPCODE_NAMES[opcode] ?? "reserved";
+  const name = opcodeName(opcode) ?? "reserved";
   // RSV1 on a data frame: the payload is compressed (RFC 7692 §6), not readable.
   if ((frame.rsv & 4) !== 0 && opcode < 8) return `${head} ${name} (compressed)`;
   if (opcode === 8) {
@@ -247,4 +239,19 @@ function hex(bytes: Uint8Array): string {
   const n = Math.min(bytes.length, PREVIEW / 2);
   for (let i = 0; i < n; i++) s += (i > 0 ? " " : "") + bytes[i].toString(16).padStart(2, "0");
   return bytes.length > n ? `${s} …` : s;
+}
+
+/**
+ * Checks a `telemetry` option: an object with a `channel(name)` method.
+ * @internal
+ */
+export function checkTelemetry(check: ArgumentCheck, argument: string, value: unknown): void {
+  const t = value as { channel?: unknown } | undefined;
+  if (t !== undefined && (typeof t !== "object" || t === null || typeof t.channel !== "function")) {
+    throw check.type(
+      argument,
+      "an object with a channel(name) method, such as node:diagnostics_channel",
+      value,
+    );
+  }
 }

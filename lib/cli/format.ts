@@ -15,6 +15,7 @@ import {
   SprigError,
   TimeoutError,
 } from "../../mod.ts";
+import { opcodeName } from "../protocol/frame.ts";
 import { UsageError } from "./args.ts";
 
 /** The exit codes, as `--help` lists them. */
@@ -50,15 +51,6 @@ export function messageLine(message: MessageData): string {
   return `${typeof message === "string" ? message : binaryLine(message)}\n`;
 }
 
-const OPCODES: Record<number, string> = {
-  0: "continuation",
-  1: "text",
-  2: "binary",
-  8: "close",
-  9: "ping",
-  10: "pong",
-};
-
 const decoder = new TextDecoder();
 
 /** One frame as a `--verbose` line: `>>` sent, `<<` received. */
@@ -66,7 +58,7 @@ export function frameLine(direction: "in" | "out", frame: Frame): string {
   const { payload } = frame;
   const parts = [
     direction === "in" ? "<<" : ">>",
-    OPCODES[frame.opcode] ?? `opcode ${frame.opcode}`,
+    opcodeName(frame.opcode) ?? `opcode ${frame.opcode}`,
   ];
   if (!frame.fin) parts.push("(not final)");
   if (frame.rsv !== 0) {

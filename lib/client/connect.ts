@@ -23,6 +23,7 @@ import {
   permessageDeflateWithFallback,
 } from "../extensions/permessage_deflate.ts";
 import { MAX_CONTROL_PAYLOAD } from "../protocol/frame.ts";
+import { checkTelemetry } from "../telemetry.ts";
 import {
   checkServerResponse,
   type ClientRequest,
@@ -387,17 +388,7 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
     }
   }
   check.string("options.id", o.id);
-  const telemetry = o.telemetry as { channel?: unknown } | undefined;
-  if (
-    telemetry !== undefined &&
-    (typeof telemetry !== "object" || telemetry === null || typeof telemetry.channel !== "function")
-  ) {
-    throw check.type(
-      "options.telemetry",
-      "an object with a channel(name) method, such as node:diagnostics_channel",
-      telemetry,
-    );
-  }
+  checkTelemetry(check, "options.telemetry", o.telemetry);
   checkHttp2Options(check, o);
   if (
     o.proxy !== undefined &&

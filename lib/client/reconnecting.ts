@@ -335,20 +335,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     this.#telemetry = options.telemetry ? telemetryPublisher(options.telemetry) : undefined;
     const trace = options.trace;
     this.#trace = trace;
-    const {
-      headers: _h,
-      signal: _s,
-      backoff: _b,
-      stopOnCloseCodes: _c,
-      sendQueue: _q,
-      connected: _co,
-      message: _m,
-      disconnected: _d,
-      onError: _e,
-      random: _r,
-      sleep: _sl,
-      ...rest
-    } = options;
+    const { signal: _s, ...rest } = connectOptionsOf(options);
     this.#connectOptions = rest;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const signal = options.signal;
@@ -946,6 +933,20 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
     throw CHECK.type("url", "a URL, a string or a function returning one", url);
   }
   // The options connect() takes, checked as connect() checks them.
+  const rest = connectOptionsOf(o as ReconnectingOptions);
+  prepareConnect(
+    "reconnecting()",
+    typeof url === "function" ? "ws://127.0.0.1/" : url as string | URL,
+    { ...rest, headers: typeof headers === "function" ? undefined : headers as HeadersInit },
+  );
+}
+
+/**
+ * The options `connect()` takes, out of a reconnecting client's: all but
+ * the per-attempt `headers` and the client's own (backoff, queue,
+ * callbacks, clock).
+ */
+function connectOptionsOf(options: ReconnectingOptions): Omit<ConnectOptions, "headers"> {
   const {
     headers: _h,
     backoff: _b,
@@ -958,10 +959,6 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
     random: _r,
     sleep: _sl,
     ...rest
-  } = o;
-  prepareConnect(
-    "reconnecting()",
-    typeof url === "function" ? "ws://127.0.0.1/" : url as string | URL,
-    { ...rest, headers: typeof headers === "function" ? undefined : headers as HeadersInit },
-  );
+  } = options;
+  return rest;
 }

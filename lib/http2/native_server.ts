@@ -12,12 +12,19 @@
  * @module
  */
 
-import { checkRequestTarget, HOP_BY_HOP, rawOf, textResponse } from "./server.ts";
-import { headersOf, type Http2Headers } from "../protocol/extended_connect.ts";
+import {
+  acceptedConnectFields,
+  callFetch,
+  checkRequestTarget,
+  HOP_BY_HOP,
+  requestHeadOf,
+  StreamSocket,
+  textResponse,
+} from "./request.ts";
+import type { Http2Headers } from "../protocol/extended_connect.ts";
 import { H2ErrorCode } from "../protocol/http2/frame.ts";
 import type { HeaderField } from "../protocol/http2/hpack.ts";
 import { Http2ServerConnection, type Http2ServerListener } from "../protocol/http2/connection.ts";
-import type { RequestHead } from "../protocol/http1.ts";
 import type { HttpHost } from "../server/http/http.ts";
 import type { AcceptedSocket } from "../server/http/socket_channel.ts";
 import { startChannel } from "../server/http/socket_upgrade.ts";
@@ -29,19 +36,6 @@ import {
 } from "./native_stream.ts";
 
 const EMPTY = new Uint8Array(0);
-
-/** A WebSocket's stream as the handler host's socket. */
-class StreamSocket implements AcceptedSocket {
-  constructor(readonly transport: NativeStreamTransport, readonly secure: boolean) {}
-  /** END_STREAM after what is queued (the orderly close of RFC 8441 §5). */
-  close(): void {
-    this.transport.close();
-  }
-  /** RST_STREAM (CANCEL). */
-  destroy(): void {
-    this.transport.destroy();
-  }
-}
 
 /** What a stream of a connection is used for. */
 interface StreamUse {
@@ -309,20 +303,12 @@ export class NativeHttp2Front {
     }
     const host = this.http.host;
     const remoteAddress = c.remoteAddress;
-    const method = String(headers[":method"] ?? "");
     const url = checkRequestTarget(headers, this.#secure);
     if (url === undefined) {
       return this.#respond(c, streamId, textResponse(400, "bad :authority or :path"), false);
     }
-    const path = String(headers[":path"] ?? "");
-    const head: RequestHead = {
-      kind: "request",
-      method,
-      target: path,
-      version: "HTTP/2",
-      headers: headersOf(headers),
-      rawHeaders: rawOf(headers),
-    };
+    const head = requestHeadOf(headers);
+    const method = head.method;
 
     // 1. A WebSocket: the extended CONNECT of RFC 8441.
     if (method === "CONNECT" && headers[":protocol"] !== undefined) {
@@ -339,17 +325,9 @@ export class NativeHttp2Front {
         decision.release();
         return;
       }
-      const out: HeaderField[] = [[":status", "200"]];
+      let out: HeaderField[];
       try {
-        for (const [name, value] of new Headers(decision.headers)) {
-          if (!HOP_BY_HOP.has(name) && !name.startsWith("sec-websocket-")) out.push([name, value]);
-        }
-        if (decision.protocol !== undefined) {
-          out.push(["sec-websocket-protocol", decision.protocol]);
-        }
-        if (decision.extensionsHeader !== undefined) {
-          out.push(["sec-websocket-extensions", decision.extensionsHeader]);
-        }
+        out = [[":status", "200"], ...acceptedConnectFields(decision)];
       } catch (error) {
         decision.release();
         host.reportError(error);
@@ -390,20 +368,7 @@ export class NativeHttp2Front {
     if (body === undefined) {
       return this.#respond(c, streamId, textResponse(413, "request body too large"), false);
     }
-    let response: Response;
-    try {
-      const hasBody = body.length > 0 && method !== "GET" && method !== "HEAD";
-      const request = new Request(url, {
-        method,
-        headers: head.headers,
-        body: hasBody ? (body as Uint8Array<ArrayBuffer>) : undefined,
-      });
-      response = await fetch(request, { remoteAddress });
-      if (!(response instanceof Response)) throw new TypeError("fetch must return a Response");
-    } catch (error) {
-      host.reportError(error);
-      response = textResponse(500, "internal error");
-    }
+    const response = await callFetch(this.http, fetch, url, head, body, remoteAddress);
     await this.#respond(c, streamId, response, method === "HEAD");
   }
 

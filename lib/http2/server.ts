@@ -16,42 +16,24 @@
 
 import * as http2 from "node:http2";
 import type * as net from "node:net";
-import { headersOf, type Http2Headers } from "../protocol/extended_connect.ts";
-import type { RequestHead } from "../protocol/http1.ts";
+import { concatBytes } from "../protocol/bytes.ts";
+import type { Http2Headers } from "../protocol/extended_connect.ts";
 import type { HttpHost } from "../server/http/http.ts";
-import type { AcceptedSocket } from "../server/http/socket_channel.ts";
 import { startChannel } from "../server/http/socket_upgrade.ts";
 import { Http2StreamTransport } from "../transport/http2.ts";
 import type { TransportAddress } from "../transport/transport.ts";
+import {
+  acceptedConnectFields,
+  callFetch,
+  checkRequestTarget,
+  HOP_BY_HOP,
+  requestHeadOf,
+  StreamSocket,
+  textResponse,
+} from "./request.ts";
 
 const noop = () => {};
 const EMPTY = new Uint8Array(0);
-
-/**
- * Response fields HTTP/2 forbids (RFC 9113 §8.2.2: connection-specific), or
- * whose framing is HTTP/2's own. @internal
- */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "content-length",
-]);
-
-/** A WebSocket's stream as the handler host's socket. */
-class StreamSocket implements AcceptedSocket {
-  constructor(readonly transport: Http2StreamTransport, readonly secure: boolean) {}
-  /** END_STREAM after what is queued (the orderly close of RFC 8441 §5). */
-  close(): void {
-    this.transport.close();
-  }
-  /** RST_STREAM (CANCEL). */
-  destroy(): void {
-    this.transport.destroy();
-  }
-}
 
 /** The HTTP/2 connections of one `serve()`. @internal */
 export class Http2Front {
@@ -125,18 +107,10 @@ export class Http2Front {
     const headers = list as Http2Headers;
     const host = this.#http.host;
     const remoteAddress = addressOf(stream);
-    const method = String(headers[":method"] ?? "");
-    const path = String(headers[":path"] ?? "");
     const url = checkRequestTarget(headers, this.#secure);
     if (url === undefined) return respondText(stream, 400, "bad :authority or :path");
-    const head: RequestHead = {
-      kind: "request",
-      method,
-      target: path,
-      version: "HTTP/2",
-      headers: headersOf(headers),
-      rawHeaders: rawOf(headers),
-    };
+    const head = requestHeadOf(headers);
+    const method = head.method;
 
     // 1. A WebSocket: the extended CONNECT of RFC 8441.
     if (method === "CONNECT" && headers[":protocol"] !== undefined) {
@@ -154,13 +128,7 @@ export class Http2Front {
       }
       const fields: http2.OutgoingHttpHeaders = { ":status": 200 };
       try {
-        for (const [name, value] of new Headers(decision.headers)) {
-          if (!HOP_BY_HOP.has(name) && !name.startsWith("sec-websocket-")) fields[name] = value;
-        }
-        if (decision.protocol !== undefined) fields["sec-websocket-protocol"] = decision.protocol;
-        if (decision.extensionsHeader !== undefined) {
-          fields["sec-websocket-extensions"] = decision.extensionsHeader;
-        }
+        for (const [name, value] of acceptedConnectFields(decision)) fields[name] = value;
         stream.respond(fields, { endStream: false });
       } catch (error) {
         decision.release();
@@ -179,23 +147,7 @@ export class Http2Front {
     if (!fetch) return respondText(stream, 426, "this endpoint speaks WebSocket only");
     const body = await readBody(stream, this.#http.maxBodyBytes);
     if (body === undefined) return respondText(stream, 413, "request body too large");
-    let response: Response;
-    try {
-      const hasBody = body.length > 0 && method !== "GET" && method !== "HEAD";
-      const request = new Request(url, {
-        method,
-        headers: head.headers,
-        body: hasBody ? (body as Uint8Array<ArrayBuffer>) : undefined,
-      });
-      response = await fetch(request, { remoteAddress });
-      if (!(response instanceof Response)) throw new TypeError("fetch must return a Response");
-    } catch (error) {
-      host.reportError(error);
-      response = new Response("internal error", {
-        status: 500,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
-    }
+    const response = await callFetch(this.#http, fetch, url, head, body, remoteAddress);
     await respond(stream, response, method === "HEAD");
   }
 
@@ -240,45 +192,6 @@ function addressOf(stream: http2.ServerHttp2Stream): TransportAddress | undefine
     : undefined;
 }
 
-/**
- * The request's URL from `:authority` (or `host`) and `:path`, with the
- * connection's scheme; undefined when they do not make one. @internal
- */
-export function checkRequestTarget(headers: Http2Headers, secure: boolean): URL | undefined {
-  const authority = String(headers[":authority"] ?? headers["host"] ?? "");
-  const path = String(headers[":path"] ?? "");
-  try {
-    const url = new URL(`${secure ? "https" : "http"}://${authority}`);
-    if (url.pathname !== "/" || url.search || url.username || !path.startsWith("/")) {
-      return undefined;
-    }
-    return new URL(path, url);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A short plain-text response. @internal */
-export function textResponse(status: number, text: string): Response {
-  return new Response(text, {
-    status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
-}
-
-/** A header list's regular fields as name/value pairs. @internal */
-export function rawOf(list: Http2Headers): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const name in list) {
-    if (name.startsWith(":")) continue;
-    const v = list[name];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) { for (const item of v) out.push([name, item]); }
-    else out.push([name, String(v)]);
-  }
-  return out;
-}
-
 /** A request body, read whole; undefined past `max` bytes. */
 function readBody(stream: http2.ServerHttp2Stream, max: number): Promise<Uint8Array | undefined> {
   if (stream.readableEnded || stream.endAfterHeaders) return Promise.resolve(EMPTY);
@@ -295,15 +208,7 @@ function readBody(stream: http2.ServerHttp2Stream, max: number): Promise<Uint8Ar
       chunks.push(chunk);
     };
     stream.on("data", onData);
-    stream.once("end", () => {
-      const out = new Uint8Array(size);
-      let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
-      }
-      resolve(out);
-    });
+    stream.once("end", () => resolve(concatBytes(chunks, size)));
     stream.once("close", () => resolve(undefined));
   });
 }

@@ -20,6 +20,36 @@ export const Opcode = {
 /** One of the defined {@link Opcode} values. */
 export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
 
+const OPCODE_NAMES: readonly (string | undefined)[] = [
+  "continuation",
+  "text",
+  "binary",
+  undefined, // 0x3–0x7: reserved for further data frames
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  "close",
+  "ping",
+  "pong",
+];
+
+/**
+ * The name of an opcode (RFC 6455 §5.2) for logs and traces: `"text"`,
+ * `"ping"`…; `undefined` for a reserved one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { opcodeName } from "./frame.ts";
+ * assert.equal(opcodeName(0x9), "ping");
+ * assert.equal(opcodeName(0x3), undefined);
+ * ```
+ */
+export function opcodeName(opcode: number): string | undefined {
+  return OPCODE_NAMES[opcode];
+}
+
 /** RSV1, as a bit of {@link Frame.rsv}. permessage-deflate owns it. */
 export const RSV1 = 0b100;
 /** RSV2, as a bit of {@link Frame.rsv}. */

@@ -82,3 +82,34 @@ export function startPythonPeer(...flags: string[]): Promise<Peer> {
     ...flags,
   ]);
 }
+
+/** Runs a command, returns its stdout's last line parsed as JSON (bounded by `timeoutMs`). */
+export function runJson(
+  command: string,
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${command} did not finish within ${timeoutMs} ms: ${out} ${err}`));
+    }, timeoutMs);
+    child.stdout!.setEncoding("utf8");
+    child.stderr!.setEncoding("utf8");
+    child.stdout!.on("data", (t: string) => (out += t));
+    child.stderr!.on("data", (t: string) => (err += t));
+    child.once("error", reject);
+    child.once("close", () => {
+      clearTimeout(timer);
+      const line = out.trim().split("\n").at(-1) ?? "";
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`no JSON from ${command}: ${out} ${err}`));
+      }
+    });
+  });
+}

@@ -5,23 +5,11 @@
 // form and presses Enter. Prints one JSON line: every page's log (the text of
 // its <li> lines) once the last message has been seen where it should be,
 // or { error } on failure.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium_launch.mjs";
 
 const [base, timeoutArg, screenshot] = process.argv.slice(2);
 const timeout = Number(timeoutArg ?? 20000);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 
 /** Opens the chat as `name` in `room` and waits until its socket is open. */
 async function join(room, name) {

@@ -4,25 +4,12 @@
 // --insecure accepts the test certificate (tests/_fixtures), for https: pages.
 // Opens URL, waits until the page sets `globalThis.__result` (or the timeout),
 // prints it as one JSON line and exits. The page does the WebSocket work.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium_launch.mjs";
 
 const [url, timeoutArg] = process.argv.slice(2);
 const insecure = process.argv.includes("--insecure");
 const timeout = Number(timeoutArg ?? 20000);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    ...(insecure ? ["--ignore-certificate-errors"] : []),
-  ],
-});
+const browser = await launchChromium(insecure ? ["--ignore-certificate-errors"] : []);
 try {
   const page = await browser.newPage(insecure ? { ignoreHTTPSErrors: true } : {});
   const logs = [];

@@ -6,10 +6,10 @@
 // wasClean, data types, and the exceptions thrown.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { serve, type Server, WebSocket } from "../../mod.ts";
 import { scenarios } from "../_peers/whatwg_scenarios.js";
+import { runJson } from "../_helpers/peer.ts";
 
 const scenarioSource = readFileSync(
   new URL("../_peers/whatwg_scenarios.js", import.meta.url),
@@ -73,32 +73,11 @@ after(async () => {
 });
 
 /** Runs the scenarios in headless Chromium (driven from Node by playwright-core). */
-function inChromium(url: string, timeoutMs = 90_000): Promise<Record<string, string[]>> {
+async function inChromium(url: string): Promise<Record<string, string[]>> {
   const script = new URL("../_peers/chromium_client.mjs", import.meta.url).pathname;
-  const child = spawn("node", [script, url, "60000"], { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`Chromium did not finish within ${timeoutMs} ms: ${out} ${err}`));
-    }, timeoutMs);
-    child.stdout!.setEncoding("utf8");
-    child.stderr!.setEncoding("utf8");
-    child.stdout!.on("data", (t: string) => (out += t));
-    child.stderr!.on("data", (t: string) => (err += t));
-    child.once("error", reject);
-    child.once("close", () => {
-      clearTimeout(timer);
-      try {
-        const r = JSON.parse(out.trim().split("\n").at(-1) ?? "");
-        if (r.error) reject(new Error(`Chromium: ${r.error}`));
-        else resolve(r.result);
-      } catch {
-        reject(new Error(`no JSON from Chromium: ${out} ${err}`));
-      }
-    });
-  });
+  const r = await runJson("node", [script, url, "60000"], 90_000);
+  if (r.error) throw new Error(`Chromium: ${r.error}`);
+  return r.result as Record<string, string[]>;
 }
 
 describe("sprig's WebSocket class behaves as Chromium's", () => {

@@ -6,38 +6,21 @@
 // HTTP/2 endpoint (lib/protocol/http2/).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { serve } from "../../mod.ts";
+import { runJson } from "../_helpers/peer.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
 
 /** Runs the Chromium peer on `url`; its one JSON line. */
 function runChromium(url: string): Promise<{ result?: Record<string, unknown>; error?: string }> {
-  const child = spawn("node", [
+  return runJson("node", [
     new URL("../_peers/chromium_client.mjs", import.meta.url).pathname,
     url,
     "30000",
     "--insecure",
-  ], { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`chromium gave no answer within 60 s: ${out}`));
-    }, 60_000);
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (t: string) => (out += t));
-    child.once("close", () => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim().split("\n").pop()!));
-      } catch (error) {
-        reject(new Error(`chromium printed ${JSON.stringify(out)}: ${error}`));
-      }
-    });
-  });
+  ]);
 }
 
 const PAGE = `<!doctype html><script>

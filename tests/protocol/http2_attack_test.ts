@@ -20,13 +20,8 @@ import {
   HpackDecoder,
   HpackError,
 } from "../../lib/protocol/http2/hpack.ts";
-
-const GET: HeaderField[] = [
-  [":method", "GET"],
-  [":scheme", "http"],
-  [":path", "/a"],
-  [":authority", "x.test"],
-];
+import { concat } from "../_helpers/bytes.ts";
+import { GET, goawayCode, rstCode } from "../_helpers/http2.ts";
 
 function setup(options: ConstructorParameters<typeof Http2ServerConnection>[1] = {}) {
   const events: string[] = [];
@@ -50,28 +45,8 @@ function setup(options: ConstructorParameters<typeof Http2ServerConnection>[1] =
   return { h2, events, frames };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const headersRaw = (id: number, block: Uint8Array, flags: number = Flag.END_HEADERS) =>
   encodeFrame(FrameType.HEADERS, flags, id, block);
-
-function goawayCode(frames: RawFrame[]): number | undefined {
-  const g = frames.find((f) => f.type === FrameType.GOAWAY);
-  return g && new DataView(g.payload.buffer, g.payload.byteOffset).getUint32(4);
-}
-
-function rstCode(frames: RawFrame[], id: number): number | undefined {
-  const r = frames.find((f) => f.type === FrameType.RST_STREAM && f.streamId === id);
-  return r && new DataView(r.payload.buffer, r.payload.byteOffset).getUint32(0);
-}
 
 describe("HPACK under attack (RFC 7541)", () => {
   it("refuses a prefix integer padded with zero continuation bytes past any sane length", () => {

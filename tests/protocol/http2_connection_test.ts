@@ -22,11 +22,9 @@ import {
   type HeaderField,
   HpackDecoder,
 } from "../../lib/protocol/http2/hpack.ts";
+import { concat } from "../_helpers/bytes.ts";
+import { GET, goawayCode, rstCode } from "../_helpers/http2.ts";
 
-const GET: HeaderField[] = [[":method", "GET"], [":scheme", "http"], [":path", "/a"], [
-  ":authority",
-  "x.test",
-]];
 const WS: HeaderField[] = [
   [":method", "CONNECT"],
   [":protocol", "websocket"],
@@ -75,26 +73,6 @@ const headers = (id: number, fields: HeaderField[], flags: number = Flag.END_HEA
   encodeFrame(FrameType.HEADERS, flags, id, encodeHeaderBlock(fields));
 const data = (id: number, bytes: Uint8Array, flags: number = 0) =>
   encodeFrame(FrameType.DATA, flags, id, bytes);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function goawayCode(frames: RawFrame[]): number | undefined {
-  const g = frames.find((f) => f.type === FrameType.GOAWAY);
-  return g && new DataView(g.payload.buffer, g.payload.byteOffset).getUint32(4);
-}
-
-function rstCode(frames: RawFrame[], id: number): number | undefined {
-  const r = frames.find((f) => f.type === FrameType.RST_STREAM && f.streamId === id);
-  return r && new DataView(r.payload.buffer, r.payload.byteOffset).getUint32(0);
-}
 
 describe("HTTP/2 server connection: preface, settings, requests", () => {
   it("sends SETTINGS first with ENABLE_CONNECT_PROTOCOL and acknowledges the client's", () => {

@@ -6,8 +6,8 @@
 // WebSocket client where the runtime has one (Deno and Bun; Node 20 has none).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { detectRuntime } from "../../mod.ts";
+import { runJson } from "../_helpers/peer.ts";
 import { defineHandler, serve, type Server } from "../../lib/server/mod.ts";
 
 const runtime = detectRuntime();
@@ -16,37 +16,6 @@ const listenerName = runtime === "deno"
   : runtime === "bun"
   ? "Bun.listen"
   : "node:net";
-
-/** Runs a command, returns its stdout's last line parsed as JSON (bounded by `timeoutMs`). */
-function runJson(
-  command: string,
-  args: string[],
-  timeoutMs = 60_000,
-): Promise<Record<string, unknown>> {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${command} did not finish within ${timeoutMs} ms: ${out} ${err}`));
-    }, timeoutMs);
-    child.stdout!.setEncoding("utf8");
-    child.stderr!.setEncoding("utf8");
-    child.stdout!.on("data", (t: string) => (out += t));
-    child.stderr!.on("data", (t: string) => (err += t));
-    child.once("error", reject);
-    child.once("close", () => {
-      clearTimeout(timer);
-      const line = out.trim().split("\n").at(-1) ?? "";
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        reject(new Error(`no JSON from ${command}: ${out} ${err}`));
-      }
-    });
-  });
-}
 
 const echo = defineHandler({
   in(message) {

@@ -67,6 +67,27 @@ export const CLIENT_PREFACE: Uint8Array = new TextEncoder().encode(
   "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 );
 
+/**
+ * Whether the first bytes of a cleartext connection are HTTP/2's preface
+ * (h2c by prior knowledge, RFC 9113 §3.3): true once all of it is there,
+ * false as soon as a byte differs (an HTTP/1.1 request differs within its
+ * first bytes), undefined while what came so far is a prefix of it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CLIENT_PREFACE, matchPreface } from "./frame.ts";
+ * assert.equal(matchPreface(CLIENT_PREFACE.subarray(0, 3)), undefined);
+ * assert.equal(matchPreface(CLIENT_PREFACE), true);
+ * assert.equal(matchPreface(new TextEncoder().encode("GET / HTTP/1.1")), false);
+ * ```
+ */
+export function matchPreface(bytes: Uint8Array): boolean | undefined {
+  const n = Math.min(bytes.length, CLIENT_PREFACE.length);
+  for (let i = 0; i < n; i++) if (bytes[i] !== CLIENT_PREFACE[i]) return false;
+  return n === CLIENT_PREFACE.length ? true : undefined;
+}
+
 /** The frame header's length (RFC 9113 §4.1). */
 export const FRAME_HEADER_BYTES = 9;
 

@@ -5,7 +5,7 @@
  */
 
 import { ArgumentCheck } from "../../arguments.ts";
-import type { Telemetry } from "../../telemetry.ts";
+import { checkTelemetry, type Telemetry } from "../../telemetry.ts";
 import { checkExtensionFactories, type ExtensionFactory } from "../../extensions/extension.ts";
 import {
   checkCompressionOption,
@@ -457,17 +457,7 @@ function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string
   checkExtensionFactories(check, "options.extensions", o.extensions);
   check.function("options.onError", o.onError);
   check.function("options.trace", o.trace);
-  const telemetry = o.telemetry as { channel?: unknown } | undefined;
-  if (
-    telemetry !== undefined &&
-    (typeof telemetry !== "object" || telemetry === null || typeof telemetry.channel !== "function")
-  ) {
-    throw check.type(
-      "options.telemetry",
-      "an object with a channel(name) method, such as node:diagnostics_channel",
-      telemetry,
-    );
-  }
+  checkTelemetry(check, "options.telemetry", o.telemetry);
   if (o.broker !== undefined) {
     const b = check.options("options.broker", o.broker);
     for (const name of ["attach", "detach", "subscribe", "unsubscribe", "publish"]) {

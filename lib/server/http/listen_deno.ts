@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "../../protocol/bytes.ts";
+import { CLIENT_PREFACE, matchPreface } from "../../protocol/http2/frame.ts";
 import { type DenoConn, DenoTransport } from "../../transport/deno.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
@@ -149,9 +151,6 @@ export function listenDeno(
   });
 }
 
-/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-
 /**
  * Hands a connection to `h2` or `h1`: by the ALPN choice over TLS, by the
  * first bytes on cleartext (an HTTP/1.1 request differs from the preface
@@ -178,21 +177,16 @@ async function sortHttp2(
       const alpn = (info as { alpnProtocol?: string | null } | undefined)?.alpnProtocol;
       return alpn === "h2" ? h2(socket) : h1(socket);
     }
-    let seen = new Uint8Array(0);
-    for (let i = 0; i < PREFACE.length; i++) {
+    let seen: Uint8Array = new Uint8Array(0);
+    for (let i = 0; i < CLIENT_PREFACE.length; i++) {
       const chunk = await Promise.race([transport.read(), timeout]);
       if (chunk === "timeout") return socket.destroy();
       if (chunk === null) break;
-      const joined = new Uint8Array(seen.length + chunk.length);
-      joined.set(seen);
-      joined.set(chunk, seen.length);
-      seen = joined;
-      const n = Math.min(seen.length, PREFACE.length);
-      let same = true;
-      for (let j = 0; j < n && same; j++) same = seen[j] === PREFACE[j];
-      if (!same || n === PREFACE.length) {
+      seen = concatBytes([seen, chunk]);
+      const isH2 = matchPreface(seen);
+      if (isH2 !== undefined) {
         transport.unread(seen);
-        return same ? h2(socket) : h1(socket);
+        return isH2 ? h2(socket) : h1(socket);
       }
     }
     transport.unread(seen);

@@ -7,6 +7,8 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { concatBytes } from "../../protocol/bytes.ts";
+import { matchPreface } from "../../protocol/http2/frame.ts";
 import { fromNodeSocket } from "../../transport/node.ts";
 import type { Transport } from "../../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
@@ -153,9 +155,6 @@ export function listenNode(
   });
 }
 
-/** The client connection preface of HTTP/2 (RFC 9113 §3.4). */
-const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-
 /**
  * Tells h2c by prior knowledge from HTTP/1.1 by the first bytes: the
  * HTTP/2 preface is not a valid HTTP/1.1 request line. What was read goes
@@ -183,14 +182,10 @@ function sniffPreface(
     for (let i = 0; i < 64; i++) {
       const chunk = socket.read() as Uint8Array | null;
       if (chunk === null) break;
-      const joined = new Uint8Array(seen.length + chunk.length);
-      joined.set(seen);
-      joined.set(chunk, seen.length);
-      seen = joined;
+      seen = concatBytes([seen, chunk]);
     }
-    const n = Math.min(seen.length, PREFACE.length);
-    for (let i = 0; i < n; i++) if (seen[i] !== PREFACE[i]) return finish(false);
-    if (n === PREFACE.length) finish(true);
+    const isH2 = matchPreface(seen);
+    if (isH2 !== undefined) finish(isH2);
   };
   const onEnd = () => finish(false);
   const onError = () => {

@@ -1,0 +1,24 @@
+// Helpers of the HTTP/2 core's tests: a request's header list, and the
+// error codes of the GOAWAY and RST_STREAM frames a server sent.
+import { FrameType, type RawFrame } from "../../lib/protocol/http2/frame.ts";
+import type { HeaderField } from "../../lib/protocol/http2/hpack.ts";
+
+/** A plain GET of /a on x.test. */
+export const GET: HeaderField[] = [
+  [":method", "GET"],
+  [":scheme", "http"],
+  [":path", "/a"],
+  [":authority", "x.test"],
+];
+
+/** The error code of the first GOAWAY among `frames` (RFC 9113 §6.8), if any. */
+export function goawayCode(frames: RawFrame[]): number | undefined {
+  const g = frames.find((f) => f.type === FrameType.GOAWAY);
+  return g && new DataView(g.payload.buffer, g.payload.byteOffset).getUint32(4);
+}
+
+/** The error code of the first RST_STREAM of stream `id` (RFC 9113 §6.4), if any. */
+export function rstCode(frames: RawFrame[], id: number): number | undefined {
+  const r = frames.find((f) => f.type === FrameType.RST_STREAM && f.streamId === id);
+  return r && new DataView(r.payload.buffer, r.payload.byteOffset).getUint32(0);
+}
