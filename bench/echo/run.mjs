@@ -358,8 +358,12 @@ function onRuntime(runtime, file, nodeFlags = []) {
 const LISTENER = { deno: "Deno.listen", bun: "Bun.listen", node: "node:net" };
 const NATIVE_HOST = { deno: "Deno.serve", bun: "Bun.serve", node: "node:http" };
 
-/** sprig's server, its handler on the native host, and the reference, for one runtime. */
-function serverEntries(runtime, deflate) {
+/**
+ * sprig's server, its handler on the native host, and the reference, for one
+ * runtime; with `paths`, also sprig's server with the same handler written
+ * `async` (the path most applications take).
+ */
+function serverEntries(runtime, deflate, paths = false) {
   const d = deflate ? ["--deflate"] : [];
   const sprig = {
     role: "sprig",
@@ -399,17 +403,44 @@ function serverEntries(runtime, deflate) {
       cmd: [NODE, join(PEERS, "node_ws_server.mjs"), "0", ...d],
     };
   }
-  return [sprig, adapter, ref];
+  if (!paths) return [sprig, adapter, ref];
+  const sprigAsync = {
+    role: "async",
+    short: "sprig async",
+    name: `sprig serve() (${LISTENER[runtime]}), async handler`,
+    cmd: [...sprig.cmd, "--handler", "async"],
+  };
+  const adapterAsync = {
+    role: "adapter-async",
+    short: "adapter async",
+    name: `sprig async handler on ${NATIVE_HOST[runtime]}`,
+    cmd: [...adapter.cmd, "--handler", "async"],
+  };
+  if (adapter.na) adapterAsync.na = adapter.na;
+  return [sprig, sprigAsync, adapter, adapterAsync, ref];
 }
+
+/** sprig's client's reading paths beside the `message` listener (`sprig_client.ts --mode`). */
+const CLIENT_PATHS = [
+  { role: "for-await", name: "sprig connect(), for await + await send()" },
+  { role: "receive", name: "sprig connect(), await receive() + await send()" },
+  { role: "readable", name: "sprig connect(), readable + await send()" },
+];
 
 /** sprig's connect(), the runtime's built-in WebSocket, and ws, for one runtime. */
 function clientEntries(runtime) {
   const sprig = {
     role: "sprig",
-    short: "sprig",
-    name: "sprig connect()",
+    short: "sprig listener",
+    name: 'sprig connect(), on("message")',
     cmd: [...onRuntime(runtime, SPRIG_CLIENT), "--driver", DRIVER],
   };
+  const paths = CLIENT_PATHS.map((p) => ({
+    role: p.role,
+    short: `sprig ${p.role}`,
+    name: p.name,
+    cmd: [...sprig.cmd, "--mode", p.role],
+  }));
   const native = {
     role: "native",
     short: "built-in",
@@ -426,7 +457,7 @@ function clientEntries(runtime) {
     name: runtime === "bun" ? "ws (Bun swaps in its own)" : "ws (no add-ons)",
     cmd: onRuntime(runtime, join(PEERS, "node_ws_client.mjs")),
   };
-  return [sprig, native, ws];
+  return [sprig, ...paths, native, ws];
 }
 
 // ---- the plan --------------------------------------------------------------------
@@ -449,7 +480,7 @@ if (settings.only.includes("server")) {
     if (settings.compression !== "off" && shape.deflate) modes.push(true);
     for (const deflate of modes) {
       for (const runtime of settings.runtimes) {
-        const entries = serverEntries(runtime, deflate);
+        const entries = serverEntries(runtime, deflate, true);
         if (deflate && !wsloadZlib) {
           for (const e of entries) e.na ??= "wsload was built without zlib (no --deflate)";
         }
@@ -460,7 +491,14 @@ if (settings.only.includes("server")) {
           deflate,
           metric: "msgs_per_s",
           entries,
-          ratios: [{ num: "sprig", den: "ref" }, { num: "adapter", den: "ref" }],
+          ratios: [
+            { num: "sprig", den: "ref" },
+            { num: "async", den: "sprig" },
+            { num: "async", den: "ref" },
+            { num: "adapter", den: "ref" },
+            { num: "adapter-async", den: "adapter" },
+            { num: "adapter-async", den: "ref" },
+          ],
         });
       }
     }
@@ -476,7 +514,15 @@ if (settings.only.includes("client")) {
         deflate: false,
         metric: "msgs_per_s",
         entries: clientEntries(runtime),
-        ratios: [{ num: "sprig", den: "native" }, { num: "sprig", den: "ws" }],
+        ratios: [
+          { num: "sprig", den: "native" },
+          { num: "sprig", den: "ws" },
+          ...CLIENT_PATHS.flatMap((p) => [
+            { num: p.role, den: "sprig" },
+            { num: p.role, den: "native" },
+            { num: p.role, den: "ws" },
+          ]),
+        ],
       });
     }
   }
@@ -853,7 +899,7 @@ if (opts["dry-run"]) {
     console.log(describe(g));
     for (const e of g.entries) {
       const cmd = e.cmd.map((a) => a.replace(tmp, "$TMP").replace(REPO, "$REPO")).join(" ");
-      console.log(`  ${e.role.padEnd(7)} ${e.name}: ${e.na ? `n/a (${e.na})` : cmd}`);
+      console.log(`  ${e.role.padEnd(13)} ${e.name}: ${e.na ? `n/a (${e.na})` : cmd}`);
     }
   }
   cleanupSync();

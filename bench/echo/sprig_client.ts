@@ -9,7 +9,8 @@
  * repo); every other argument goes to the driver (-c, -s, -d, -t, -w, ...).
  * The adapter uses the daily API only: `connect()`, `send()`, `close()` and
  * a `message` listener (which consumes, like the built-in clients'
- * `onmessage`). Compression and keepalive pings are off, as
+ * `onmessage`), or with `--mode for-await|receive|readable` the session's
+ * async iterator, `receive()` or `readable`. Compression and keepalive pings are off, as
  * for the built-in clients and `ws` it is compared with.
  */
 import process from "node:process";
@@ -53,17 +54,81 @@ const runtime = detectRuntime();
 const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
 const version = g.Deno ? g.Deno.version.deno : g.Bun ? g.Bun.version : process.version;
 
+/**
+ * How the adapter reads (`--mode`, default `listener`): a `message` listener
+ * (the built-in clients' `onmessage`), `for-await` (`for await (const m of
+ * ws)`, awaiting each reply's `send()` in the loop, the README's first
+ * example), `receive` (`await ws.receive()` in a loop) or `readable`
+ * (`ws.readable`'s reader).
+ */
+const MODES = ["listener", "for-await", "receive", "readable"] as const;
+type Mode = typeof MODES[number];
+let mode: Mode = "listener";
+const modeAt = argv.indexOf("--mode");
+if (modeAt >= 0) {
+  const value = argv[modeAt + 1] as Mode;
+  if (!MODES.includes(value)) {
+    console.error(`--mode is one of ${MODES.join(", ")}`);
+    process.exit(2);
+  }
+  mode = value;
+  argv.splice(modeAt, 2);
+}
+
+/** Reads every message the way `mode` says, calling `deliver` for each; awaits the replies' sends. */
+async function consume(
+  ws: Session,
+  deliver: (message: MessageData) => void,
+  lastSend: () => Promise<void> | undefined,
+): Promise<void> {
+  if (mode === "for-await") {
+    for await (const message of ws) {
+      deliver(message);
+      await lastSend();
+    }
+  } else if (mode === "receive") {
+    while (true) {
+      let message: MessageData;
+      try {
+        message = await ws.receive();
+      } catch {
+        return; // the end: `closed` reports how
+      }
+      deliver(message);
+      await lastSend();
+    }
+  } else {
+    const reader = ws.readable.getReader();
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      deliver(value);
+      await lastSend();
+    }
+  }
+}
+
 const adapter: DriverAdapter = {
-  name: "sprig-client",
+  name: mode === "listener" ? "sprig-client" : `sprig-client ${mode}`,
   runtime: `${runtime} ${version}`,
   connect(url, h) {
     let session: Session | undefined;
     let closeCode: number | undefined;
+    let pending: Promise<void> | undefined;
+    const deliver = (message: MessageData) => h.message(message, typeof message !== "string");
     connect(url, { compression: false, keepalive: false }).then((ws) => {
       session = ws;
-      // A `message` listener consumes, in the socket's turn: the same shape
-      // as the built-in clients' onmessage and ws's on("message").
-      ws.on("message", (message) => h.message(message, typeof message !== "string"));
+      if (mode === "listener") {
+        // A `message` listener consumes, in the socket's turn: the same shape
+        // as the built-in clients' onmessage and ws's on("message").
+        ws.on("message", deliver);
+      } else {
+        consume(ws, deliver, () => {
+          const p = pending;
+          pending = undefined;
+          return p;
+        }).catch(ignore);
+      }
       ws.closed.then((info) => h.close(info.code));
       h.open();
       if (closeCode !== undefined) ws.close(closeCode).catch(ignore);
@@ -74,7 +139,9 @@ const adapter: DriverAdapter = {
     return {
       send(data) {
         // A send that fails is never an unhandled rejection; the end is reported by `closed`.
-        void session!.send(data);
+        // The reading loops await the reply sent while handling a message.
+        pending = session!.send(data);
+        pending.catch(ignore);
       },
       close(code) {
         if (session) session.close(code).catch(ignore);

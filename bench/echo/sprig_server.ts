@@ -6,6 +6,7 @@
  *   bun bench/echo/sprig_server.ts [--host serve|native] [--deflate]
  *   node --import tsx bench/echo/sprig_server.ts [--host serve|native] [--deflate]
  *
+ * `--handler sync|async` (default sync) picks the echo handler's form, below.
  * `--host serve` (the default) is sprig's own server, `serve()`, on the
  * runtime's sockets (Deno.listen, Bun.listen, node:net). `--host native` runs
  * the same handler on the runtime's native server through sprig's adapters:
@@ -57,16 +58,33 @@ function argValue(name: string, fallback: string): string {
 }
 
 const hostKind = argValue("--host", "serve");
+const handlerKind = argValue("--handler", "sync");
 const deflate = process.argv.includes("--deflate");
 const wantedPort = Number(argValue("--port", "0"));
 const runtime = detectRuntime();
+if (handlerKind !== "sync" && handlerKind !== "async") {
+  console.error(`--handler must be sync or async, not ${handlerKind}`);
+  process.exit(2);
+}
 if (hostKind !== "serve" && hostKind !== "native") {
   console.error(`--host must be serve or native, not ${hostKind}`);
   process.exit(2);
 }
 
-/** The echo handler: every message goes back as it came, text as text, binary as binary. */
-const echo: Handler<undefined> = { in: (message) => ({ push: message }) };
+/**
+ * The echo handler: every message goes back as it came, text as text, binary
+ * as binary. `--handler async` is the same handler written as an `async`
+ * function (what an application that awaits a database or a queue looks
+ * like): every message then resumes the handler from a settled promise.
+ */
+const echo: Handler<undefined> = handlerKind === "async"
+  ? {
+    // deno-lint-ignore require-await
+    async in(message) {
+      return { push: message };
+    },
+  }
+  : { in: (message) => ({ push: message }) };
 
 /**
  * The options every host gets: compression as asked; the connection cap
@@ -117,7 +135,8 @@ async function start(): Promise<number> {
 }
 
 const port = await start();
-const where = hostKind === "serve" ? "serve()" : `${nativeHostName()} adapter`;
+const where = (hostKind === "serve" ? "serve()" : `${nativeHostName()} adapter`) +
+  (handlerKind === "async" ? ", async handler," : "");
 console.log(
   `sprig ${where} on ${runtime} ${runtimeVersion()} (deflate: ${deflate}) echo listening on ${HOSTNAME}:${port}`,
 );

@@ -66,6 +66,8 @@ export interface LiveOptions {
 
 /** Output smaller than this, in several chunks, is joined into one buffer before writing. */
 const JOIN_BELOW = 64 * 1024;
+/** Output queued in one turn past which a send writes at once instead of at the end of the turn. */
+const FLUSH_NOW_BYTES = 256 * 1024;
 /** For transports without `writeNow`: bytes in flight past which writing counts as blocked. */
 const WRITE_HIGH_WATER_BYTES = 64 * 1024;
 
@@ -94,6 +96,44 @@ function nextTurn(): void {
 }
 
 const noop = () => {};
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Runs a task once the current turn of the event loop, microtasks included,
+ * is over: `setImmediate` where the runtime has it (Deno, Bun, Node: a few
+ * microseconds), else a `MessageChannel` message, else a zero-delay timer.
+ */
+const afterTurn: (task: () => void) => void = typeof setImmediate === "function"
+  ? (task) => void setImmediate(task)
+  : typeof MessageChannel === "function"
+  ? (() => {
+    const channel = new MessageChannel();
+    let queued: (() => void) | undefined;
+    channel.port1.onmessage = () => {
+      const task = queued!;
+      queued = undefined;
+      task();
+    };
+    // An idle port must not keep a process alive.
+    (channel.port1 as { unref?: () => void }).unref?.();
+    return (task: () => void) => {
+      queued = task;
+      channel.port2.postMessage(0);
+    };
+  })()
+  : (task) => void setTimeout(task, 0);
+
+/** Connections whose output waits for the end of the turn, and whether the shared write task is due. */
+let dueFlushes: LiveConnection[] = [];
+let flushesScheduled = false;
+
+/** The shared end-of-turn task: writes every connection that has output waiting, once each. */
+function flushDue(): void {
+  flushesScheduled = false;
+  const due = dueFlushes;
+  dueFlushes = [];
+  for (let i = 0; i < due.length; i++) due[i].flushIfScheduled();
+}
 
 /** A waiter for the current turn's write. */
 interface WriteWaiter {
@@ -118,7 +158,6 @@ export class LiveConnection implements TransportSink {
   #receiver: LiveReceiver | undefined;
   #inTurn = false;
   #flushScheduled = false;
-  #flushTask: (() => void) | undefined;
   #paused = 0;
   #resumeLoop: (() => void) | undefined;
   /** Output the transport has not taken yet (writeNow returned false, or a write is in flight). */
@@ -139,6 +178,12 @@ export class LiveConnection implements TransportSink {
   #turnFrames = 0;
   /** A held close frame must go now (the close timeout passed). */
   #releaseHeld = false;
+  /**
+   * A read delivered messages and left a close frame owed: it waits for the
+   * end of the turn, so that replies made in that turn's microtasks (a
+   * `for await` loop, an `async` handler) go before it.
+   */
+  #holdThisTurn = false;
   readonly #closed = new Eventually<CloseInfo>();
 
   constructor(transport: Transport, connection: Connection, options: LiveOptions) {
@@ -208,6 +253,7 @@ export class LiveConnection implements TransportSink {
     } finally {
       this.#inTurn = false;
     }
+    if (this.conn.closePending) this.#holdThisTurn = true;
     this.flush();
     if (this.conn.framesIn - this.#turnFrames > FRAMES_PER_TURN && !this.#closeInfo) {
       // This peer had its share of this turn: read it again in the next one.
@@ -319,7 +365,11 @@ export class LiveConnection implements TransportSink {
     // earlier messages (bounded by the close timeout); takeOutput() queues it otherwise.
     let hold = false;
     if (conn.closePending) {
-      hold = !this.#releaseHeld && (this.#receiver?.holding?.() ?? false);
+      if (this.#holdThisTurn) {
+        this.#holdThisTurn = false;
+        hold = !this.#releaseHeld;
+        if (hold) this.scheduleFlush();
+      } else hold = !this.#releaseHeld && (this.#receiver?.holding?.() ?? false);
       if (hold) this.#armCloseTimer();
     }
     if (conn.outputBytes === 0 && (hold || !conn.closePending)) {
@@ -370,15 +420,46 @@ export class LiveConnection implements TransportSink {
     if (this.conn.closePending && !this.#closeInfo) this.scheduleFlush();
   }
 
-  /** Writes at the end of this turn (at once after a read, else in a microtask). */
+  /**
+   * Writes at the end of this turn: at once after a read; otherwise once the
+   * event loop's turn, with all its microtasks, is over (one shared task for
+   * every connection).
+   */
   scheduleFlush(): void {
     if (this.#inTurn || this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(
-      this.#flushTask ??= () => {
-        if (this.#flushScheduled) this.flush();
-      },
-    );
+    dueFlushes.push(this);
+    if (!flushesScheduled) {
+      flushesScheduled = true;
+      afterTurn(flushDue);
+    }
+  }
+
+  /** The shared end-of-turn task's call: writes unless a read already did. @internal */
+  flushIfScheduled(): void {
+    if (!this.#flushScheduled) return;
+    try {
+      this.flush();
+    } catch (error) {
+      // One connection's failure must not keep the others in this task from writing.
+      this.terminate(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * What a send returns: settled at once while the output is not blocked
+   * (the message is queued and leaves with this turn's write), otherwise a
+   * promise that resolves when the socket has taken what waited
+   * (backpressure) and rejects if the connection fails first.
+   */
+  accepted(): Promise<void> {
+    // A loop of awaited sends runs in microtasks, before any end-of-turn
+    // write: past this much output, write now so that the loop meets the
+    // socket's backpressure.
+    if (this.conn.outputBytes >= FLUSH_NOW_BYTES) this.flush();
+    else this.scheduleFlush();
+    if (!this.#blocked) return RESOLVED;
+    return this.written();
   }
 
   /**

@@ -14,6 +14,7 @@ export class MessageQueue {
   readonly #low: number;
   readonly #pause: () => void;
   readonly #resume: () => void;
+  readonly #emptied: (() => void) | undefined;
   #items: MessageData[] = [];
   #head = 0;
   #paused = false;
@@ -23,12 +24,14 @@ export class MessageQueue {
    * @param high pause at this many queued messages (≥ 1)
    * @param pause called when the queue reaches `high`
    * @param resume called when it falls back to half of that
+   * @param emptied called when a reader took the last message
    */
-  constructor(high: number, pause: () => void, resume: () => void) {
+  constructor(high: number, pause: () => void, resume: () => void, emptied?: () => void) {
     this.#high = Math.max(1, high);
     this.#low = Math.floor(this.#high / 2);
     this.#pause = pause;
     this.#resume = resume;
+    this.#emptied = emptied;
   }
 
   /** Messages waiting. */
@@ -54,6 +57,7 @@ export class MessageQueue {
     if (this.#head === this.#items.length) {
       this.#items = [];
       this.#head = 0;
+      this.#emptied?.();
     } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;

@@ -226,6 +226,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       options.maxQueuedMessages ?? SESSION_DEFAULTS.maxQueuedMessages,
       () => live.pauseReads(),
       () => live.resumeReads(),
+      // The reader took the last message: a close frame held for its reply may go at the turn's end.
+      () => live.release(),
     );
     if (options.on) {
       for (const [type, listener] of Object.entries(options.on)) {
@@ -260,7 +262,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     error: (error) => this.#events.emit("error", error),
     drain: noop,
     end: (info) => this.#end(info),
+    // While the application reads through the iterator, receive() or
+    // readable and has messages still to take, a close frame owed to the
+    // peer (the reply to its close, or a failure's) waits until it took
+    // them, and until the end of that turn, so that its replies to them go
+    // first (RFC 6455 §7.1.7: a failure concerns the bad frame, not what came
+    // before), within closeTimeoutMs.
+    holding: () => this.#reading && this.#queue.size > 0,
   };
+
+  /** The application reads through the iterator, receive() or readable. */
+  #reading = false;
 
   /** The subprotocol the server chose, or `""`. */
   get protocol(): string {
@@ -326,10 +338,15 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
 
   /**
    * Sends a message: a string as text, bytes as binary. Sends made in the
-   * same turn of the event loop go out in one write. Resolves when the
-   * socket accepted the bytes, so awaiting each send is backpressure.
-   * A send that fails rejects, but is never reported as an unhandled
-   * rejection when nobody awaits it.
+   * same turn of the event loop, its microtasks included (a `for await`
+   * loop answering the messages of one read), go out in one write at the
+   * end of the turn. Resolves at once while the socket keeps up (the
+   * message is queued, in order, and nothing accepted is dropped unless
+   * the connection fails, which `closed` and the `error` event report);
+   * once output waits for the peer to read, or 256 KiB were queued in one
+   * turn, it resolves when the socket has taken what waited, so awaiting
+   * each send is backpressure. A send that fails rejects, but is never
+   * reported as an unhandled rejection when nobody awaits it.
    *
    * @throws {NotOpenError} (as a rejection) once closing has begun
    * @throws {InvalidArgumentError} (a `TypeError`, as a rejection) for data that is not a
@@ -359,7 +376,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     } catch (error) {
       return rejected(error);
     }
-    return this.#live.written();
+    return this.#live.accepted();
   }
 
   /**
@@ -372,7 +389,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     } catch (error) {
       return rejected(error);
     }
-    return this.#live.written();
+    return this.#live.accepted();
   }
 
   /**
@@ -404,12 +421,12 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       kind ??= typeof part === "string" ? "text" : "binary";
       if (previous !== undefined) {
         this.#conn.sendFragment(kind, previous, false);
-        await this.#live.written();
+        await this.#live.accepted();
       }
       previous = part;
     }
     this.#conn.sendFragment(kind ?? "binary", previous ?? new Uint8Array(0), true);
-    await this.#live.written();
+    await this.#live.accepted();
   }
 
   /**
@@ -446,7 +463,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   /** Sends a pong: a heartbeat, or the answer to a ping when `autoPong` is off. */
   async pong(data?: Uint8Array): Promise<void> {
     this.#conn.pong(data);
-    await this.#live.written();
+    await this.#live.accepted();
   }
 
   // ------------------------------------------------------------------ closing
@@ -551,6 +568,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * @throws {ConnectionClosedError} when the session ended
    */
   async receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MessageData> {
+    this.#reading = true;
     const { timeoutMs, signal } = options;
     if (timeoutMs !== undefined || signal !== undefined) {
       // Wait for a message (or the end) without taking it, so that giving up
@@ -598,6 +616,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   [Symbol.asyncIterator](): AsyncIterator<MessageData> {
     // A plain iterator rather than an async generator: a message already
     // queued costs one settled promise, not a generator's machinery.
+    this.#reading = true;
     const next = (): Promise<IteratorResult<MessageData>> => {
       try {
         const m = this.#take();
@@ -613,6 +632,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
 
   /** The messages as a web stream (pull-based: an unread stream stops socket reads). */
   get readable(): ReadableStream<MessageData> {
+    this.#reading = true;
     return this.#readable ??= new ReadableStream<MessageData>({
       pull: async (controller) => {
         try {

@@ -5,7 +5,7 @@
  */
 
 import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "./transport.ts";
-import { CLOSE_GRACE_MS } from "./transport.ts";
+import { CLOSE_GRACE_MS, joinSmall } from "./transport.ts";
 import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
 import { Eventually } from "../util/eventually.ts";
@@ -345,6 +345,13 @@ export class BunTransport implements Transport {
    * write, waits for `drain` in order. True when nothing had to wait.
    */
   #enqueue(chunks: readonly Uint8Array[]): boolean {
+    // Bun has no writev: each write is a system call and, with Nagle off, a
+    // segment of its own (a large frame's header would leave alone). Up to
+    // 256 KiB the chunks are joined into one write.
+    if (chunks.length > 1) {
+      const joined = joinSmall(chunks);
+      if (joined instanceof Uint8Array) chunks = [joined];
+    }
     const n = chunks.length;
     let i = 0;
     if (this.#pending.length === 0) {

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/bytes.ts";
+
 /**
  * Where a transport in push mode delivers what happens on the socket (see
  * {@link Transport.attach}). Every call is made from the runtime's own
@@ -110,3 +112,10 @@ export const READ_HIGH_WATER_BYTES = 256 * 1024;
 
 /** How long close() lets queued bytes drain to a peer that does not read, before dropping the socket. */
 export const CLOSE_GRACE_MS = 5000;
+
+/** Joins chunks into one buffer when that is cheaper than writing them one by one. */
+export function joinSmall(chunks: readonly Uint8Array[]): Uint8Array | readonly Uint8Array[] {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  return total > 256 * 1024 ? chunks : concatBytes(chunks, total);
+}

@@ -53,6 +53,83 @@ describe("client: what came before a fault or a close", () => {
     });
   }
 
+  // Issue 24: the same as an application writes it, answering each message
+  // through the iterator, receive() or readable: the reply to the message
+  // that came before the bad frame leaves before the failure's close frame
+  // (Autobahn 3.2-3.4, 4.1.3-4.1.5, 4.2.3-4.2.5 ask for this order).
+  type Reader = (ws: Awaited<ReturnType<typeof connect>>) => Promise<void>;
+  const readers: Array<[string, Reader]> = [
+    ["for await", async (ws) => {
+      for await (const m of ws) await ws.send(m);
+    }],
+    ["receive()", async (ws) => {
+      while (true) await ws.send(await ws.receive());
+    }],
+    ["readable", async (ws) => {
+      const reader = ws.readable.getReader();
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        await ws.send(value);
+      }
+    }],
+  ];
+  for (const [how, read] of readers) {
+    it(`${how} answers the message before a bad frame, then the 1002 close goes`, async () => {
+      script = (s) => {
+        const good = rawFrame(0x81, "Hello, world!", false);
+        const bad = rawFrame(0x80 | 0x20 | 0x1, "x", false);
+        const all = new Uint8Array(good.length + bad.length);
+        all.set(good);
+        all.set(bad, good.length);
+        s.write(all);
+      };
+      const ws = await connect(server.url, { compression: false, keepalive: false });
+      await assert.rejects(
+        read(ws),
+        (e: unknown) => e instanceof ConnectionClosedError && e.info.code === 1002,
+      );
+      const frames = await sockets[sockets.length - 1].waitFrames(2);
+      assert.equal(frames[0].opcode, 1, "the echo comes first");
+      assert.equal(new TextDecoder().decode(frames[0].payload), "Hello, world!");
+      assert.equal(frames[1].opcode, 8);
+      assert.equal((frames[1].payload[0] << 8) | frames[1].payload[1], 1002);
+    });
+
+    it(`${how} answers messages that came with the server's Close before replying to it`, async () => {
+      script = (s) => {
+        const parts = [
+          rawFrame(0x81, "one", false),
+          rawFrame(0x81, "two", false),
+          rawFrame(0x88, closePayload(1000, "bye"), false),
+        ];
+        const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
+        s.write(all);
+      };
+      const ws = await connect(server.url, {
+        compression: false,
+        keepalive: false,
+        closeTimeoutMs: 300,
+      });
+      await read(ws).catch((e) => {
+        // receive() reports the end as ConnectionClosedError; the end itself was clean.
+        if (!(e instanceof ConnectionClosedError && e.info.wasClean)) throw e;
+      });
+      const frames = await sockets[sockets.length - 1].waitFrames(3);
+      const decode = (i: number) => new TextDecoder().decode(frames[i].payload);
+      assert.deepEqual([frames[0].opcode, decode(0)], [1, "one"]);
+      assert.deepEqual([frames[1].opcode, decode(1)], [1, "two"]);
+      assert.equal(frames[2].opcode, 8);
+      assert.equal((frames[2].payload[0] << 8) | frames[2].payload[1], 1000);
+      assert.equal((await ws.closed).code, 1000);
+    });
+  }
+
   it("the server's Close 1000 is answered; TCP left open, the end is still clean 1000", async () => {
     script = (s) => s.write(rawFrame(0x88, closePayload(1000, "done"), false));
     const ws = await connect(server.url, {

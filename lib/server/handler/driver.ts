@@ -361,21 +361,33 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     else this.#applyOrFail(result as Reply<unknown>);
   }
 
-  /** An asynchronous callback: events wait in the mailbox until it settles. */
+  /**
+   * An asynchronous callback: events wait in the mailbox until it settles.
+   * The settle callbacks are made once per connection, not per message; what
+   * the settled callback pushes is written with the rest of the turn's output
+   * (see `LiveConnection.scheduleFlush`).
+   */
   #await(pending: PromiseLike<unknown>): void {
     this.#busy = true;
     pending.then(
-      (result) => {
-        this.#busy = false;
-        this.#applyOrFail(result as Reply<unknown>);
-        this.#drain();
-      },
-      (error) => {
-        this.#busy = false;
-        this.#fail(error);
-        this.#drain();
-      },
+      this.#settled ??= this.#onSettled.bind(this),
+      this.#rejected ??= this.#onRejected.bind(this),
     );
+  }
+
+  #settled: ((result: unknown) => void) | undefined;
+  #rejected: ((error: unknown) => void) | undefined;
+
+  #onSettled(result: unknown): void {
+    this.#busy = false;
+    this.#applyOrFail(result as Reply<unknown>);
+    this.#drain();
+  }
+
+  #onRejected(error: unknown): void {
+    this.#busy = false;
+    this.#fail(error);
+    this.#drain();
   }
 
   #applyOrFail(result: Reply<unknown>): void {
