@@ -99,6 +99,13 @@ const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
  * @throws {InvalidDataError} (close code 1007) if it is not valid UTF-8
  */
 export function decodeUtf8(bytes: Uint8Array): string {
+  // The replacing decoder is several times faster than the fatal one on
+  // Deno and Bun (64 KiB: 4.7 µs against 30 µs on Deno), and it inserts
+  // U+FFFD exactly where the input is not UTF-8: text without U+FFFD was
+  // valid. Only text that has one (sent, or made by decoding) is decoded
+  // again strictly to tell which.
+  const text = lenient.decode(bytes);
+  if (text.indexOf("\uFFFD") === -1) return text;
   try {
     return strict.decode(bytes);
   } catch (cause) {

@@ -186,3 +186,42 @@ describe("close codes and payloads", () => {
     assert.throws(() => buildClosePayload(undefined, "reason without code"), RangeError);
   });
 });
+
+describe("decodeUtf8 against the fatal decoder", () => {
+  // decodeUtf8 decodes with the replacing decoder and falls back to the
+  // fatal one only when U+FFFD appears: it must agree with the fatal decoder
+  // on every input, valid or not, with U+FFFD sent or made by decoding.
+  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const expected = (bytes: Uint8Array): string | "invalid" => {
+    try {
+      return fatal.decode(bytes);
+    } catch {
+      return "invalid";
+    }
+  };
+  const actual = (bytes: Uint8Array): string | "invalid" => {
+    try {
+      return decodeUtf8(bytes);
+    } catch (error) {
+      assert.ok(error instanceof InvalidDataError);
+      return "invalid";
+    }
+  };
+  it("agrees on U+FFFD sent as text, alone and beside bad bytes", () => {
+    for (const h of ["ef bf bd", "41 ef bf bd 42", "ef bf bd 80", "80 ef bf bd", "ef bf", "ff"]) {
+      const bytes = hex(h);
+      assert.deepEqual(actual(bytes), expected(bytes), h);
+    }
+  });
+  it("agrees on 20,000 random byte strings (bytes drawn from the bytes UTF-8 is made of)", () => {
+    // A fixed seed: the same inputs on every run and runtime.
+    let seed = 0x2545f491;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8;
+    const pool = [0x41, 0x7f, 0x80, 0xbf, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xbd, 0xf0, 0xf4, 0xff];
+    for (let n = 0; n < 20_000; n++) {
+      const bytes = new Uint8Array(next() % 9);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = pool[next() % pool.length];
+      assert.deepEqual(actual(bytes), expected(bytes), [...bytes].join(","));
+    }
+  });
+});
