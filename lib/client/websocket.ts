@@ -382,7 +382,8 @@ export class WebSocket extends EventTarget {
     }
     this.#buffered += size;
     if (this.readyState !== OPEN) return;
-    const sent = this.#session!.send(message);
+    // Settles once the socket took the turn's bytes: bufferedAmount counts them until then.
+    const sent = this.#session!.sendWritten(message);
     if (sent !== this.#turn) {
       // Sends made in one turn share one promise: one callback per turn.
       this.#turn = sent;

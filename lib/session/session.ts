@@ -353,11 +353,24 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *   string, a BufferSource or a Blob
    */
   send(data: SendData): Promise<void> {
+    return this.#send(data, false);
+  }
+
+  /**
+   * {@link send}, resolving only once the socket took the bytes (the turn's
+   * write, or the drain after it): what the WHATWG class's `bufferedAmount`
+   * counts down with. @internal
+   */
+  sendWritten(data: SendData): Promise<void> {
+    return this.#send(data, true);
+  }
+
+  #send(data: SendData, written: boolean): Promise<void> {
     // A Blob must be read first; later sends wait for it so order is kept.
     if (this.#blobs !== undefined || (typeof Blob !== "undefined" && data instanceof Blob)) {
       const turn = (this.#blobs ?? Promise.resolve()).then(async () => {
         const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
-        return this.#sendNow(bytes as string | ArrayBuffer | ArrayBufferView);
+        return this.#sendNow(bytes as string | ArrayBuffer | ArrayBufferView, written);
       });
       const tail = (this.#blobs = turn.catch(noop));
       tail.then(() => {
@@ -366,17 +379,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       turn.catch(noop);
       return turn;
     }
-    return this.#sendNow(data as string | ArrayBuffer | ArrayBufferView);
+    return this.#sendNow(data as string | ArrayBuffer | ArrayBufferView, written);
   }
 
-  #sendNow(data: string | ArrayBuffer | ArrayBufferView): Promise<void> {
+  #sendNow(data: string | ArrayBuffer | ArrayBufferView, written: boolean): Promise<void> {
     try {
       if (typeof data === "string") this.#conn.sendText(data);
       else this.#conn.sendBinary(toBytes(data));
     } catch (error) {
       return rejected(error);
     }
-    return this.#live.accepted();
+    return written ? this.#live.written() : this.#live.accepted();
   }
 
   /**

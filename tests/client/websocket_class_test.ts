@@ -329,4 +329,20 @@ describe("WebSocket class: bufferedAmount", () => {
     ws.send("after");
     assert.equal(ws.bufferedAmount, 5);
   });
+
+  it("drains to 0 after sends made in many turns", async () => {
+    const ws = new WebSocket(`${url}/`, [], { compression: false });
+    const { closed } = record(ws);
+    await new Promise((resolve) => (ws.onopen = resolve));
+    let echoed = 0;
+    ws.onmessage = () => void echoed++;
+    for (let turn = 0; turn < 5; turn++) {
+      ws.send("abc");
+      ws.send("de");
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await until(() => ws.bufferedAmount === 0 && echoed === 10, "every turn's bytes to drain");
+    ws.close();
+    await closed;
+  });
 });
