@@ -44,8 +44,6 @@ export function denoNamespace(): DenoNamespace | undefined {
   return (globalThis as { Deno?: DenoNamespace }).Deno;
 }
 
-/** Reads smaller than this are copied out so the read buffer can be reused. */
-const COPY_BELOW = 16 * 1024;
 /**
  * The read buffer starts small, so that an idle connection holds 4 KiB, not
  * 64; a read that fills it makes the next buffer four times larger, up to
@@ -154,10 +152,8 @@ export function fromDenoConn(conn: DenoConn): Transport {
 /** The transport over one `Deno.Conn`. @internal (use {@link fromDenoConn}) */
 export class DenoTransport implements Transport {
   readonly #conn: DenoConn;
-  /** Where the next read goes: a fresh buffer, or the unused tail of the last one. */
+  /** Where reads go; what is read is copied out (see {@link read}). */
   #buffer: Uint8Array = new Uint8Array(MIN_READ_SIZE);
-  /** The size of the buffers allocated now (grows with full reads, shrinks with small ones). */
-  #size = MIN_READ_SIZE;
   #smallReads = 0;
   #closed = false;
   #resolveClosed!: () => void;
@@ -211,35 +207,25 @@ export class DenoTransport implements Transport {
       throw error;
     }
     if (n === null) return null;
-    const size = this.#size;
+    // The buffer stays with the connection and every read is copied out at
+    // its exact size: on Deno a fresh 256 KiB Uint8Array per read costs
+    // hundreds of microseconds (zeroing and the garbage collector's
+    // accounting of external memory), a 64 KiB copy a few.
     if (n === buffer.length) {
-      // Full: hand it out whole; a whole buffer that filled means reading
-      // bigger next time.
+      // Full: read bigger next time.
       this.#smallReads = 0;
-      if (buffer.length === size) this.#size = Math.min(size * 4, MAX_READ_SIZE);
-      this.#buffer = new Uint8Array(this.#size);
-      return buffer;
-    }
-    // Back to the small buffer only after several reads in a row used little
-    // of a big one: traffic of large messages keeps its buffer, an idle
-    // connection soon holds 4 KiB again.
-    const small = n < size >> 2;
-    this.#smallReads = small ? this.#smallReads + 1 : 0;
-    if (n < COPY_BELOW) {
-      if (size > MIN_READ_SIZE && this.#smallReads >= 4) {
-        this.#buffer = new Uint8Array(this.#size = MIN_READ_SIZE);
+      if (buffer.length < MAX_READ_SIZE) {
+        this.#buffer = new Uint8Array(Math.min(buffer.length * 4, MAX_READ_SIZE));
       }
-      return buffer.slice(0, n);
-    }
-    // The bytes are handed out as a view (the frame parser keeps views); the
-    // next read goes into the rest of the same buffer while a good part of
-    // it is left, rather than into a new one per read (an allocation, zeroed,
-    // per read was a sixth of the time of a 64 KiB echo on Deno).
-    const rest = buffer.length - n;
-    this.#buffer = rest >= Math.max(COPY_BELOW, size >> 2)
-      ? buffer.subarray(n)
-      : new Uint8Array(size);
-    return buffer.subarray(0, n);
+    } else if (n <= MIN_READ_SIZE) {
+      // Back to the small buffer only after several reads in a row that a
+      // small one would have held: traffic of large messages keeps its
+      // buffer, an idle connection soon holds 4 KiB again.
+      if (++this.#smallReads >= 8 && buffer.length > MIN_READ_SIZE) {
+        this.#buffer = new Uint8Array(MIN_READ_SIZE);
+      }
+    } else this.#smallReads = 0;
+    return buffer.slice(0, n);
   }
 
   attach(sink: TransportSink): void {
