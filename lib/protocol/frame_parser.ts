@@ -26,6 +26,9 @@ export interface FrameParserOptions {
   maxFrameBytes?: number;
 }
 
+/** The masking key of the frame being unmasked, shared by every parser. */
+const MASK = new Uint8Array(4);
+
 const HEAD = 0;
 const PAYLOAD = 1;
 const FAILED = 2;
@@ -66,8 +69,8 @@ export class FrameParser {
   readonly #allowedRsv: number;
   readonly #maxFrameBytes: number;
 
-  // Header bytes collected across chunks.
-  readonly #head = new Uint8Array(14);
+  /** Header bytes collected across chunks; made the first time a header is split. */
+  #head: Uint8Array | undefined;
   #headLen = 0;
 
   // The frame being read.
@@ -75,8 +78,8 @@ export class FrameParser {
   #rsv = 0;
   #opcode = 0;
   #masked = false;
-  /** The current frame's masking key (one buffer, reused for every frame). */
-  readonly #mask = new Uint8Array(4);
+  /** The current frame's masking key, its four bytes big-endian in one number. */
+  #mask = 0;
   #length = 0;
   /** Pieces of a payload that spans chunks: held as they arrive, joined once complete. */
   #parts: Uint8Array[] = [];
@@ -126,7 +129,7 @@ export class FrameParser {
             if (this.#length <= n - i) {
               const payload = chunk.subarray(i, i + this.#length);
               i += this.#length;
-              if (this.#masked) applyMask(payload, this.#mask);
+              if (this.#masked) applyMask(payload, this.#maskBytes());
               onFrame(this.#frame(payload));
             } else {
               this.#startPayload(chunk.subarray(i));
@@ -136,12 +139,13 @@ export class FrameParser {
           }
         }
         // Slow path: collect header bytes across chunks.
-        this.#head[this.#headLen++] = chunk[i++];
+        const head = this.#head ??= new Uint8Array(14);
+        head[this.#headLen++] = chunk[i++];
         if (this.#headLen < 2) continue;
-        const size = headerLength(this.#head[1]);
-        while (this.#headLen < size && i < n) this.#head[this.#headLen++] = chunk[i++];
+        const size = headerLength(head[1]);
+        while (this.#headLen < size && i < n) head[this.#headLen++] = chunk[i++];
         if (this.#headLen < size) continue;
-        this.#readHeader(this.#head, 0);
+        this.#readHeader(head, 0);
         this.#headLen = 0;
         if (this.#length === 0) {
           onFrame(this.#frame(new Uint8Array(0)));
@@ -150,7 +154,7 @@ export class FrameParser {
         const rest = chunk.subarray(i, Math.min(n, i + this.#length));
         i += rest.length;
         if (rest.length === this.#length) {
-          if (this.#masked) applyMask(rest, this.#mask);
+          if (this.#masked) applyMask(rest, this.#maskBytes());
           onFrame(this.#frame(rest));
         } else {
           this.#startPayload(rest);
@@ -164,7 +168,7 @@ export class FrameParser {
           const payload = concatBytes(this.#parts, this.#length);
           this.#parts = [];
           this.#state = HEAD;
-          if (this.#masked) applyMask(payload, this.#mask);
+          if (this.#masked) applyMask(payload, this.#maskBytes());
           onFrame(this.#frame(payload));
         }
       }
@@ -192,6 +196,16 @@ export class FrameParser {
     this.#parts = first.length > 0 ? [first] : [];
     this.#filled = first.length;
     this.#state = PAYLOAD;
+  }
+
+  /** The masking key as bytes, in a buffer shared by every parser (applyMask is synchronous). */
+  #maskBytes(): Uint8Array {
+    const m = this.#mask;
+    MASK[0] = m >>> 24;
+    MASK[1] = (m >>> 16) & 0xff;
+    MASK[2] = (m >>> 8) & 0xff;
+    MASK[3] = m & 0xff;
+    return MASK;
   }
 
   #frame(payload: Uint8Array): Frame {
@@ -277,13 +291,7 @@ export class FrameParser {
     this.#opcode = opcode;
     this.#length = length;
     this.#masked = masked;
-    if (masked) {
-      const m = this.#mask;
-      m[0] = b[p];
-      m[1] = b[p + 1];
-      m[2] = b[p + 2];
-      m[3] = b[p + 3];
-    }
+    if (masked) this.#mask = (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3];
   }
 }
 

@@ -155,6 +155,7 @@ export class LiveConnection implements TransportSink {
   /** Pongs received so far (keepalive compares it). */
   pongsIn = 0;
   readonly #options: LiveOptions;
+  #initial: Uint8Array | undefined;
   #receiver: LiveReceiver | undefined;
   #inTurn = false;
   #flushScheduled = false;
@@ -189,6 +190,12 @@ export class LiveConnection implements TransportSink {
   constructor(transport: Transport, connection: Connection, options: LiveOptions) {
     this.transport = transport;
     this.conn = connection;
+    // The bytes read with the handshake are used once, at start, and not
+    // kept: they may be a view of the whole first read.
+    if (options.initial !== undefined) {
+      this.#initial = options.initial;
+      options = { ...options, initial: undefined };
+    }
     this.#options = options;
   }
 
@@ -200,7 +207,8 @@ export class LiveConnection implements TransportSink {
   /** Starts reading; `receiver` hears everything from now on. Once. */
   start(receiver: LiveReceiver): void {
     this.#receiver = receiver;
-    const initial = this.#options.initial;
+    const initial = this.#initial;
+    this.#initial = undefined;
     if (initial !== undefined && initial.length > 0) this.data(initial);
     if (this.#closeInfo) return;
     const t = this.transport;

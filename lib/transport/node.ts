@@ -11,6 +11,7 @@ import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "
 import { CLOSE_GRACE_MS } from "./transport.ts";
 import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
+import { Eventually } from "../util/eventually.ts";
 
 /**
  * Wraps a connected `net.Socket` (or `tls.TLSSocket`) as a {@link Transport}.
@@ -102,24 +103,57 @@ export function connectNode(target: ConnectTarget, signal?: AbortSignal): Promis
   });
 }
 
+/** The transport a socket's shared listeners (below) forward to. */
+const OWNER = Symbol("sprig.transport");
+type OwnedSocket = net.Socket & { [OWNER]: NodeTransport };
+
+// One set of listener functions for every socket, reading their transport
+// from the socket (`this` in an EventEmitter listener): no closures per
+// connection, which an idle server holds by the thousand.
+function onData(this: OwnedSocket, buffer: Uint8Array): void {
+  // Node's Buffer as it is; binary messages are made plain Uint8Arrays
+  // where they are delivered (see LiveConnection).
+  this[OWNER].reads.push(buffer);
+}
+function onEnd(this: OwnedSocket): void {
+  this[OWNER].reads.end();
+}
+function onError(this: OwnedSocket, error: Error): void {
+  this[OWNER].reads.end(error);
+}
+function onClose(this: OwnedSocket): void {
+  const t = this[OWNER];
+  t.reads.end();
+  t.ended.resolve();
+}
+function onDrain(this: OwnedSocket): void {
+  this[OWNER].sink?.drain();
+}
+
 class NodeTransport implements Transport {
   readonly #socket: net.Socket;
-  readonly #reads: ReadQueue;
-  readonly closed: Promise<void>;
+  /** @internal for the shared listeners */
+  readonly reads: ReadQueue;
+  /** @internal for the shared listeners */
+  readonly ended = new Eventually<void>();
+  /** @internal for the shared listeners */
+  sink: TransportSink | undefined;
   #remote: TransportAddress | undefined | null = null;
 
   constructor(socket: net.Socket, head?: Uint8Array) {
     this.#socket = socket;
-    this.#reads = new ReadQueue(socket);
-    if (head && head.length > 0) this.#reads.push(head);
+    this.reads = new ReadQueue(socket);
+    if (head && head.length > 0) this.reads.push(head);
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+  }
 
-    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
-    // Node's Buffer as it is; binary messages are made plain Uint8Arrays
-    // where they are delivered (see LiveConnection).
-    socket.on("data", (buffer: Uint8Array) => this.#reads.push(buffer));
-    socket.on("end", () => this.#reads.end());
-    socket.on("error", (error: Error) => this.#reads.end(error));
-    socket.on("close", () => this.#reads.end());
+  /** Resolves when the socket closed. */
+  get closed(): Promise<void> {
+    return this.ended.promise;
   }
 
   get bufferedAmount(): number {
@@ -138,20 +172,21 @@ class NodeTransport implements Transport {
   }
 
   read(): Promise<Uint8Array | null> {
-    return this.#reads.read();
+    return this.reads.read();
   }
 
   attach(sink: TransportSink): void {
-    this.#socket.on("drain", () => sink.drain());
-    this.#reads.attach(sink);
+    this.sink = sink;
+    this.#socket.on("drain", onDrain);
+    this.reads.attach(sink);
   }
 
   pause(): void {
-    this.#reads.hold();
+    this.reads.hold();
   }
 
   resume(): void {
-    this.#reads.release();
+    this.reads.release();
   }
 
   writeNow(chunks: readonly Uint8Array[]): boolean {
@@ -159,7 +194,7 @@ class NodeTransport implements Transport {
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
-    return writeTo(this.#socket, chunks, this.#reads.error, "the socket is closed");
+    return writeTo(this.#socket, chunks, this.reads.error, "the socket is closed");
   }
 
   close(): void {

@@ -98,7 +98,8 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   readonly #idleTimeoutMs: number;
   readonly #maxQueued: number;
   #paused = false;
-  readonly #context: ConnectionContext<unknown, unknown>;
+  /** Until `init` ran: the request's context is not kept for the connection's life. */
+  #context: ConnectionContext<unknown, unknown> | undefined;
   readonly #topics = new Set<string>();
 
   #state: unknown = undefined;
@@ -147,6 +148,8 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
 
   /** Runs `init`, then starts the channel. Once. */
   start(): void {
+    const context = this.#context!;
+    this.#context = undefined;
     const t = this.#host.telemetry;
     if (t && t.connected.hasSubscribers) {
       t.connected.publish({
@@ -155,12 +158,12 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
         timestamp: Date.now(),
         url: this.url.href,
         protocol: this.protocol,
-        extensions: this.#context.extensions,
+        extensions: context.extensions,
       });
     }
     this.#idleTicker?.add(this);
     const init = this.#handler.init;
-    if (init) this.#call(() => init.call(this.#handler, this.#context));
+    if (init) this.#call(() => init.call(this.#handler, context));
     this.#channel.start(this);
   }
 
