@@ -88,7 +88,20 @@ describe("sprig's WebSocket class behaves as Chromium's", () => {
 
   for (const [name, run] of Object.entries(scenarios)) {
     it(name, async () => {
-      const ours = await run(WebSocket, `ws://127.0.0.1:${server.port}`);
+      // The page's base URL, as the browser has it (for relative URLs).
+      const saved = Object.getOwnPropertyDescriptor(globalThis, "location");
+      Object.defineProperty(globalThis, "location", {
+        value: { href: `http://127.0.0.1:${server.port}/` },
+        configurable: true,
+        writable: true,
+      });
+      let ours: string[];
+      try {
+        ours = await run(WebSocket, `ws://127.0.0.1:${server.port}`);
+      } finally {
+        if (saved) Object.defineProperty(globalThis, "location", saved);
+        else delete (globalThis as { location?: unknown }).location;
+      }
       assert.deepEqual(ours, browser[name], `Chromium: ${JSON.stringify(browser[name])}`);
     });
   }
