@@ -12,6 +12,16 @@
 import { CloseCode } from "../errors.ts";
 import type { CloseInfo, MessageData, SendData, Session } from "../session/session.ts";
 import { connect, type ConnectOptions } from "./connect.ts";
+import {
+  checkSubprotocols,
+  clampUnsignedShort,
+  getURLRecord,
+  toUnsignedShort,
+  toUSVString,
+  utf8Length,
+  validateCloseCodeAndReason,
+  webIDLInterface,
+} from "./whatwg.ts";
 
 /** How binary messages are delivered: the standard's two types, plus `Uint8Array` as Bun offers. */
 export type BinaryType = "blob" | "arraybuffer" | "uint8array";
@@ -107,9 +117,6 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-
-/** A `token` of RFC 7230 §3.2.6: what a subprotocol name may be (RFC 6455 §4.1). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The events a {@link WebSocket} dispatches, by type. */
 export interface WebSocketEventMap {
@@ -252,36 +259,12 @@ export class WebSocket extends EventTarget {
         list = [...(protocols as Iterable<unknown>)].map(toUSVString);
       } else options = protocols as WebSocketOptions; // sprig's options as the second argument, as Bun
     }
-    let parsed: URL;
-    try {
-      const base = apiBaseURL();
-      parsed = base === undefined ? new URL(href) : new URL(href, base);
-    } catch {
-      throw new DOMException(`invalid URL: ${href}`, "SyntaxError");
-    }
-    if (parsed.protocol === "http:") parsed.protocol = "ws:";
-    else if (parsed.protocol === "https:") parsed.protocol = "wss:";
-    if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-      throw new DOMException(
-        `the URL's scheme must be ws:, wss:, http: or https:, not ${parsed.protocol}`,
-        "SyntaxError",
-      );
-    }
-    if (parsed.hash !== "" || parsed.href.endsWith("#")) {
-      throw new DOMException("a WebSocket URL cannot have a fragment", "SyntaxError");
-    }
+    const parsed = getURLRecord(href);
     if (list === undefined) {
       const offered = options.protocols ?? [];
       list = typeof offered === "string" ? [offered] : [...offered].map(toUSVString);
     }
-    // "occur more than once": compared as written (whatwg/websockets#47
-    // found no case-insensitivity in the standard or in RFC 6455).
-    const seen = new Set<string>();
-    for (const p of list) {
-      if (!TOKEN.test(p)) throw new DOMException(`invalid subprotocol: "${p}"`, "SyntaxError");
-      if (seen.has(p)) throw new DOMException(`subprotocol offered twice: "${p}"`, "SyntaxError");
-      seen.add(p);
-    }
+    checkSubprotocols(list);
     this.#url = parsed.href;
     this.#origin = parsed.origin;
     this.#open({ ...options, protocols: list, signal: this.#abort.signal });
@@ -453,21 +436,9 @@ export class WebSocket extends EventTarget {
    * @throws {DOMException} `InvalidAccessError` for another code, `SyntaxError` for a longer reason
    */
   close(code?: number, reason?: string): void {
-    if (code !== undefined) {
-      code = clampUnsignedShort(code);
-      if (code !== CloseCode.Normal && (code < 3000 || code > 4999)) {
-        throw new DOMException(
-          `close code ${code} is neither 1000 nor in 3000–4999`,
-          "InvalidAccessError",
-        );
-      }
-    }
-    if (reason !== undefined) {
-      reason = toUSVString(reason);
-      if (utf8Length(reason) > 123) {
-        throw new DOMException("the close reason is longer than 123 bytes", "SyntaxError");
-      }
-    }
+    if (code !== undefined) code = clampUnsignedShort(code);
+    if (reason !== undefined) reason = toUSVString(reason);
+    validateCloseCodeAndReason(code ?? null, reason ?? "");
     const state = this.readyState;
     if (state === CLOSING || state === CLOSED) return;
     if (state === CONNECTING) {
@@ -586,91 +557,8 @@ webIDLInterface(WebSocket, "WebSocket", 1, { CONNECTING, OPEN, CLOSING, CLOSED }
 webIDLInterface(CloseEvent, "CloseEvent", 1);
 webIDLInterface(WebSocketErrorEvent, "WebSocketErrorEvent", 1);
 
-/**
- * Gives a class the shape WebIDL gives an interface (WebIDL §3.7): the
- * prototype's attributes and operations enumerable, constants read-only and
- * permanent on both the class and the prototype, the constructor's `length`
- * its count of required arguments, and `Symbol.toStringTag` the interface's
- * name.
- */
-function webIDLInterface(
-  cls: { readonly prototype: object },
-  name: string,
-  length: number,
-  constants: Record<string, number> = {},
-): void {
-  const proto = cls.prototype;
-  for (const key of Object.getOwnPropertyNames(proto)) {
-    if (key === "constructor") continue;
-    Object.defineProperty(proto, key, { enumerable: true });
-  }
-  for (const [key, value] of Object.entries(constants)) {
-    const constant = { value, writable: false, enumerable: true, configurable: false };
-    Object.defineProperty(cls, key, constant);
-    Object.defineProperty(proto, key, constant);
-  }
-  Object.defineProperty(cls, "length", { value: length });
-  Object.defineProperty(proto, Symbol.toStringTag, { value: name, configurable: true });
-}
-
-/** The API base URL, when the runtime has one (`location`, as Deno's `--location` sets it). */
-function apiBaseURL(): string | undefined {
-  try {
-    const href = (globalThis as { location?: { href?: unknown } }).location?.href;
-    return typeof href === "string" ? href : undefined;
-  } catch {
-    return undefined; // a runtime whose `location` throws when unset
-  }
-}
-
-/** WebIDL's conversion to `USVString`: symbols refused, lone surrogates made U+FFFD. */
-function toUSVString(value: unknown): string {
-  if (typeof value === "symbol") throw new TypeError("cannot convert a Symbol to a string");
-  const s = String(value);
-  return (s as { toWellFormed?: () => string }).toWellFormed?.() ?? s;
-}
-
-/** WebIDL's conversion to `unsigned short` (without [Clamp]): modulo 2^16. */
-function toUnsignedShort(value: unknown): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) return 0;
-  const m = Math.trunc(n) % 65536;
-  return m < 0 ? m + 65536 : m + 0; // + 0: no -0
-}
-
 function noop(): void {}
 
 function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
   return typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer;
-}
-
-/** WebIDL's `[Clamp] unsigned short`. */
-function clampUnsignedShort(value: unknown): number {
-  const n = Number(value);
-  if (Number.isNaN(n)) return 0;
-  const clamped = Math.min(Math.max(n, 0), 65535);
-  // Round half to even, as WebIDL's [Clamp] does.
-  const floor = Math.floor(clamped);
-  const diff = clamped - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
-
-/** The UTF-8 length of a string, lone surrogates counted as U+FFFD (3 bytes). */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
 }
