@@ -37,6 +37,16 @@ import {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Request bodies one connection may hold at once for `fetch`, across its
+ * streams, as a multiple of `maxBodyBytes` (so 4 MiB with the default
+ * 1 MiB): without it, a client could make one connection hold
+ * SETTINGS_MAX_CONCURRENT_STREAMS (100) × `maxBodyBytes`. A stream whose
+ * body would pass it is reset with REFUSED_STREAM (RFC 9113 §8.7: not
+ * processed, safe to retry) before `fetch` ever sees it.
+ */
+export const CONNECTION_BODY_BUDGET_FACTOR = 4;
+
 /** What a stream of a connection is used for. */
 interface StreamUse {
   /** Set once a WebSocket runs on it. */
@@ -52,6 +62,8 @@ interface StreamUse {
   gone: boolean;
   /** Called on each change (data, end, gone, drain) by whoever waits. */
   wake?: () => void;
+  /** The body was refused: what else comes is dropped. */
+  refused?: boolean;
 }
 
 /** One HTTP/2 connection: the protocol core over an accepted socket. */
@@ -64,6 +76,10 @@ class NativeConnection implements TransportSink, NativeStreamHost {
   #blocked = false;
   #finished = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #settingsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Request body bytes buffered across this connection's streams. */
+  bodyBytes = 0;
+  readonly bodyBudget: number;
   readonly closed: Promise<void>;
 
   constructor(front: NativeHttp2Front, socket: AcceptedSocket, http: HttpHost) {
@@ -79,6 +95,18 @@ class NativeConnection implements TransportSink, NativeStreamHost {
       maxHeaderListSize: Math.max(http.maxHeadBytes, 4096),
     });
     this.closed = socket.transport.closed;
+    this.bodyBudget = Math.max(
+      http.maxBodyBytes,
+      CONNECTION_BODY_BUDGET_FACTOR * http.maxBodyBytes,
+    );
+    // RFC 9113 §6.5.3: a client that does not acknowledge our SETTINGS in
+    // time gets a connection error of type SETTINGS_TIMEOUT. The time is the
+    // handshake's (HTTP/1.1's from accept to a complete request head).
+    this.#settingsTimer = setTimeout(() => {
+      if (this.core.settingsAcknowledged) return;
+      this.core.fail(H2ErrorCode.SETTINGS_TIMEOUT, "SETTINGS not acknowledged in time");
+      this.#write();
+    }, http.handshakeTimeoutMs);
     this.#idle();
     this.#write();
     socket.transport.attach!(this);
@@ -92,6 +120,10 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   data(chunk: Uint8Array): void {
     this.core.receive(chunk);
+    if (this.#settingsTimer !== undefined && this.core.settingsAcknowledged) {
+      clearTimeout(this.#settingsTimer);
+      this.#settingsTimer = undefined;
+    }
     this.#write();
   }
 
@@ -157,9 +189,19 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     if (use.transport) {
       use.transport.push(data);
       if (endStream) use.transport.endRemote();
-    } else if (data.length > 0) {
+    } else if (data.length > 0 && !use.refused) {
+      if (this.bodyBytes + data.length > this.bodyBudget) {
+        // Over the connection's budget: this request is refused unprocessed.
+        this.dropBody(use);
+        use.refused = true;
+        // After this frame is handled: the core is inside receive() now.
+        queueMicrotask(() => this.reset(streamId, H2ErrorCode.REFUSED_STREAM));
+        use.wake?.();
+        return;
+      }
       use.body.push(data);
       use.bodyBytes += data.length;
+      this.bodyBytes += data.length;
     }
     if (endStream) use.ended = true;
     use.wake?.();
@@ -170,10 +212,18 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     const use = this.streams.get(streamId);
     if (!use) return;
     this.streams.delete(streamId);
+    this.dropBody(use);
     use.gone = true;
     use.transport?.gone(code);
     use.wake?.();
     if (this.streams.size === 0) this.#idle();
+  }
+
+  /** Forgets a stream's buffered body (taken, refused or gone), for the connection's budget. */
+  dropBody(use: StreamUse): void {
+    this.bodyBytes -= use.bodyBytes;
+    use.body = [];
+    use.bodyBytes = 0;
   }
 
   /** A stream's queued DATA went out. */
@@ -249,6 +299,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   #finish(): void {
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#settingsTimer);
     this.#finished = true;
     for (const use of this.streams.values()) {
       use.gone = true;
@@ -340,8 +391,7 @@ export class NativeHttp2Front {
       use.transport = transport;
       // Bytes that came with or right after the CONNECT.
       for (const chunk of use.body) transport.push(chunk);
-      use.body = [];
-      use.bodyBytes = 0;
+      c.dropBody(use);
       if (use.ended) transport.endRemote();
       startChannel(host, new StreamSocket(transport, this.#secure), decision, EMPTY);
       return;
@@ -388,12 +438,17 @@ export class NativeHttp2Front {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         use.wake = undefined;
+        c.dropBody(use);
+        use.refused = true;
         resolve("timeout");
       }, this.http.handshakeTimeoutMs);
       const check = () => {
+        if (use.refused && !use.gone) return; // over the connection's budget: being reset
         if (use.bodyBytes > max) {
           clearTimeout(timer);
           use.wake = undefined;
+          c.dropBody(use);
+          use.refused = true;
           return resolve(undefined);
         }
         if (use.gone) {
@@ -415,7 +470,7 @@ export class NativeHttp2Front {
           out.set(chunk, at);
           at += chunk.length;
         }
-        use.body = [];
+        c.dropBody(use);
         resolve(out);
       };
       use.wake = check;

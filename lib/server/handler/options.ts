@@ -276,7 +276,11 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * Deno, on sprig's own HTTP/2 endpoint over the `"deno"` listener (Deno's
    * `node:http2` server can abort the process when a client goes away; see
    * the README). The listener is implied: another `listener` is an
-   * argument error.
+   * argument error. On sprig's own endpoint, a connection holds at most
+   * 4 × `maxBodyBytes` of request bodies at once (the stream that would
+   * pass it is reset with REFUSED_STREAM), and a client that does not
+   * acknowledge the server's SETTINGS within `handshakeTimeoutMs` gets
+   * GOAWAY SETTINGS_TIMEOUT (RFC 9113 §6.5.3).
    */
   http2?: boolean;
   /**
