@@ -47,6 +47,11 @@ const EMPTY = new Uint8Array(0);
  */
 export const CONNECTION_BODY_BUDGET_FACTOR = 4;
 
+/** Runs `fn` after this turn's microtasks: `setImmediate` where the runtime has it (Deno, Bun, Node). */
+const afterTurn: (fn: () => void) => void = typeof setImmediate === "function"
+  ? (fn) => void setImmediate(fn)
+  : (fn) => void setTimeout(fn, 0);
+
 /** What a stream of a connection is used for. */
 interface StreamUse {
   /** Set once a WebSocket runs on it. */
@@ -73,6 +78,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
   readonly core: Http2ServerConnection;
   readonly streams = new Map<number, StreamUse>();
   #scheduled = false;
+  #turnEndScheduled = false;
   #blocked = false;
   #finished = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -239,6 +245,22 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     this.#scheduled = true;
     queueMicrotask(() => {
       this.#scheduled = false;
+      this.#write();
+    });
+  }
+
+  /**
+   * Writes what the core owes once this turn's microtasks are done too: a
+   * response's HEADERS, DATA and END_STREAM, produced across the awaits of
+   * reading its body, leave in one write. Several small writes would meet
+   * the client's delayed ACK under Nagle's algorithm, which Deno's TLS
+   * connections cannot turn off: ~40 ms per request.
+   */
+  scheduleTurnEnd(): void {
+    if (this.#turnEndScheduled || this.#finished) return;
+    this.#turnEndScheduled = true;
+    afterTurn(() => {
+      this.#turnEndScheduled = false;
       this.#write();
     });
   }
@@ -501,8 +523,9 @@ export class NativeHttp2Front {
     for (const [name, value] of response.headers) {
       if (!HOP_BY_HOP.has(name)) fields.push([name, value]);
     }
+    // One write for the whole response when its body is at hand (see scheduleTurnEnd).
     c.core.respond(streamId, fields, bodiless);
-    c.schedule();
+    c.scheduleTurnEnd();
     if (bodiless) {
       await response.body?.cancel().catch(() => {});
     } else {
@@ -512,7 +535,8 @@ export class NativeHttp2Front {
           const { done, value } = await reader.read();
           if (done) break;
           if (use.gone) break;
-          c.send(streamId, [value], false);
+          c.core.send(streamId, [value], false);
+          c.scheduleTurnEnd();
           if (c.pending(streamId) > STREAM_WRITE_HIGH_WATER_BYTES) {
             await new Promise<void>((resolve) => {
               use.wake = () => {
@@ -524,8 +548,10 @@ export class NativeHttp2Front {
             });
           }
         }
-        if (!use.gone) c.send(streamId, [], true);
-        else await reader.cancel().catch(() => {});
+        if (!use.gone) {
+          c.core.send(streamId, [], true);
+          c.scheduleTurnEnd();
+        } else await reader.cancel().catch(() => {});
       } catch (error) {
         // A body that failed midway: the client sees the stream reset.
         this.http.host.reportError(error);
