@@ -395,7 +395,7 @@ export class WebSocketStream {
         try {
           const next = await messages.next();
           if (next.done) controller.close();
-          else controller.enqueue(next.value);
+          else controller.enqueue(ownBuffer(next.value));
         } catch {
           // The close was not clean: the same error as `closed`.
           controller.error(await this.#closed.then(() => undefined, (error) => error));
@@ -470,6 +470,19 @@ webIDLInterface(WebSocketStream, "WebSocketStream", 1);
 webIDLInterface(WebSocketError, "WebSocketError", 0);
 
 function noop(): void {}
+
+/**
+ * The standard's binary chunk is "a new Uint8Array whose contents are
+ * data": its `buffer` is the message's alone. sprig's session hands out
+ * views into its read buffer (no copy); here one is copied when it is a
+ * part of a larger buffer.
+ */
+function ownBuffer(message: MessageData): MessageData {
+  if (typeof message === "string") return message;
+  return message.byteOffset === 0 && message.byteLength === message.buffer.byteLength
+    ? message
+    : message.slice();
+}
 
 function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
   return typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer;

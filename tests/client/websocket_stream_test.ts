@@ -314,6 +314,10 @@ describe("WebSocketStream: writing", () => {
     const got = [];
     for (let i = 0; i < 4; i++) got.push((await reader.read()).value);
     assert.deepEqual(got, ["text", new Uint8Array([1, 2]), new Uint8Array([7, 8, 9]), "42"]);
+    // "A new Uint8Array whose contents are data": its buffer holds the message alone.
+    for (const chunk of got.filter((c) => c instanceof Uint8Array)) {
+      assert.equal((chunk as Uint8Array).buffer.byteLength, (chunk as Uint8Array).byteLength);
+    }
     wss.close();
     await wss.closed;
   });
