@@ -26,6 +26,7 @@ import { H2ErrorCode } from "../protocol/http2/frame.ts";
 import type { HeaderField } from "../protocol/http2/hpack.ts";
 import { Http2ServerConnection, type Http2ServerListener } from "../protocol/http2/connection.ts";
 import type { HttpHost } from "../server/http/http.ts";
+import { SERVER_DEFAULTS } from "../server/handler/options.ts";
 import type { AcceptedSocket } from "../server/http/socket_channel.ts";
 import { startChannel } from "../server/http/socket_upgrade.ts";
 import type { TransportAddress, TransportSink } from "../transport/transport.ts";
@@ -83,6 +84,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
   #finished = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #settingsTimer: ReturnType<typeof setTimeout> | undefined;
+  #writeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Request body bytes buffered across this connection's streams. */
   bodyBytes = 0;
   readonly bodyBudget: number;
@@ -141,6 +143,8 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   drain(): void {
     this.#blocked = false;
+    clearTimeout(this.#writeTimer);
+    this.#writeTimer = undefined;
     this.socket.transport.resume?.();
     for (const use of this.streams.values()) {
       use.transport?.drained();
@@ -277,6 +281,13 @@ class NativeConnection implements TransportSink, NativeStreamHost {
           // bytes wait in the kernel until ours drain.
           this.#blocked = true;
           transport.pause?.();
+          // A client that reads none of it for writeTimeoutMs is dropped.
+          const timeout = this.#front.writeTimeoutMs;
+          if (timeout > 0 && this.#writeTimer === undefined) {
+            this.#writeTimer = setTimeout(() => {
+              if (this.#blocked) this.destroy();
+            }, timeout);
+          }
         }
       } else {
         transport.write(out).catch(() => this.socket.destroy());
@@ -322,6 +333,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
   #finish(): void {
     clearTimeout(this.#idleTimer);
     clearTimeout(this.#settingsTimer);
+    clearTimeout(this.#writeTimer);
     this.#finished = true;
     for (const use of this.streams.values()) {
       use.gone = true;
@@ -343,6 +355,57 @@ export class NativeHttp2Front {
   constructor(http: HttpHost, secure: boolean) {
     this.http = http;
     this.#secure = secure;
+  }
+
+  /**
+   * How long a client may take none of our output (its socket unread, or a
+   * response's DATA held by a stream window it never opens) before the
+   * connection, or the stream, is dropped: `writeTimeoutMs` (30 s; 0 turns
+   * it off), as for WebSockets.
+   */
+  get writeTimeoutMs(): number {
+    return this.http.host?.options.writeTimeoutMs ?? SERVER_DEFAULTS.writeTimeoutMs;
+  }
+
+  /**
+   * Waits until `done()` (checked on each change of the stream), or until
+   * the stream's queued DATA made no progress for `writeTimeoutMs`: then the
+   * stream is reset (CANCEL) and false is returned.
+   */
+  #waitFor(
+    c: NativeConnection,
+    streamId: number,
+    use: StreamUse,
+    done: () => boolean,
+  ): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    const timeout = this.writeTimeoutMs;
+    return new Promise<boolean>((resolve) => {
+      let queued = c.core.queued(streamId);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        if (timeout > 0) {
+          timer = setTimeout(() => {
+            use.wake = undefined;
+            c.reset(streamId, H2ErrorCode.CANCEL);
+            resolve(false);
+          }, timeout);
+        }
+      };
+      arm();
+      use.wake = () => {
+        if (done()) {
+          clearTimeout(timer);
+          use.wake = undefined;
+          resolve(true);
+          return;
+        }
+        const now = c.core.queued(streamId);
+        if (now < queued) arm(); // the client took some: wait on
+        queued = now;
+      };
+    });
   }
 
   /** The number of open HTTP/2 connections. */
@@ -538,14 +601,13 @@ export class NativeHttp2Front {
           c.core.send(streamId, [value], false);
           c.scheduleTurnEnd();
           if (c.pending(streamId) > STREAM_WRITE_HIGH_WATER_BYTES) {
-            await new Promise<void>((resolve) => {
-              use.wake = () => {
-                if (use.gone || c.pending(streamId) <= STREAM_WRITE_HIGH_WATER_BYTES / 2) {
-                  use.wake = undefined;
-                  resolve();
-                }
-              };
-            });
+            const drained = await this.#waitFor(
+              c,
+              streamId,
+              use,
+              () => use.gone || c.pending(streamId) <= STREAM_WRITE_HIGH_WATER_BYTES / 2,
+            );
+            if (!drained) break;
           }
         }
         if (!use.gone) {
@@ -559,19 +621,16 @@ export class NativeHttp2Front {
         return;
       }
     }
-    if (use.ended || use.gone) return;
-    // The client is still sending: once the response is out, ask it to stop.
-    if (c.core.queued(streamId) > 0) {
-      await new Promise<void>((resolve) => {
-        use.wake = () => {
-          if (use.gone || c.core.queued(streamId) === 0) {
-            use.wake = undefined;
-            resolve();
-          }
-        };
-      });
-    }
-    if (!use.ended && !use.gone) c.reset(streamId, H2ErrorCode.NO_ERROR);
+    if (use.gone) return;
+    // The response's last DATA may wait for the client's windows: bounded.
+    const out = await this.#waitFor(
+      c,
+      streamId,
+      use,
+      () => use.gone || c.core.queued(streamId) === 0,
+    );
+    // The client is still sending: now that the response is out, ask it to stop.
+    if (out && !use.ended && !use.gone) c.reset(streamId, H2ErrorCode.NO_ERROR);
   }
 
   /**

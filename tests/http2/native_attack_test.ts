@@ -17,6 +17,7 @@ import {
   FrameType,
   H2ErrorCode,
   type RawFrame,
+  Setting,
 } from "../../lib/protocol/http2/frame.ts";
 import {
   encodeHeaderBlock,
@@ -61,11 +62,14 @@ class RawClient {
   }
 
   /** Connects and sends the preface; with `ack: false` it never acknowledges the server's SETTINGS. */
-  static connect(port: number, { ack = true }: { ack?: boolean } = {}): Promise<RawClient> {
+  static connect(
+    port: number,
+    { ack = true, settings = [] }: { ack?: boolean; settings?: Array<[number, number]> } = {},
+  ): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(port, "127.0.0.1", () => {
         const c = new RawClient(socket, ack);
-        socket.write(Uint8Array.from([...CLIENT_PREFACE, ...encodeSettings([])]));
+        socket.write(Uint8Array.from([...CLIENT_PREFACE, ...encodeSettings(settings)]));
         resolve(c);
       });
       socket.once("error", reject);
@@ -414,6 +418,39 @@ if ("Deno" in globalThis) {
         statuses.push(decoder.decode(reply.payload).fields.find(([n]) => n === ":status")![1]);
       }
       assert.deepEqual(statuses, ["200", "200", "200", "200", "200"]);
+      c.destroy();
+    });
+
+    it("a response held by a stream window the client never opens is reset after writeTimeoutMs", async () => {
+      await using server = await serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        http2: true,
+        writeTimeoutMs: 300,
+        fetch: () => new Response("x".repeat(1000)),
+      }, { in: (m) => ({ push: m }) });
+      // SETTINGS_INITIAL_WINDOW_SIZE 0: no DATA may come until a WINDOW_UPDATE that never does.
+      const c = await RawClient.connect(server.port, {
+        settings: [[Setting.INITIAL_WINDOW_SIZE, 0]],
+      });
+      c.write(
+        encodeFrame(
+          FrameType.HEADERS,
+          Flag.END_HEADERS | Flag.END_STREAM,
+          1,
+          encodeHeaderBlock(request(server.port, "/held")),
+        ),
+      );
+      assert.ok(await c.until((f) => f.type === FrameType.HEADERS && f.streamId === 1));
+      const rst = await c.until((f) => f.type === FrameType.RST_STREAM && f.streamId === 1);
+      assert.equal(codeOf(rst, 0), H2ErrorCode.CANCEL);
+      assert.equal(
+        await c.until((f) => f.type === FrameType.DATA, 0).catch(() => undefined),
+        undefined,
+      );
+      // The connection goes on.
+      c.write(encodeFrame(FrameType.PING, 0, 0, new Uint8Array(8)));
+      assert.ok(await c.until((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0));
       c.destroy();
     });
   });
