@@ -200,8 +200,12 @@ class NativeConnection implements TransportSink, NativeStreamHost {
       use.transport.push(data);
       if (endStream) use.transport.endRemote();
     } else if (data.length > 0 && !use.refused) {
-      if (this.bodyBytes + data.length > this.bodyBudget) {
-        // Over the connection's budget: this request is refused unprocessed.
+      // Over the connection's budget (and not over its own limit, which is a 413):
+      // this request is refused unprocessed.
+      if (
+        use.bodyBytes + data.length <= this.#front.http.maxBodyBytes &&
+        this.bodyBytes + data.length > this.bodyBudget
+      ) {
         this.dropBody(use);
         use.refused = true;
         // After this frame is handled: the core is inside receive() now.

@@ -418,6 +418,12 @@ if ("Deno" in globalThis) {
         statuses.push(decoder.decode(reply.payload).fields.find(([n]) => n === ":status")![1]);
       }
       assert.deepEqual(statuses, ["200", "200", "200", "200", "200"]);
+      // A body over maxBodyBytes itself is still a 413, not a refusal.
+      c.write(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 13, encodeHeaderBlock(post)));
+      c.write(encodeFrame(FrameType.DATA, Flag.END_STREAM, 13, new Uint8Array(1500)));
+      const big = await c.until((f) => f.type === FrameType.HEADERS && f.streamId === 13);
+      assert.ok(big, "no response to the large body");
+      assert.equal(decoder.decode(big.payload).fields.find(([n]) => n === ":status")![1], "413");
       c.destroy();
     });
 
