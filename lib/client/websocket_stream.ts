@@ -93,6 +93,10 @@ export class WebSocketError extends DOMException {
   declare cause?: unknown;
 
   /**
+   * An error to close with (given to `abort()` or `cancel()`), checked as
+   * `close()` checks its arguments (WHATWG WebSockets, the WebSocketError
+   * constructor steps).
+   *
    * @param message the exception's message; default `""`
    * @param init `closeCode` (1000 or 3000–4999) and `reason` (at most 123
    *   bytes of UTF-8); a reason without a code gets 1000
