@@ -50,6 +50,7 @@ export {
 } from "./lib/client/websocket.ts";
 export {
   type WebSocketCloseInfo,
+  WebSocketError,
   type WebSocketOpenInfo,
   WebSocketStream,
   type WebSocketStreamOptions,

@@ -12,6 +12,16 @@
 import { CloseCode } from "../errors.ts";
 import type { CloseInfo, MessageData, SendData, Session } from "../session/session.ts";
 import { connect, type ConnectOptions } from "./connect.ts";
+import {
+  checkSubprotocols,
+  clampUnsignedShort,
+  getURLRecord,
+  toUnsignedShort,
+  toUSVString,
+  utf8Length,
+  validateCloseCodeAndReason,
+  webIDLInterface,
+} from "./whatwg.ts";
 
 /** How binary messages are delivered: the standard's two types, plus `Uint8Array` as Bun offers. */
 export type BinaryType = "blob" | "arraybuffer" | "uint8array";
@@ -41,20 +51,42 @@ export interface CloseEventInit {
   wasClean?: boolean;
 }
 
-/** The `close` event: the standard's `CloseEvent`, defined here because Node 20 has none. */
+/**
+ * The `close` event: the standard's `CloseEvent`, defined here because Node
+ * 20 has none. As WebIDL makes it: `code`, `reason` and `wasClean` are
+ * read-only getters on the prototype, `init`'s members are converted as
+ * WebIDL's `unsigned short`, `USVString` and `boolean`, and
+ * `Object.prototype.toString` names it `CloseEvent`.
+ */
 export class CloseEvent extends Event {
-  /** The close code: the peer's, 1005 when its close frame had none, 1006 when there was no closing handshake. */
-  readonly code: number;
-  /** The close reason (UTF-8 decoded), or `""`. */
-  readonly reason: string;
-  /** True when both close frames were exchanged (RFC 6455 §7.1.1–7.1.4). */
-  readonly wasClean: boolean;
-  /** `init` gives `code` (default 0), `reason` (default `""`) and `wasClean` (default false). */
+  readonly #code: number;
+  readonly #reason: string;
+  readonly #wasClean: boolean;
+  /**
+   * `init` gives `code` (default 0), `reason` (default `""`) and `wasClean` (default false).
+   *
+   * @throws {TypeError} without `type`, as `Event`'s constructor
+   */
   constructor(type: string, init: CloseEventInit = {}) {
+    if (arguments.length === 0) {
+      throw new TypeError("CloseEvent: 1 argument required, but only 0 present");
+    }
     super(type, init);
-    this.code = init.code ?? 0;
-    this.reason = init.reason ?? "";
-    this.wasClean = init.wasClean ?? false;
+    this.#code = toUnsignedShort(init?.code ?? 0);
+    this.#reason = init?.reason === undefined ? "" : toUSVString(init.reason);
+    this.#wasClean = Boolean(init?.wasClean);
+  }
+  /** The close code: the peer's, 1005 when its close frame had none, 1006 when there was no closing handshake. */
+  get code(): number {
+    return this.#code;
+  }
+  /** The close reason (UTF-8 decoded), or `""`. */
+  get reason(): string {
+    return this.#reason;
+  }
+  /** True when both close frames were exchanged (RFC 6455 §7.1.1–7.1.4). */
+  get wasClean(): boolean {
+    return this.#wasClean;
   }
 }
 
@@ -62,17 +94,22 @@ export class CloseEvent extends Event {
  * The `error` event. The standard's is a plain `Event`; this one also
  * carries what went wrong: `error` is a {@link SprigError} (a refused
  * handshake, a protocol violation, a lost connection) or the runtime's error.
+ * `error` and `message` are read-only getters on the prototype.
  */
 export class WebSocketErrorEvent extends Event {
-  /** What went wrong. */
-  readonly error: unknown;
-  /** The error's message, or `""`. */
-  readonly message: string;
+  readonly #error: unknown;
   /** `error` is what went wrong. */
-  constructor(type: string, error: unknown) {
+  constructor(type: string, error?: unknown) {
     super(type);
-    this.error = error;
-    this.message = error instanceof Error ? error.message : "";
+    this.#error = error;
+  }
+  /** What went wrong. */
+  get error(): unknown {
+    return this.#error;
+  }
+  /** The error's message, or `""`. */
+  get message(): string {
+    return this.#error instanceof Error ? this.#error.message : "";
   }
 }
 
@@ -80,9 +117,6 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-
-/** A `token` of RFC 7230 §3.2.6: what a subprotocol name may be (RFC 6455 §4.1). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The events a {@link WebSocket} dispatches, by type. */
 export interface WebSocketEventMap {
@@ -194,12 +228,18 @@ export class WebSocket extends EventTarget {
   /**
    * Validates the arguments and starts connecting.
    *
-   * @param url a `ws:`, `wss:`, `http:` or `https:` URL without a fragment
-   * @param protocols subprotocols to offer (one or several tokens, no
-   *   duplicates), or sprig's options as Bun accepts them
+   * @param url a `ws:`, `wss:`, `http:` or `https:` URL without a fragment;
+   *   a relative URL is resolved against the global base URL
+   *   (`globalThis.location.href`, as Deno's `--location` sets it) when
+   *   there is one
+   * @param protocols subprotocols to offer (one or several tokens, none
+   *   repeated; the standard compares them as written, so `"echo"` and
+   *   `"eCho"` are two), or sprig's options as Bun accepts them
    * @param options sprig's options (headers, compression, TLS, keepalive, …)
+   * @throws {TypeError} without arguments (WebIDL)
    * @throws {DOMException} `SyntaxError` for a URL that does not parse, has
    *   another scheme or a fragment, or for an invalid or repeated subprotocol
+   *   (WHATWG WebSockets, the constructor steps)
    */
   constructor(
     url: string | URL,
@@ -207,35 +247,24 @@ export class WebSocket extends EventTarget {
     options: WebSocketOptions = {},
   ) {
     super();
-    if (protocols !== undefined && typeof protocols === "object" && !Array.isArray(protocols)) {
-      options = protocols;
-      protocols = undefined;
+    if (arguments.length === 0) {
+      throw new TypeError("WebSocket: 1 argument required, but only 0 present");
     }
-    let parsed: URL;
-    try {
-      parsed = new URL(String(url));
-    } catch {
-      throw new DOMException(`invalid URL: ${String(url)}`, "SyntaxError");
+    const href = toUSVString(url);
+    let list: string[] | undefined;
+    if (protocols === null || (protocols !== undefined && typeof protocols !== "object")) {
+      list = [toUSVString(protocols)];
+    } else if (protocols !== undefined) {
+      if (Symbol.iterator in protocols) {
+        list = [...(protocols as Iterable<unknown>)].map(toUSVString);
+      } else options = protocols as WebSocketOptions; // sprig's options as the second argument, as Bun
     }
-    if (parsed.protocol === "http:") parsed.protocol = "ws:";
-    else if (parsed.protocol === "https:") parsed.protocol = "wss:";
-    if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-      throw new DOMException(
-        `the URL's scheme must be ws:, wss:, http: or https:, not ${parsed.protocol}`,
-        "SyntaxError",
-      );
+    const parsed = getURLRecord(href);
+    if (list === undefined) {
+      const offered = options.protocols ?? [];
+      list = typeof offered === "string" ? [offered] : [...offered].map(toUSVString);
     }
-    if (parsed.hash !== "" || parsed.href.endsWith("#")) {
-      throw new DOMException("a WebSocket URL cannot have a fragment", "SyntaxError");
-    }
-    const offered = protocols ?? options.protocols ?? [];
-    const list = typeof offered === "string" ? [offered] : [...offered].map(String);
-    const seen = new Set<string>();
-    for (const p of list) {
-      if (!TOKEN.test(p)) throw new DOMException(`invalid subprotocol: "${p}"`, "SyntaxError");
-      if (seen.has(p)) throw new DOMException(`subprotocol offered twice: "${p}"`, "SyntaxError");
-      seen.add(p);
-    }
+    checkSubprotocols(list);
     this.#url = parsed.href;
     this.#origin = parsed.origin;
     this.#open({ ...options, protocols: list, signal: this.#abort.signal });
@@ -359,9 +388,13 @@ export class WebSocket extends EventTarget {
    * Sends a message: a string as text; an `ArrayBuffer`, a view or a `Blob`
    * as binary; anything else as its string. Messages leave in call order.
    *
+   * @throws {TypeError} without an argument (WebIDL)
    * @throws {DOMException} `InvalidStateError` while `CONNECTING`
    */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
+    if (arguments.length === 0) {
+      throw new TypeError("WebSocket.send: 1 argument required, but only 0 present");
+    }
     if (this.#state === CONNECTING) {
       throw new DOMException("the WebSocket is still connecting", "InvalidStateError");
     }
@@ -377,7 +410,7 @@ export class WebSocket extends EventTarget {
       message = data;
       size = data.size;
     } else {
-      message = String(data);
+      message = toUSVString(data);
       size = utf8Length(message);
     }
     this.#buffered += size;
@@ -404,21 +437,9 @@ export class WebSocket extends EventTarget {
    * @throws {DOMException} `InvalidAccessError` for another code, `SyntaxError` for a longer reason
    */
   close(code?: number, reason?: string): void {
-    if (code !== undefined) {
-      code = clampUnsignedShort(code);
-      if (code !== CloseCode.Normal && (code < 3000 || code > 4999)) {
-        throw new DOMException(
-          `close code ${code} is neither 1000 nor in 3000–4999`,
-          "InvalidAccessError",
-        );
-      }
-    }
-    if (reason !== undefined) {
-      reason = String(reason);
-      if (utf8Length(reason) > 123) {
-        throw new DOMException("the close reason is longer than 123 bytes", "SyntaxError");
-      }
-    }
+    if (code !== undefined) code = clampUnsignedShort(code);
+    if (reason !== undefined) reason = toUSVString(reason);
+    validateCloseCodeAndReason(code ?? null, reason ?? "");
     const state = this.readyState;
     if (state === CLOSING || state === CLOSED) return;
     if (state === CONNECTING) {
@@ -435,56 +456,6 @@ export class WebSocket extends EventTarget {
     // reason without a code goes with 1000, as the standard says.
     reason ??= "";
     this.#session!.close(code ?? (reason === "" ? null : CloseCode.Normal), reason).catch(noop);
-  }
-
-  /**
-   * Adds a listener; for the socket's own events the listener's event is
-   * typed ({@link WebSocketEventMap}). As `EventTarget.addEventListener`.
-   */
-  override addEventListener<K extends keyof WebSocketEventMap>(
-    type: K,
-    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  /** Adds a listener for any event type, as `EventTarget.addEventListener`. */
-  override addEventListener(
-    type: string,
-    listener: EventListener | EventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListener | EventListenerObject | null | ((event: never) => unknown),
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener as EventListener | EventListenerObject | null, options);
-  }
-
-  /**
-   * Removes a listener added with {@link addEventListener}. As
-   * `EventTarget.removeEventListener`.
-   */
-  override removeEventListener<K extends keyof WebSocketEventMap>(
-    type: K,
-    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  /** Removes a listener for any event type, as `EventTarget.removeEventListener`. */
-  override removeEventListener(
-    type: string,
-    listener: EventListener | EventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListener | EventListenerObject | null | ((event: never) => unknown),
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(
-      type,
-      listener as EventListener | EventListenerObject | null,
-      options,
-    );
   }
 
   /** The `open` handler: called when the connection opens. */
@@ -516,9 +487,12 @@ export class WebSocket extends EventTarget {
     this.#setHandler("close", fn);
   }
 
+  // HTML's event handler IDL attributes: any object is kept (a non-callable
+  // one is then never called: WebIDL's [LegacyTreatNonObjectAsNull]), any
+  // other value is null; a handler returning false cancels the event.
   #setHandler<E extends Event>(type: HandlerType, fn: EventHandler<E>): void {
     const slot = this.#handlers.get(type);
-    if (typeof fn !== "function") {
+    if (typeof fn !== "function" && (typeof fn !== "object" || fn === null)) {
       if (slot) {
         this.removeEventListener(type, slot.listener);
         this.#handlers.delete(type);
@@ -531,50 +505,61 @@ export class WebSocket extends EventTarget {
     }
     const created: HandlerSlot = {
       fn,
-      listener: (event) => void (created.fn as EventHandler<Event>)?.call(this, event as Event),
+      listener: (event) => {
+        const f = created.fn as unknown;
+        if (typeof f !== "function") return;
+        if (f.call(this, event) === false) event.preventDefault();
+      },
     };
     this.#handlers.set(type, created);
     this.addEventListener(type, created.listener);
   }
 }
 
-for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
-  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+/**
+ * The typed listener overloads of {@link WebSocket}: declarations only, so
+ * that `addEventListener` stays `EventTarget`'s own (WebIDL puts no copy on
+ * `WebSocket.prototype`).
+ */
+export interface WebSocket {
+  /**
+   * Adds a listener; for the socket's own events the listener's event is
+   * typed ({@link WebSocketEventMap}). As `EventTarget.addEventListener`.
+   */
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Adds a listener for any event type, as `EventTarget.addEventListener`. */
+  addEventListener(
+    type: string,
+    listener: EventListener | EventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Removes a listener added with {@link addEventListener}. As
+   * `EventTarget.removeEventListener`.
+   */
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /** Removes a listener for any event type, as `EventTarget.removeEventListener`. */
+  removeEventListener(
+    type: string,
+    listener: EventListener | EventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
 }
+
+webIDLInterface(WebSocket, "WebSocket", 1, { CONNECTING, OPEN, CLOSING, CLOSED });
+webIDLInterface(CloseEvent, "CloseEvent", 1);
+webIDLInterface(WebSocketErrorEvent, "WebSocketErrorEvent", 1);
 
 function noop(): void {}
 
 function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
   return typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer;
-}
-
-/** WebIDL's `[Clamp] unsigned short`. */
-function clampUnsignedShort(value: unknown): number {
-  const n = Number(value);
-  if (Number.isNaN(n)) return 0;
-  const clamped = Math.min(Math.max(n, 0), 65535);
-  // Round half to even, as WebIDL's [Clamp] does.
-  const floor = Math.floor(clamped);
-  const diff = clamped - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
-
-/** The UTF-8 length of a string, lone surrogates counted as U+FFFD (3 bytes). */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
 }

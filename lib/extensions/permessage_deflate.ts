@@ -164,6 +164,12 @@ const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
  */
 const END = new Uint8Array([0x03, 0x00]);
 
+const EMPTY = new Uint8Array(0);
+
+function isTooBig(cause: unknown): boolean {
+  return (cause as { code?: unknown } | null)?.code === "ERR_BUFFER_TOO_LARGE";
+}
+
 // The largest `maxOutputLength` every runtime accepts (Node's and Bun's
 // buffer limit is 2^32).
 const MAX_OUTPUT_LENGTH = 2 ** 32;
@@ -638,49 +644,41 @@ export class PerMessageDeflate implements Extension {
     // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then decompress,
     // with the previous window when the peer uses context takeover. The END
     // block after it makes a whole message a whole DEFLATE stream.
-    const prefix = replay ? 5 + dictLength : 0;
-    const input = new Uint8Array(prefix + payload.length + TAIL.length + END.length);
-    if (replay && dictionary) {
-      // A non-final stored block holding the window (RFC 1951 §3.2.4): after
-      // it, the inflater's LZ77 window is the peer's.
-      input[0] = 0x00;
-      input[1] = dictLength & 0xff;
-      input[2] = dictLength >>> 8;
-      input[3] = ~dictLength & 0xff;
-      input[4] = (~dictLength >>> 8) & 0xff;
-      input.set(dictionary, 5);
-    }
-    input.set(payload, prefix);
-    input.set(TAIL, prefix + payload.length);
-    input.set(END, prefix + payload.length + TAIL.length);
-
     const skip = replay ? dictLength : 0;
     const limit = Math.max(0, Math.floor(maxBytes));
     const maxOutputLength = Math.max(1, Math.min(MAX_OUTPUT_LENGTH, limit + skip));
     let out: Uint8Array;
-    let consumed: number;
+    let unused: number;
+    let tail = TAIL;
     try {
-      // Z_FINISH (the default finishFlush): the input must end the stream.
-      const result = inflateRawSync(input, {
-        windowBits: Math.max(8, this.#recvBits),
-        maxOutputLength,
-        info: true,
-        ...(dictLength > 0 && !replay ? { dictionary } : {}),
-      }) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
-      out = result.buffer;
-      consumed = result.engine.bytesWritten;
+      ({ out, unused } = this.#inflate(payload, TAIL, dictionary, replay, maxOutputLength));
     } catch (cause) {
-      throw inflateError(cause, limit, payload.length);
+      // A sender that left the sync flush's empty stored block in place
+      // (the payload ends 00 00 ff ff: RFC 7692 §7.2.1 has it removed, ws
+      // and Bun deliver it anyway) makes the tail we append a second,
+      // broken stored block. Be liberal there: the payload as it came, with
+      // nothing appended but the END block, must then be one whole stream.
+      if (!endsWithTail(payload) || isTooBig(cause)) {
+        throw inflateError(cause, limit, payload.length);
+      }
+      try {
+        ({ out, unused } = this.#inflate(payload, EMPTY, dictionary, replay, maxOutputLength));
+        tail = EMPTY;
+      } catch {
+        throw inflateError(cause, limit, payload.length);
+      }
     }
     // zlib stops at the first BFINAL block and ignores what follows. RFC
     // 7692 §7.2.2 decompresses the payload as one DEFLATE stream, and
     // §7.2.3.4 lets a BFINAL block be followed only by the empty stored
     // block that the tail completes (its first octet 00 in the payload), or
     // by nothing; anything else is a second message hidden in this one.
-    const unused = input.length - consumed;
     if (unused !== 0) {
-      const extra = unused - TAIL.length - END.length; // payload bytes after the stream
-      if (extra < 0 || extra > 1 || (extra === 1 && payload[payload.length - 1] !== 0x00)) {
+      const extra = unused - tail.length - END.length; // payload bytes after the stream
+      if (
+        tail.length === 0 || extra < 0 || extra > 1 ||
+        (extra === 1 && payload[payload.length - 1] !== 0x00)
+      ) {
         throw new ExtensionError(
           "INFLATE_TRAILING_DATA",
           `invalid compressed data: ${
@@ -695,6 +693,44 @@ export class PerMessageDeflate implements Extension {
     const message = skip === 0 ? own(out, out.length) : own(out.subarray(skip), length);
     window?.push(message);
     return message;
+  }
+
+  /**
+   * Inflates the payload, then `tail`, then the END block (after the window
+   * as a stored block when replayed); returns the output and how many input
+   * bytes zlib left unread.
+   */
+  #inflate(
+    payload: Uint8Array,
+    tail: Uint8Array,
+    dictionary: Uint8Array | undefined,
+    replay: boolean,
+    maxOutputLength: number,
+  ): { out: Uint8Array; unused: number } {
+    const dictLength = dictionary?.length ?? 0;
+    const prefix = replay ? 5 + dictLength : 0;
+    const input = new Uint8Array(prefix + payload.length + tail.length + END.length);
+    if (replay && dictionary) {
+      // A non-final stored block holding the window (RFC 1951 §3.2.4): after
+      // it, the inflater's LZ77 window is the peer's.
+      input[0] = 0x00;
+      input[1] = dictLength & 0xff;
+      input[2] = dictLength >>> 8;
+      input[3] = ~dictLength & 0xff;
+      input[4] = (~dictLength >>> 8) & 0xff;
+      input.set(dictionary, 5);
+    }
+    input.set(payload, prefix);
+    input.set(tail, prefix + payload.length);
+    input.set(END, prefix + payload.length + tail.length);
+    // Z_FINISH (the default finishFlush): the input must end the stream.
+    const result = inflateRawSync(input, {
+      windowBits: Math.max(8, this.#recvBits),
+      maxOutputLength,
+      info: true,
+      ...(dictLength > 0 && !replay ? { dictionary } : {}),
+    }) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
+    return { out: result.buffer, unused: input.length - result.engine.bytesWritten };
   }
 
   /** Drops the windows. */

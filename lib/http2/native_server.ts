@@ -26,6 +26,7 @@ import { H2ErrorCode } from "../protocol/http2/frame.ts";
 import type { HeaderField } from "../protocol/http2/hpack.ts";
 import { Http2ServerConnection, type Http2ServerListener } from "../protocol/http2/connection.ts";
 import type { HttpHost } from "../server/http/http.ts";
+import { SERVER_DEFAULTS } from "../server/handler/options.ts";
 import type { AcceptedSocket } from "../server/http/socket_channel.ts";
 import { startChannel } from "../server/http/socket_upgrade.ts";
 import type { TransportAddress, TransportSink } from "../transport/transport.ts";
@@ -36,6 +37,21 @@ import {
 } from "./native_stream.ts";
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Request bodies one connection may hold at once for `fetch`, across its
+ * streams, as a multiple of `maxBodyBytes` (so 4 MiB with the default
+ * 1 MiB): without it, a client could make one connection hold
+ * SETTINGS_MAX_CONCURRENT_STREAMS (100) × `maxBodyBytes`. A stream whose
+ * body would pass it is reset with REFUSED_STREAM (RFC 9113 §8.7: not
+ * processed, safe to retry) before `fetch` ever sees it.
+ */
+export const CONNECTION_BODY_BUDGET_FACTOR = 4;
+
+/** Runs `fn` after this turn's microtasks: `setImmediate` where the runtime has it (Deno, Bun, Node). */
+const afterTurn: (fn: () => void) => void = typeof setImmediate === "function"
+  ? (fn) => void setImmediate(fn)
+  : (fn) => void setTimeout(fn, 0);
 
 /** What a stream of a connection is used for. */
 interface StreamUse {
@@ -52,6 +68,8 @@ interface StreamUse {
   gone: boolean;
   /** Called on each change (data, end, gone, drain) by whoever waits. */
   wake?: () => void;
+  /** The body was refused: what else comes is dropped. */
+  refused?: boolean;
 }
 
 /** One HTTP/2 connection: the protocol core over an accepted socket. */
@@ -61,9 +79,15 @@ class NativeConnection implements TransportSink, NativeStreamHost {
   readonly core: Http2ServerConnection;
   readonly streams = new Map<number, StreamUse>();
   #scheduled = false;
+  #turnEndScheduled = false;
   #blocked = false;
   #finished = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #settingsTimer: ReturnType<typeof setTimeout> | undefined;
+  #writeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Request body bytes buffered across this connection's streams. */
+  bodyBytes = 0;
+  readonly bodyBudget: number;
   readonly closed: Promise<void>;
 
   constructor(front: NativeHttp2Front, socket: AcceptedSocket, http: HttpHost) {
@@ -79,6 +103,18 @@ class NativeConnection implements TransportSink, NativeStreamHost {
       maxHeaderListSize: Math.max(http.maxHeadBytes, 4096),
     });
     this.closed = socket.transport.closed;
+    this.bodyBudget = Math.max(
+      http.maxBodyBytes,
+      CONNECTION_BODY_BUDGET_FACTOR * http.maxBodyBytes,
+    );
+    // RFC 9113 §6.5.3: a client that does not acknowledge our SETTINGS in
+    // time gets a connection error of type SETTINGS_TIMEOUT. The time is the
+    // handshake's (HTTP/1.1's from accept to a complete request head).
+    this.#settingsTimer = setTimeout(() => {
+      if (this.core.settingsAcknowledged) return;
+      this.core.fail(H2ErrorCode.SETTINGS_TIMEOUT, "SETTINGS not acknowledged in time");
+      this.#write();
+    }, http.handshakeTimeoutMs);
     this.#idle();
     this.#write();
     socket.transport.attach!(this);
@@ -92,6 +128,10 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   data(chunk: Uint8Array): void {
     this.core.receive(chunk);
+    if (this.#settingsTimer !== undefined && this.core.settingsAcknowledged) {
+      clearTimeout(this.#settingsTimer);
+      this.#settingsTimer = undefined;
+    }
     this.#write();
   }
 
@@ -103,6 +143,8 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   drain(): void {
     this.#blocked = false;
+    clearTimeout(this.#writeTimer);
+    this.#writeTimer = undefined;
     this.socket.transport.resume?.();
     for (const use of this.streams.values()) {
       use.transport?.drained();
@@ -157,9 +199,23 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     if (use.transport) {
       use.transport.push(data);
       if (endStream) use.transport.endRemote();
-    } else if (data.length > 0) {
+    } else if (data.length > 0 && !use.refused) {
+      // Over the connection's budget (and not over its own limit, which is a 413):
+      // this request is refused unprocessed.
+      if (
+        use.bodyBytes + data.length <= this.#front.http.maxBodyBytes &&
+        this.bodyBytes + data.length > this.bodyBudget
+      ) {
+        this.dropBody(use);
+        use.refused = true;
+        // After this frame is handled: the core is inside receive() now.
+        queueMicrotask(() => this.reset(streamId, H2ErrorCode.REFUSED_STREAM));
+        use.wake?.();
+        return;
+      }
       use.body.push(data);
       use.bodyBytes += data.length;
+      this.bodyBytes += data.length;
     }
     if (endStream) use.ended = true;
     use.wake?.();
@@ -170,10 +226,18 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     const use = this.streams.get(streamId);
     if (!use) return;
     this.streams.delete(streamId);
+    this.dropBody(use);
     use.gone = true;
     use.transport?.gone(code);
     use.wake?.();
     if (this.streams.size === 0) this.#idle();
+  }
+
+  /** Forgets a stream's buffered body (taken, refused or gone), for the connection's budget. */
+  dropBody(use: StreamUse): void {
+    this.bodyBytes -= use.bodyBytes;
+    use.body = [];
+    use.bodyBytes = 0;
   }
 
   /** A stream's queued DATA went out. */
@@ -193,6 +257,22 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     });
   }
 
+  /**
+   * Writes what the core owes once this turn's microtasks are done too: a
+   * response's HEADERS, DATA and END_STREAM, produced across the awaits of
+   * reading its body, leave in one write. Several small writes would meet
+   * the client's delayed ACK under Nagle's algorithm, which Deno's TLS
+   * connections cannot turn off: ~40 ms per request.
+   */
+  scheduleTurnEnd(): void {
+    if (this.#turnEndScheduled || this.#finished) return;
+    this.#turnEndScheduled = true;
+    afterTurn(() => {
+      this.#turnEndScheduled = false;
+      this.#write();
+    });
+  }
+
   #write(): void {
     if (this.#finished) return;
     const out = this.core.takeOutput();
@@ -205,6 +285,13 @@ class NativeConnection implements TransportSink, NativeStreamHost {
           // bytes wait in the kernel until ours drain.
           this.#blocked = true;
           transport.pause?.();
+          // A client that reads none of it for writeTimeoutMs is dropped.
+          const timeout = this.#front.writeTimeoutMs;
+          if (timeout > 0 && this.#writeTimer === undefined) {
+            this.#writeTimer = setTimeout(() => {
+              if (this.#blocked) this.destroy();
+            }, timeout);
+          }
         }
       } else {
         transport.write(out).catch(() => this.socket.destroy());
@@ -249,6 +336,8 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 
   #finish(): void {
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#settingsTimer);
+    clearTimeout(this.#writeTimer);
     this.#finished = true;
     for (const use of this.streams.values()) {
       use.gone = true;
@@ -270,6 +359,57 @@ export class NativeHttp2Front {
   constructor(http: HttpHost, secure: boolean) {
     this.http = http;
     this.#secure = secure;
+  }
+
+  /**
+   * How long a client may take none of our output (its socket unread, or a
+   * response's DATA held by a stream window it never opens) before the
+   * connection, or the stream, is dropped: `writeTimeoutMs` (30 s; 0 turns
+   * it off), as for WebSockets.
+   */
+  get writeTimeoutMs(): number {
+    return this.http.host?.options.writeTimeoutMs ?? SERVER_DEFAULTS.writeTimeoutMs;
+  }
+
+  /**
+   * Waits until `done()` (checked on each change of the stream), or until
+   * the stream's queued DATA made no progress for `writeTimeoutMs`: then the
+   * stream is reset (CANCEL) and false is returned.
+   */
+  #waitFor(
+    c: NativeConnection,
+    streamId: number,
+    use: StreamUse,
+    done: () => boolean,
+  ): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    const timeout = this.writeTimeoutMs;
+    return new Promise<boolean>((resolve) => {
+      let queued = c.core.queued(streamId);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        if (timeout > 0) {
+          timer = setTimeout(() => {
+            use.wake = undefined;
+            c.reset(streamId, H2ErrorCode.CANCEL);
+            resolve(false);
+          }, timeout);
+        }
+      };
+      arm();
+      use.wake = () => {
+        if (done()) {
+          clearTimeout(timer);
+          use.wake = undefined;
+          resolve(true);
+          return;
+        }
+        const now = c.core.queued(streamId);
+        if (now < queued) arm(); // the client took some: wait on
+        queued = now;
+      };
+    });
   }
 
   /** The number of open HTTP/2 connections. */
@@ -340,8 +480,7 @@ export class NativeHttp2Front {
       use.transport = transport;
       // Bytes that came with or right after the CONNECT.
       for (const chunk of use.body) transport.push(chunk);
-      use.body = [];
-      use.bodyBytes = 0;
+      c.dropBody(use);
       if (use.ended) transport.endRemote();
       startChannel(host, new StreamSocket(transport, this.#secure), decision, EMPTY);
       return;
@@ -388,12 +527,17 @@ export class NativeHttp2Front {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         use.wake = undefined;
+        c.dropBody(use);
+        use.refused = true;
         resolve("timeout");
       }, this.http.handshakeTimeoutMs);
       const check = () => {
+        if (use.refused && !use.gone) return; // over the connection's budget: being reset
         if (use.bodyBytes > max) {
           clearTimeout(timer);
           use.wake = undefined;
+          c.dropBody(use);
+          use.refused = true;
           return resolve(undefined);
         }
         if (use.gone) {
@@ -415,7 +559,7 @@ export class NativeHttp2Front {
           out.set(chunk, at);
           at += chunk.length;
         }
-        use.body = [];
+        c.dropBody(use);
         resolve(out);
       };
       use.wake = check;
@@ -446,8 +590,9 @@ export class NativeHttp2Front {
     for (const [name, value] of response.headers) {
       if (!HOP_BY_HOP.has(name)) fields.push([name, value]);
     }
+    // One write for the whole response when its body is at hand (see scheduleTurnEnd).
     c.core.respond(streamId, fields, bodiless);
-    c.schedule();
+    c.scheduleTurnEnd();
     if (bodiless) {
       await response.body?.cancel().catch(() => {});
     } else {
@@ -457,20 +602,22 @@ export class NativeHttp2Front {
           const { done, value } = await reader.read();
           if (done) break;
           if (use.gone) break;
-          c.send(streamId, [value], false);
+          c.core.send(streamId, [value], false);
+          c.scheduleTurnEnd();
           if (c.pending(streamId) > STREAM_WRITE_HIGH_WATER_BYTES) {
-            await new Promise<void>((resolve) => {
-              use.wake = () => {
-                if (use.gone || c.pending(streamId) <= STREAM_WRITE_HIGH_WATER_BYTES / 2) {
-                  use.wake = undefined;
-                  resolve();
-                }
-              };
-            });
+            const drained = await this.#waitFor(
+              c,
+              streamId,
+              use,
+              () => use.gone || c.pending(streamId) <= STREAM_WRITE_HIGH_WATER_BYTES / 2,
+            );
+            if (!drained) break;
           }
         }
-        if (!use.gone) c.send(streamId, [], true);
-        else await reader.cancel().catch(() => {});
+        if (!use.gone) {
+          c.core.send(streamId, [], true);
+          c.scheduleTurnEnd();
+        } else await reader.cancel().catch(() => {});
       } catch (error) {
         // A body that failed midway: the client sees the stream reset.
         this.http.host.reportError(error);
@@ -478,19 +625,16 @@ export class NativeHttp2Front {
         return;
       }
     }
-    if (use.ended || use.gone) return;
-    // The client is still sending: once the response is out, ask it to stop.
-    if (c.core.queued(streamId) > 0) {
-      await new Promise<void>((resolve) => {
-        use.wake = () => {
-          if (use.gone || c.core.queued(streamId) === 0) {
-            use.wake = undefined;
-            resolve();
-          }
-        };
-      });
-    }
-    if (!use.ended && !use.gone) c.reset(streamId, H2ErrorCode.NO_ERROR);
+    if (use.gone) return;
+    // The response's last DATA may wait for the client's windows: bounded.
+    const out = await this.#waitFor(
+      c,
+      streamId,
+      use,
+      () => use.gone || c.core.queued(streamId) === 0,
+    );
+    // The client is still sending: now that the response is out, ask it to stop.
+    if (out && !use.ended && !use.gone) c.reset(streamId, H2ErrorCode.NO_ERROR);
   }
 
   /**

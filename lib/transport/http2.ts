@@ -83,7 +83,7 @@ export class Http2StreamTransport implements Transport {
     stream.on("data", (buffer: Uint8Array) => this.#reads.push(buffer));
     stream.on("end", () => this.#reads.end());
     stream.on("error", (error: Error) => this.#reads.end(error));
-    stream.on("close", () => {
+    const closed = () => {
       // A reset by the peer, or the connection's end, without END_STREAM first.
       const code = stream.rstCode;
       this.#reads.end(
@@ -91,7 +91,14 @@ export class Http2StreamTransport implements Transport {
           ? new Error(`the HTTP/2 stream was reset (error code ${code})`)
           : undefined,
       );
-    });
+    };
+    stream.on("close", closed);
+    // What happened before this transport was made (a 200 that came with
+    // END_STREAM, a reset right after the response) fired its events
+    // already: read the stream's state instead (runtimes differ in how soon
+    // they fire them; Deno's came before the caller could attach).
+    if (stream.closed || stream.destroyed) closed();
+    else if (stream.readableEnded) this.#reads.end();
   }
 
   get bufferedAmount(): number {

@@ -11,6 +11,7 @@
 //             as JSON), then echoes every text message; a client frame
 //             without the mask bit gets a close 1002 (RFC 6455 §5.1)
 //   /refuse   answers 403 with a body
+//   /accept-and-end  answers 200 with END_STREAM: accepted, and at once over
 import * as http2 from "node:http2";
 import { readFileSync } from "node:fs";
 import { WebSocketServer } from "ws";
@@ -45,6 +46,10 @@ server.on("stream", (stream, headers) => {
   if (headers[":path"] === "/refuse") {
     stream.respond({ ":status": 403, "x-why": "refused" });
     stream.end("no entry");
+    return;
+  }
+  if (headers[":path"] === "/accept-and-end") {
+    stream.respond({ ":status": 200 }, { endStream: true });
     return;
   }
   const response = { ":status": 200 };

@@ -166,4 +166,80 @@ export const scenarios = {
       if (type === "open") ws.close();
     });
   },
+  // Issue 28. A relative URL resolves against the page's base URL (the
+  // in-process run sets globalThis.location to the page's).
+  "relative URL": (WebSocket, base) => {
+    const log = [];
+    const ws = new WebSocket("/echo?q=1");
+    log.push(`url=${ws.url.replace(/:\d+/, ":PORT")} same=${ws.url === `${base}/echo?q=1`}`);
+    return watch(ws, log, (type) => {
+      if (type === "open") ws.close(1000);
+    });
+  },
+
+  // Issue 28: the argument checks WebIDL makes, and subprotocols compared as written.
+  "WebIDL arguments": (WebSocket, base) => {
+    const log = [];
+    log.push(`no arguments: ${thrown(() => new WebSocket())}`);
+    log.push(
+      `case-differing protocols: ${
+        thrown(() => new WebSocket(`${base}/echo`, ["chat.v1", "Chat.v1"]).close())
+      }`,
+    );
+    const ws = new WebSocket(`${base}/echo`);
+    log.push(`send() while connecting: ${thrown(() => ws.send())}`);
+    log.push(`close(1000, symbol): ${thrown(() => ws.close(1000, Symbol("r")))}`);
+    return watch(ws, log, (type) => {
+      if (type !== "open") return;
+      log.push(`send() while open: ${thrown(() => ws.send())}`);
+      ws.close();
+    });
+  },
+
+  // Issue 28: the interface's shape (WebIDL §3.7) and the handler attributes' conversion.
+  "WebIDL shape": (WebSocket, base) => {
+    const log = [];
+    log.push(`length=${WebSocket.length}`);
+    const d = Object.getOwnPropertyDescriptor(WebSocket, "OPEN");
+    log.push(
+      `static OPEN: writable=${d.writable} enumerable=${d.enumerable} configurable=${d.configurable}`,
+    );
+    const p = Object.getOwnPropertyDescriptor(WebSocket.prototype, "CLOSED");
+    log.push(`prototype CLOSED: writable=${p.writable} configurable=${p.configurable}`);
+    const enumerable = [
+      "url",
+      "readyState",
+      "bufferedAmount",
+      "onopen",
+      "onerror",
+      "onclose",
+      "extensions",
+      "protocol",
+      "close",
+      "onmessage",
+      "binaryType",
+      "send",
+    ]
+      .filter((name) => Object.getOwnPropertyDescriptor(WebSocket.prototype, name)?.enumerable);
+    log.push(`enumerable members: ${enumerable.length}`);
+    const ws = new WebSocket(`${base}/echo`);
+    log.push(`tag=${Object.prototype.toString.call(ws)}`);
+    const handler = {};
+    ws.onopen = handler;
+    log.push(`onopen={} kept=${ws.onopen === handler}`);
+    ws.onopen = 1;
+    log.push(`onopen=1 -> ${ws.onopen}`);
+    ws.onopen = () => ws.close(4000, "x");
+    ws.addEventListener("close", (e) => {
+      const proto = Object.getPrototypeOf(e);
+      const code = Object.getOwnPropertyDescriptor(proto, "code");
+      log.push(
+        `close event: tag=${Object.prototype.toString.call(e)} own code=${
+          Object.hasOwn(e, "code")
+        }` +
+          ` getter=${typeof code?.get} setter=${typeof code?.set} enumerable=${code?.enumerable}`,
+      );
+    });
+    return watch(ws, log);
+  },
 };

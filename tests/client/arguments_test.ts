@@ -171,6 +171,26 @@ const CASES: Array<[string, () => unknown, unknown, Kind, string]> = [
   ],
 ];
 
+/**
+ * What `new WebSocketStream()` does with the cases where the standard speaks
+ * (WHATWG WebSockets, the constructor steps and "get a URL record"; WebIDL's
+ * conversions), by case; the others get sprig's typed errors.
+ */
+const WHATWG: Record<string, "TypeError" | "SyntaxError" | "accepted"> = {
+  "a number as URL": "SyntaxError", // "123" does not parse
+  "null as URL": "SyntaxError", // "null" does not parse
+  "an invalid URL": "SyntaxError",
+  "another scheme": "SyntaxError",
+  "a fragment": "SyntaxError",
+  "options null": "accepted",
+  "options a string": "TypeError",
+  "protocols a string": "TypeError",
+  "a protocol not a token": "SyntaxError",
+  "a protocol twice": "SyntaxError",
+  "a protocol not a string": "accepted",
+  "signal an object": "TypeError",
+};
+
 describe("connect(), new WebSocketStream(), withWebSocket(): malformed arguments", () => {
   for (const [what, url, options, kind, argument] of CASES) {
     it(`${what}: ${kind === "type" ? "InvalidArgumentError" : "ArgumentRangeError"} naming ${argument}, no socket opened`, async () => {
@@ -178,16 +198,41 @@ describe("connect(), new WebSocketStream(), withWebSocket(): malformed arguments
       const u = url() as string;
       const o = options as ConnectOptions;
       await assert.rejects(connect(u, o), (e) => isArgumentError(e, kind, argument, "connect()"));
-      // The WHATWG constructor throws at once.
-      assert.throws(
-        () => new WebSocketStream(u, o),
-        (e) => isArgumentError(e, kind, argument, "new WebSocketStream()"),
-      );
+      // The WHATWG constructor throws at once: the standard's own errors
+      // where the standard speaks (WebIDL's TypeError, a SyntaxError
+      // DOMException), sprig's typed errors for sprig's options.
+      const whatwg = WHATWG[what];
+      if (whatwg === "accepted") {
+        // What WebIDL converts and the standard accepts (null options are
+        // an empty dictionary; 1 becomes the subprotocol "1") connects: to
+        // this server's 401, so opened rejects.
+        const wss = new WebSocketStream(u, o);
+        await assert.rejects(
+          wss.opened,
+          (e) => e instanceof DOMException && e.name === "WebSocketError",
+        );
+        await assert.rejects(wss.closed);
+      } else if (whatwg) {
+        assert.throws(
+          () => new WebSocketStream(u, o),
+          (e) =>
+            whatwg === "TypeError"
+              ? (e as Error).constructor === TypeError
+              : e instanceof DOMException && e.name === whatwg,
+          `${what}: ${whatwg}`,
+        );
+      } else {
+        assert.throws(
+          () => new WebSocketStream(u, o),
+          (e) => isArgumentError(e, kind, argument, "new WebSocketStream()"),
+        );
+      }
       await assert.rejects(
         withWebSocket(u, o, () => {}),
         (e) => isArgumentError(e, kind, argument, "withWebSocket()"),
       );
-      assert.equal(connections, opened, "no connection was attempted");
+      const expected = opened + (WHATWG[what] === "accepted" ? 1 : 0);
+      assert.equal(connections, expected, "no connection was attempted by connect()");
     });
   }
 

@@ -15,6 +15,7 @@ import {
   type Connector,
   NotOpenError,
   type Session,
+  WebSocketError,
   WebSocketStream,
   withWebSocket,
 } from "../../mod.ts";
@@ -56,15 +57,18 @@ describe("WebSocketStream", () => {
     assert.deepEqual(await wss.closed, { closeCode: 4000, reason: "bye" });
   });
 
-  it("closed rejects when the connection drops", async () => {
+  it("closed rejects when the connection drops (a WebSocketError; its cause sprig's error)", async () => {
     const wss = new WebSocketStream(url("/drop"));
     await wss.opened;
-    await assert.rejects(wss.closed, ConnectionClosedError);
+    await assert.rejects(
+      wss.closed,
+      (e) => e instanceof WebSocketError && e.cause instanceof ConnectionClosedError,
+    );
   });
 
-  it("opened rejects when the signal aborts", async () => {
+  it("opened rejects with the signal's reason when the signal aborts", async () => {
     const wss = new WebSocketStream(url("/echo"), { signal: AbortSignal.abort() });
-    await assert.rejects(wss.opened, AbortError);
+    await assert.rejects(wss.opened, (e) => e instanceof DOMException && e.name === "AbortError");
   });
 });
 

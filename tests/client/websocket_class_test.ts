@@ -346,3 +346,176 @@ describe("WebSocket class: bufferedAmount", () => {
     await closed;
   });
 });
+
+// Issue 28: what web-platform-tests check of the standard's text and of the
+// WebIDL shape (WHATWG WebSockets "The WebSocket interface"; WebIDL §3.7).
+describe("WebSocket class: the standard's text and WebIDL", () => {
+  /** Runs `body` with `globalThis.location` set as a document's would be, then restores it. */
+  async function withLocation(href: string, body: () => Promise<void>): Promise<void> {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, "location");
+    Object.defineProperty(globalThis, "location", {
+      value: { href },
+      configurable: true,
+      writable: true,
+    });
+    try {
+      await body();
+    } finally {
+      if (saved) Object.defineProperty(globalThis, "location", saved);
+      else delete (globalThis as { location?: unknown }).location;
+    }
+  }
+
+  it("resolves a relative URL against the global base URL, when there is one", async () => {
+    await withLocation(`http://127.0.0.1:${server.port}/dir/page.html`, async () => {
+      const ws = new WebSocket("echo?q=1");
+      assert.equal(ws.url, `ws://127.0.0.1:${server.port}/dir/echo?q=1`);
+      assert.equal(new WebSocket("/x").url, `ws://127.0.0.1:${server.port}/x`);
+      const { log, closed } = record(ws);
+      ws.onopen = () => ws.close(1000);
+      await closed;
+      assert.deepEqual(log, ["open:1", "close:1000::true:3"]);
+    });
+    // Without a base URL, a relative URL does not parse.
+    assert.throws(
+      () => new WebSocket("echo"),
+      (e) => e instanceof DOMException && e.name === "SyntaxError",
+    );
+  });
+
+  it("compares repeated subprotocols as written: only an exact repeat is refused", async () => {
+    assert.throws(
+      () => new WebSocket(`${url}/`, ["chat.v1", "chat.v1"]),
+      (e) => e instanceof DOMException && e.name === "SyntaxError",
+    );
+    const ws = new WebSocket(`${url}/`, ["chat.v1", "Chat.v1"]);
+    const { closed } = record(ws);
+    await new Promise((resolve) => ws.addEventListener("open", resolve));
+    assert.equal(ws.protocol, "chat.v1");
+    ws.close();
+    await closed;
+  });
+
+  it("a missing argument is a TypeError: new WebSocket(), send()", async () => {
+    const Ctor = WebSocket as unknown as new () => WebSocket;
+    assert.throws(() => new Ctor(), TypeError);
+    const ws = new WebSocket(`${url}/`);
+    const send = ws.send as () => void;
+    // Before the state check: a TypeError even while CONNECTING.
+    assert.throws(() => send.call(ws), TypeError);
+    const { closed } = record(ws);
+    await new Promise((resolve) => ws.addEventListener("open", resolve));
+    assert.throws(() => send.call(ws), TypeError);
+    assert.equal(ws.bufferedAmount, 0);
+    // Operations and attributes refuse another object as `this`.
+    assert.throws(() => send.call({}), TypeError);
+    ws.close();
+    await closed;
+  });
+
+  it("the constants are read-only and permanent, on the class and the prototype", () => {
+    for (const [name, value] of [["CONNECTING", 0], ["OPEN", 1], ["CLOSING", 2], ["CLOSED", 3]]) {
+      for (const holder of [WebSocket, WebSocket.prototype]) {
+        assert.deepEqual(Object.getOwnPropertyDescriptor(holder, name as string), {
+          value,
+          writable: false,
+          enumerable: true,
+          configurable: false,
+        });
+      }
+      // Module code is strict: the failed writes throw.
+      assert.throws(() => ((WebSocket as unknown as Record<string, number>)[name as string] = 9));
+      assert.throws(() => delete (WebSocket as unknown as Record<string, number>)[name as string]);
+      assert.equal((WebSocket as unknown as Record<string, number>)[name as string], value);
+    }
+  });
+
+  it("on… attributes keep any object (never calling a non-callable one); other values are null", async () => {
+    const ws = new WebSocket(`${url}/`);
+    const { log, closed } = record(ws);
+    const notCallable = { handleEvent: () => log.push("handleEvent called") };
+    ws.onopen = notCallable as unknown as () => void;
+    assert.equal(ws.onopen, notCallable);
+    for (const value of [1, "x", true, undefined, Symbol("s")]) {
+      ws.onmessage = () => {};
+      ws.onmessage = value as unknown as null;
+      assert.equal(ws.onmessage, null, String(value));
+    }
+    await new Promise((resolve) => ws.addEventListener("open", resolve));
+    ws.close();
+    await closed;
+    assert.deepEqual(log, ["open:1", "close:1005::true:3"]);
+    // A handler returning false cancels a cancelable event (HTML's event handler processing).
+    const other = new WebSocket(`${url}/`);
+    other.onerror = () => false;
+    assert.equal(other.dispatchEvent(new Event("error", { cancelable: true })), false);
+    other.onerror = () => undefined;
+    assert.equal(other.dispatchEvent(new Event("error", { cancelable: true })), true);
+    const done = record(other).closed;
+    other.close();
+    await done;
+  });
+
+  it("CloseEvent: code, reason and wasClean are read-only getters on the prototype", () => {
+    const event = new CloseEvent("close", {
+      code: 65536 + 4000,
+      reason: "r",
+      wasClean: 1 as never,
+    });
+    assert.equal(event.code, 4000); // WebIDL unsigned short: modulo 2^16
+    assert.equal(event.reason, "r");
+    assert.equal(event.wasClean, true);
+    for (const name of ["code", "reason", "wasClean"]) {
+      assert.equal(Object.hasOwn(event, name), false, name);
+      const d = Object.getOwnPropertyDescriptor(CloseEvent.prototype, name)!;
+      assert.equal(typeof d.get, "function", name);
+      assert.equal(d.set, undefined, name);
+      assert.equal(d.enumerable, true, name);
+      assert.throws(() => ((event as unknown as Record<string, unknown>)[name] = 1), TypeError);
+    }
+    const empty = new CloseEvent("close");
+    assert.deepEqual([empty.code, empty.reason, empty.wasClean], [0, "", false]);
+    assert.equal(CloseEvent.length, 1);
+    const Ctor = CloseEvent as unknown as new () => CloseEvent;
+    assert.throws(() => new Ctor(), TypeError);
+  });
+
+  it("has WebIDL's shape: enumerable members, WebSocket.length 1, Symbol.toStringTag", () => {
+    assert.equal(WebSocket.length, 1);
+    const members = [
+      "url",
+      "readyState",
+      "bufferedAmount",
+      "onopen",
+      "onerror",
+      "onclose",
+      "extensions",
+      "protocol",
+      "close",
+      "onmessage",
+      "binaryType",
+      "send",
+    ];
+    for (const name of members) {
+      const d = Object.getOwnPropertyDescriptor(WebSocket.prototype, name);
+      assert.ok(d, name);
+      assert.equal(d.enumerable, true, name);
+      assert.equal(d.configurable, true, name);
+    }
+    // EventTarget's methods are inherited, not copied onto the prototype.
+    assert.equal(Object.hasOwn(WebSocket.prototype, "addEventListener"), false);
+    assert.equal(
+      Object.getOwnPropertyDescriptor(WebSocket.prototype, "constructor")!.enumerable,
+      false,
+    );
+    const ws = new WebSocket(`${url}/`);
+    ws.close();
+    assert.equal(Object.prototype.toString.call(ws), "[object WebSocket]");
+    assert.equal(Object.prototype.toString.call(new CloseEvent("close")), "[object CloseEvent]");
+    assert.equal(
+      Object.prototype.toString.call(new WebSocketErrorEvent("error", new Error("x"))),
+      "[object WebSocketErrorEvent]",
+    );
+    assert.equal(Object.prototype.toString.call(WebSocket.prototype), "[object WebSocket]");
+  });
+});

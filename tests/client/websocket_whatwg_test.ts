@@ -7,24 +7,39 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { serve, type Server, WebSocket } from "../../mod.ts";
+import { serve, type Server, WebSocket, WebSocketError, WebSocketStream } from "../../mod.ts";
 import { scenarios } from "../_peers/whatwg_scenarios.js";
+import { scenarios as streamScenarios } from "../_peers/whatwg_stream_scenarios.js";
 import { runJson } from "../_helpers/peer.ts";
 
 const scenarioSource = readFileSync(
   new URL("../_peers/whatwg_scenarios.js", import.meta.url),
   "utf8",
 );
+const streamScenarioSource = readFileSync(
+  new URL("../_peers/whatwg_stream_scenarios.js", import.meta.url),
+  "utf8",
+);
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>WHATWG scenarios</title>
 <script type="module">
 import { scenarios } from "/whatwg_scenarios.js";
+import { scenarios as streamScenarios } from "/whatwg_stream_scenarios.js";
 const base = "ws://" + location.host;
 const results = {};
-for (const [name, run] of Object.entries(scenarios)) {
+const all = [
+  ...Object.entries(scenarios).map(([name, run]) => [name, () => run(WebSocket, base)]),
+  ...Object.entries(streamScenarios).map(([name, run]) => [
+    name,
+    () => typeof WebSocketStream === "undefined"
+      ? Promise.resolve(["no WebSocketStream in this browser"])
+      : run(WebSocketStream, WebSocketError, base),
+  ]),
+];
+for (const [name, run] of all) {
   try {
     results[name] = await Promise.race([
-      run(WebSocket, base),
+      run(),
       new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), 10000)),
     ]);
   } catch (e) {
@@ -51,6 +66,11 @@ before(async () => {
       const path = new URL(request.url).pathname;
       if (path === "/whatwg_scenarios.js") {
         return new Response(scenarioSource, { headers: { "content-type": "text/javascript" } });
+      }
+      if (path === "/whatwg_stream_scenarios.js") {
+        return new Response(streamScenarioSource, {
+          headers: { "content-type": "text/javascript" },
+        });
       }
       if (path === "/") return new Response(PAGE, { headers: { "content-type": "text/html" } });
       return new Response("not found", { status: 404 });
@@ -88,7 +108,28 @@ describe("sprig's WebSocket class behaves as Chromium's", () => {
 
   for (const [name, run] of Object.entries(scenarios)) {
     it(name, async () => {
-      const ours = await run(WebSocket, `ws://127.0.0.1:${server.port}`);
+      // The page's base URL, as the browser has it (for relative URLs).
+      const saved = Object.getOwnPropertyDescriptor(globalThis, "location");
+      Object.defineProperty(globalThis, "location", {
+        value: { href: `http://127.0.0.1:${server.port}/` },
+        configurable: true,
+        writable: true,
+      });
+      let ours: string[];
+      try {
+        ours = await run(WebSocket, `ws://127.0.0.1:${server.port}`);
+      } finally {
+        if (saved) Object.defineProperty(globalThis, "location", saved);
+        else delete (globalThis as { location?: unknown }).location;
+      }
+      assert.deepEqual(ours, browser[name], `Chromium: ${JSON.stringify(browser[name])}`);
+    });
+  }
+
+  // Issue 28: WebSocketStream and WebSocketError, against Chromium's own.
+  for (const [name, run] of Object.entries(streamScenarios)) {
+    it(name, async () => {
+      const ours = await run(WebSocketStream, WebSocketError, `ws://127.0.0.1:${server.port}`);
       assert.deepEqual(ours, browser[name], `Chromium: ${JSON.stringify(browser[name])}`);
     });
   }

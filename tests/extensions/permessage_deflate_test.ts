@@ -707,6 +707,40 @@ describe("a message is decoded whole or not at all (RFC 7692 §7.2.2)", () => {
     refuses(client, concat(first, second.subarray(0, second.length - 4)), "INFLATE_TRAILING_DATA");
   });
 
+  // Issue 28: a regression. RFC 7692 §7.2.1 has the sender remove the sync
+  // flush's 00 00 ff ff; some leave it, and ws and Bun deliver the message.
+  bothInflatePaths("a payload that kept the sync flush tail decodes, both roles", () => {
+    for (const p of [{}, { serverNoContextTakeover: true, clientNoContextTakeover: true }]) {
+      const { server, client } = pair(p);
+      const kept = bytes("f2 48 cd c9 c9 07 00 00 00 ff ff"); // "Hello"
+      assert.equal(dec.decode(client.decode(kept, RSV1, 100)), "Hello");
+      assert.equal(dec.decode(server.decode(kept, RSV1, 100)), "Hello");
+      // Messages in a row with the tail left on, through the context takeover window.
+      for (let i = 0; i < 3; i++) {
+        const text = randomText(prng(80 + i), 2000);
+        const down = server.encode(text, Opcode.Text);
+        assert.deepEqual(client.decode(concat(down.payload, TAIL), down.rsv, 1 << 20), text);
+        const up = client.encode(text, Opcode.Text);
+        assert.deepEqual(server.decode(concat(up.payload, TAIL), up.rsv, 1 << 20), text);
+        // And without it, as usual, after them.
+        const again = server.encode(text, Opcode.Text);
+        assert.deepEqual(client.decode(again.payload, again.rsv, 1 << 20), text);
+      }
+    }
+  });
+
+  bothInflatePaths("after a final block even a whole empty stored block is trailing data", () => {
+    const { server, client } = pair();
+    const hello = "f3 48 cd c9 c9 07 00"; // "Hello", BFINAL set
+    for (const ext of [client, server]) {
+      refuses(ext, bytes(`${hello} 00 00 ff ff`), "INFLATE_TRAILING_DATA");
+      refuses(ext, bytes(`${hello} 00 00 00 ff ff`), "INFLATE_TRAILING_DATA");
+      refuses(ext, concat(HEL_THEN_LO, TAIL), "INFLATE_TRAILING_DATA");
+    }
+    // Corrupt data ending in the tail is still corrupt.
+    refuses(client, bytes("ff ff ff 00 00 ff ff"), /^INFLATE_(?:FAILED|TRUNCATED)$/);
+  });
+
   bothInflatePaths("a payload cut inside a block is refused, at every cut, both roles", () => {
     const text = randomText(prng(60), 3000);
     for (const level of [1, 6, 9]) {

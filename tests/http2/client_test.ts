@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import { connect, ConnectionError, HandshakeError, Http2Error, serve } from "../../mod.ts";
 import { type Peer, startPeer, startWsPeer } from "../_helpers/peer.ts";
+import { fromHttp2Stream } from "../../lib/transport/http2.ts";
 
 const ca = readFileSync(new URL("../_fixtures/ca.pem", import.meta.url), "utf8");
 const bun = new URL("../../node_modules/.bin/bun", import.meta.url).pathname;
@@ -156,6 +157,56 @@ describe("sprig client ↔ a plain node:http2 server", () => {
     await ws.send("masked?");
     assert.equal(await ws.receive({ timeoutMs: 5000 }), "masked?");
     assert.equal((await ws.close()).wasClean, true);
+  });
+
+  it("a 200 with END_STREAM to the extended CONNECT ends the session at once (1006)", async () => {
+    // Issue 28: on Deno the stream had ended before the transport attached,
+    // and the session waited for keepalive (or forever without it).
+    const ws = await connect(`ws://127.0.0.1:${h2c.port}/accept-and-end`, {
+      http2: true,
+      keepalive: { intervalMs: 0 },
+    });
+    let timer: ReturnType<typeof setTimeout> | number | undefined;
+    const info = await Promise.race([
+      ws.closed,
+      new Promise<undefined>((resolve) => (timer = setTimeout(resolve, 5000))),
+    ]);
+    clearTimeout(timer);
+    assert.ok(info, "the session did not end");
+    assert.equal(info.code, 1006);
+    assert.equal(info.wasClean, false);
+  });
+
+  it("a stream transport made after the stream ended sees the end (state read when attaching)", async () => {
+    const session = http2.connect(`http://127.0.0.1:${h2c.port}`);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "CONNECT",
+        ":protocol": "websocket",
+        ":scheme": "http",
+        ":path": "/accept-and-end",
+        ":authority": `127.0.0.1:${h2c.port}`,
+        "sec-websocket-version": "13",
+      });
+      stream.on("error", () => {});
+      // The whole response, END_STREAM included, is consumed before the transport exists.
+      await new Promise<void>((resolve) => {
+        stream.once("end", () => resolve());
+        stream.resume();
+      });
+      const transport = fromHttp2Stream(stream);
+      let timer: ReturnType<typeof setTimeout> | number | undefined;
+      const read = await Promise.race([
+        transport.read(),
+        new Promise<"hung">((resolve) => (timer = setTimeout(() => resolve("hung"), 5000))),
+      ]);
+      clearTimeout(timer);
+      assert.equal(read, null);
+      transport.close();
+    } finally {
+      session.destroy();
+    }
   });
 
   it("a refusal is a HandshakeError with status, headers and body", async () => {

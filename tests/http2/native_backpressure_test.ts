@@ -64,4 +64,45 @@ describe("sprig's HTTP/2 server: a client that never reads", () => {
     assert.ok(written > 0);
     front.destroy();
   });
+
+  it("drops the connection after writeTimeoutMs of writes that never drain (issue 28)", async () => {
+    let sink: TransportSink | undefined;
+    let destroyed = false;
+    const transport = {
+      closed: new Promise<void>(() => {}),
+      remoteAddress: undefined,
+      bufferedAmount: 0,
+      read: () => Promise.resolve(null),
+      write: () => Promise.resolve(),
+      writeNow: () => false, // the client reads nothing, ever
+      attach: (s: TransportSink) => (sink = s),
+      pause: () => {},
+      resume: () => {},
+      close: () => {},
+      destroy: () => {},
+    } as unknown as Transport;
+    const socket: AcceptedSocket = {
+      transport,
+      close: () => {},
+      destroy: () => void (destroyed = true),
+      secure: false,
+    };
+    const http = {
+      maxHeadBytes: 16384,
+      handshakeTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 60_000,
+      host: { options: { writeTimeoutMs: 50 } },
+    } as unknown as HttpHost;
+    const front = new NativeHttp2Front(http, false);
+    front.accept(socket);
+    assert.ok(sink);
+    sink.data(Uint8Array.from([...CLIENT_PREFACE, ...encodeSettings([])]));
+    sink.data(encodeFrame(FrameType.PING, 0, 0, new Uint8Array(8)));
+    assert.equal(destroyed, false);
+    const deadline = Date.now() + 5000;
+    while (!destroyed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(destroyed, true, "the connection was not dropped");
+    assert.equal(front.size, 0);
+    front.destroy();
+  });
 });

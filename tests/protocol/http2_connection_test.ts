@@ -360,6 +360,12 @@ describe("HTTP/2 server connection: limits and errors", () => {
       WS.filter(([n]) => n !== ":path"),
       H2ErrorCode.PROTOCOL_ERROR,
     ],
+    // Issue 28: RFC 9113 §8.3.1, an empty :path is malformed for CONNECT with :protocol too.
+    [
+      "an extended CONNECT with an empty :path",
+      WS.map(([n, v]): HeaderField => [n, n === ":path" ? "" : v]),
+      H2ErrorCode.PROTOCOL_ERROR,
+    ],
   ];
   for (const [name, fields, code] of streamCases) {
     it(`${name}: RST_STREAM ${code}; the connection goes on`, () => {
@@ -373,6 +379,30 @@ describe("HTTP/2 server connection: limits and errors", () => {
       assert.equal(events[0]?.id, 3);
     });
   }
+
+  it("a PRIORITY frame making a stream depend on itself: RST_STREAM PROTOCOL_ERROR (§5.3.1)", () => {
+    const { h2, frames, events } = setup();
+    const priority = (id: number, dep: number) => {
+      const p = new Uint8Array(5);
+      new DataView(p.buffer).setUint32(0, dep);
+      return encodeFrame(FrameType.PRIORITY, 0, id, p);
+    };
+    h2.receive(concat([start(), headers(1, WS), priority(1, 1), priority(3, 3), priority(5, 1)]));
+    const out = frames();
+    assert.equal(rstCode(out, 1), H2ErrorCode.PROTOCOL_ERROR);
+    assert.equal(rstCode(out, 3), H2ErrorCode.PROTOCOL_ERROR);
+    assert.equal(rstCode(out, 5), undefined);
+    assert.equal(goawayCode(out), undefined);
+    assert.deepEqual(events.map((e) => `${e.kind} ${e.id}`), ["request 1", "closed 1"]);
+  });
+
+  it("knows when the client acknowledged its SETTINGS (§6.5.3), for the I/O layer's timeout", () => {
+    const { h2 } = setup();
+    h2.receive(start());
+    assert.equal(h2.settingsAcknowledged, false);
+    h2.receive(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0, new Uint8Array(0)));
+    assert.equal(h2.settingsAcknowledged, true);
+  });
 
   it("an extended CONNECT is malformed when the setting was not sent", () => {
     const { h2, frames } = setup({ enableConnectProtocol: false });

@@ -210,6 +210,8 @@ export class Http2ServerConnection {
   #failed = false;
   #peerGoaway = false;
   #error: { code: number; message: string } | undefined;
+  /** Our SETTINGS frames the client has not acknowledged yet (RFC 9113 §6.5.3). */
+  #settingsUnacked = 1;
 
   /** A connection whose own SETTINGS (and connection window) are already queued for output. */
   constructor(listener: Http2ServerListener, options: Http2ServerOptions = {}) {
@@ -251,6 +253,15 @@ export class Http2ServerConnection {
   /** The connection error that ended it, if one did. */
   get error(): { code: number; message: string } | undefined {
     return this.#error;
+  }
+
+  /**
+   * True once the client acknowledged our SETTINGS (RFC 9113 §6.5.3). The
+   * I/O layer bounds the wait: past its timeout it calls
+   * {@link fail} with `SETTINGS_TIMEOUT`.
+   */
+  get settingsAcknowledged(): boolean {
+    return this.#settingsUnacked === 0;
   }
 
   /** Streams open now. */
@@ -682,12 +693,20 @@ export class Http2ServerConnection {
     if (f.streamId === 0) {
       throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
     }
-    if (f.payload.length !== 5) {
-      // RFC 9113 §6.3: a stream error of type FRAME_SIZE_ERROR.
-      const s = this.#streams.get(f.streamId);
-      if (s) this.#streamError(s, H2ErrorCode.FRAME_SIZE_ERROR);
-      else this.#output.push(encodeRstStream(f.streamId, H2ErrorCode.FRAME_SIZE_ERROR));
+    const p = f.payload;
+    let code: number | undefined;
+    // RFC 9113 §6.3: a PRIORITY of another length is a stream error of type FRAME_SIZE_ERROR.
+    if (p.length !== 5) code = H2ErrorCode.FRAME_SIZE_ERROR;
+    else {
+      // RFC 9113 §5.3.1: a stream cannot depend on itself; that is a stream
+      // error of type PROTOCOL_ERROR (as in HEADERS, above).
+      const dep = ((p[0] & 0x7f) * 0x1000000) + (p[1] << 16) + (p[2] << 8) + p[3];
+      if (dep === f.streamId) code = H2ErrorCode.PROTOCOL_ERROR;
     }
+    if (code === undefined) return;
+    const s = this.#streams.get(f.streamId);
+    if (s) this.#streamError(s, code);
+    else this.#output.push(encodeRstStream(f.streamId, code));
   }
 
   #rstStream(f: RawFrame): void {
@@ -716,6 +735,7 @@ export class Http2ServerConnection {
       if (f.payload.length !== 0) {
         throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
       }
+      if (this.#settingsUnacked > 0) this.#settingsUnacked--;
       return;
     }
     if (f.payload.length % 6 !== 0) {
@@ -1002,6 +1022,9 @@ export function checkRequest(
     if (!seen.has(":scheme") || !seen.has(":path") || !seen.has(":authority")) {
       return "extended CONNECT without :scheme, :path or :authority";
     }
+    // RFC 9113 §8.3.1: :path is never empty for http or https URIs (and
+    // RFC 8441 §4 makes the extended CONNECT carry one like any request).
+    if (fields.find(([n]) => n === ":path")?.[1] === "") return "empty :path";
     return undefined;
   }
   if (method === "CONNECT") {

@@ -68,10 +68,20 @@ export const CLIENT_PREFACE: Uint8Array = new TextEncoder().encode(
 );
 
 /**
+ * The preface's first bytes, `PRI `: the method RFC 9113 §11.1 (RFC 7540
+ * §11.6) reserves for the preface alone, which no HTTP/1.1 client sends.
+ */
+const PREFACE_METHOD_BYTES = 4;
+
+/**
  * Whether the first bytes of a cleartext connection are HTTP/2's preface
- * (h2c by prior knowledge, RFC 9113 §3.3): true once all of it is there,
- * false as soon as a byte differs (an HTTP/1.1 request differs within its
- * first bytes), undefined while what came so far is a prefix of it.
+ * (h2c by prior knowledge, RFC 9113 §3.3): true once all of it is there, or
+ * once bytes that begin with its `PRI ` method differ from it later (an
+ * HTTP/2 client with a broken preface: the HTTP/2 endpoint answers it with
+ * a connection error, GOAWAY PROTOCOL_ERROR, RFC 9113 §3.4, where HTTP/1.1
+ * would answer 400); false as soon as a byte differs within `PRI ` (an
+ * HTTP/1.1 request differs within its first bytes); undefined while what
+ * came so far is a prefix of it.
  *
  * @example
  * ```ts
@@ -80,11 +90,14 @@ export const CLIENT_PREFACE: Uint8Array = new TextEncoder().encode(
  * assert.equal(matchPreface(CLIENT_PREFACE.subarray(0, 3)), undefined);
  * assert.equal(matchPreface(CLIENT_PREFACE), true);
  * assert.equal(matchPreface(new TextEncoder().encode("GET / HTTP/1.1")), false);
+ * assert.equal(matchPreface(new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nXX")), true);
  * ```
  */
 export function matchPreface(bytes: Uint8Array): boolean | undefined {
   const n = Math.min(bytes.length, CLIENT_PREFACE.length);
-  for (let i = 0; i < n; i++) if (bytes[i] !== CLIENT_PREFACE[i]) return false;
+  for (let i = 0; i < n; i++) {
+    if (bytes[i] !== CLIENT_PREFACE[i]) return i >= PREFACE_METHOD_BYTES;
+  }
   return n === CLIENT_PREFACE.length ? true : undefined;
 }
 

@@ -164,6 +164,9 @@ export interface WebSocketHostOptions<D = unknown> {
    * milliseconds, is dropped, and `terminate` gets a `timeout` reason with
    * a `TimeoutError` of code `WRITE_TIMEOUT`. Default 30,000; 0 turns it
    * off. (Where the host hides its socket — `Deno.serve` — it cannot apply.)
+   * On sprig's own HTTP/2 endpoint it also bounds a whole connection whose
+   * socket the client does not read (dropped), and a plain response whose
+   * DATA waits on a stream window the client never opens (RST_STREAM CANCEL).
    */
   writeTimeoutMs?: number;
   /** Messages kept for a busy handler before the socket stops being read. Default 16; range ≥ 1. */
@@ -276,7 +279,12 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * Deno, on sprig's own HTTP/2 endpoint over the `"deno"` listener (Deno's
    * `node:http2` server can abort the process when a client goes away; see
    * the README). The listener is implied: another `listener` is an
-   * argument error.
+   * argument error. On sprig's own endpoint, a connection holds at most
+   * 4 × `maxBodyBytes` of request bodies at once (the stream that would
+   * pass it is reset with REFUSED_STREAM), and a client that does not
+   * acknowledge the server's SETTINGS within `handshakeTimeoutMs` gets
+   * GOAWAY SETTINGS_TIMEOUT (RFC 9113 §6.5.3); `writeTimeoutMs` bounds a
+   * client that takes none of the output.
    */
   http2?: boolean;
   /**
