@@ -35,7 +35,13 @@ import { checkClose, type CloseInfo, type SendData, type Session } from "../sess
 import type { MessageData } from "../session/types.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
-import { connect, type ConnectOptions, prepareConnect } from "./connect.ts";
+import {
+  connect,
+  CONNECT_OPTION_NAMES,
+  type ConnectOptions,
+  FOREIGN_CONNECT_OPTIONS,
+  prepareConnect,
+} from "./connect.ts";
 
 /** What the per-attempt functions (`url`, `headers`) are told. */
 export interface AttemptInfo {
@@ -148,7 +154,7 @@ export interface ReconnectingEnd {
 
 /** Options of {@link reconnecting}. */
 export interface ReconnectingOptions
-  extends Omit<ConnectOptions, "headers" | "transport" | "signal" | "id"> {
+  extends Omit<ConnectOptions, "headers" | "transport" | "signal" | "id" | "telemetryContext"> {
   /**
    * Request headers, or a function called before every attempt that returns
    * them (a fresh token each time). Default none. A function that throws
@@ -891,9 +897,54 @@ function sizeOf(data: SendData): number {
 
 const CHECK = new ArgumentCheck("reconnecting()");
 
+/** The options of {@link ReconnectingOptions} that `connect()` does not take; the type makes the list complete. */
+const OWN_OPTIONS: { [K in Exclude<keyof ReconnectingOptions, keyof ConnectOptions>]: true } = {
+  backoff: true,
+  stopOnCloseCodes: true,
+  sendQueue: true,
+  connected: true,
+  message: true,
+  disconnected: true,
+  onError: true,
+  random: true,
+  sleep: true,
+};
+
+const BACKOFF_OPTIONS: { [K in keyof Required<BackoffOptions>]: true } = {
+  initialDelayMs: true,
+  maxDelayMs: true,
+  multiplier: true,
+  maxAttempts: true,
+};
+
+const RECONNECTING_OPTION_NAMES = [
+  ...CONNECT_OPTION_NAMES.filter((name) => name !== "id" && name !== "telemetryContext"),
+  ...Object.keys(OWN_OPTIONS),
+];
+
+/** Options of other reconnecting clients (reconnecting-websocket, partysocket, socket.io). */
+const FOREIGN_RECONNECTING_OPTIONS: Readonly<Record<string, string>> = {
+  ...FOREIGN_CONNECT_OPTIONS,
+  id: "a reconnecting client is r<n> and its connections r<n>.<k> (see client.id)",
+  maxRetries: "use options.backoff.maxAttempts",
+  retries: "use options.backoff.maxAttempts",
+  reconnectionAttempts: "use options.backoff.maxAttempts",
+  minReconnectionDelay: "use options.backoff.initialDelayMs",
+  reconnectInterval: "use options.backoff.initialDelayMs",
+  reconnectionDelay: "use options.backoff.initialDelayMs",
+  maxReconnectionDelay: "use options.backoff.maxDelayMs",
+  reconnectionDelayMax: "use options.backoff.maxDelayMs",
+  reconnectionDelayGrowFactor: "use options.backoff.multiplier",
+  connectionTimeout: "use options.connectTimeoutMs (TCP and TLS) and options.handshakeTimeoutMs",
+  maxEnqueuedMessages: "use options.sendQueue: { maxMessages }",
+  debug: "use options.trace: console.error",
+  WebSocket: "use options.transport to open each connection's socket yourself",
+};
+
 /** Checks the arguments at the call, so that a typo fails there and not at the first attempt. */
 function checkReconnectingArguments(url: unknown, options: unknown): void {
   const o = CHECK.options("options", options);
+  CHECK.known("options", o, RECONNECTING_OPTION_NAMES, FOREIGN_RECONNECTING_OPTIONS);
   const headers = o.headers;
   CHECK.function("options.connected", o.connected);
   CHECK.function("options.message", o.message);
@@ -909,6 +960,7 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
     );
   }
   const b = CHECK.options("options.backoff", o.backoff);
+  CHECK.known("options.backoff", b, Object.keys(BACKOFF_OPTIONS));
   CHECK.milliseconds("options.backoff.initialDelayMs", b.initialDelayMs);
   CHECK.milliseconds("options.backoff.maxDelayMs", b.maxDelayMs);
   if (b.multiplier !== undefined) {
@@ -925,6 +977,7 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
   const q = o.sendQueue;
   if (q !== undefined && typeof q !== "boolean") {
     const qo = CHECK.options("options.sendQueue", q);
+    CHECK.known("options.sendQueue", qo, ["maxMessages", "maxBytes", "whenFull"]);
     CHECK.integer("options.sendQueue.maxMessages", qo.maxMessages, 1, Number.MAX_SAFE_INTEGER);
     CHECK.integer("options.sendQueue.maxBytes", qo.maxBytes, 1, Number.MAX_SAFE_INTEGER);
     CHECK.oneOf("options.sendQueue.whenFull", qo.whenFull, ["reject", "drop-oldest"] as const);

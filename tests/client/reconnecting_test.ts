@@ -485,6 +485,48 @@ describe("reconnecting(): arguments", () => {
     );
   });
 
+  it("refuses unknown options at the call, naming sprig's option for a well-known one", () => {
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      // connect()'s foreign names.
+      [{ perMessageDeflate: false }, "options.perMessageDeflate", /use options\.compression/],
+      [{ handshakeTimeout: 1 }, "options.handshakeTimeout", /use options\.handshakeTimeoutMs/],
+      // reconnecting-websocket's and partysocket's.
+      [{ maxRetries: 3 }, "options.maxRetries", /use options\.backoff\.maxAttempts/],
+      [{ minReconnectionDelay: 1 }, "options.minReconnectionDelay", /backoff\.initialDelayMs/],
+      [{ maxEnqueuedMessages: 1 }, "options.maxEnqueuedMessages", /sendQueue: \{ maxMessages \}/],
+      // connect()'s id is the client's to give.
+      [{ id: "x" }, "options.id", /r<n>\.<k>/],
+      // Typos, also in the nested objects.
+      [
+        { stopOnCloseCode: [1008] },
+        "options.stopOnCloseCode",
+        /did you mean options\.stopOnCloseCodes\?/,
+      ],
+      [
+        { backoff: { maxDelay: 5 } },
+        "options.backoff.maxDelay",
+        /did you mean options\.backoff\.maxDelayMs\?/,
+      ],
+      [
+        { sendQueue: { max: 5 } },
+        "options.sendQueue.max",
+        /the options are maxMessages, maxBytes, whenFull/,
+      ],
+    ];
+    for (const [options, argument, says] of cases) {
+      assert.throws(
+        () => reconnecting("ws://127.0.0.1:1/", options as ReconnectingOptions),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError && e.argument === argument &&
+          e.message.startsWith(
+            `reconnecting(): ${argument} is not an option of reconnecting(): `,
+          ) &&
+          says.test(e.message),
+        argument,
+      );
+    }
+  });
+
   it("close() checks its code", async () => {
     const server = await startServer();
     await server.stop();
