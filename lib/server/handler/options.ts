@@ -251,7 +251,12 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   maxHeaders?: number;
   /** From accept (TLS included) to a complete request head, in ms; then 408 and close. Default 10,000. */
   handshakeTimeoutMs?: number;
-  /** Idle time between keep-alive requests, in ms. Default 5,000. */
+  /**
+   * Idle time between keep-alive requests, in ms; then the connection is
+   * closed. Announced to the client as `Keep-Alive: timeout=N` (seconds,
+   * rounded down), so that clients stop reusing the connection first.
+   * Default 5,000.
+   */
   keepAliveTimeoutMs?: number;
   /**
    * Largest request body for `fetch`, in bytes, after removing chunked
