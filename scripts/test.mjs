@@ -316,7 +316,7 @@ async function main() {
       ["deno fmt --check", bin("deno"), ["fmt", "--check", "--quiet"]],
       ["package-lock complete (npm ci)", process.execPath, ["scripts/check_lock.mjs"]],
       [
-        "packages (npm pack, installed and run on node, bun, deno; strict consumer tsc; deno publish --dry-run)",
+        "packages (npm pack, installed and run on Node 22 and 24, Bun, Deno; strict consumer tsc; deno publish --dry-run)",
         process.execPath,
         ["scripts/package_test.mjs"],
         { showOutput: true },
