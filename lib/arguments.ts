@@ -82,6 +82,38 @@ export class ArgumentCheck {
     return value as Record<string, unknown>;
   }
 
+  /**
+   * Refuses every key of the options object `o` (named `argument`) that is
+   * not one of `names`: a misspelt or foreign option (ws's
+   * `perMessageDeflate`, Bun's `maxPayloadLength`) would otherwise be
+   * ignored without a word. The message names the key and, in this order,
+   * what `hints` says of it (the sprig option for another library's name),
+   * the option it is a typo of, or the options there are.
+   *
+   * @throws {InvalidArgumentError} (a `TypeError`) naming `argument.key`
+   */
+  known(
+    argument: string,
+    o: Record<string, unknown>,
+    names: readonly string[],
+    hints: Readonly<Record<string, string>> = {},
+  ): void {
+    for (const key of Object.keys(o)) {
+      if (names.includes(key)) continue;
+      const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;
+      const near = hint === undefined ? nearest(key, names) : undefined;
+      const text = hint !== undefined
+        ? hint
+        : near !== undefined
+        ? `did you mean ${argument}.${near}?`
+        : `the options are ${names.join(", ")}`;
+      throw new InvalidArgumentError(
+        `${argument}.${key}`,
+        `${this.fn}: ${argument}.${key} is not an option of ${this.fn}: ${text}`,
+      );
+    }
+  }
+
   /** An integer from `min` to `max`. */
   integer(argument: string, value: unknown, min: number, max: number): number | undefined {
     if (value === undefined) return undefined;
@@ -164,6 +196,7 @@ export class ArgumentCheck {
       throw this.type(argument, "false or { intervalMs, timeoutMs }", value);
     }
     const k = value as Record<string, unknown>;
+    this.known(argument, k, ["intervalMs", "timeoutMs"]);
     this.milliseconds(`${argument}.intervalMs`, k.intervalMs);
     this.milliseconds(`${argument}.timeoutMs`, k.timeoutMs, 1);
   }
@@ -180,6 +213,40 @@ export class ArgumentCheck {
     }
     return value as AbortSignal;
   }
+}
+
+/** The name in `names` that `key` is a typo of (case, or at most two edits), if any. */
+function nearest(key: string, names: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const limit = Math.min(2, Math.floor(key.length / 3));
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    if (name.toLowerCase() === lower) return name;
+    const d = editDistance(lower, name.toLowerCase());
+    if (d <= limit && d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return best;
+}
+
+/** Edit distance counting a swap of neighbours as one edit (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    d.push([i]);
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        d[0][j] = j;
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.length][b.length];
 }
 
 function isIterable(value: unknown): value is Iterable<unknown> {

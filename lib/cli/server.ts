@@ -56,6 +56,7 @@ export async function runServer(config: ServerConfig, io: Io): Promise<number> {
       protocols: config.protocols,
       compression: config.compression,
       closeTimeoutMs: config.closeTimeoutMs,
+      http2: config.http2,
       trace: config.verbose ? (line) => io.err(line) : undefined,
       onError: (error) => io.err(`sprig: ${(error as Error)?.message ?? error}`),
     }, handler);

@@ -350,9 +350,82 @@ const _allSessionEvents: Exclude<keyof SessionEvents, (typeof SESSION_EVENTS)[nu
   ? true
   : never = true;
 
+/** Every option of {@link ConnectOptions}; the type makes the list complete. */
+const CONNECT_OPTIONS: { [K in keyof Required<ConnectOptions>]: true } = {
+  protocols: true,
+  headers: true,
+  origin: true,
+  compression: true,
+  compressionFallback: true,
+  extensions: true,
+  connectTimeoutMs: true,
+  handshakeTimeoutMs: true,
+  signal: true,
+  tls: true,
+  unixPath: true,
+  transport: true,
+  maxHeadBytes: true,
+  proxy: true,
+  http2: true,
+  http2Session: true,
+  maxMessageBytes: true,
+  maxFrameBytes: true,
+  maxFragments: true,
+  autoPong: true,
+  keepalive: true,
+  closeTimeoutMs: true,
+  writeTimeoutMs: true,
+  maxQueuedMessages: true,
+  trace: true,
+  telemetry: true,
+  id: true,
+  telemetryContext: true,
+  on: true,
+};
+
+/** The names of {@link ConnectOptions}. @internal */
+export const CONNECT_OPTION_NAMES: readonly string[] = Object.keys(CONNECT_OPTIONS);
+
+/**
+ * Options of other clients (ws, Bun's and Deno's WebSocket, undici,
+ * socket.io-style heartbeats), with what sprig has instead. @internal
+ */
+export const FOREIGN_CONNECT_OPTIONS: Readonly<Record<string, string>> = {
+  perMessageDeflate: "use options.compression (ws's perMessageDeflate: true, false or options)",
+  handshakeTimeout: "use options.handshakeTimeoutMs (and options.connectTimeoutMs for TCP and TLS)",
+  timeout: "use options.connectTimeoutMs (TCP and TLS) and options.handshakeTimeoutMs",
+  maxPayload: "use options.maxMessageBytes (ws's maxPayload)",
+  maxPayloadLength: "use options.maxMessageBytes (Bun's maxPayloadLength)",
+  maxReceivedMessageSize: "use options.maxMessageBytes",
+  maxReceivedFrameSize: "use options.maxFrameBytes",
+  rejectUnauthorized: "use options.tls: { insecure: true } to skip certificate checks (tests only)",
+  ca: "use options.tls: { caCerts: [pem] }",
+  servername: "use options.tls: { serverName }",
+  serverName: "use options.tls: { serverName }",
+  socketPath: "use options.unixPath",
+  createConnection: "use options.transport (a function that opens a Transport)",
+  agent: "use options.proxy for a proxy, or options.transport for your own sockets",
+  dispatcher: "use options.proxy for a proxy, or options.transport for your own sockets",
+  followRedirects: "redirects are not followed: a 3xx answer is a HandshakeError " +
+    "(HANDSHAKE_REFUSED) with the status and the Location header",
+  maxRedirects: "redirects are not followed: a 3xx answer is a HandshakeError " +
+    "(HANDSHAKE_REFUSED) with the status and the Location header",
+  protocolVersion: "sprig speaks WebSocket version 13 (RFC 6455) only",
+  protocol: "use options.protocols (an array of subprotocols, most preferred first)",
+  subprotocols: "use options.protocols (an array of subprotocols, most preferred first)",
+  skipUTF8Validation: "text messages are always validated (RFC 6455 §8.1)",
+  pingInterval: "use options.keepalive: { intervalMs, timeoutMs }",
+  pingTimeout: "use options.keepalive: { intervalMs, timeoutMs }",
+  heartbeat: "use options.keepalive: { intervalMs, timeoutMs }",
+  closeTimeout: "use options.closeTimeoutMs",
+  binaryType: "messages arrive as Uint8Array (binary) or string (text); the WebSocket class " +
+    "has binaryType",
+};
+
 /** Checks every option of {@link ConnectOptions} that createClientRequest() does not. */
 function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   const o = check.options("options", options);
+  check.known("options", o, CONNECT_OPTION_NAMES, FOREIGN_CONNECT_OPTIONS);
   // createClientRequest() checks protocols, headers and origin.
   checkCompressionOption(check, "options.compression", o.compression);
   check.boolean("options.compressionFallback", o.compressionFallback);
@@ -361,6 +434,11 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   check.milliseconds("options.handshakeTimeoutMs", o.handshakeTimeoutMs);
   check.signal("options.signal", o.signal);
   const tls = check.options("options.tls", o.tls);
+  check.known("options.tls", tls, ["caCerts", "serverName", "insecure"], {
+    rejectUnauthorized: "use options.tls.insecure: true to skip certificate checks (tests only)",
+    ca: "use options.tls.caCerts (an array of PEM certificates)",
+    servername: "use options.tls.serverName",
+  });
   check.strings("options.tls.caCerts", tls.caCerts);
   check.string("options.tls.serverName", tls.serverName);
   check.boolean("options.tls.insecure", tls.insecure);

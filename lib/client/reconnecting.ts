@@ -10,13 +10,20 @@
  * after a lost connection or a failed attempt waits a random time from 0 to
  * `min(maxDelayMs, initialDelayMs × multiplier^(n−1))`, so the first
  * reconnection is randomised as RFC 6455 §7.2.3 asks (many clients dropped
- * at once do not return at once) and later ones back off. It retries
- * network failures, timeouts and refusals with a 5xx status (or 408/429);
- * it stops after `close()` or an abort, after a handshake refused with
- * another 4xx, after a close code listed in `stopOnCloseCodes` (1008 by
- * default), after an error it does not know to be transient, and once
- * `maxAttempts` attempts in a row failed. The `disconnected` callback sees
- * that decision and may overrule it (except after `close()` and abort).
+ * at once do not return at once) and later ones back off. A run of
+ * attempts starts again at 1 only after a connection stayed open for
+ * `stableAfterMs` (5 s by default); a connection that ends sooner — a
+ * server that accepts and drops at once, or closes with 1011 at once —
+ * counts as one more failed attempt, so delays keep growing (RFC 6455
+ * §7.2.3: repeated abnormal closures back off) and `maxAttempts` applies.
+ * It retries network failures, timeouts and refusals with a 5xx status
+ * (or 408/429), waiting at least what `Retry-After` asks (seconds or an
+ * HTTP-date, RFC 9110 §10.2.3); it stops after `close()` or an abort,
+ * after a handshake refused with another 4xx, after a close code listed in
+ * `stopOnCloseCodes` (1008 by default), after an error it does not know to
+ * be transient, and once `maxAttempts` attempts in a row failed. The
+ * `disconnected` callback sees that decision and may overrule it with an
+ * explicit {@link ReconnectDecision} (except after `close()` and abort).
  *
  * @module
  */
@@ -31,15 +38,25 @@ import {
   TimeoutError,
 } from "../errors.ts";
 import { HandshakeCode } from "../protocol/handshake.ts";
+import { parseHttpDate, retryAfterMs } from "../protocol/http_date.ts";
 import { checkClose, type CloseInfo, type SendData, type Session } from "../session/session.ts";
 import type { MessageData } from "../session/types.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
-import { connect, type ConnectOptions, prepareConnect } from "./connect.ts";
+import {
+  connect,
+  CONNECT_OPTION_NAMES,
+  type ConnectOptions,
+  FOREIGN_CONNECT_OPTIONS,
+  prepareConnect,
+} from "./connect.ts";
 
 /** What the per-attempt functions (`url`, `headers`) are told. */
 export interface AttemptInfo {
-  /** The attempt in the current run of attempts: 1 at first and after each lost connection. */
+  /**
+   * The attempt in the current run of attempts: 1 at first and after a
+   * connection that stayed open `stableAfterMs`.
+   */
   attempt: number;
   /** Connections made so far (before this attempt). */
   connections: number;
@@ -54,10 +71,19 @@ export interface BackoffOptions {
   /** The growth of the cap per attempt. Default 2; at least 1. */
   multiplier?: number;
   /**
-   * Attempts in a row that may fail before the client gives up (the run
-   * restarts at 1 after each connection). Default unlimited.
+   * Attempts in a row that may fail before the client gives up; a
+   * connection that ended within `stableAfterMs` counts as a failed
+   * attempt. Default unlimited.
    */
   maxAttempts?: number;
+  /**
+   * How long a connection must stay open, in milliseconds, for the run of
+   * attempts to start again at 1 (and the delays at `initialDelayMs`). One
+   * that ends sooner counts as a failed attempt: the next waits longer.
+   * Default 5,000; 0 to 2^31 − 1 (0: every connection restarts the run, as
+   * a server that closes right after each exchange by design may want).
+   */
+  stableAfterMs?: number;
 }
 
 /** The send queue of a client between connections. */
@@ -80,7 +106,10 @@ export interface ConnectedEvent {
   session: Session;
   /** The server's handshake response headers. */
   headers: Headers;
-  /** The attempt that made it (1: the first try after starting or after a lost connection). */
+  /**
+   * The attempt that made it (1: the first try after starting or after a
+   * connection that stayed open `stableAfterMs`).
+   */
   attempt: number;
   /** Connections made so far, this one included. */
   connection: number;
@@ -113,6 +142,12 @@ export type DisconnectedEvent =
   & {
     /** Connections made so far. */
     connections: number;
+    /**
+     * For `"closed"`: whether the connection ended within `stableAfterMs`
+     * of opening, and so counts as a failed attempt. Always true for
+     * `"failed"`.
+     */
+    failure: boolean;
     /** What the default policy decided. */
     reconnect: boolean;
     /** The delay the policy chose for the next attempt, in milliseconds. */
@@ -120,12 +155,22 @@ export type DisconnectedEvent =
   };
 
 /**
- * The answer of `disconnected`: nothing (or `undefined`) follows the
- * policy; `false` stops; `true` reconnects after the policy's delay (even
- * where the policy would stop); a number reconnects after that many
- * milliseconds.
+ * What `disconnected` may answer, as an explicit shape:
+ * - `{ retry: false }` stops the client (`"decided"`);
+ * - `{ retry: true }` reconnects after the policy's delay, also where the
+ *   policy would stop;
+ * - `{ delayMs }` (with or without `retry: true`) reconnects after that
+ *   many milliseconds (0 to 2^31 − 1).
+ *
+ * Anything else — `undefined`, and any value that is not one of these
+ * objects (the number `log.push(event)` returns, a boolean) — follows the
+ * policy, so that a callback that only logs cannot decide by accident.
+ * (TypeScript refuses such a callback's other return types.)
  */
-export type ReconnectDecision = boolean | number | undefined | void;
+export type ReconnectDecision =
+  | { retry: false }
+  | { retry: true; delayMs?: number }
+  | { retry?: true; delayMs: number };
 
 /** Why a reconnecting client stopped, as `closed` reports it. */
 export interface ReconnectingEnd {
@@ -148,7 +193,7 @@ export interface ReconnectingEnd {
 
 /** Options of {@link reconnecting}. */
 export interface ReconnectingOptions
-  extends Omit<ConnectOptions, "headers" | "transport" | "signal" | "id"> {
+  extends Omit<ConnectOptions, "headers" | "transport" | "signal" | "id" | "telemetryContext"> {
   /**
    * Request headers, or a function called before every attempt that returns
    * them (a fresh token each time). Default none. A function that throws
@@ -185,14 +230,38 @@ export interface ReconnectingOptions
   message?(data: MessageData, session: Session): void;
   /**
    * A connection ended or an attempt failed (not after `close()` or an
-   * abort): decides whether and when to reconnect (see
-   * {@link ReconnectDecision}). `attempt` is the number the next attempt
-   * would have.
+   * abort). Returns nothing to follow the policy (`event.reconnect`,
+   * `event.delayMs`), or a {@link ReconnectDecision} to overrule it:
+   * `{ retry: false }`, `{ retry: true }`, `{ delayMs }`. `attempt` is the
+   * number the next attempt would have.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { reconnecting, serve } from "../../mod.ts";
+   * // A server that sends its clients away for good with 4000.
+   * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+   *   init: () => ({ stop: { code: 4000, reason: "go away" } }),
+   *   in: () => {},
+   * });
+   * const log: unknown[] = [];
+   * const client = reconnecting(server.url, {
+   *   disconnected: (event) => {
+   *     log.push(event); // returns a number, which decides nothing
+   *     if (event.type === "closed" && event.code === 4000) return { retry: false };
+   *     if (event.type === "failed") return { delayMs: 250 };
+   *     // nothing: the policy decides (event.reconnect, event.delayMs)
+   *   },
+   * });
+   * const end = await client.closed;
+   * assert.equal(end.reason, "decided");
+   * assert.equal(log.length, 1);
+   * ```
    */
   disconnected?(
     event: DisconnectedEvent,
     attempt: number,
-  ): ReconnectDecision | Promise<ReconnectDecision>;
+  ): ReconnectDecision | void | Promise<ReconnectDecision | void>;
   /** Where errors thrown by `message` and `connected` go. Default: `console.error`. */
   onError?: (error: unknown) => void;
   /** The random source of the jitter, in [0, 1). Default `Math.random`. */
@@ -209,6 +278,8 @@ export const RECONNECT_DEFAULTS = {
   initialDelayMs: 1000,
   maxDelayMs: 30_000,
   multiplier: 2,
+  /** A connection that lasted this long ends a run of attempts; a shorter one is a failed attempt. */
+  stableAfterMs: 5000,
   stopOnCloseCodes: [1008] as readonly number[],
   queueMaxMessages: 1024,
   queueMaxBytes: 16 * 1024 * 1024,
@@ -320,6 +391,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       initialDelayMs: b.initialDelayMs ?? RECONNECT_DEFAULTS.initialDelayMs,
       maxDelayMs: b.maxDelayMs ?? RECONNECT_DEFAULTS.maxDelayMs,
       multiplier: b.multiplier ?? RECONNECT_DEFAULTS.multiplier,
+      stableAfterMs: b.stableAfterMs ?? RECONNECT_DEFAULTS.stableAfterMs,
       maxAttempts: b.maxAttempts,
     };
     this.#stopCodes = options.stopOnCloseCodes ?? RECONNECT_DEFAULTS.stopOnCloseCodes;
@@ -366,7 +438,11 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     return this.#attemptController ? "connecting" : "waiting";
   }
 
-  /** The number of the current (or next) attempt in its run: 1 after each connection. */
+  /**
+   * The number of the current (or next) attempt in its run: 1 at first
+   * and after a connection that stayed open `stableAfterMs`; while a
+   * connection is open, the attempt that made it.
+   */
   get attempt(): number {
     return this.#attempt;
   }
@@ -569,7 +645,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       this.#connections++;
       this.#session = session;
       this.#direct = false;
-      this.#attempt = 1;
+      const openedAt = performance.now();
       if (this.#stopping) {
         // (close() may have come while the attempt was finishing.)
         const s = this.#stopping as StopRequest;
@@ -594,12 +670,16 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         `disconnected ${info.code}${info.reason ? ` ${info.reason}` : ""}`,
       );
       if (end !== undefined || this.#stopping) break;
-      const decision = await this.#decide({ type: "closed", ...info, session }, 1);
+      // RFC 6455 §7.2.3: a connection that did not last is one more failure, so the delays grow.
+      const failure = performance.now() - openedAt < this.#backoff.stableAfterMs;
+      const next = failure ? attempt + 1 : 1;
+      const decision = await this.#decide({ type: "closed", ...info, session, failure }, next);
       if (this.#stopping) break;
       if (!decision.reconnect) {
         end = { reason: decision.reason, error: decision.error };
         break;
       }
+      this.#attempt = next;
       delayMs = decision.delayMs;
     }
     this.#finish(end ?? { reason: this.#stopping?.reason ?? "closed" });
@@ -670,14 +750,14 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
   async #decide(
     event:
       | { type: "failed"; error: Error }
-      | ({ type: "closed"; session: Session } & CloseInfo),
+      | ({ type: "closed"; session: Session; failure: boolean } & CloseInfo),
     nextAttempt: number,
   ): Promise<Decision> {
     const policy = this.#policy(event, nextAttempt);
     const delayMs = policy.reconnect ? policy.delayMs : this.#backoffDelay(nextAttempt, event);
     const callback = this.#options.disconnected;
     if (!callback) return policy;
-    let answer: ReconnectDecision;
+    let answer: unknown;
     try {
       const full = (event.type === "failed" ? { type: "failed", error: event.error } : {
         type: "closed",
@@ -688,6 +768,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         session: event.session,
       }) as DisconnectedEvent;
       full.connections = this.#connections;
+      full.failure = event.type === "failed" || event.failure;
       full.reconnect = policy.reconnect;
       full.delayMs = delayMs;
       answer = await callback(full, nextAttempt);
@@ -699,19 +780,25 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         error: error instanceof Error ? error : new Error(String(error)),
       };
     }
-    if (answer === undefined) return policy;
-    if (answer === false) return { reconnect: false, reason: "decided" };
-    if (answer === true) return { reconnect: true, delayMs };
-    if (typeof answer === "number" && answer >= 0) {
-      return { reconnect: true, delayMs: Math.min(answer, MAX_TIMER_MS) };
+    // Only the shapes of ReconnectDecision decide; any other value (a number from
+    // `log.push(event)`, a boolean from `cond && …`) follows the policy.
+    if (typeof answer !== "object" || answer === null) return policy;
+    const { retry, delayMs: asked } = answer as { retry?: unknown; delayMs?: unknown };
+    if (retry === false) return { reconnect: false, reason: "decided" };
+    if (asked !== undefined && retry !== undefined && retry !== true) return policy;
+    if (asked !== undefined) {
+      if (typeof asked !== "number" || !(asked >= 0 && asked <= MAX_TIMER_MS)) {
+        const error = new RangeError(
+          `disconnected() returned { delayMs: ${String(asked)} }: delayMs must be a number of ` +
+            `milliseconds from 0 to ${MAX_TIMER_MS}`,
+        );
+        (this.#options.onError ?? reportError)(error);
+        return { reconnect: false, reason: "failed", error };
+      }
+      return { reconnect: true, delayMs: asked };
     }
-    const error = new TypeError(
-      `disconnected() returned ${
-        String(answer)
-      }: it returns true, false, a delay in ms (≥ 0) or nothing`,
-    );
-    (this.#options.onError ?? reportError)(error);
-    return { reconnect: false, reason: "failed", error };
+    if (retry === true) return { reconnect: true, delayMs };
+    return policy;
   }
 
   /** The default policy (see the module's description). */
@@ -740,8 +827,9 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
 
   /**
    * Full jitter: a random delay from 0 to `min(maxDelayMs, initialDelayMs
-   * × multiplier^(n−1))`; a refusal's `Retry-After` (in seconds) raises it,
-   * within `maxDelayMs`.
+   * × multiplier^(n−1))`; a refusal's `Retry-After` (seconds, or an
+   * HTTP-date taken relative to the response's `Date`) raises it, within
+   * `maxDelayMs`.
    */
   #backoffDelay(
     attempt: number,
@@ -752,8 +840,13 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     const random = this.#options.random ?? Math.random;
     let delay = Math.floor(Math.min(Math.max(random(), 0), 1) * cap);
     if (event.type === "failed" && event.error instanceof HandshakeError) {
-      const after = Number(event.error.headers.get("retry-after"));
-      if (after > 0) delay = Math.max(delay, Math.min(maxDelayMs, after * 1000));
+      const after = event.error.headers.get("retry-after");
+      if (after !== null) {
+        const date = event.error.headers.get("date");
+        const now = (date === null ? undefined : parseHttpDate(date)) ?? Date.now();
+        const ms = retryAfterMs(after, now);
+        if (ms !== undefined && ms > 0) delay = Math.max(delay, Math.min(maxDelayMs, ms));
+      }
     }
     return Math.min(delay, MAX_TIMER_MS);
   }
@@ -891,9 +984,56 @@ function sizeOf(data: SendData): number {
 
 const CHECK = new ArgumentCheck("reconnecting()");
 
+/** The options of {@link ReconnectingOptions} that `connect()` does not take; the type makes the list complete. */
+const OWN_OPTIONS: { [K in Exclude<keyof ReconnectingOptions, keyof ConnectOptions>]: true } = {
+  backoff: true,
+  stopOnCloseCodes: true,
+  sendQueue: true,
+  connected: true,
+  message: true,
+  disconnected: true,
+  onError: true,
+  random: true,
+  sleep: true,
+};
+
+const BACKOFF_OPTIONS: { [K in keyof Required<BackoffOptions>]: true } = {
+  initialDelayMs: true,
+  maxDelayMs: true,
+  multiplier: true,
+  maxAttempts: true,
+  stableAfterMs: true,
+};
+
+const RECONNECTING_OPTION_NAMES = [
+  ...CONNECT_OPTION_NAMES.filter((name) => name !== "id" && name !== "telemetryContext"),
+  ...Object.keys(OWN_OPTIONS),
+];
+
+/** Options of other reconnecting clients (reconnecting-websocket, partysocket, socket.io). */
+const FOREIGN_RECONNECTING_OPTIONS: Readonly<Record<string, string>> = {
+  ...FOREIGN_CONNECT_OPTIONS,
+  id: "a reconnecting client is r<n> and its connections r<n>.<k> (see client.id)",
+  maxRetries: "use options.backoff.maxAttempts",
+  retries: "use options.backoff.maxAttempts",
+  reconnectionAttempts: "use options.backoff.maxAttempts",
+  minReconnectionDelay: "use options.backoff.initialDelayMs",
+  reconnectInterval: "use options.backoff.initialDelayMs",
+  reconnectionDelay: "use options.backoff.initialDelayMs",
+  maxReconnectionDelay: "use options.backoff.maxDelayMs",
+  reconnectionDelayMax: "use options.backoff.maxDelayMs",
+  reconnectionDelayGrowFactor: "use options.backoff.multiplier",
+  minUptime: "use options.backoff.stableAfterMs",
+  connectionTimeout: "use options.connectTimeoutMs (TCP and TLS) and options.handshakeTimeoutMs",
+  maxEnqueuedMessages: "use options.sendQueue: { maxMessages }",
+  debug: "use options.trace: console.error",
+  WebSocket: "use options.transport to open each connection's socket yourself",
+};
+
 /** Checks the arguments at the call, so that a typo fails there and not at the first attempt. */
 function checkReconnectingArguments(url: unknown, options: unknown): void {
   const o = CHECK.options("options", options);
+  CHECK.known("options", o, RECONNECTING_OPTION_NAMES, FOREIGN_RECONNECTING_OPTIONS);
   const headers = o.headers;
   CHECK.function("options.connected", o.connected);
   CHECK.function("options.message", o.message);
@@ -909,6 +1049,7 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
     );
   }
   const b = CHECK.options("options.backoff", o.backoff);
+  CHECK.known("options.backoff", b, Object.keys(BACKOFF_OPTIONS));
   CHECK.milliseconds("options.backoff.initialDelayMs", b.initialDelayMs);
   CHECK.milliseconds("options.backoff.maxDelayMs", b.maxDelayMs);
   if (b.multiplier !== undefined) {
@@ -920,11 +1061,13 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
     }
   }
   CHECK.integer("options.backoff.maxAttempts", b.maxAttempts, 1, Number.MAX_SAFE_INTEGER);
+  CHECK.milliseconds("options.backoff.stableAfterMs", b.stableAfterMs);
   const codes = CHECK.array("options.stopOnCloseCodes", o.stopOnCloseCodes);
   codes?.forEach((c, i) => CHECK.integer(`options.stopOnCloseCodes[${i}]`, c, 1000, 4999));
   const q = o.sendQueue;
   if (q !== undefined && typeof q !== "boolean") {
     const qo = CHECK.options("options.sendQueue", q);
+    CHECK.known("options.sendQueue", qo, ["maxMessages", "maxBytes", "whenFull"]);
     CHECK.integer("options.sendQueue.maxMessages", qo.maxMessages, 1, Number.MAX_SAFE_INTEGER);
     CHECK.integer("options.sendQueue.maxBytes", qo.maxBytes, 1, Number.MAX_SAFE_INTEGER);
     CHECK.oneOf("options.sendQueue.whenFull", qo.whenFull, ["reject", "drop-oldest"] as const);

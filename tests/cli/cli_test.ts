@@ -345,6 +345,49 @@ describe(`sprig CLI (run with ${runtime === "node" ? "tsx" : runtime})`, () => {
     assert.equal(await cli.exited, 0, cli.stderr());
   });
 
+  it("--h2c and --http2: the client speaks WebSocket over HTTP/2 (RFC 8441), cleartext and TLS", async () => {
+    const h2 = await serve({ hostname: "127.0.0.1", port: 0, http2: true }, {
+      in: (message) => ({ push: `h2 ${message}` }),
+    });
+    const h2tls = await serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      http2: true,
+      tls: { cert: fixture("server.pem"), key: fixture("server.key") },
+    }, { in: (message) => ({ push: `h2 tls ${message}` }) });
+    try {
+      const clear = await runCli(["--h2c", "-v", h2.url.href], "hello\n");
+      assert.equal(clear.code, 0, clear.stderr);
+      assert.equal(clear.stdout, "h2 hello\n");
+      assert.match(clear.stderr, /^\* HTTP\/2 \(h2c, prior knowledge\)$/m);
+      assert.match(clear.stderr, /^> :protocol: websocket$/m);
+      const secure = await runCli(
+        ["--http2", "--insecure", `wss://127.0.0.1:${h2tls.port}/`],
+        "hello\n",
+      );
+      assert.equal(secure.code, 0, secure.stderr);
+      assert.equal(secure.stdout, "h2 tls hello\n");
+    } finally {
+      await h2.shutdown({ deadlineMs: 2000 });
+      await h2tls.shutdown({ deadlineMs: 2000 });
+    }
+  });
+
+  it("--listen --http2: HTTP/2 (h2c) and HTTP/1.1 clients on the same port", async () => {
+    const cli = startCli(["--listen", "0", "--http2"]);
+    const [, url] = await cli.waitFor(/^listening on (ws:\/\/127\.0\.0\.1:\d+\/)$/m);
+    const h2 = await connect(url!, { http2: true, keepalive: false });
+    const h1 = await connect(url!, { keepalive: false });
+    await h2.send("over h2");
+    assert.equal(await h2.receive({ timeoutMs: 10_000 }), "over h2");
+    await h1.send("over h1");
+    assert.equal(await h1.receive({ timeoutMs: 10_000 }), "over h1");
+    await h2.close();
+    await h1.close();
+    signal(cli, "SIGINT");
+    assert.equal(await cli.exited, 0, cli.stderr());
+  });
+
   it("--listen --broadcast: every message goes to every connection", async () => {
     const cli = startCli(["--listen", "0", "--broadcast", "-p", "chat"]);
     const [, url] = await cli.waitFor(/^listening on (ws:\/\/127\.0\.0\.1:\d+\/)$/m);

@@ -83,8 +83,25 @@ describe("CLI command line", () => {
       compression: true,
       closeTimeoutMs: undefined,
       verbose: false,
+      http2: false,
     });
     assert.equal((parseCommandLine(["-l", "80", "--host", "::1"]) as ServerConfig).host, "::1");
+  });
+
+  it("--http2 and --h2c, in both modes; --h2c is for ws: URLs", () => {
+    for (const flag of ["--http2", "--h2c"]) {
+      const s = parseCommandLine(["--listen", "0", flag]);
+      assert.equal(s.mode === "server" && s.http2, true, flag);
+      const c = parseCommandLine([flag, "ws://h/"]);
+      assert.equal(c.mode === "client" && c.http2, true, flag);
+    }
+    const tls = parseCommandLine(["--http2", "wss://h/"]);
+    assert.equal(tls.mode === "client" && tls.http2, true);
+    assert.equal((parseCommandLine(["ws://h/"]) as { http2: boolean }).http2, false);
+    assert.throws(
+      () => parseCommandLine(["--h2c", "wss://h/"]),
+      (e: unknown) => e instanceof UsageError && /--h2c is cleartext HTTP\/2/.test(e.message),
+    );
   });
 
   it("refuses what does not make sense", () => {

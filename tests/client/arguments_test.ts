@@ -306,3 +306,77 @@ describe("URL user information is sent as Basic credentials, percent-decoded to 
     assert.doesNotMatch(head, /Basic/);
   });
 });
+
+describe("connect(), new WebSocketStream(), withWebSocket(): unknown options are refused", () => {
+  /** [options, the argument named, what the message must say]. */
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    // ws's names, with sprig's for each.
+    [{ perMessageDeflate: false }, "options.perMessageDeflate", /use options\.compression/],
+    [{ handshakeTimeout: 1 }, "options.handshakeTimeout", /use options\.handshakeTimeoutMs/],
+    [{ maxPayload: 10 }, "options.maxPayload", /use options\.maxMessageBytes/],
+    [{ rejectUnauthorized: false }, "options.rejectUnauthorized", /tls: \{ insecure: true \}/],
+    [{ socketPath: "/tmp/s" }, "options.socketPath", /use options\.unixPath/],
+    [{ followRedirects: true }, "options.followRedirects", /redirects are not followed/],
+    // Bun's and undici's.
+    [{ maxPayloadLength: 10 }, "options.maxPayloadLength", /use options\.maxMessageBytes/],
+    [{ dispatcher: {} }, "options.dispatcher", /use options\.proxy/],
+    // A typo of sprig's own name.
+    [{ maxMessageByte: 10 }, "options.maxMessageByte", /did you mean options\.maxMessageBytes\?/],
+    [{ Compression: false }, "options.Compression", /did you mean options\.compression\?/],
+    // Nothing like any option: the list of options.
+    [{ frobnicate: 1 }, "options.frobnicate", /the options are protocols, headers, origin, /],
+    // Nested objects are checked too.
+    [{ tls: { rejectUnauthorized: false } }, "options.tls.rejectUnauthorized", /tls\.insecure/],
+    [
+      { keepalive: { interval: 5 } },
+      "options.keepalive.interval",
+      /options\.keepalive\.intervalMs/,
+    ],
+  ];
+  for (const [options, argument, says] of cases) {
+    it(`${JSON.stringify(options)}: InvalidArgumentError naming ${argument}, no socket opened`, async () => {
+      const opened = connections;
+      const o = options as ConnectOptions;
+      const check = (fn: string) => (e: unknown) =>
+        isArgumentError(e, "type", argument, fn) &&
+        (e as Error).message.startsWith(`${fn}: ${argument} is not an option of ${fn}: `) &&
+        says.test((e as Error).message);
+      await assert.rejects(connect(base(), o), check("connect()"));
+      assert.throws(() => new WebSocketStream(base(), o), check("new WebSocketStream()"));
+      await assert.rejects(withWebSocket(base(), o, () => {}), check("withWebSocket()"));
+      assert.equal(connections, opened, "no connection was attempted");
+    });
+  }
+
+  it("every documented option is accepted (the list is complete)", async () => {
+    const opened = connections;
+    const ac = new AbortController();
+    const error = await connect(base(), {
+      protocols: ["chat"],
+      headers: { "x-a": "1" },
+      origin: "https://a.test",
+      compression: { threshold: 0 },
+      compressionFallback: false,
+      extensions: [],
+      connectTimeoutMs: 5000,
+      handshakeTimeoutMs: 5000,
+      signal: ac.signal,
+      tls: { caCerts: [], serverName: "a.test", insecure: false },
+      maxHeadBytes: 16384,
+      http2: false,
+      maxMessageBytes: 1024,
+      maxFrameBytes: 1024,
+      maxFragments: 10,
+      autoPong: true,
+      keepalive: { intervalMs: 1000, timeoutMs: 1000 },
+      closeTimeoutMs: 1000,
+      writeTimeoutMs: 1000,
+      maxQueuedMessages: 4,
+      trace: () => {},
+      id: "c-test",
+      on: { open: () => {} },
+    }).catch((e) => e);
+    assert.ok(error instanceof HandshakeError && error.status === 401, String(error));
+    assert.equal(connections, opened + 1);
+  });
+});

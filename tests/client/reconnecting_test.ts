@@ -20,6 +20,7 @@ import {
   type Telemetry,
   TelemetryChannels,
 } from "../../mod.ts";
+import { closePayload, rawFrame, rawServer, type RawSocket } from "../_helpers/raw_peer.ts";
 
 /** sprig's echo server on a fixed port, stopped and started again by the test. */
 class TestServer {
@@ -120,7 +121,8 @@ describe("reconnecting(): backoff, attempts, headers, queue", () => {
     const again = deferred<Session>();
     const queued: Promise<void>[] = [];
     const c = client(server.url, {
-      backoff: { initialDelayMs: 1000, maxDelayMs: 3000, multiplier: 2 },
+      // Connections that last are the subject here: this one's length does not matter.
+      backoff: { initialDelayMs: 1000, maxDelayMs: 3000, multiplier: 2, stableAfterMs: 0 },
       random: sequence(0.5, 0, 0.999),
       sendQueue: true,
       headers: ({ attempt, connections }) => ({
@@ -292,7 +294,7 @@ describe("reconnecting(): when it stops", () => {
     assert.equal(end.connections, 2);
   });
 
-  it("disconnected() decides: a delay, true against a 403, false to stop", async () => {
+  it("disconnected() decides by shape: { retry: true } against a 403, { retry: false } to stop, { delayMs }", async () => {
     const server = await startServer();
     server.refusals.push({ status: 403 });
     const delays: number[] = [];
@@ -302,9 +304,10 @@ describe("reconnecting(): when it stops", () => {
       sleep: (ms) => Promise.resolve(void delays.push(ms)),
       disconnected: (event, attempt) => {
         events.push([event.type, event.reconnect, attempt]);
-        if (event.type === "failed") return true; // retry the 403 anyway
-        return false;
+        if (event.type === "failed") return { retry: true }; // retry the 403 anyway
+        return { retry: false };
       },
+      backoff: { stableAfterMs: 0 },
       connected: () => up.resolve(),
     });
     await up.promise;
@@ -318,13 +321,46 @@ describe("reconnecting(): when it stops", () => {
     s2.refusals.push({ status: 500 });
     const d = client(s2.url, {
       sleep: (ms) => Promise.resolve(void delays.push(ms)),
-      disconnected: () => 1234,
+      disconnected: () => ({ delayMs: 1234 }),
     });
     for await (const ws of d) {
       await ws.close();
       break;
     }
     assert.equal(delays.at(-1), 1234);
+  });
+
+  it("disconnected() returning anything but a decision follows the policy: (e) => log.push(e) cannot override maxAttempts", async () => {
+    const server = await startServer();
+    await server.stop();
+    const log: unknown[] = [];
+    const delays: number[] = [];
+    const c = client(server.url, {
+      random: () => 0.5,
+      backoff: { initialDelayMs: 100, maxAttempts: 4 },
+      sleep: (ms) => Promise.resolve(void delays.push(ms)),
+      // A number (what log.push returns), then booleans and a foreign object: none decides.
+      disconnected: ((e: unknown) => {
+        const n = log.push(e);
+        return [n, true, false, { delay: 1 }][n - 1];
+      }) as unknown as ReconnectingOptions["disconnected"],
+    });
+    const end = await c.closed;
+    assert.equal(end.reason, "gave-up");
+    assert.equal(log.length, 4);
+    // The policy's delays, not the returned numbers: half the cap before attempts 2, 3, 4.
+    assert.deepEqual(delays, [100, 200, 400]);
+    // A delay out of range is an error, reported and stopping the client.
+    const errors: unknown[] = [];
+    const d = client(server.url, {
+      onError: (e) => errors.push(e),
+      sleep: () => Promise.resolve(),
+      disconnected: () => ({ delayMs: -1 }),
+    });
+    const dEnd = await d.closed;
+    assert.equal(dEnd.reason, "failed");
+    assert.ok(dEnd.error instanceof RangeError && /delayMs must be/.test(dEnd.error.message));
+    assert.equal(errors[0], dEnd.error);
   });
 
   it("maxAttempts: gives up after that many failed attempts in a row, with the last error", async () => {
@@ -370,6 +406,130 @@ describe("reconnecting(): when it stops", () => {
   });
 });
 
+describe("reconnecting(): no reconnect storm (RFC 6455 §7.2.3), Retry-After as a date (RFC 9110 §10.2.3)", () => {
+  const drops: Array<[string, number, (s: RawSocket) => void]> = [
+    ["drops the TCP connection at once", 1006, (s) => s.socket.destroy()],
+    ["closes with 1011 at once", 1011, (s) => {
+      s.write(rawFrame(0x88, closePayload(1011), false));
+      s.socket.end();
+    }],
+  ];
+  for (const [what, code, drop] of drops) {
+    it(`a server that accepts and ${what}: each short connection is a failed attempt, the delays grow, maxAttempts stops it`, async () => {
+      const server = await rawServer(drop);
+      try {
+        const delays: number[] = [];
+        const events: Array<[string, number, boolean, number]> = [];
+        const c = client(server.url, {
+          random: () => 0.5,
+          backoff: { initialDelayMs: 100, maxAttempts: 5 },
+          sleep: (ms) => Promise.resolve(void delays.push(ms)),
+          disconnected: (e, attempt) => {
+            events.push([e.type, e.type === "closed" ? e.code : 0, e.failure, attempt]);
+          },
+        });
+        const end = await c.closed;
+        assert.equal(end.reason, "gave-up");
+        assert.equal(end.connections, 5);
+        assert.ok(end.error instanceof NotConnectedError, String(end.error));
+        assert.deepEqual(events, [2, 3, 4, 5, 6].map((n) => ["closed", code, true, n]));
+        // Half of a cap that doubles: 100 × 2^(n−2) / 2 before attempt n.
+        assert.deepEqual(delays, [100, 200, 400, 800]);
+
+        // stableAfterMs: 0 restores "every connection restarts the run": the delays stay.
+        const flat: number[] = [];
+        let connections = 0;
+        const d = client(server.url, {
+          random: () => 0.5,
+          backoff: { initialDelayMs: 100, maxAttempts: 5, stableAfterMs: 0 },
+          sleep: (ms) => Promise.resolve(void flat.push(ms)),
+          connected: () => {
+            if (++connections === 6) void d.close();
+          },
+        });
+        const dEnd = await d.closed;
+        assert.equal(dEnd.reason, "closed");
+        assert.deepEqual(flat, [50, 50, 50, 50, 50]);
+      } finally {
+        server.close();
+      }
+    });
+  }
+
+  it("a connection that lasted stableAfterMs ends the run: the next attempt is 1 again", async () => {
+    const server = await startServer();
+    const attempts: number[] = [];
+    const lived = deferred();
+    let connections = 0;
+    const c = client(server.url, {
+      random: () => 0,
+      backoff: { stableAfterMs: 50 },
+      sleep: () => Promise.resolve(),
+      disconnected: (e, attempt) => {
+        attempts.push(attempt);
+        assert.equal(e.failure, false);
+      },
+      connected: async ({ session }) => {
+        if (++connections === 2) return void c.close();
+        // Stay open past stableAfterMs (on the client's clock), then end this connection.
+        const start = performance.now();
+        while (performance.now() - start < 60) await new Promise((r) => setTimeout(r, 20));
+        lived.resolve();
+        void session.close(1001);
+      },
+    });
+    await lived.promise;
+    await c.closed;
+    assert.deepEqual(attempts, [1]);
+  });
+
+  for (
+    const [what, headers] of [
+      [
+        "an HTTP-date, relative to the response's Date",
+        { "retry-after": "Mon, 07 Dec 2026 12:00:03 GMT", date: "Mon, 07 Dec 2026 12:00:00 GMT" },
+      ],
+      [
+        "an obsolete RFC 850 date (recipients MUST accept it)",
+        { "retry-after": "Monday, 07-Dec-26 12:00:03 GMT", date: "Mon, 07 Dec 2026 12:00:00 GMT" },
+      ],
+      ["delay-seconds", { "retry-after": "3" }],
+    ] as const
+  ) {
+    it(`a 503 with Retry-After as ${what} waits that long`, async () => {
+      const server = await startServer();
+      server.refusals.push({ status: 503, headers });
+      const delays: number[] = [];
+      const up = deferred();
+      client(server.url, {
+        random: () => 0,
+        backoff: { initialDelayMs: 10, maxDelayMs: 60_000 },
+        sleep: (ms) => Promise.resolve(void delays.push(ms)),
+        connected: () => up.resolve(),
+      });
+      await up.promise;
+      assert.deepEqual(delays, [3000]);
+    });
+  }
+
+  it("a 503 with Retry-After as a date and no Date header: taken against the local clock", async () => {
+    const server = await startServer();
+    const at = new Date(Date.now() + 3000).toUTCString(); // whole seconds: 2 to 3 s ahead
+    server.refusals.push({ status: 503, headers: { "retry-after": at } });
+    const delays: number[] = [];
+    const up = deferred();
+    client(server.url, {
+      random: () => 0,
+      backoff: { initialDelayMs: 10 },
+      sleep: (ms) => Promise.resolve(void delays.push(ms)),
+      connected: () => up.resolve(),
+    });
+    await up.promise;
+    assert.equal(delays.length, 1);
+    assert.ok(delays[0] > 1000 && delays[0] <= 3000, String(delays[0]));
+  });
+});
+
 describe("reconnecting(): telemetry", () => {
   it("publishes the whole life cycle on the named channels, with ids and timestamps", async () => {
     const server = await startServer();
@@ -386,7 +546,7 @@ describe("reconnecting(): telemetry", () => {
     const c = client(server.url, {
       telemetry,
       random: () => 0.5,
-      backoff: { initialDelayMs: 10 },
+      backoff: { initialDelayMs: 10, stableAfterMs: 0 },
       sleep: () => restarted.promise,
       connected: ({ session, connection }) => (connection === 1 ? up : again).resolve(session),
     });
@@ -483,6 +643,48 @@ describe("reconnecting(): arguments", () => {
       () => reconnecting("ws://127.0.0.1:1/", { compression: "yes" as unknown as boolean }),
       (e: unknown) => e instanceof InvalidArgumentError && e.argument === "options.compression",
     );
+  });
+
+  it("refuses unknown options at the call, naming sprig's option for a well-known one", () => {
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      // connect()'s foreign names.
+      [{ perMessageDeflate: false }, "options.perMessageDeflate", /use options\.compression/],
+      [{ handshakeTimeout: 1 }, "options.handshakeTimeout", /use options\.handshakeTimeoutMs/],
+      // reconnecting-websocket's and partysocket's.
+      [{ maxRetries: 3 }, "options.maxRetries", /use options\.backoff\.maxAttempts/],
+      [{ minReconnectionDelay: 1 }, "options.minReconnectionDelay", /backoff\.initialDelayMs/],
+      [{ maxEnqueuedMessages: 1 }, "options.maxEnqueuedMessages", /sendQueue: \{ maxMessages \}/],
+      // connect()'s id is the client's to give.
+      [{ id: "x" }, "options.id", /r<n>\.<k>/],
+      // Typos, also in the nested objects.
+      [
+        { stopOnCloseCode: [1008] },
+        "options.stopOnCloseCode",
+        /did you mean options\.stopOnCloseCodes\?/,
+      ],
+      [
+        { backoff: { maxDelay: 5 } },
+        "options.backoff.maxDelay",
+        /did you mean options\.backoff\.maxDelayMs\?/,
+      ],
+      [
+        { sendQueue: { max: 5 } },
+        "options.sendQueue.max",
+        /the options are maxMessages, maxBytes, whenFull/,
+      ],
+    ];
+    for (const [options, argument, says] of cases) {
+      assert.throws(
+        () => reconnecting("ws://127.0.0.1:1/", options as ReconnectingOptions),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError && e.argument === argument &&
+          e.message.startsWith(
+            `reconnecting(): ${argument} is not an option of reconnecting(): `,
+          ) &&
+          says.test(e.message),
+        argument,
+      );
+    }
   });
 
   it("close() checks its code", async () => {

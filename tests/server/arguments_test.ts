@@ -208,3 +208,99 @@ describe("the adapters check their arguments at the call", () => {
     });
   }
 });
+
+describe("unknown options are refused, naming sprig's option for a well-known one", () => {
+  /** [options, the argument named, what the message must say]: every host. */
+  const hostCases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ perMessageDeflate: false }, "options.perMessageDeflate", /use options\.compression/],
+    [{ maxPayload: 10 }, "options.maxPayload", /use options\.maxMessageBytes/],
+    [{ maxPayloadLength: 10 }, "options.maxPayloadLength", /use options\.maxMessageBytes/],
+    [{ path: "/x" }, "options.path", /accepted on any path: refuse the others in options\.upgrade/],
+    [{ verifyClient: () => true }, "options.verifyClient", /options\.origins .*options\.upgrade/],
+    [{ handleProtocols: () => "a" }, "options.handleProtocols", /use options\.protocols/],
+    [{ idleTimeout: 10 }, "options.idleTimeout", /use options\.idleTimeoutMs \(in milliseconds/],
+    [{ backpressureLimit: 1 }, "options.backpressureLimit", /use options\.maxSendBufferBytes/],
+    [{ sendPings: false }, "options.sendPings", /use options\.keepalive/],
+    [{ maxConection: 1 }, "options.maxConection", /did you mean options\.maxConnections\?/],
+    [{ keepalive: { timeout: 5 } }, "options.keepalive.timeout", /options\.keepalive\.timeoutMs/],
+  ];
+  /** serve() only: the listening server's names of other servers. */
+  const serveCases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ host: "127.0.0.1" }, "options.host", /use options\.hostname/],
+    [{ noServer: true }, "options.noServer", /nodeHttpAdapter\(\)/],
+    [{ cert: "PEM", key: "PEM" }, "options.cert", /options\.tls: \{ cert, key \}/],
+    [{ onListen: () => {} }, "options.onListen", /serve\(\) resolves once listening/],
+    [{ tls: { cert: "a", key: "b", ca: "c" } }, "options.tls.ca", /the options are cert, key/],
+    [{ prot: 1 }, "options.prot", /did you mean options\.port\?/],
+  ];
+  const message = (fn: string, argument: string, says: RegExp) => (e: unknown) =>
+    isArgumentError(e, "type", argument, fn) &&
+    (e as Error).message.startsWith(`${fn}: ${argument} is not an option of ${fn}: `) &&
+    says.test((e as Error).message);
+
+  for (const [options, argument, says] of [...hostCases, ...serveCases]) {
+    it(`serve(${JSON.stringify(options)}): InvalidArgumentError naming ${argument}`, async () => {
+      await assert.rejects(
+        serve({ hostname: "127.0.0.1", port: 0, ...options } as ServeOptions, handler),
+        message("serve()", argument, says),
+      );
+    });
+  }
+
+  const adapters: Array<[string, (h: unknown, o: unknown) => unknown]> = [
+    ["nodeHttpAdapter()", (h, o) => nodeHttpAdapter(h as never, o as never)],
+    ["bunServeAdapter()", (h, o) => bunServeAdapter(h as never, o as never)],
+    ["denoServeAdapter()", (h, o) => denoServeAdapter(h as never, o as never)],
+  ];
+  for (const [fn, make] of adapters) {
+    it(`${fn}: the same, and the listening server's options belong to the host server`, () => {
+      for (const [options, argument, says] of hostCases) {
+        assert.throws(() => make(handler, options), message(fn, argument, says));
+      }
+      for (const name of ["port", "hostname", "tls", "fetch"]) {
+        assert.throws(
+          () => make(handler, { [name]: undefined }),
+          message(fn, `options.${name}`, /an option of the server the adapter is attached to/),
+        );
+      }
+    });
+  }
+
+  it("every documented option of serve() is accepted (the list is complete)", async () => {
+    const ac = new AbortController();
+    const server = await serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      protocols: ["chat"],
+      origins: ["https://a.test"],
+      upgrade: () => {},
+      maxConnections: 10,
+      idleTimeoutMs: 1000,
+      maxMessageBytes: 1024,
+      maxFrameBytes: 1024,
+      maxFragments: 10,
+      maxSendBufferBytes: 1024,
+      writeTimeoutMs: 1000,
+      maxQueuedMessages: 4,
+      closeTimeoutMs: 1000,
+      keepalive: { intervalMs: 1000, timeoutMs: 1000 },
+      compression: false,
+      extensions: [],
+      onError: () => {},
+      trace: undefined,
+      telemetry: undefined,
+      broker: undefined,
+      fetch: () => new Response("page"),
+      maxHeadBytes: 16384,
+      maxHeaders: 100,
+      handshakeTimeoutMs: 1000,
+      keepAliveTimeoutMs: 1000,
+      maxBodyBytes: 1024,
+      listener: undefined,
+      http2: false,
+      reusePort: false,
+      signal: ac.signal,
+    }, handler);
+    await server.shutdown();
+  });
+});

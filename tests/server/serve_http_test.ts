@@ -132,6 +132,59 @@ for (const listener of listeners) {
       await ws.close();
     });
 
+    it("announces its keep-alive idle time (Keep-Alive: timeout=N) and closes an idle connection after it", async () => {
+      // keepAliveTimeoutMs 300: under a second, so timeout=0 (clients do not reuse it).
+      const req = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+      const short = await raw(pageServer.port, req, { timeoutMs: 5000 });
+      assert.match(short.text, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(short.text, /\r\nKeep-Alive: timeout=0\r\n/);
+      assert.doesNotMatch(short.text, /Connection: close/i);
+      assert.equal(short.closed, true, "closed after the idle time");
+      // Whole seconds are announced as such; a request inside the time reuses the connection.
+      const longer = await serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        listener: listener.name,
+        keepAliveTimeoutMs: 2500,
+        fetch: (request) => new Response(new URL(request.url).pathname),
+      }, { in: () => {} });
+      try {
+        const socket = net.connect(longer.port, "127.0.0.1");
+        socket.on("error", () => {});
+        let text = "";
+        let closedAt = 0;
+        const closed = new Promise<void>((resolve) =>
+          socket.on("close", () => {
+            closedAt = performance.now();
+            resolve();
+          })
+        );
+        const seen = (what: string) =>
+          new Promise<void>((resolve) => {
+            const check = () => {
+              if (!text.includes(what)) return;
+              socket.off("data", check);
+              resolve();
+            };
+            socket.on("data", check);
+          });
+        socket.on("data", (chunk: Uint8Array) => (text += new TextDecoder().decode(chunk)));
+        await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+        socket.write("GET /one HTTP/1.1\r\nHost: a\r\n\r\n");
+        await seen("/one");
+        // Taken before the request: the server's idle time starts after its response.
+        const idleFrom = performance.now();
+        socket.write("GET /two HTTP/1.1\r\nHost: a\r\n\r\n");
+        await seen("/two");
+        await closed;
+        assert.equal(text.match(/\r\nKeep-Alive: timeout=2\r\n/g)?.length, 2, text);
+        // Closed by the server once idle (2.5 s), not before the announced time (2 s).
+        assert.ok(closedAt - idleFrom >= 2000, `closed after ${closedAt - idleFrom} ms`);
+      } finally {
+        await longer.shutdown({ deadlineMs: 1000 });
+      }
+    });
+
     it("passes request bodies with Content-Length, answers HEAD without a body and 204 without a length", async () => {
       const post = await fetch(`http://127.0.0.1:${pageServer.port}/echo-body`, {
         method: "POST",

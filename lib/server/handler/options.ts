@@ -254,7 +254,12 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   maxHeaders?: number;
   /** From accept (TLS included) to a complete request head, in ms; then 408 and close. Default 10,000. */
   handshakeTimeoutMs?: number;
-  /** Idle time between keep-alive requests, in ms. Default 5,000. */
+  /**
+   * Idle time between keep-alive requests, in ms; then the connection is
+   * closed. Announced to the client as `Keep-Alive: timeout=N` (seconds,
+   * rounded down), so that clients stop reusing the connection first.
+   * Default 5,000.
+   */
   keepAliveTimeoutMs?: number;
   /**
    * Largest request body for `fetch`, in bytes, after removing chunked
@@ -358,11 +363,15 @@ export function checkHostArguments(fn: string, handler: unknown, options: unknow
  */
 export function checkServeArguments(options: unknown, handler: unknown): void {
   const check = new ArgumentCheck("serve()");
-  const o = checkHostOptions(check, options);
+  const o = checkHostOptions(check, options, true);
   check.string("options.hostname", o.hostname);
   check.integer("options.port", o.port, 0, 65535);
   if (o.tls !== undefined) {
     const tls = check.options("options.tls", o.tls);
+    check.known("options.tls", tls, ["cert", "key"], {
+      certFile: "read the file and pass its PEM text as options.tls.cert",
+      keyFile: "read the file and pass its PEM text as options.tls.key",
+    });
     if (typeof tls.cert !== "string") {
       throw check.type("options.tls.cert", "a PEM string", tls.cert);
     }
@@ -386,6 +395,120 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   check.signal("options.signal", o.signal);
   checkHandler(check, handler);
 }
+
+/** Every option of {@link WebSocketHostOptions}; the type makes the list complete. */
+const HOST_OPTIONS: { [K in keyof Required<WebSocketHostOptions>]: true } = {
+  protocols: true,
+  origins: true,
+  upgrade: true,
+  maxConnections: true,
+  idleTimeoutMs: true,
+  maxMessageBytes: true,
+  maxFrameBytes: true,
+  maxFragments: true,
+  maxSendBufferBytes: true,
+  writeTimeoutMs: true,
+  maxQueuedMessages: true,
+  closeTimeoutMs: true,
+  keepalive: true,
+  compression: true,
+  extensions: true,
+  onError: true,
+  trace: true,
+  telemetry: true,
+  broker: true,
+};
+
+/** Every option of {@link ServeOptions}; the type makes the list complete. */
+const SERVE_OPTIONS: { [K in keyof Required<ServeOptions>]: true } = {
+  ...HOST_OPTIONS,
+  hostname: true,
+  port: true,
+  tls: true,
+  fetch: true,
+  maxHeadBytes: true,
+  maxHeaders: true,
+  handshakeTimeoutMs: true,
+  keepAliveTimeoutMs: true,
+  maxBodyBytes: true,
+  listener: true,
+  http2: true,
+  reusePort: true,
+  signal: true,
+};
+
+const ROUTING = "upgrades are accepted on any path: refuse the others in " +
+  "options.upgrade (return new Response(null, { status: 404 }) when " +
+  "new URL(request.url).pathname is not yours), or route in your own server through an adapter";
+
+/**
+ * Options of other servers (ws's WebSocketServer, Bun.serve, Deno.serve,
+ * Node's http), with what sprig has instead. Those of the listening
+ * server are refused by the adapters with the same words.
+ */
+const FOREIGN_HOST_OPTIONS: Readonly<Record<string, string>> = {
+  perMessageDeflate: "use options.compression (ws's and Bun's perMessageDeflate: true, false " +
+    "or options)",
+  maxPayload: "use options.maxMessageBytes (ws's maxPayload)",
+  maxPayloadLength: "use options.maxMessageBytes (Bun's maxPayloadLength)",
+  path: ROUTING,
+  verifyClient: "use options.origins for the Origin check, and options.upgrade to decide " +
+    "each upgrade (return a Response to refuse)",
+  handleProtocols: "use options.protocols (a list, or a function picking one of the offered)",
+  clientTracking: "the server always tracks its connections (shutdown() closes them)",
+  skipUTF8Validation: "text messages are always validated (RFC 6455 §8.1)",
+  idleTimeout: "use options.idleTimeoutMs (in milliseconds; Bun's idleTimeout is in seconds)",
+  backpressureLimit: "use options.maxSendBufferBytes (Bun's backpressureLimit)",
+  closeOnBackpressureLimit: "a peer past options.maxSendBufferBytes is always dropped",
+  sendPings: "use options.keepalive: { intervalMs, timeoutMs } (false turns pings off)",
+  publishToSelf: "ctx.ref.publish() reaches every subscriber but the sender; server.publish() " +
+    "reaches them all",
+  websocket: "the handler is serve()'s second argument (init, in, control, info, terminate)",
+  error: "use options.onError",
+};
+
+/** {@link FOREIGN_HOST_OPTIONS}, and those naming the listening server's settings, for serve(). */
+const FOREIGN_SERVE_OPTIONS: Readonly<Record<string, string>> = {
+  ...FOREIGN_HOST_OPTIONS,
+  host: "use options.hostname",
+  noServer: "host sprig's handler on a server of yours with nodeHttpAdapter(), " +
+    "denoServeAdapter() or bunServeAdapter()",
+  server: "host sprig's handler on a server of yours with nodeHttpAdapter(), " +
+    "denoServeAdapter() or bunServeAdapter()",
+  handler: "use options.fetch for plain HTTP requests; the WebSocket handler is serve()'s " +
+    "second argument",
+  routes: "use options.fetch for plain HTTP requests (route there)",
+  onListen: "serve() resolves once listening: read server.url and server.port",
+  cert: "use options.tls: { cert, key } (PEM strings)",
+  key: "use options.tls: { cert, key } (PEM strings)",
+  keepAliveTimeout: "use options.keepAliveTimeoutMs",
+  headersTimeout: "use options.handshakeTimeoutMs (accept to a complete request head)",
+  requestTimeout: "use options.handshakeTimeoutMs (accept to a complete request head)",
+  maxHeaderSize: "use options.maxHeadBytes",
+  backlog: "the listen backlog is the runtime's default",
+  unix: "serve() listens on TCP; for a Unix socket, host the handler with an adapter",
+};
+
+/**
+ * Options of the listening server given to an adapter: they belong to the
+ * host server the adapter is attached to.
+ */
+const LISTENER_OPTIONS = [
+  "port",
+  "hostname",
+  "host",
+  "tls",
+  "fetch",
+  "signal",
+  "reusePort",
+  "http2",
+  "listener",
+  "maxBodyBytes",
+  "maxHeadBytes",
+  "maxHeaders",
+  "handshakeTimeoutMs",
+  "keepAliveTimeoutMs",
+];
 
 const HANDLER_CALLBACKS = ["init", "in", "control", "info", "terminate"] as const;
 
@@ -441,8 +564,21 @@ function checkHandler(check: ArgumentCheck, handler: unknown): void {
   for (const name of HANDLER_CALLBACKS) check.function(`handler.${name}`, h[name]);
 }
 
-function checkHostOptions(check: ArgumentCheck, options: unknown): Record<string, unknown> {
+function checkHostOptions(
+  check: ArgumentCheck,
+  options: unknown,
+  serve = false,
+): Record<string, unknown> {
   const o = check.options("options", options);
+  if (serve) check.known("options", o, Object.keys(SERVE_OPTIONS), FOREIGN_SERVE_OPTIONS);
+  else {
+    const listening: Record<string, string> = {};
+    for (const name of LISTENER_OPTIONS) {
+      listening[name] = "that is an option of the server the adapter is attached to " +
+        "(Deno.serve, Bun.serve, node:http), not of the adapter";
+    }
+    check.known("options", o, Object.keys(HOST_OPTIONS), { ...FOREIGN_HOST_OPTIONS, ...listening });
+  }
   if (typeof o.protocols !== "function") {
     check.strings("options.protocols", o.protocols)?.forEach((p, i) => {
       if (!isToken(p)) throw check.type(`options.protocols[${i}]`, "a token (RFC 9110 §5.6.2)", p);

@@ -110,12 +110,17 @@ export function requestUrl(head: RequestHead, secure: boolean): URL {
 /**
  * Writes a `Response` on a raw socket with `Content-Length` framing; the
  * body is read whole. `close` adds `Connection: close`; `headOnly` sends no
- * body (a HEAD request). @internal
+ * body (a HEAD request); `keepAliveTimeoutMs`, on a response after which
+ * the connection stays open, adds `Keep-Alive: timeout=N` (whole seconds,
+ * rounded down): clients that read it (undici's fetch, Node's http.Agent)
+ * stop reusing an idle connection before the server closes it, rather than
+ * sending a request into the close (RFC 9112 §9.3.2 warns of that race).
+ * @internal
  */
 export async function writeResponse(
   transport: Transport,
   response: Response,
-  options: { close: boolean; headOnly?: boolean },
+  options: { close: boolean; headOnly?: boolean; keepAliveTimeoutMs?: number },
 ): Promise<void> {
   const status = response.status;
   // RFC 9110 §6.4.1: 204 and 304 responses never carry content.
@@ -137,6 +142,9 @@ export async function writeResponse(
   // RFC 9110 §8.6: no Content-Length in a 204.
   if (status !== 204) fields.push(["Content-Length", String(body.length)]);
   if (options.close) fields.push(["Connection", "close"]);
+  else if (options.keepAliveTimeoutMs !== undefined) {
+    fields.push(["Keep-Alive", `timeout=${Math.floor(options.keepAliveTimeoutMs / 1000)}`]);
+  }
   const head = writeResponseHead(status, response.statusText || STATUS_TEXT[status] || "", fields);
   await transport.write(body.length > 0 && !options.headOnly ? [head, body] : [head]);
 }
@@ -350,6 +358,7 @@ export async function serveSocket(socket: AcceptedSocket, http: HttpHost): Promi
         await writeResponse(transport, response, {
           close: !keepAlive,
           headOnly: method === "HEAD",
+          keepAliveTimeoutMs: http.keepAliveTimeoutMs,
         });
       } catch (error) {
         host.reportError(error);
