@@ -580,8 +580,21 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * @throws {TimeoutError} after `timeoutMs` (the message, if it comes later, is not lost)
    * @throws {ConnectionClosedError} when the session ended
    */
-  async receive(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MessageData> {
+  receive(options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<MessageData> {
     this.#reading = true;
+    // A message already queued costs one settled promise, as with the iterator.
+    if (
+      options === undefined ||
+      (typeof options === "object" && options !== null && options.timeoutMs === undefined &&
+        options.signal === undefined)
+    ) {
+      const m = this.#queue.shift();
+      if (m !== undefined) return Promise.resolve(m);
+    }
+    return this.#receive(options ?? {});
+  }
+
+  async #receive(options: { timeoutMs?: number; signal?: AbortSignal }): Promise<MessageData> {
     const { timeoutMs, signal } = options;
     if (timeoutMs !== undefined || signal !== undefined) {
       // Wait for a message (or the end) without taking it, so that giving up
@@ -647,14 +660,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   get readable(): ReadableStream<MessageData> {
     this.#reading = true;
     return this.#readable ??= new ReadableStream<MessageData>({
-      pull: async (controller) => {
-        try {
-          const m = await this.#next();
+      pull: (controller) => {
+        // A message already queued is handed over at once, without a promise of ours.
+        const queued = this.#queue.shift();
+        if (queued !== undefined) {
+          controller.enqueue(queued);
+          return;
+        }
+        return this.#next().then((m) => {
           if (m === undefined) controller.close();
           else controller.enqueue(m);
-        } catch (error) {
-          controller.error(error);
-        }
+        }, (error) => controller.error(error));
       },
       cancel: async () => {
         await this.close().catch(noop);
