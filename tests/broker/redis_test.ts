@@ -218,14 +218,19 @@ describe(`redisBroker with redis-server: two instances in separate processes (${
     await redis.kill();
     const DURING = 5;
     // Publish until the instance has learnt of the outage from its client (bounded).
+    let noticing = -1;
     for (let k = 0; k < 100 && !A.reports.some((r) => r.code !== "BROKER_MESSAGES_LOST"); k++) {
       await pa.ws.send(`pub t3 noticing ${k}`);
+      noticing = k;
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(
       A.reports.some((r) => r.code === "BROKER_UNAVAILABLE" || r.code === "BROKER_PUBLISH_FAILED"),
       `the outage is reported: ${JSON.stringify(A.reports)}`,
     );
+    // The report may come before the local copy of the message that caused
+    // it has reached a1: wait for that copy, so the mark is after it.
+    await until(() => a1.got.includes(`noticing ${noticing}`), "the last noticing message locally");
     const mark = a1.got.length;
     for (let i = 0; i < DURING; i++) await pa.ws.send(`pub t3 during ${i}`);
     await until(() => a1.got.length >= mark + DURING, "local delivery while Redis is down");
