@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, ConnectionClosedError } from "../../mod.ts";
 import { closePayload, rawFrame, rawServer, type RawSocket } from "../_helpers/raw_peer.ts";
+import { concat } from "../_helpers/bytes.ts";
 
 type Script = (s: RawSocket) => void;
 
@@ -77,12 +78,9 @@ describe("client: what came before a fault or a close", () => {
   for (const [how, read] of readers) {
     it(`${how} answers the message before a bad frame, then the 1002 close goes`, async () => {
       script = (s) => {
-        const good = rawFrame(0x81, "Hello, world!", false);
-        const bad = rawFrame(0x80 | 0x20 | 0x1, "x", false);
-        const all = new Uint8Array(good.length + bad.length);
-        all.set(good);
-        all.set(bad, good.length);
-        s.write(all);
+        s.write(
+          concat([rawFrame(0x81, "Hello, world!", false), rawFrame(0x80 | 0x20 | 0x1, "x", false)]),
+        );
       };
       const ws = await connect(server.url, { compression: false, keepalive: false });
       await assert.rejects(
@@ -98,18 +96,11 @@ describe("client: what came before a fault or a close", () => {
 
     it(`${how} answers messages that came with the server's Close before replying to it`, async () => {
       script = (s) => {
-        const parts = [
+        s.write(concat([
           rawFrame(0x81, "one", false),
           rawFrame(0x81, "two", false),
           rawFrame(0x88, closePayload(1000, "bye"), false),
-        ];
-        const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-        let at = 0;
-        for (const p of parts) {
-          all.set(p, at);
-          at += p.length;
-        }
-        s.write(all);
+        ]));
       };
       const ws = await connect(server.url, {
         compression: false,

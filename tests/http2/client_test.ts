@@ -9,6 +9,7 @@ import * as http2 from "node:http2";
 import { connect, ConnectionError, HandshakeError, Http2Error, serve } from "../../mod.ts";
 import { type Peer, startPeer, startWsPeer } from "../_helpers/peer.ts";
 import { fromHttp2Stream } from "../../lib/transport/http2.ts";
+import { http2Get } from "../_helpers/http2.ts";
 
 const ca = readFileSync(new URL("../_fixtures/ca.pem", import.meta.url), "utf8");
 const bun = new URL("../../node_modules/.bin/bun", import.meta.url).pathname;
@@ -16,18 +17,6 @@ const sprigPeer = (...flags: string[]) =>
   startPeer(bun, [new URL("../_peers/sprig_h2_server.ts", import.meta.url).pathname, ...flags]);
 const nodePeer = (...flags: string[]) =>
   startPeer("node", [new URL("../_peers/h2_server.mjs", import.meta.url).pathname, ...flags]);
-
-/** A plain GET on an HTTP/2 session; the body as text. */
-function get(session: http2.ClientHttp2Session, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ":path": path });
-    let body = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => (body += chunk));
-    stream.on("end", () => resolve(body));
-    stream.on("error", reject);
-  });
-}
 
 const peers: Peer[] = [];
 let sprigH2c: Peer;
@@ -101,7 +90,7 @@ for (const mode of ["h2c", "tls"] as const) {
         );
         for (const ws of sockets) await ws.receive({ timeoutMs: 5000 });
         const [page] = await Promise.all([
-          get(session, "/page"),
+          http2Get(session, "/page"),
           ...sockets.map((ws, i) => ws.send(`m${i}`)),
         ]);
         assert.equal(page, "plain /page");
@@ -113,7 +102,7 @@ for (const mode of ["h2c", "tls"] as const) {
         assert.equal(session.closed, false);
         await sockets[1].send("still here");
         assert.equal(await sockets[1].receive({ timeoutMs: 5000 }), "still here");
-        assert.equal(await get(session, "/again"), "plain /again");
+        assert.equal(await http2Get(session, "/again"), "plain /again");
         await Promise.all([sockets[1].close(), sockets[2].close()]);
       } finally {
         session.close();
@@ -234,7 +223,7 @@ describe("sprig client ↔ a plain node:http2 server", () => {
         connect(`ws://127.0.0.1:${bare.port}/echo`, { http2Session: session }),
         (e: unknown) => e instanceof Http2Error && e.code === "EXTENDED_CONNECT_DISABLED",
       );
-      assert.equal(await get(session, "/x"), "plain /x");
+      assert.equal(await http2Get(session, "/x"), "plain /x");
     } finally {
       session.close();
     }

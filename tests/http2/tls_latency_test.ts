@@ -12,21 +12,10 @@ import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import * as https from "node:https";
 import { serve } from "../../mod.ts";
+import { http2Get } from "../_helpers/http2.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
-
-/** One GET on the session; resolves with the body. */
-function get(session: http2.ClientHttp2Session, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ":path": path });
-    let body = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => (body += chunk));
-    stream.on("end", () => resolve(body));
-    stream.on("error", reject);
-  });
-}
 
 describe("TLS: no Nagle stall", () => {
   it("50 sequential requests on one connection take well under 50 × 40 ms", async () => {
@@ -40,9 +29,9 @@ describe("TLS: no Nagle stall", () => {
     const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca: fixture("ca.pem") });
     session.on("error", () => {});
     try {
-      assert.equal(await get(session, "/warm"), "hello /warm");
+      assert.equal(await http2Get(session, "/warm"), "hello /warm");
       const started = performance.now();
-      for (let i = 0; i < 50; i++) assert.equal(await get(session, `/r${i}`), `hello /r${i}`);
+      for (let i = 0; i < 50; i++) assert.equal(await http2Get(session, `/r${i}`), `hello /r${i}`);
       const elapsed = performance.now() - started;
       // 40 ms stalls would make it 2,000 ms; without them it is a few tens.
       assert.ok(elapsed < 1000, `50 requests took ${elapsed.toFixed(0)} ms`);
