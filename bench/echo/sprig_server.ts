@@ -6,7 +6,8 @@
  *   bun bench/echo/sprig_server.ts [--host serve|native] [--deflate]
  *   node --import tsx bench/echo/sprig_server.ts [--host serve|native] [--deflate]
  *
- * `--handler sync|async` (default sync) picks the echo handler's form, below.
+ * `--handler sync|async` (default sync) picks the echo handler's form, below;
+ * `--handler broadcast|broadcast-async` serves wsload's `--broadcast` room instead.
  * `--host serve` (the default) is sprig's own server, `serve()`, on the
  * runtime's sockets (Deno.listen, Bun.listen, node:net). `--host native` runs
  * the same handler on the runtime's native server through sprig's adapters:
@@ -21,7 +22,13 @@
 import * as http from "node:http";
 import type * as net from "node:net";
 import process from "node:process";
-import { detectRuntime, type Handler, serve } from "../../mod.ts";
+import {
+  type ConnectionRef,
+  detectRuntime,
+  type Handler,
+  type MessageData,
+  serve,
+} from "../../mod.ts";
 import {
   bunServeAdapter,
   type BunServerLike,
@@ -62,8 +69,8 @@ const handlerKind = argValue("--handler", "sync");
 const deflate = process.argv.includes("--deflate");
 const wantedPort = Number(argValue("--port", "0"));
 const runtime = detectRuntime();
-if (handlerKind !== "sync" && handlerKind !== "async") {
-  console.error(`--handler must be sync or async, not ${handlerKind}`);
+if (!["sync", "async", "broadcast", "broadcast-async"].includes(handlerKind)) {
+  console.error(`--handler must be sync, async, broadcast or broadcast-async, not ${handlerKind}`);
   process.exit(2);
 }
 if (hostKind !== "serve" && hostKind !== "native") {
@@ -77,7 +84,7 @@ if (hostKind !== "serve" && hostKind !== "native") {
  * function (what an application that awaits a database or a queue looks
  * like): every message then resumes the handler from a settled promise.
  */
-const echo: Handler<undefined> = handlerKind === "async"
+const echoHandler: Handler<undefined> = handlerKind === "async"
   ? {
     // deno-lint-ignore require-await
     async in(message) {
@@ -85,6 +92,35 @@ const echo: Handler<undefined> = handlerKind === "async"
     },
   }
   : { in: (message) => ({ push: message }) };
+
+/**
+ * `--handler broadcast` (or `broadcast-async`): a chat room for wsload's
+ * `--broadcast` mode, the shape of Bun's chat benchmark: every connection
+ * joins "room" and each message goes to every member, the sender included
+ * (published to the others, pushed back to the sender).
+ */
+type Member = ConnectionRef<Member>;
+const broadcast: Handler<Member> = {
+  init: (ctx) => {
+    ctx.ref.subscribe("room");
+    return { state: ctx.ref as Member };
+  },
+  ...(handlerKind === "broadcast-async"
+    ? {
+      // deno-lint-ignore require-await
+      async in(message: MessageData, ref: Member) {
+        ref.publish("room", message);
+        return { push: message };
+      },
+    }
+    : {
+      in(message: MessageData, ref: Member) {
+        ref.publish("room", message);
+        return { push: message };
+      },
+    }),
+};
+const echo = (handlerKind.startsWith("broadcast") ? broadcast : echoHandler) as Handler<undefined>;
 
 /**
  * The options every host gets: compression as asked; the connection cap
