@@ -99,6 +99,9 @@ export class ExtensionChain {
   /** The union of the RSV bits the chain owns. */
   readonly rsv: number;
 
+  /** The chain of no extension, shared (it holds no state). */
+  static readonly none: ExtensionChain = new ExtensionChain();
+
   /** A chain of `extensions`, in the order they were negotiated. */
   constructor(extensions: readonly Extension[] = []) {
     this.extensions = extensions;

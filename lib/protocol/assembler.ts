@@ -58,14 +58,16 @@ export class MessageAssembler {
   readonly #maxBytes: number;
   readonly #maxFragments: number;
   readonly #chain: ExtensionChain;
-  readonly #validator = new Utf8Validator();
+  /** Validates fragmented text as it arrives; made for the first such message. */
+  #validator: Utf8Validator | undefined;
 
   /** Opcode of the message in progress, or -1. */
   #opcode = -1;
   #rsv = 0;
   #size = 0;
   #count = 0;
-  #parts: Uint8Array[] = [];
+  /** Pieces of a fragmented message; made on the first piece (an idle connection holds none). */
+  #parts: Uint8Array[] | undefined;
   #block: Uint8Array | undefined;
   #blockUsed = 0;
 
@@ -73,7 +75,7 @@ export class MessageAssembler {
   constructor(options: AssemblerOptions = {}) {
     this.#maxBytes = options.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes;
     this.#maxFragments = options.maxFragments ?? DEFAULT_LIMITS.maxFragments;
-    this.#chain = options.extensions ?? new ExtensionChain();
+    this.#chain = options.extensions ?? ExtensionChain.none;
   }
 
   /**
@@ -144,7 +146,7 @@ export class MessageAssembler {
       );
     }
     this.#checkSize(this.#size + payload.length);
-    if (this.#opcode === Opcode.Text && this.#rsv === 0 && !this.#validator.push(payload)) {
+    if (this.#opcode === Opcode.Text && this.#rsv === 0 && !(this.#validator ??= new Utf8Validator()).push(payload)) {
       this.reset();
       throw new InvalidDataError("INVALID_UTF8", "text message is not valid UTF-8");
     }
@@ -155,7 +157,7 @@ export class MessageAssembler {
     const op = this.#opcode;
     const rsv = this.#rsv;
     const validated = op === Opcode.Text && rsv === 0;
-    if (validated && !this.#validator.complete) {
+    if (validated && !this.#validator!.complete) {
       this.reset();
       throw new InvalidDataError("INVALID_UTF8", "text message ends inside a UTF-8 sequence");
     }
@@ -173,10 +175,10 @@ export class MessageAssembler {
     this.#rsv = 0;
     this.#size = 0;
     this.#count = 0;
-    this.#parts = [];
+    this.#parts = undefined;
     this.#block = undefined;
     this.#blockUsed = 0;
-    this.#validator.reset();
+    this.#validator?.reset();
   }
 
   #checkSize(size: number): void {
@@ -209,7 +211,7 @@ export class MessageAssembler {
     if (n === 0) return;
     if (n >= KEEP_THRESHOLD) {
       this.#sealBlock();
-      this.#parts.push(data);
+      (this.#parts ??= []).push(data);
       return;
     }
     let block = this.#block;
@@ -224,7 +226,7 @@ export class MessageAssembler {
 
   #sealBlock(): void {
     if (this.#block !== undefined && this.#blockUsed > 0) {
-      this.#parts.push(this.#block.subarray(0, this.#blockUsed));
+      (this.#parts ??= []).push(this.#block.subarray(0, this.#blockUsed));
     }
     this.#block = undefined;
     this.#blockUsed = 0;
@@ -232,6 +234,6 @@ export class MessageAssembler {
 
   #concat(): Uint8Array {
     this.#sealBlock();
-    return concatBytes(this.#parts, this.#size);
+    return concatBytes(this.#parts ?? [], this.#size);
   }
 }

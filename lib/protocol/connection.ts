@@ -148,7 +148,10 @@ export class Connection {
   /** A connection for `options.role`: open, or in CONNECTING with `connecting: true`. */
   constructor(options: ConnectionOptions) {
     this.role = options.role;
-    this.#chain = new ExtensionChain(options.extensions ?? []);
+    const extensions = options.extensions;
+    this.#chain = extensions === undefined || extensions.length === 0
+      ? ExtensionChain.none
+      : new ExtensionChain(extensions);
     this.#parser = new FrameParser({
       mask: options.role === "server" ? "required" : "forbidden",
       allowedRsv: this.#chain.rsv,
@@ -227,6 +230,18 @@ export class Connection {
   get bufferedIncoming(): number {
     if (this.#state === "closed") return 0;
     return this.#parser.buffered + this.#assembler.buffered;
+  }
+
+  /**
+   * Where the next bytes read from the transport may go, when a frame whose
+   * payload spans reads is in progress: a view of the rest of its payload
+   * buffer. A transport that can read into a given buffer (Deno's) reads
+   * into it and passes the filled start of this view to {@link receive},
+   * which then copies nothing. Undefined otherwise; reading into it is
+   * never required.
+   */
+  receiveBuffer(): Uint8Array | undefined {
+    return this.#state === "open" || this.#state === "closing" ? this.#parser.payloadTail() : undefined;
   }
 
   /** CONNECTING → OPEN, once the opening handshake succeeded. */
@@ -566,6 +581,7 @@ export class Connection {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#result = result;
+    this.#parser.dispose();
     this.#assembler.reset();
     this.#chain.dispose();
     if (report) this.#events.push({ type: "close", ...result });

@@ -29,9 +29,26 @@ export interface FrameParserOptions {
 /** The masking key of the frame being unmasked, shared by every parser. */
 const MASK = new Uint8Array(4);
 
+/**
+ * Bytes of payload buffers that every parser of the process may hold
+ * allocated ahead of the bytes that fill them. A frame whose payload spans
+ * reads gets one buffer of its full length (filled in place, read into
+ * directly where the transport can) while the budget allows; past it, the
+ * parser holds the pieces as they arrive and joins them at the end. So a
+ * peer that sends only headers claiming large frames pins at most this
+ * much in the whole process, not a frame's length per connection.
+ */
+const AHEAD_BUDGET_BYTES = 64 * 1024 * 1024;
+let aheadBytes = 0;
+
+/** The parts of no payload, shared: a payload held as parts gets its own array. */
+const NO_PARTS: Uint8Array[] = [];
+
 const HEAD = 0;
 const PAYLOAD = 1;
 const FAILED = 2;
+/** Disposed: the connection ended; what follows is not parsed. */
+const DISPOSED = 3;
 
 /**
  * An incremental frame parser written as an explicit state machine. Feed it
@@ -45,8 +62,13 @@ const FAILED = 2;
  *
  * Payloads are views into the chunk when a frame lies within one chunk, and
  * masked payloads are unmasked in place: the parser owns the chunks it is fed.
- * A payload spanning chunks is held as views of them until complete, so
- * memory follows the bytes received, not the length the header claims.
+ * A payload spanning chunks is copied into one buffer of the frame's length
+ * as it arrives; a transport that can read into a given buffer asks
+ * {@link FrameParser.payloadTail} where the next bytes go and reads them
+ * there, with no copy at all. Buffers allocated ahead of their bytes come
+ * from a process-wide budget (64 MiB); past it, pieces are held as they
+ * arrive and joined once complete, so memory follows the bytes received,
+ * not the lengths headers merely claim.
  *
  * @example
  * ```ts
@@ -81,8 +103,10 @@ export class FrameParser {
   /** The current frame's masking key, its four bytes big-endian in one number. */
   #mask = 0;
   #length = 0;
-  /** Pieces of a payload that spans chunks: held as they arrive, joined once complete. */
-  #parts: Uint8Array[] = [];
+  /** The payload of a frame that spans chunks, allocated at its full length, filled in place. */
+  #payload: Uint8Array | undefined;
+  /** Without a payload buffer (past the budget): pieces held as they arrive, joined once complete. */
+  #parts: Uint8Array[] = NO_PARTS;
   #filled = 0;
 
   /** A parser with the given mask policy, allowed RSV bits and frame size limit. */
@@ -99,7 +123,7 @@ export class FrameParser {
 
   /** True between frames: no partial header or payload is held. */
   get idle(): boolean {
-    return this.#state === HEAD && this.#headLen === 0;
+    return (this.#state === HEAD && this.#headLen === 0) || this.#state === DISPOSED;
   }
 
   /** Bytes held for a frame that is not complete yet. */
@@ -115,10 +139,14 @@ export class FrameParser {
    * @throws {ProtocolError | MessageTooBigError} at the first violation
    */
   push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
-    if (this.#state === FAILED) throw this.#error!;
+    if (this.#state >= FAILED) {
+      if (this.#state === FAILED) throw this.#error!;
+      return;
+    }
     const n = chunk.length;
     let i = 0;
-    while (i < n) {
+    // (onFrame may dispose of the parser: then the rest is not parsed.)
+    while (i < n && this.#state !== DISPOSED) {
       if (this.#state === HEAD) {
         if (this.#headLen === 0) {
           // Fast path: the whole header is in this chunk.
@@ -161,12 +189,25 @@ export class FrameParser {
         }
       } else {
         const take = Math.min(this.#length - this.#filled, n - i);
-        this.#parts.push(chunk.subarray(i, i + take));
+        const into = this.#payload;
+        if (into === undefined) this.#parts.push(chunk.subarray(i, i + take));
+        else if (
+          i !== 0 || chunk.buffer !== into.buffer ||
+          chunk.byteOffset !== into.byteOffset + this.#filled
+        ) {
+          into.set(take === n ? chunk : chunk.subarray(i, i + take), this.#filled);
+        } // else: the transport read these bytes into place (payloadTail)
         this.#filled += take;
         i += take;
         if (this.#filled === this.#length) {
-          const payload = concatBytes(this.#parts, this.#length);
-          this.#parts = [];
+          let payload: Uint8Array;
+          if (into === undefined) {
+            payload = concatBytes(this.#parts, this.#length);
+            this.#parts = NO_PARTS;
+          } else {
+            payload = into;
+            this.#dropPayload();
+          }
           this.#state = HEAD;
           if (this.#masked) applyMask(payload, this.#maskBytes());
           onFrame(this.#frame(payload));
@@ -189,13 +230,50 @@ export class FrameParser {
     }
   }
 
-  // Memory grows with the bytes that actually arrive, never with the length a
-  // header merely claims: a peer cannot make the parser allocate maxFrameBytes
-  // per connection by sending headers alone.
+  /**
+   * Where the next bytes of the current frame's payload go, when the parser
+   * holds a buffer for it: a view of its unfilled part, at most the bytes
+   * the frame still lacks. A transport that reads into it and passes the
+   * same view (or its start) to {@link push} saves the copy. Undefined
+   * between frames and for payloads held as pieces.
+   */
+  payloadTail(): Uint8Array | undefined {
+    const into = this.#payload;
+    return into === undefined || this.#state !== PAYLOAD ? undefined : into.subarray(this.#filled);
+  }
+
+  /**
+   * Forgets a frame in progress, gives its buffer's budget back and parses
+   * nothing more (the connection ended): later chunks are ignored.
+   */
+  dispose(): void {
+    this.#dropPayload();
+    this.#parts = NO_PARTS;
+    this.#filled = 0;
+    this.#headLen = 0;
+    if (this.#state !== FAILED) this.#state = DISPOSED;
+  }
+
+  // Memory allocated ahead of the bytes comes from the process-wide budget
+  // (AHEAD_BUDGET_BYTES); past it, it grows with the bytes that actually
+  // arrive, never with the length a header merely claims.
   #startPayload(first: Uint8Array): void {
-    this.#parts = first.length > 0 ? [first] : [];
+    const length = this.#length;
+    if (aheadBytes + length <= AHEAD_BUDGET_BYTES) {
+      aheadBytes += length;
+      const into = this.#payload = new Uint8Array(length);
+      into.set(first);
+    } else {
+      this.#parts = first.length > 0 ? [first] : [];
+    }
     this.#filled = first.length;
     this.#state = PAYLOAD;
+  }
+
+  #dropPayload(): void {
+    if (this.#payload === undefined) return;
+    aheadBytes -= this.#payload.length;
+    this.#payload = undefined;
   }
 
   /** The masking key as bytes, in a buffer shared by every parser (applyMask is synchronous). */
@@ -215,7 +293,8 @@ export class FrameParser {
   #fail(error: SprigError): never {
     this.#state = FAILED;
     this.#error = error;
-    this.#parts = [];
+    this.#dropPayload();
+    this.#parts = NO_PARTS;
     this.#filled = 0;
     this.#headLen = 0;
     throw error;

@@ -6,10 +6,10 @@
  * pushes each read into {@link LiveConnection} in the socket's own callback;
  * the read is parsed whole and every complete message goes to the
  * {@link LiveReceiver} in that same turn; whatever the receiver sends in
- * answer (echoes, pushes, pongs, the close reply) is written once, at the end
- * of the turn. Sends made outside a read (a timer, another connection's
- * handler) are gathered the same way and written once per turn of the event
- * loop (a microtask).
+ * answer (echoes, pushes, pongs, the close reply), and whatever is sent from
+ * elsewhere (a timer, an async handler, another connection's handler), is
+ * gathered and written once per connection at the end of the event loop's
+ * turn, by one task shared by every connection.
  *
  * Timers exist only per connection and only while needed: the closing
  * handshake's bound, and the write-progress bound while the peer is not
@@ -186,9 +186,12 @@ export class LiveConnection implements TransportSink {
    */
   #holdThisTurn = false;
   readonly #closed = new Eventually<CloseInfo>();
+  /** What a read produced is written at once (see {@link Transport.writeInReadTurn}). */
+  readonly #writeInRead: boolean;
 
   constructor(transport: Transport, connection: Connection, options: LiveOptions) {
     this.transport = transport;
+    this.#writeInRead = transport.writeInReadTurn === true;
     this.conn = connection;
     // The bytes read with the handshake are used once, at start, and not
     // kept: they may be a view of the whole first read.
@@ -261,13 +264,29 @@ export class LiveConnection implements TransportSink {
     } finally {
       this.#inTurn = false;
     }
-    if (this.conn.closePending) this.#holdThisTurn = true;
-    this.flush();
+    const conn = this.conn;
+    if (conn.closePending) this.#holdThisTurn = true;
+    // Replies to a read leave with the shared end-of-turn write, after every
+    // connection that is readable in this turn has been read: each peer's
+    // next messages then arrive, and are answered, together (fewer, larger
+    // reads and writes, as uWebSockets corks). Large output and reads that
+    // owe nothing are settled now.
+    if (
+      this.#writeInRead || conn.outputBytes >= JOIN_BELOW ||
+      (conn.outputBytes === 0 && !conn.closePending)
+    ) {
+      this.flush();
+    } else this.scheduleFlush();
     if (this.conn.framesIn - this.#turnFrames > FRAMES_PER_TURN && !this.#closeInfo) {
       // This peer had its share of this turn: read it again in the next one.
       this.#setPaused(this.#paused | PAUSED_BY_BUDGET);
       setTimeout(() => this.#setPaused(this.#paused & ~PAUSED_BY_BUDGET), 0);
     }
+  }
+
+  /** Transport sink: where the next read may go (the rest of a large frame's payload), if anywhere. */
+  readBuffer(): Uint8Array | undefined {
+    return this.#closeInfo === undefined ? this.conn.receiveBuffer() : undefined;
   }
 
   /** Transport sink: the peer ended the stream, or the socket failed. */
@@ -365,19 +384,24 @@ export class LiveConnection implements TransportSink {
    * Writes what the connection queued, now. Called at the end of every read
    * and by the scheduled flush; anyone may call it to write at once.
    */
-  flush(): void {
+  flush(endOfTurn = false): void {
     this.#flushScheduled = false;
     const conn = this.conn;
     if (this.#closeInfo) return;
     // A close frame owed to the peer waits while the receiver still answers
-    // earlier messages (bounded by the close timeout); takeOutput() queues it otherwise.
+    // earlier messages (bounded by the close timeout); takeOutput() queues it
+    // otherwise. Owed by a read that delivered messages, it waits at least
+    // for the end of that turn, when the turn's microtasks (a `for await`
+    // loop, an async handler) have answered.
     let hold = false;
     if (conn.closePending) {
-      if (this.#holdThisTurn) {
-        this.#holdThisTurn = false;
-        hold = !this.#releaseHeld;
-        if (hold) this.scheduleFlush();
-      } else hold = !this.#releaseHeld && (this.#receiver?.holding?.() ?? false);
+      const thisTurn = this.#holdThisTurn && !endOfTurn;
+      this.#holdThisTurn = false;
+      if (this.#releaseHeld) hold = false;
+      else if (thisTurn) {
+        hold = true;
+        this.scheduleFlush();
+      } else hold = this.#receiver?.holding?.() ?? false;
       if (hold) this.#armCloseTimer();
     }
     if (conn.outputBytes === 0 && (hold || !conn.closePending)) {
@@ -447,7 +471,7 @@ export class LiveConnection implements TransportSink {
   flushIfScheduled(): void {
     if (!this.#flushScheduled) return;
     try {
-      this.flush();
+      this.flush(true);
     } catch (error) {
       // One connection's failure must not keep the others in this task from writing.
       this.terminate(error instanceof Error ? error : new Error(String(error)));

@@ -51,6 +51,8 @@ export function denoNamespace(): DenoNamespace | undefined {
  */
 const MIN_READ_SIZE = 4 * 1024;
 const MAX_READ_SIZE = 256 * 1024;
+/** A frame's payload lacking at least this many bytes is read straight into its buffer. */
+const DIRECT_READ_MIN = 16 * 1024;
 /** Bytes queued for writing past which `writeNow` asks the caller to wait for `drain`. */
 const WRITE_HIGH_WATER_BYTES = 64 * 1024;
 
@@ -238,6 +240,20 @@ export class DenoTransport implements Transport {
     try {
       while (!this.#closed || this.#lingering) {
         if (this.#held) await this.#held;
+        // The rest of a large frame is read straight into its payload buffer.
+        const into = this.#unread === undefined ? this.#sink!.readBuffer?.() : undefined;
+        if (into !== undefined && into.length >= DIRECT_READ_MIN) {
+          let n: number | null;
+          try {
+            n = await this.#conn.read(into);
+          } catch (error) {
+            if (this.#closed) break;
+            throw error;
+          }
+          if (n === null) break;
+          this.#sink!.data(into.subarray(0, n));
+          continue;
+        }
         const chunk = await this.read();
         if (chunk === null) break;
         this.#sink!.data(chunk);

@@ -72,6 +72,8 @@ export class Http2StreamTransport implements Transport {
   readonly #reads: ReadQueue;
   readonly closed: Promise<void>;
   #remote: TransportAddress | undefined | null = null;
+  /** See {@link Transport.writeInReadTurn}: Bun's node:http2 needs it. */
+  readonly writeInReadTurn = true;
 
   constructor(stream: http2.Http2Stream) {
     this.#stream = stream;

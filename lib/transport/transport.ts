@@ -18,6 +18,14 @@ export interface TransportSink {
   end(error?: Error): void;
   /** After {@link Transport.writeNow} returned false: the runtime took what was queued. */
   drain(): void;
+  /**
+   * Optional: where the next read may land. A transport that reads into
+   * buffers it is given (Deno's) asks before each read; when this returns
+   * a view (the rest of a large frame's payload), it reads at most that
+   * many bytes into it and passes the filled start of the same view to
+   * {@link data}, which then copies nothing. Undefined: read as usual.
+   */
+  readBuffer?(): Uint8Array | undefined;
 }
 
 /**
@@ -62,6 +70,14 @@ export interface Transport {
   writeNow?(chunks: readonly Uint8Array[]): boolean;
   /** Closes the socket (both directions) and releases it. Idempotent. */
   close(): void;
+  /**
+   * True for a transport whose writes must be made within the read's own
+   * callback to leave promptly: the live connection then writes what a read
+   * produced at once, not with the shared end-of-turn write. Bun's
+   * `node:http2` queues a stream's writes made from a later task behind
+   * another stream stalled by flow control. Default false.
+   */
+  readonly writeInReadTurn?: boolean;
   /** Resolves when the socket is fully closed, whatever the reason. */
   readonly closed: Promise<void>;
   /** The peer's address, when the runtime knows it. */
