@@ -40,6 +40,13 @@ const MASK = new Uint8Array(4);
  */
 const AHEAD_BUDGET_BYTES = 64 * 1024 * 1024;
 let aheadBytes = 0;
+/** A parser dropped mid-frame without {@link FrameParser.dispose} gives its share back when collected. */
+const aheadReturned: FinalizationRegistry<number> | undefined =
+  typeof FinalizationRegistry === "function"
+    ? new FinalizationRegistry<number>((bytes) => (aheadBytes -= bytes))
+    : undefined;
+/** Smaller payloads spanning reads are held as pieces: joining them costs less than a buffer made ahead. */
+const AHEAD_MIN_BYTES = 4096;
 
 /** The parts of no payload, shared: a payload held as parts gets its own array. */
 const NO_PARTS: Uint8Array[] = [];
@@ -66,9 +73,9 @@ const DISPOSED = 3;
  * as it arrives; a transport that can read into a given buffer asks
  * {@link FrameParser.payloadTail} where the next bytes go and reads them
  * there, with no copy at all. Buffers allocated ahead of their bytes come
- * from a process-wide budget (64 MiB); past it, pieces are held as they
- * arrive and joined once complete, so memory follows the bytes received,
- * not the lengths headers merely claim.
+ * from a process-wide budget (64 MiB); past it, and for payloads under
+ * 4 KiB, pieces are held as they arrive and joined once complete, so memory
+ * follows the bytes received, not the lengths headers merely claim.
  *
  * @example
  * ```ts
@@ -259,9 +266,10 @@ export class FrameParser {
   // arrive, never with the length a header merely claims.
   #startPayload(first: Uint8Array): void {
     const length = this.#length;
-    if (aheadBytes + length <= AHEAD_BUDGET_BYTES) {
+    if (length >= AHEAD_MIN_BYTES && aheadBytes + length <= AHEAD_BUDGET_BYTES) {
       aheadBytes += length;
       const into = this.#payload = new Uint8Array(length);
+      aheadReturned?.register(this, length, into);
       into.set(first);
     } else {
       this.#parts = first.length > 0 ? [first] : [];
@@ -271,8 +279,10 @@ export class FrameParser {
   }
 
   #dropPayload(): void {
-    if (this.#payload === undefined) return;
-    aheadBytes -= this.#payload.length;
+    const into = this.#payload;
+    if (into === undefined) return;
+    aheadBytes -= into.length;
+    aheadReturned?.unregister(into);
     this.#payload = undefined;
   }
 

@@ -244,3 +244,93 @@ describe("masking", () => {
     assert.deepEqual(copy, data);
   });
 });
+
+describe("payloads that span reads", () => {
+  /** Feeds `bytes` as a transport that reads in place would: into payloadTail() when offered. */
+  function parseInPlace(parser: FrameParser, bytes: Uint8Array, readSize: number): Frame[] {
+    const frames: Frame[] = [];
+    let at = 0;
+    while (at < bytes.length) {
+      const tail = parser.payloadTail();
+      const n = Math.min(readSize, bytes.length - at, tail?.length ?? Infinity);
+      let chunk: Uint8Array;
+      if (tail !== undefined) {
+        tail.set(bytes.subarray(at, at + n)); // the "read" lands in the payload buffer
+        chunk = tail.subarray(0, n);
+      } else chunk = bytes.slice(at, at + n);
+      parser.push(chunk, (f) => frames.push(f));
+      at += n;
+    }
+    return frames;
+  }
+
+  it("bytes read into payloadTail() give the same frames as copied chunks, masked or not", () => {
+    const payloads = [pseudoRandomBytes(70_000, 1), utf8("hi"), pseudoRandomBytes(300_000, 2)];
+    for (const mask of [undefined, MASK]) {
+      const wire = concat(
+        payloads.map((payload) =>
+          encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Binary, payload }, { mask })
+        ),
+      );
+      for (const readSize of [1000, 4096, 65_536, 1 << 20]) {
+        const frames = parseInPlace(new FrameParser(), wire, readSize);
+        assert.deepEqual(
+          frames.map((f) => toHex(f.payload)),
+          payloads.map((p) => toHex(p)),
+          `read size ${readSize}, masked ${mask !== undefined}`,
+        );
+      }
+    }
+  });
+
+  it("offers no buffer between frames, and none for bytes it does not hold", () => {
+    const parser = new FrameParser();
+    assert.equal(parser.payloadTail(), undefined);
+    const wire = encodeFrame({
+      fin: true,
+      rsv: 0,
+      opcode: Opcode.Binary,
+      payload: pseudoRandomBytes(10_000, 3),
+    });
+    parser.parse(wire.slice(0, 100));
+    assert.equal(parser.payloadTail()?.length, wire.length - 100);
+    parser.parse(wire.slice(100));
+    assert.equal(parser.payloadTail(), undefined);
+    parser.parse(wire.slice(0, 100));
+    parser.dispose();
+    assert.equal(parser.payloadTail(), undefined);
+    assert.deepEqual(parser.parse(wire.slice(100)).frames, [], "a disposed parser parses nothing");
+  });
+
+  it("past the process-wide budget for buffers made ahead, payloads are held as pieces and still arrive whole", () => {
+    // Each header claims 40 MiB and only part of the payload follows: two
+    // such frames exceed the 64 MiB budget, so the second parser holds pieces.
+    const claimed = 40 * 1024 * 1024;
+    const head = encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Binary, payload: new Uint8Array(0) });
+    const header = new Uint8Array(10);
+    header[0] = head[0];
+    header[1] = 127;
+    new DataView(header.buffer).setUint32(6, claimed);
+    const first = new FrameParser();
+    const second = new FrameParser();
+    first.parse(concat([header, new Uint8Array(16)]));
+    second.parse(concat([header, new Uint8Array(16)]));
+    assert.notEqual(first.payloadTail(), undefined, "the first gets its buffer");
+    assert.equal(second.payloadTail(), undefined, "the second, past the budget, holds pieces");
+    assert.equal(second.buffered, 16);
+    const piece = pseudoRandomBytes(1024 * 1024, 4);
+    let frame: Frame | undefined;
+    for (let sent = 16; sent < claimed; sent += piece.length) {
+      const n = Math.min(piece.length, claimed - sent);
+      second.push(piece.slice(0, n), (f) => (frame = f));
+    }
+    assert.equal(frame?.payload.length, claimed);
+    assert.deepEqual(frame!.payload.subarray(16, 16 + 64), piece.subarray(0, 64));
+    // Disposing of the first gives its budget back: a new frame gets a buffer again.
+    first.dispose();
+    const third = new FrameParser();
+    third.parse(concat([header, new Uint8Array(16)]));
+    assert.notEqual(third.payloadTail(), undefined);
+    third.dispose();
+  });
+});
