@@ -138,6 +138,8 @@ export class Connection {
   #pendingCloseReply = false;
   /** During receive(): the caller asked to hold close frames. */
   #holding = false;
+  /** The peer's close frame came before this end sent one. */
+  #closedByPeer = false;
   /** The last long text received, and its UTF-8 bytes, until the next takeOutput(). */
   #echoText: string | undefined;
   #echoBytes: Uint8Array | undefined;
@@ -199,6 +201,15 @@ export class Connection {
   /** True when a close frame will be queued at the next call (see {@link receive}). */
   get closePending(): boolean {
     return this.#pendingFailure !== undefined || this.#pendingCloseReply;
+  }
+
+  /**
+   * True when the peer started the closing handshake and this end answered
+   * (its close frame came first): the peer then sends nothing more, so the
+   * socket can close without a lingering read (RFC 6455 §7.1.1).
+   */
+  get closedByPeer(): boolean {
+    return this.#closeReceived !== undefined && this.#closedByPeer;
   }
 
   /** The violation that failed the connection, if any. */
@@ -540,6 +551,7 @@ export class Connection {
     } else {
       const { code, reason } = parseClosePayload(frame.payload);
       this.#closeReceived = { code, reason };
+      this.#closedByPeer = this.#closeSent === undefined;
       if (this.#closeSent) {
         // We started the closing handshake: it is complete (RFC 6455 §7.1.4).
         this.#finish({ code, reason, wasClean: true });

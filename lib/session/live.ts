@@ -649,7 +649,11 @@ export class LiveConnection implements TransportSink {
     if (!drop) this.flush();
     const socket = this.#options.socket;
     if (!drop && (graceful || conn.state === "closed")) {
-      if (socket) socket.close();
+      // A lingering close (FIN, then read until the peer's) guards a close
+      // frame the peer may not have read yet; after answering the peer's
+      // own close there is nothing left to read, and the socket closes as
+      // soon as the answer is written.
+      if (socket && !(conn.closedByPeer && conn.state === "closed")) socket.close();
       else this.transport.close();
     } else if (socket) socket.destroy();
     else this.transport.close();
