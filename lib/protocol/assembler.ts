@@ -146,7 +146,10 @@ export class MessageAssembler {
       );
     }
     this.#checkSize(this.#size + payload.length);
-    if (this.#opcode === Opcode.Text && this.#rsv === 0 && !(this.#validator ??= new Utf8Validator()).push(payload)) {
+    if (
+      this.#opcode === Opcode.Text && this.#rsv === 0 &&
+      !(this.#validator ??= new Utf8Validator()).push(payload)
+    ) {
       this.reset();
       throw new InvalidDataError("INVALID_UTF8", "text message is not valid UTF-8");
     }

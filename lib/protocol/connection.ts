@@ -252,7 +252,9 @@ export class Connection {
    * never required.
    */
   receiveBuffer(): Uint8Array | undefined {
-    return this.#state === "open" || this.#state === "closing" ? this.#parser.payloadTail() : undefined;
+    return this.#state === "open" || this.#state === "closing"
+      ? this.#parser.payloadTail()
+      : undefined;
   }
 
   /** CONNECTING → OPEN, once the opening handshake succeeded. */

@@ -306,7 +306,12 @@ describe("payloads that span reads", () => {
     // Each header claims 40 MiB and only part of the payload follows: two
     // such frames exceed the 64 MiB budget, so the second parser holds pieces.
     const claimed = 40 * 1024 * 1024;
-    const head = encodeFrame({ fin: true, rsv: 0, opcode: Opcode.Binary, payload: new Uint8Array(0) });
+    const head = encodeFrame({
+      fin: true,
+      rsv: 0,
+      opcode: Opcode.Binary,
+      payload: new Uint8Array(0),
+    });
     const header = new Uint8Array(10);
     header[0] = head[0];
     header[1] = 127;

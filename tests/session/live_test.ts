@@ -66,3 +66,48 @@ describe("LiveConnection: closing the socket", () => {
     assert.deepEqual(calls, ["linger"]);
   });
 });
+
+describe("LiveConnection: writing", () => {
+  function textFrame(text: string): Uint8Array {
+    return encodeFrame(
+      { fin: true, rsv: 0, opcode: Opcode.Text, payload: new TextEncoder().encode(text) },
+      { mask: MASK },
+    );
+  }
+
+  it("replies to the reads of one turn leave in one write, in order", async () => {
+    const [near, far] = memoryPair();
+    const writes: Uint8Array[][] = [];
+    const write = near.write.bind(near);
+    near.write = (chunks) => (writes.push([...chunks]), write(chunks));
+    const conn = new Connection({ role: "server" });
+    const live = new LiveConnection(near, conn, { closeTimeoutMs: 5000 });
+    let n = 0;
+    live.start({
+      message(data) {
+        conn.sendText(`${data} ${++n}`);
+      },
+      control() {},
+      error() {},
+      drain() {},
+      end() {},
+    });
+    // Three chunks the memory transport hands over one read at a time,
+    // all within one turn of the event loop.
+    await Promise.all([
+      far.write([textFrame("a")]),
+      far.write([textFrame("b")]),
+      far.write([textFrame("c")]),
+    ]);
+    const out: string[] = [];
+    for (let i = 0; i < 10 && out.length < 3; i++) {
+      const chunk = await far.read();
+      for (let at = 0; chunk && at < chunk.length; at += 2 + chunk[at + 1]) {
+        out.push(new TextDecoder().decode(chunk.subarray(at + 2, at + 2 + chunk[at + 1])));
+      }
+    }
+    assert.deepEqual(out, ["a 1", "b 2", "c 3"]);
+    assert.equal(writes.length, 1, "one write for the turn");
+    live.terminate();
+  });
+});
