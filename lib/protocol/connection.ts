@@ -68,6 +68,8 @@ const COPY_THRESHOLD = 16 * 1024;
 const SLAB_FRAME_MAX = 4096;
 /** Texts from this many UTF-16 units on are remembered for sending back without re-encoding. */
 const ECHO_FROM = 1024;
+/** Most texts remembered that way per turn. */
+const ECHO_MAX = 32;
 /** Strings up to this many UTF-16 units are tried as ASCII, framed without an encoder call. */
 const ASCII_TRY_MAX = 256;
 const SLAB_SIZE = 64 * 1024;
@@ -140,9 +142,18 @@ export class Connection {
   #holding = false;
   /** The peer's close frame came before this end sent one. */
   #closedByPeer = false;
-  /** The last long text received, and its UTF-8 bytes, until the next takeOutput(). */
-  #echoText: string | undefined;
-  #echoBytes: Uint8Array | undefined;
+  /**
+   * The long texts received since the last takeOutput(), and their UTF-8
+   * bytes (the parser's payloads, with the frame's header bytes in front):
+   * sent back, they are neither encoded again nor copied.
+   */
+  #echoTexts: string[] | undefined;
+  #echoBytes: Uint8Array[] | undefined;
+  /** For each: the bytes in front of it that its frame's header held (FrameParser.lastRoom). */
+  #echoRooms: number[] | undefined;
+  /** The payload being sent is a received one with `#inPlaceRoom` free bytes in front (see #writeFrame). */
+  #inPlace: Uint8Array | undefined;
+  #inPlaceRoom = 0;
   /** Opcode of an outgoing message being streamed in fragments, or -1. */
   #sending = -1;
   #events: ConnectionEvent[] = [];
@@ -372,8 +383,12 @@ export class Connection {
    */
   takeOutput(holdClose = false): Uint8Array[] {
     if (!holdClose) this.#commitClose();
-    // The turn is over: forget the last text, so its bytes are not held.
-    this.#echoText = this.#echoBytes = undefined;
+    // The turn is over: forget the texts, so their bytes are not held.
+    if (this.#echoTexts !== undefined && this.#echoTexts.length > 0) {
+      this.#echoTexts.length = 0;
+      this.#echoBytes!.length = 0;
+      this.#echoRooms!.length = 0;
+    }
     this.#closeRegion();
     const out = this.#out;
     this.#out = [];
@@ -400,10 +415,22 @@ export class Connection {
     }
     // Sending back a text received in this turn (an echo, a relay): its
     // bytes are known, so it is not encoded again.
-    const echo = this.#echoText;
-    if (echo !== undefined && text.length === echo.length && text === echo) {
-      this.#sendMessage(Opcode.Text, this.#echoBytes!);
-      return;
+    const echoes = this.#echoTexts;
+    if (echoes !== undefined) {
+      for (let i = echoes.length - 1; i >= 0; i--) {
+        const echo = echoes[i];
+        if (text.length === echo.length && text === echo) {
+          const bytes = this.#echoBytes![i];
+          this.#inPlace = bytes;
+          this.#inPlaceRoom = this.#echoRooms![i];
+          try {
+            this.#sendMessage(Opcode.Text, bytes);
+          } finally {
+            this.#inPlace = undefined;
+          }
+          return;
+        }
+      }
     }
     this.#sendMessage(Opcode.Text, encodeUtf8(text));
   }
@@ -533,8 +560,14 @@ export class Connection {
       if (message !== undefined) {
         this.#events.push(message);
         if (message.type === "text" && message.data.length >= ECHO_FROM) {
-          this.#echoText = message.data;
-          this.#echoBytes = this.#assembler.lastTextBytes;
+          const texts = this.#echoTexts ??= [];
+          if (texts.length < ECHO_MAX) {
+            const bytes = this.#assembler.lastTextBytes!;
+            texts.push(message.data);
+            (this.#echoBytes ??= []).push(bytes);
+            // Room in front only for the payload of this very frame.
+            (this.#echoRooms ??= []).push(bytes === frame.payload ? this.#parser.lastRoom : 0);
+          }
         }
         this.#assembler.lastTextBytes = undefined;
       }
@@ -694,6 +727,18 @@ export class Connection {
       writeHeader(out, 0, fin, rsv, opcode, length);
       out.set(payload, size);
       this.#push(out);
+    } else if (
+      payload === this.#inPlace && this.#chain.empty &&
+      this.#inPlaceRoom >= headerSize(length, false)
+    ) {
+      // A received payload sent back: the bytes in front of it held its
+      // frame's header (as long as ours, plus the masking key) and nothing
+      // else reads them; our header goes there, and the frame leaves as one
+      // buffer, with no copy.
+      const size = headerSize(length, false);
+      const frame = new Uint8Array(payload.buffer, payload.byteOffset - size, size + length);
+      writeHeader(frame, 0, fin, rsv, opcode, length);
+      this.#push(frame);
     } else {
       const head = new Uint8Array(headerSize(length, false));
       writeHeader(head, 0, fin, rsv, opcode, length);

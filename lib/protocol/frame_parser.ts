@@ -45,6 +45,8 @@ const aheadReturned: FinalizationRegistry<number> | undefined =
   typeof FinalizationRegistry === "function"
     ? new FinalizationRegistry<number>((bytes) => (aheadBytes -= bytes))
     : undefined;
+/** Free bytes in front of a payload buffer: the largest frame header. */
+const HEADROOM = 14;
 /** Smaller payloads spanning reads are held as pieces: joining them costs less than a buffer made ahead. */
 const AHEAD_MIN_BYTES = 4096;
 
@@ -116,6 +118,14 @@ export class FrameParser {
   #parts: Uint8Array[] = NO_PARTS;
   #filled = 0;
 
+  /**
+   * For the frame just passed to `onFrame` (read it in the callback): how
+   * many bytes in front of its payload, in the payload's buffer, held only
+   * this frame's header (or were left free), so that a frame sent back with
+   * the same payload can have its header written there. @internal
+   */
+  lastRoom = 0;
+
   /** A parser with the given mask policy, allowed RSV bits and frame size limit. */
   constructor(options: FrameParserOptions = {}) {
     this.#maskPolicy = options.mask ?? "any";
@@ -165,6 +175,7 @@ export class FrameParser {
               const payload = chunk.subarray(i, i + this.#length);
               i += this.#length;
               if (this.#masked) applyMask(payload, this.#maskBytes());
+              this.lastRoom = size;
               onFrame(this.#frame(payload));
             } else {
               this.#startPayload(chunk.subarray(i));
@@ -183,6 +194,7 @@ export class FrameParser {
         this.#readHeader(head, 0);
         this.#headLen = 0;
         if (this.#length === 0) {
+          this.lastRoom = 0;
           onFrame(this.#frame(new Uint8Array(0)));
           continue;
         }
@@ -190,6 +202,8 @@ export class FrameParser {
         i += rest.length;
         if (rest.length === this.#length) {
           if (this.#masked) applyMask(rest, this.#maskBytes());
+          // (The chunk's first `i` bytes are the end of this frame's header.)
+          this.lastRoom = i - rest.length;
           onFrame(this.#frame(rest));
         } else {
           this.#startPayload(rest);
@@ -211,9 +225,11 @@ export class FrameParser {
           if (into === undefined) {
             payload = concatBytes(this.#parts, this.#length);
             this.#parts = NO_PARTS;
+            this.lastRoom = 0;
           } else {
             payload = into;
             this.#dropPayload();
+            this.lastRoom = HEADROOM;
           }
           this.#state = HEAD;
           if (this.#masked) applyMask(payload, this.#maskBytes());
@@ -268,7 +284,9 @@ export class FrameParser {
     const length = this.#length;
     if (length >= AHEAD_MIN_BYTES && aheadBytes + length <= AHEAD_BUDGET_BYTES) {
       aheadBytes += length;
-      const into = this.#payload = new Uint8Array(length);
+      // Bytes in front of the payload, as a frame's header has in a chunk:
+      // a payload sent back as it came gets its header written there.
+      const into = this.#payload = new Uint8Array(HEADROOM + length).subarray(HEADROOM);
       aheadReturned?.register(this, length, into);
       into.set(first);
     } else {

@@ -55,6 +55,55 @@ describe("Connection: sending back a text received in the same turn", () => {
     s.send(got);
     assert.deepEqual(outputFrames(s)[0].payload, utf8(text));
   });
+
+  it("remembers every long text of the turn, not only the last", () => {
+    const a = "a".repeat(20_000);
+    const b = "b".repeat(20_000);
+    const s = server();
+    const events = s.receive(
+      concat([
+        fromClient({ opcode: Opcode.Text, payload: utf8(a) }),
+        fromClient({ opcode: Opcode.Text, payload: utf8(b) }),
+      ]),
+    );
+    for (const e of events) s.send((e as { data: string }).data);
+    const out = s.takeOutput();
+    assert.equal(out.length, 2, "each echo is one buffer: its header went in front of its bytes");
+    const frames = new FrameParser().parse(concat(out)).frames;
+    assert.deepEqual(frames.map((f) => f.payload.length), [20_000, 20_000]);
+    assert.deepEqual(frames[0].payload, utf8(a));
+    assert.deepEqual(frames[1].payload, utf8(b));
+  });
+
+  it("writes the header in front of a received payload only over that frame's own header", () => {
+    const text = "z".repeat(70_000);
+    const wire = fromClient({ opcode: Opcode.Text, payload: utf8(text) });
+    const expected = fromServer({ opcode: Opcode.Text, payload: utf8(text) });
+    // Whole in one chunk, that chunk a view into a larger buffer holding other bytes in front;
+    // header split across chunks at every point; payload spanning reads.
+    const cuts = [0, 1, 2, 3, 5, 9, 13, 14, 15, 4096];
+    for (const cut of cuts) {
+      const s = server();
+      const backing = new Uint8Array(64 + wire.length);
+      backing.fill(0xee, 0, 64);
+      backing.set(wire, 64);
+      const before = backing.slice(0, 64);
+      const chunks = cut === 0
+        ? [backing.subarray(64)]
+        : [backing.subarray(64, 64 + cut), backing.subarray(64 + cut)];
+      const events = chunks.flatMap((c) => s.receive(c));
+      assert.equal(events.length, 1, `cut ${cut}`);
+      s.send((events[0] as { data: string }).data);
+      const out = concat(s.takeOutput());
+      assert.deepEqual(toHex(out.subarray(0, 16)), toHex(expected.subarray(0, 16)), `cut ${cut}`);
+      assert.equal(out.length, expected.length, `cut ${cut}`);
+      assert.deepEqual(
+        backing.subarray(0, 64),
+        before,
+        `cut ${cut}: the bytes in front are untouched`,
+      );
+    }
+  });
 });
 
 describe("Connection: messages", () => {
