@@ -61,9 +61,23 @@ export {
   type Broker,
   type BrokerTarget,
   PublishedMessage,
+  type SubscribeOptions,
   type Subscriber,
+  type TopicOptions,
   Topics,
   type TopicsOptions,
 } from "./handler/pubsub.ts";
+export {
+  envelope,
+  type EnvelopeFields,
+  type EnvelopeOption,
+  HISTORY_DEFAULTS,
+  openEnvelope,
+  type Position,
+  type RetainOptions,
+  type ResumeReport,
+  type SeqRange,
+} from "./handler/history.ts";
+export { SLOW_DEFAULTS, type SlowPolicy, type SlowReport } from "./handler/slow.ts";
 export type { ChannelCapabilities } from "./handler/channel.ts";
 export type { WebSocketHub } from "./handler/host.ts";
