@@ -60,6 +60,7 @@ export {
 export {
   type Broker,
   type BrokerTarget,
+  type DrainWatcher,
   PublishedMessage,
   type SubscribeOptions,
   type Subscriber,
@@ -74,8 +75,8 @@ export {
   HISTORY_DEFAULTS,
   openEnvelope,
   type Position,
-  type RetainOptions,
   type ResumeReport,
+  type RetainOptions,
   type SeqRange,
 } from "./handler/history.ts";
 export { SLOW_DEFAULTS, type SlowPolicy, type SlowReport } from "./handler/slow.ts";

@@ -39,7 +39,9 @@ describe("maxLifetimeMs", () => {
         // The jitter spreads the closes (8 draws over 300 ms: never all in one 10 ms tick).
         const times = closedAt.map((c) => c.at);
         assert.ok(Math.max(...times) - Math.min(...times) >= 10, `closes at ${times}`);
-        for (let i = 0; i < 1000 && ended.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+        for (let i = 0; i < 1000 && ended.length < n; i++) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
         assert.equal(ended.length, n);
         for (const reason of ended) {
           assert.deepEqual(
@@ -54,7 +56,9 @@ describe("maxLifetimeMs", () => {
   }
 
   it("is off by default", async () => {
-    const host = await startHost("serve", { in: (message) => ({ push: message }) }, { keepalive: false });
+    const host = await startHost("serve", { in: (message) => ({ push: message }) }, {
+      keepalive: false,
+    });
     try {
       const ws = await connect(host.url("/"), { keepalive: false });
       await ws.send("a");

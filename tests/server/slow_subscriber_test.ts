@@ -118,7 +118,9 @@ async function waitSeq(client: RawSocket, seq: number): Promise<void> {
   const decoder = new TextDecoder();
   for (let i = 0; i < MAX_MESSAGES; i++) {
     const last = client.frames.at(-1);
-    if (last && last.opcode === 1 && openEnvelope(decoder.decode(last.payload))!.position.seq >= seq) return;
+    if (
+      last && last.opcode === 1 && openEnvelope(decoder.decode(last.payload))!.position.seq >= seq
+    ) return;
     await client.waitFrames(client.frames.length + 1, 10_000);
   }
   throw new Error(`seq ${seq} never arrived`);
@@ -154,7 +156,10 @@ describe("slow subscribers", () => {
   });
 
   it("latest: only the newest message per key is held, sent when the subscriber drains", async () => {
-    const s = await setup({ policy: "latest", key: (data) => openEnvelope(data)!.data.toString()[0] });
+    const s = await setup({
+      policy: "latest",
+      key: (data) => openEnvelope(data)!.data.toString()[0],
+    });
     const keys = "abc";
     const message = (i: number) => `${keys[i % 3]}${i}${PAD}`;
     const { published } = await publishUntil(s, (n) => n === 1, 300, message);
@@ -201,7 +206,7 @@ describe("slow subscribers", () => {
     for (let i = 0; i < 1000 && s.ended.length === 0; i++) await tick();
     const reason = s.ended.find((r) => r.code === 1013)!;
     assert.equal(reason.type, "error");
-    assert.equal((reason as { error: { code: string } }).error.code, "SLOW_SUBSCRIBER");
+    assert.equal((reason as unknown as { error: { code: string } }).error.code, "SLOW_SUBSCRIBER");
     await finish(s);
   });
 

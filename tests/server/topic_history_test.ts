@@ -6,7 +6,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PublishedMessage, type Subscriber, Topics } from "../../lib/server/handler/pubsub.ts";
-import { MemoryHistory, openEnvelope, type Position, retention } from "../../lib/server/handler/history.ts";
+import {
+  MemoryHistory,
+  openEnvelope,
+  type Position,
+  retention,
+} from "../../lib/server/handler/history.ts";
 
 /** A subscriber that records what it got. */
 function recorder(): Subscriber & { got: PublishedMessage[]; texts(): string[] } {
@@ -102,7 +107,13 @@ describe("topic history", () => {
 
     let r = recorder();
     let report = topics.resume("t", r, at(6));
-    assert.deepEqual(report, { topic: "t", status: "complete", replayed: 2, epoch, position: at(8) });
+    assert.deepEqual(report, {
+      topic: "t",
+      status: "complete",
+      replayed: 2,
+      epoch,
+      position: at(8),
+    });
     assert.deepEqual(r.texts(), ["m7", "m8"]);
     assert.equal(topics.resume("t", r, at(6)).status, "subscribed"); // nothing replayed twice
     assert.equal(r.got.length, 2);
@@ -138,7 +149,13 @@ describe("topic history", () => {
     topics.close();
     const plain = new Topics();
     report = plain.resume("p", recorder(), at(1));
-    assert.deepEqual(report, { topic: "p", status: "no-history", replayed: 0, epoch: "", position: undefined });
+    assert.deepEqual(report, {
+      topic: "p",
+      status: "no-history",
+      replayed: 0,
+      epoch: "",
+      position: undefined,
+    });
   });
 
   it("replays, then goes live: the boundary has no gap and no duplicate", () => {
@@ -174,7 +191,11 @@ describe("topic history", () => {
     topics.publish("t", new Uint8Array([1, 2, 3]));
     const [text, bin] = live.got;
     const epoch = topics.lastPosition("t")!.epoch;
-    assert.deepEqual(openEnvelope(text.data), { topic: "t", position: { epoch, seq: 1 }, data: "hi" });
+    assert.deepEqual(openEnvelope(text.data), {
+      topic: "t",
+      position: { epoch, seq: 1 },
+      data: "hi",
+    });
     const opened = openEnvelope(bin.data)!;
     assert.deepEqual([opened.position.seq, [...(opened.data as Uint8Array)]], [2, [1, 2, 3]]);
     const late = recorder();
@@ -205,7 +226,13 @@ describe("topic history", () => {
     const topics = new Topics({ topics: () => ({ retain: { messages: capacity } }) });
     let seed = 12345;
     const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-    type Client = { sub: ReturnType<typeof recorder>; online: boolean; last: Position | undefined; seqs: number[]; gaps: number };
+    type Client = {
+      sub: ReturnType<typeof recorder>;
+      online: boolean;
+      last: Position | undefined;
+      seqs: number[];
+      gaps: number;
+    };
     const clients: Client[] = [];
     for (let i = 0; i < 8; i++) {
       const sub = recorder();

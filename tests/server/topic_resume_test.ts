@@ -6,7 +6,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "../../mod.ts";
-import { openEnvelope, type Position, type ResumeReport } from "../../lib/server/handler/history.ts";
+import {
+  openEnvelope,
+  type Position,
+  type ResumeReport,
+} from "../../lib/server/handler/history.ts";
 import { rawClient, rawFrame, type RawSocket } from "../_helpers/raw_peer.ts";
 import type { Server } from "../../lib/server/http/serve.ts";
 
@@ -87,7 +91,10 @@ describe("resume over sockets", () => {
     assert.equal(report.replayed, report.position!.seq - 50);
     assert.ok(report.position!.seq >= 100 && report.position!.seq <= 120);
     assert.deepEqual(second.data, range(51, 120));
-    assert.deepEqual(second.positions.map((p) => p.seq), Array.from({ length: 70 }, (_, i) => 51 + i));
+    assert.deepEqual(
+      second.positions.map((p) => p.seq),
+      Array.from({ length: 70 }, (_, i) => 51 + i),
+    );
     assert.equal(read(b).data.length, 0); // a publisher does not get its own
     again.socket.destroy();
     b.socket.destroy();

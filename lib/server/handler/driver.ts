@@ -266,7 +266,12 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
       "the subscriber did not read its topic's messages fast enough (the close policy)",
       CloseCode.TryAgainLater,
     );
-    this.#stop({ type: "error", error, code: CloseCode.TryAgainLater, reason: "too slow, try again later" });
+    this.#stop({
+      type: "error",
+      error,
+      code: CloseCode.TryAgainLater,
+      reason: "too slow, try again later",
+    });
   }
 
   watchDrain(watcher: DrainWatcher): void {
@@ -279,7 +284,11 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
 
   /** Closes with 1001 once the connection's lifetime passed. */
   expire(): void {
-    this.#stop({ type: "lifetime", code: CloseCode.GoingAway, reason: "connection lifetime reached" });
+    this.#stop({
+      type: "lifetime",
+      code: CloseCode.GoingAway,
+      reason: "connection lifetime reached",
+    });
   }
 
   /** True once stopping or closed: the lifetime check stops. */

@@ -62,6 +62,7 @@ export const HISTORY_DEFAULTS = {
 
 /** An inclusive range of sequence numbers in one epoch. */
 export interface SeqRange {
+  /** The epoch the range counts in. */
   readonly epoch: string;
   /** The first missing `seq`. */
   readonly from: number;
@@ -91,7 +92,9 @@ export interface SeqRange {
  * - `subscribed`: the connection was already subscribed; nothing changed.
  */
 export interface ResumeReport {
+  /** The topic resumed. */
   readonly topic: string;
+  /** What happened: see above. */
   readonly status: "complete" | "gap" | "epoch" | "ahead" | "live" | "no-history" | "subscribed";
   /** How many messages were replayed. */
   readonly replayed: number;
@@ -119,7 +122,9 @@ export type EnvelopeOption =
 
 /** The fields of an enveloped message. */
 export interface EnvelopeFields {
+  /** The topic the message was published on. */
   readonly topic: string;
+  /** The message's position in the topic's history. */
   readonly position: Position;
   /** The message as published: text as a string, binary as bytes. */
   readonly data: string | Uint8Array;
@@ -237,7 +242,8 @@ export function retention(
     throw new RangeError("retain.ms is a number of milliseconds, at least 1");
   }
   return {
-    messages: messages ?? (ms === undefined ? HISTORY_DEFAULTS.messages : HISTORY_DEFAULTS.maxMessages),
+    messages: messages ??
+      (ms === undefined ? HISTORY_DEFAULTS.messages : HISTORY_DEFAULTS.maxMessages),
     ms: ms ?? 0,
   };
 }

@@ -22,10 +22,16 @@ import {
   MemoryHistory,
   type Position,
   type ResumeReport,
-  retention,
   type RetainOptions,
+  retention,
 } from "./history.ts";
-import { checkSlowPolicy, type SlowPolicy, type SlowReport, SlowSubscription, type SlowTopic } from "./slow.ts";
+import {
+  checkSlowPolicy,
+  type SlowPolicy,
+  type SlowReport,
+  SlowSubscription,
+  type SlowTopic,
+} from "./slow.ts";
 import { unrefTimer } from "../../util/ticker.ts";
 
 /**
@@ -94,9 +100,9 @@ export interface Subscriber {
 
 /** Told when a subscriber's pending output drained (a slow subscription). */
 export interface DrainWatcher {
+  /** Called in the turn the subscriber's output drained. */
   drained(): void;
 }
-
 
 /**
  * What a {@link Broker} is attached to: the topics of one server (or
@@ -203,7 +209,11 @@ class Topic implements SlowTopic {
   readonly entries: Map<Subscriber, Entry> = new Map();
   readonly history: MemoryHistory | undefined;
   readonly slow: SlowPolicy | undefined;
-  readonly envelope: ((fields: { topic: string; position: Position; data: string | Uint8Array }) => string | Uint8Array) | undefined;
+  readonly envelope:
+    | ((
+      fields: { topic: string; position: Position; data: string | Uint8Array },
+    ) => string | Uint8Array)
+    | undefined;
   readonly #owner: Topics;
   #paused: Set<SlowSubscription> | undefined;
   #waiters: Array<() => void> | undefined;
@@ -216,7 +226,9 @@ class Topic implements SlowTopic {
     this.slow = checkSlowPolicy(`topic ${JSON.stringify(name)}: slow`, options?.slow);
     const env = options?.envelope;
     if (env && !bounds) {
-      throw new TypeError(`topic ${JSON.stringify(name)}: envelope needs retain (positions come from the history)`);
+      throw new TypeError(
+        `topic ${JSON.stringify(name)}: envelope needs retain (positions come from the history)`,
+      );
     }
     this.envelope = env === true ? sprigEnvelope : typeof env === "function" ? env : undefined;
   }
@@ -235,7 +247,7 @@ class Topic implements SlowTopic {
     else if (this.#paused?.delete(subscription) && this.#paused.size === 0) {
       const waiters = this.#waiters;
       this.#waiters = undefined;
-      if (waiters) for (const w of waiters) w();
+      if (waiters) { for (const w of waiters) w(); }
     }
   }
 

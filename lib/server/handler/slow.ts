@@ -37,6 +37,7 @@ import type { PublishedMessage, Subscriber } from "./pubsub.ts";
  * up to `maxSendBufferBytes` (16 MiB) and is then dropped (`SEND_BUFFER_FULL`).
  */
 export interface SlowPolicy {
+  /** What happens past the bound (see above). */
   policy: "drop" | "latest" | "close" | "pause";
   /** The bound on the subscriber's pending output, in bytes; 0 to 2^31. Default 1 MiB. */
   maxPendingBytes?: number;
@@ -86,12 +87,17 @@ export const SLOW_DEFAULTS = {
  *   of this subscriber.
  */
 export interface SlowReport {
+  /** What happened (see above). */
   readonly type: "dropped" | "conflated" | "closed" | "paused" | "resumed";
+  /** The topic the subscription is to. */
   readonly topic: string;
   /** The subscriber: on a server, the connection's `ConnectionRef`. */
   readonly subscriber: Subscriber;
+  /** The policy that applied. */
   readonly policy: SlowPolicy["policy"];
+  /** Messages this subscriber did not get in this episode. */
   readonly dropped: number;
+  /** `latest`: messages replaced by a newer one of their key in this episode. */
   readonly conflated: number;
   /** Position of the first message dropped, on a topic with history. */
   readonly first?: Position;
