@@ -158,7 +158,7 @@ describe("slow subscribers", () => {
   it("latest: only the newest message per key is held, sent when the subscriber drains", async () => {
     const s = await setup({
       policy: "latest",
-      key: (data) => openEnvelope(data)!.data.toString()[0],
+      key: (data) => String(data)[0],
     });
     const keys = "abc";
     const message = (i: number) => `${keys[i % 3]}${i}${PAD}`;

@@ -55,6 +55,8 @@ export class PublishedMessage {
   position: Position | undefined = undefined;
   /** The conflation key, computed once for a `latest` policy. @internal */
   conflationKey: string | undefined = undefined;
+  /** For a message wrapped in its topic's envelope: the data as published. @internal */
+  unwrapped: string | Uint8Array | undefined = undefined;
   #payload: Uint8Array | undefined;
   #frame: Uint8Array | undefined;
 
@@ -262,7 +264,7 @@ class Topic implements SlowTopic {
   }
 
   keyOf(message: PublishedMessage, key: (data: string | Uint8Array) => string): string {
-    return message.conflationKey ??= key(message.data);
+    return message.conflationKey ??= key(message.unwrapped ?? message.data);
   }
 }
 
@@ -535,6 +537,7 @@ export class Topics implements BrokerTarget {
         const position = { epoch: h.epoch, seq };
         m = new PublishedMessage(t.envelope({ topic: t.name, position, data: message.data }));
         m.position = position;
+        m.unwrapped = message.data;
         h.append(m, this.#now);
       } else {
         if (message.position !== undefined) m = new PublishedMessage(message.data); // another topic's

@@ -42,8 +42,9 @@ export interface SlowPolicy {
   /** The bound on the subscriber's pending output, in bytes; 0 to 2^31. Default 1 MiB. */
   maxPendingBytes?: number;
   /**
-   * `latest` only: the conflation key of a message (called once per
-   * message and topic, not per subscriber). Default: one key for the whole
+   * `latest` only: the conflation key of a message, given its data as
+   * published (before any envelope); called once per message, not per
+   * subscriber. Default: one key for the whole
    * topic (only the newest message is held).
    */
   key?: (data: string | Uint8Array) => string;
