@@ -221,6 +221,28 @@ describe("topic history", () => {
     topics.close();
   });
 
+  it("messages from other instances (the broker) take their place in the local history", () => {
+    const sent: string[] = [];
+    const broker = {
+      attach() {},
+      detach() {},
+      subscribe() {},
+      unsubscribe() {},
+      publish: (_topic: string, m: PublishedMessage) => (sent.push(String(m.data)), true),
+    };
+    const topics = new Topics({ broker, topics: () => ({ retain: true }) });
+    topics.publish("t", "local 1");
+    topics.deliver("t", new PublishedMessage("remote 2"));
+    topics.publish("t", "local 3");
+    assert.deepEqual(sent, ["local 1", "local 3"]); // remote ones are not sent back
+    const r = recorder();
+    const epoch = topics.lastPosition("t")!.epoch;
+    assert.equal(topics.resume("t", r, { epoch, seq: 0 }).status, "complete");
+    assert.deepEqual(r.texts(), ["local 1", "remote 2", "local 3"]);
+    assert.deepEqual(r.got.map((m) => m.position!.seq), [1, 2, 3]);
+    topics.close();
+  });
+
   it("randomized: every resumed subscriber gets each message of the window once, in order, or the exact gap", () => {
     const capacity = 20;
     const topics = new Topics({ topics: () => ({ retain: { messages: capacity } }) });
