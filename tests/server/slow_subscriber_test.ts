@@ -4,10 +4,10 @@
 // fast one gets every message, and the report is exact.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { serve } from "../../mod.ts";
 import type { SlowPolicy, SlowReport } from "../../lib/server/handler/slow.ts";
 import type { TerminateReason } from "../../lib/server/handler/handler.ts";
-import type { Server } from "../../lib/server/http/serve.ts";
+import type { WebSocketHub } from "../../lib/server/handler/host.ts";
+import { type HostKind, hostsOfRuntime, labelOf, startHost } from "./_hosts.ts";
 import { rawClient, rawFrame, type RawSocket } from "../_helpers/raw_peer.ts";
 import { openEnvelope } from "../../lib/server/handler/history.ts";
 
@@ -20,7 +20,8 @@ const MAX_MESSAGES = 20_000;
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 interface Setup {
-  server: Server;
+  server: WebSocketHub<string>;
+  stop(): Promise<void>;
   reports: SlowReport[];
   ended: TerminateReason[];
   fast: RawSocket;
@@ -29,12 +30,17 @@ interface Setup {
   slowPending(): number;
 }
 
-async function setup(policy: Omit<SlowPolicy, "onReport">): Promise<Setup> {
+async function setup(
+  policy: Omit<SlowPolicy, "onReport">,
+  kind: HostKind = "serve",
+): Promise<Setup> {
   const reports: SlowReport[] = [];
   const ended: TerminateReason[] = [];
-  const server = await serve({
-    hostname: "127.0.0.1",
-    port: 0,
+  const host = await startHost(kind, {
+    init: (ctx) => void ctx.ref.subscribe("t"),
+    in: () => {},
+    terminate: (reason) => void ended.push(reason),
+  }, {
     keepalive: false,
     compression: false,
     topics: () => ({
@@ -42,19 +48,17 @@ async function setup(policy: Omit<SlowPolicy, "onReport">): Promise<Setup> {
       envelope: true,
       slow: { ...policy, maxPendingBytes: MAX_PENDING, onReport: (r) => void reports.push(r) },
     }),
-  }, {
-    init: (ctx) => void ctx.ref.subscribe("t"),
-    in: () => {},
-    terminate: (reason) => void ended.push(reason),
   });
-  const fast = await rawClient(server.port, "/fast");
-  const slow = await rawClient(server.port, "/slow");
+  const server = host.hub;
+  const fast = await rawClient(host.port, "/fast");
+  const slow = await rawClient(host.port, "/slow");
   for (let i = 0; i < 1000 && server.subscriberCount("t") < 2; i++) await tick();
   assert.equal(server.subscriberCount("t"), 2);
   slow.socket.pause(); // stops reading: the kernel's buffers fill, then the server's
   const ref = [...server.connections].find((c) => c.url.pathname === "/slow")!;
   return {
     server,
+    stop: () => host.stop(),
     reports,
     ended,
     fast,
@@ -110,7 +114,7 @@ async function drained(s: Setup): Promise<void> {
 async function finish(s: Setup): Promise<void> {
   s.fast.socket.destroy();
   s.slow.socket.destroy();
-  await s.server.shutdown({ deadlineMs: 1000 });
+  await s.stop();
 }
 
 /** Waits until a message with `seq` (or later) arrived at `client` (each wait bounded). */
@@ -127,33 +131,37 @@ async function waitSeq(client: RawSocket, seq: number): Promise<void> {
 }
 
 describe("slow subscribers", () => {
-  it("drop: the slow one's copies are dropped and counted, the others get all, the reports are exact", async () => {
-    const s = await setup({ policy: "drop" });
-    const { published, maxPending } = await publishUntil(s, (n) => n === 1, 200);
-    assert.ok(maxPending <= MAX_PENDING + SIZE + 128, `pending reached ${maxPending}`);
-    await waitSeq(s.fast, published);
-    assert.deepEqual(seqs(s.fast), Array.from({ length: published }, (_, i) => i + 1));
+  for (const kind of hostsOfRuntime()) {
+    it(`${labelOf(kind)}: drop: the slow one's copies are dropped and counted, the others get all, the reports are exact`, async () => {
+      const s = await setup({ policy: "drop" }, kind);
+      const { published, maxPending } = await publishUntil(s, (n) => n === 1, 200);
+      assert.ok(maxPending <= MAX_PENDING + SIZE + 128, `pending reached ${maxPending}`);
+      await waitSeq(s.fast, published);
+      assert.deepEqual(seqs(s.fast), Array.from({ length: published }, (_, i) => i + 1));
 
-    s.slow.socket.resume(); // reads again: its output drains
-    await drained(s);
-    s.server.publish("t", PAD); // below the bound: delivered, and an open episode is reported
-    const total = published + 1;
-    await waitSeq(s.slow, total);
-    // Episodes (the kernel's buffers may let the slow one catch up for a while
-    // in between): each report's range is exactly the messages it did not get.
-    const missing = new Set<number>();
-    let dropped = 0;
-    for (const r of s.reports) {
-      assert.deepEqual([r.type, r.policy], ["dropped", "drop"]);
-      assert.equal(r.dropped, r.last!.seq - r.first!.seq + 1);
-      for (let q = r.first!.seq; q <= r.last!.seq; q++) missing.add(q);
-      dropped += r.dropped;
-    }
-    assert.ok(dropped >= 200, `dropped ${dropped}`);
-    const expected = Array.from({ length: total }, (_, i) => i + 1).filter((q) => !missing.has(q));
-    assert.deepEqual(seqs(s.slow), expected);
-    await finish(s);
-  });
+      s.slow.socket.resume(); // reads again: its output drains
+      await drained(s);
+      s.server.publish("t", PAD); // below the bound: delivered, and an open episode is reported
+      const total = published + 1;
+      await waitSeq(s.slow, total);
+      // Episodes (the kernel's buffers may let the slow one catch up for a while
+      // in between): each report's range is exactly the messages it did not get.
+      const missing = new Set<number>();
+      let dropped = 0;
+      for (const r of s.reports) {
+        assert.deepEqual([r.type, r.policy], ["dropped", "drop"]);
+        assert.equal(r.dropped, r.last!.seq - r.first!.seq + 1);
+        for (let q = r.first!.seq; q <= r.last!.seq; q++) missing.add(q);
+        dropped += r.dropped;
+      }
+      assert.ok(dropped >= 200, `dropped ${dropped}`);
+      const expected = Array.from({ length: total }, (_, i) => i + 1).filter((q) =>
+        !missing.has(q)
+      );
+      assert.deepEqual(seqs(s.slow), expected);
+      await finish(s);
+    });
+  }
 
   it("latest: only the newest message per key is held, sent when the subscriber drains", async () => {
     const s = await setup({

@@ -287,7 +287,9 @@ export interface TestContext<I = unknown, D = unknown> {
 
 /**
  * A context for calling a handler's `init` in a unit test, without a
- * socket. Its `ref` records posts, subscriptions, publishes and closes.
+ * socket. Its `ref` records posts, subscriptions, publishes and closes;
+ * `ref.resume()` subscribes and reports `no-history` (no topic keeps history
+ * without a server).
  *
  * @example
  * ```ts

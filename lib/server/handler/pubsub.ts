@@ -505,6 +505,9 @@ export class Topics implements BrokerTarget {
    * and is kept, with or without subscribers. Subscribers are snapshotted
    * first, so one that unsubscribes or subscribes during delivery changes
    * nothing for this message.
+   *
+   * @throws {TypeError} when `topics` gives this new topic bad options (`envelope` without `retain`)
+   * @throws {RangeError} when `topics` gives it a bound out of range
    */
   publish(topic: string, message: OutgoingMessage | PublishedMessage, except?: Subscriber): number {
     const t = this.#topics.get(topic) ?? this.#topic(topic, false);
