@@ -468,6 +468,11 @@ export const ERROR_CODES = {
     closeCode: 1008,
     description: "The peer did not read: more than `maxSendBufferBytes` waited to be sent.",
   },
+  SLOW_SUBSCRIBER: {
+    errors: S,
+    closeCode: 1013,
+    description: "A topic's `close` policy: the subscriber's pending output passed its bound.",
+  },
   ORIGIN_REFUSED: {
     errors: S,
     closeCode: null,

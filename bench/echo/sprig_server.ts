@@ -7,7 +7,9 @@
  *   node --import tsx bench/echo/sprig_server.ts [--host serve|native] [--deflate]
  *
  * `--handler sync|async` (default sync) picks the echo handler's form, below;
- * `--handler broadcast|broadcast-async` serves wsload's `--broadcast` room instead.
+ * `--handler broadcast|broadcast-async` serves wsload's `--broadcast` room instead;
+ * `--retain N` gives the room a history of its last N messages (positions,
+ * an in-memory ring; the messages on the wire are unchanged).
  * `--host serve` (the default) is sprig's own server, `serve()`, on the
  * runtime's sockets (Deno.listen, Bun.listen, node:net). `--host native` runs
  * the same handler on the runtime's native server through sprig's adapters:
@@ -68,6 +70,7 @@ const hostKind = argValue("--host", "serve");
 const handlerKind = argValue("--handler", "sync");
 const deflate = process.argv.includes("--deflate");
 const wantedPort = Number(argValue("--port", "0"));
+const retain = Number(argValue("--retain", "0"));
 const runtime = detectRuntime();
 if (!["sync", "async", "broadcast", "broadcast-async"].includes(handlerKind)) {
   console.error(`--handler must be sync, async, broadcast or broadcast-async, not ${handlerKind}`);
@@ -127,7 +130,11 @@ const echo = (handlerKind.startsWith("broadcast") ? broadcast : echoHandler) as 
  * lifted, as the reference servers have none (the idle-memory run opens
  * 10,000 connections); everything else is sprig's default.
  */
-const options = { compression: deflate, maxConnections: 1_000_000 };
+const options = {
+  compression: deflate,
+  maxConnections: 1_000_000,
+  ...(retain > 0 ? { topics: () => ({ retain: { messages: retain } }) } : {}),
+};
 
 function nativeHostName(): string {
   return runtime === "deno" ? "Deno.serve" : runtime === "bun" ? "Bun.serve" : "node:http";

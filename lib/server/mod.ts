@@ -60,10 +60,25 @@ export {
 export {
   type Broker,
   type BrokerTarget,
+  type DrainWatcher,
   PublishedMessage,
+  type SubscribeOptions,
   type Subscriber,
+  type TopicOptions,
   Topics,
   type TopicsOptions,
 } from "./handler/pubsub.ts";
+export {
+  envelope,
+  type EnvelopeFields,
+  type EnvelopeOption,
+  HISTORY_DEFAULTS,
+  openEnvelope,
+  type Position,
+  type ResumeReport,
+  type RetainOptions,
+  type SeqRange,
+} from "./handler/history.ts";
+export { SLOW_DEFAULTS, type SlowPolicy, type SlowReport } from "./handler/slow.ts";
 export type { ChannelCapabilities } from "./handler/channel.ts";
 export type { WebSocketHub } from "./handler/host.ts";

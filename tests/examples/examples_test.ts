@@ -45,6 +45,14 @@ describe(`examples (run with ${runtime === "node" ? "tsx" : runtime})`, () => {
     assert.match(out, /^close: code 1000, clean true, readyState 3$/m);
   });
 
+  it("live_feed.ts: a dropped client resumes from its last position, each message once and in order", async () => {
+    const out = await run("live_feed.ts");
+    assert.match(out, /^client: subscribed: live, replayed 0$/m);
+    assert.match(out, /^client: dropped after seq 5$/m);
+    assert.match(out, /^client: subscribed: complete, replayed 10$/m);
+    assert.match(out, /^client: got seq 1\.\.20, each once and in order: true$/m);
+  });
+
   it("sans_io.ts: two protocol cores talk without a socket", async () => {
     const out = await run("sans_io.ts");
     assert.match(out, /client got .*HELLO/s);

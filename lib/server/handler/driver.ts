@@ -12,7 +12,7 @@
  * @module
  */
 
-import { CloseCode, TimeoutError } from "../../errors.ts";
+import { CloseCode, NotOpenError, SprigError, TimeoutError } from "../../errors.ts";
 import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../../protocol/close.ts";
 import { encodeUtf8 } from "../../protocol/utf8.ts";
 import type { CloseInfo, MessageData } from "../../session/session.ts";
@@ -29,7 +29,14 @@ import type {
   Reply,
   TerminateReason,
 } from "./handler.ts";
-import type { PublishedMessage, Subscriber, Topics } from "./pubsub.ts";
+import type {
+  DrainWatcher,
+  PublishedMessage,
+  SubscribeOptions,
+  Subscriber,
+  Topics,
+} from "./pubsub.ts";
+import type { Position, ResumeReport } from "./history.ts";
 import { Eventually } from "../../util/eventually.ts";
 import type { Tickable, Ticker } from "../../util/ticker.ts";
 import type { TelemetryPublisher } from "../../telemetry.ts";
@@ -55,6 +62,10 @@ export interface DriverOptions {
   idleTicker?: Ticker;
   /** The connection's id, when allocated before the driver (see {@link allocateConnectionId}). */
   id?: number;
+  /** Close with 1001 this long after `start()`, in ms (the jitter already added); 0 = never. */
+  lifetimeMs?: number;
+  /** The host's shared timer for the lifetime check (its period bounds the lateness). */
+  lifetimeTicker?: Ticker;
 }
 
 /** Control frames kept for `control` while the handler is behind; later ones are not reported (pings are still answered). */
@@ -69,7 +80,7 @@ type Kind = typeof IN | typeof INFO | typeof CONTROL | typeof END;
 /** The mailbox keeps kinds and values side by side: no object per queued event. */
 type StopCause =
   & { code: number; reason: string }
-  & ({ type: "normal" | "shutdown" } | { type: "timeout" | "error"; error: Error });
+  & ({ type: "normal" | "shutdown" | "lifetime" } | { type: "timeout" | "error"; error: Error });
 
 let nextId = 1;
 
@@ -120,6 +131,10 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   #idleLast = -1;
   #idleQuiet = 0;
   readonly #done = new Eventually<void>();
+  /** Slow subscriptions waiting for this connection's output to drain. */
+  #drainWatchers: Set<DrainWatcher> | undefined;
+  readonly #lifetimeMs: number;
+  readonly #lifetimeTicker: Ticker | undefined;
 
   constructor(
     channel: Channel,
@@ -135,6 +150,8 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#maxQueued = Math.max(1, options.maxQueuedMessages ?? 16);
     this.#idleTicker = options.idleTimeoutMs > 0 ? options.idleTicker : undefined;
+    this.#lifetimeMs = options.lifetimeMs ?? 0;
+    this.#lifetimeTicker = this.#lifetimeMs > 0 ? options.lifetimeTicker : undefined;
     this.url = context.url;
     this.protocol = context.protocol;
     this.remoteAddress = context.remoteAddress;
@@ -162,6 +179,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
       });
     }
     this.#idleTicker?.add(this);
+    if (this.#lifetimeTicker) this.#lifetimeTicker.add(new Lifetime(this, this.#lifetimeMs));
     const init = this.#handler.init;
     if (init) this.#call(() => init.call(this.#handler, context));
     this.#channel.start(this);
@@ -193,11 +211,25 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     return true;
   }
 
-  subscribe(topic: string): boolean {
+  subscribe(topic: string, options?: SubscribeOptions): boolean {
     if (this.#closedInfo !== undefined || this.#terminating) return false;
+    this.#host.topics.subscribe(topic, this, options);
     this.#topics.add(topic);
-    this.#host.topics.subscribe(topic, this);
     return true;
+  }
+
+  resume(topic: string, from?: Position, options?: SubscribeOptions): Promise<ResumeReport> {
+    if (this.#closedInfo !== undefined || this.#terminating) {
+      return Promise.reject(new NotOpenError("resume() after the connection closed"));
+    }
+    let report: ResumeReport;
+    try {
+      report = this.#host.topics.resume(topic, this, from, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#topics.add(topic);
+    return Promise.resolve(report);
   }
 
   unsubscribe(topic: string): boolean {
@@ -220,6 +252,48 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
 
   close(code: number = CloseCode.Normal, reason = ""): void {
     this.#stop({ type: "normal", ...checkStop(code, reason) });
+  }
+
+  /** Subscriber: the bytes waiting to be sent, for slow-subscriber policies. */
+  get pendingBytes(): number {
+    return this.#channel.bufferedAmount;
+  }
+
+  /** Subscriber: the `close` policy: 1013 Try Again Later. */
+  closeSlow(): void {
+    const error = new SprigError(
+      "SLOW_SUBSCRIBER",
+      "the subscriber did not read its topic's messages fast enough (the close policy)",
+      CloseCode.TryAgainLater,
+    );
+    this.#stop({
+      type: "error",
+      error,
+      code: CloseCode.TryAgainLater,
+      reason: "too slow, try again later",
+    });
+  }
+
+  watchDrain(watcher: DrainWatcher): void {
+    (this.#drainWatchers ??= new Set()).add(watcher);
+  }
+
+  unwatchDrain(watcher: DrainWatcher): void {
+    this.#drainWatchers?.delete(watcher);
+  }
+
+  /** Closes with 1001 once the connection's lifetime passed. */
+  expire(): void {
+    this.#stop({
+      type: "lifetime",
+      code: CloseCode.GoingAway,
+      reason: "connection lifetime reached",
+    });
+  }
+
+  /** True once stopping or closed: the lifetime check stops. */
+  get ended(): boolean {
+    return this.#stopping !== undefined || this.#closedInfo !== undefined;
   }
 
   /** Subscriber: sends a published message unless closing. */
@@ -265,8 +339,12 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     }
   }
 
-  /** The peer read what waited: the channel resumes reading by itself. */
-  drain(): void {}
+  /** The peer read what waited: the channel resumes reading by itself; slow subscriptions learn it. */
+  drain(): void {
+    const watchers = this.#drainWatchers;
+    if (watchers === undefined || watchers.size === 0) return;
+    for (const w of [...watchers]) w.drained();
+  }
 
   /** A failure: the end carries it, and `terminate` learns it from there. */
   error(_error: Error): void {}
@@ -569,4 +647,22 @@ function checkStop(code: number = CloseCode.Normal, reason = ""): { code: number
     reason = cut;
   }
   return { code, reason };
+}
+
+/** The lifetime check of one connection, on the host's shared timer: one clock read per tick, none per message. */
+class Lifetime implements Tickable {
+  readonly #driver: Driver;
+  readonly #deadline: number;
+
+  constructor(driver: Driver, ms: number) {
+    this.#driver = driver;
+    this.#deadline = Date.now() + ms;
+  }
+
+  tick(): boolean {
+    if (this.#driver.ended) return false;
+    if (Date.now() < this.#deadline) return true;
+    this.#driver.expire();
+    return false;
+  }
 }

@@ -13,6 +13,8 @@
 
 import type { CloseInfo, MessageData } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
+import type { Position, ResumeReport } from "./history.ts";
+import type { SubscribeOptions } from "./pubsub.ts";
 
 /** A value, or a promise of it: every callback may be async. */
 export type Awaitable<T> = T | Promise<T>;
@@ -97,16 +99,20 @@ export interface ControlMessage {
  * - `normal`: the handler returned `stop`, or the app called `ref.close()`;
  * - `remote`: the peer closed (or the TCP connection ended);
  * - `shutdown`: the server is shutting down (1001);
+ * - `lifetime`: the connection reached the server's `maxLifetimeMs` (plus
+ *   its jitter) and was closed with 1001, so that clients reconnect and
+ *   spread again over the instances behind a load balancer;
  * - `timeout`: the idle timeout (1001), a keepalive pong that never came, or
  *   the closing handshake timing out; `error` says which;
  * - `error`: a callback threw (1011), the peer broke the protocol (1002, 1007,
  *   1009), or it did not read fast enough (the send-buffer cap; the connection
- *   is dropped, see `maxSendBufferBytes`).
+ *   is dropped, see `maxSendBufferBytes`; or a topic's `close` policy, 1013,
+ *   code `SLOW_SUBSCRIBER`).
  */
 export type TerminateReason =
   & { code: number; reason: string; wasClean: boolean }
   & (
-    | { type: "normal" | "remote" | "shutdown" }
+    | { type: "normal" | "remote" | "shutdown" | "lifetime" }
     | { type: "timeout" | "error"; error: Error }
   );
 
@@ -131,8 +137,32 @@ export interface ConnectionRef<I = unknown> {
    * longer open (the message is dropped).
    */
   post(message: I): boolean;
-  /** Subscribes to a topic for `publish`. Returns false once closed. */
-  subscribe(topic: string): boolean;
+  /**
+   * Subscribes to a topic for `publish`, from now on. `options.slow` sets
+   * this subscription's slow-subscriber policy (instead of the topic's).
+   * Returns false once closed.
+   *
+   * @throws {TypeError} for a bad `options.slow`
+   */
+  subscribe(topic: string, options?: SubscribeOptions): boolean;
+  /**
+   * Subscribes "from position `from`", the last position the client saw (on
+   * a topic with history, see the server's `topics` option): what the topic
+   * published after it is queued to this connection at once, before any
+   * later message, then messages come live: each once, in order, no gap and
+   * no duplicate at the boundary. The report says what was replayed and,
+   * exactly, what could not be (`gap`: the missing range; `epoch`: the
+   * history was lost). Without `from`, subscribes from now and reports the
+   * topic's current position. Already subscribed: nothing changes (status
+   * `subscribed`).
+   *
+   * The report is a promise so that the same call works where history is
+   * read from an engine; in one process it is settled at once.
+   *
+   * @throws {NotOpenError} (rejects) once the connection closed
+   * @throws {TypeError} (rejects) for a bad `options.slow`
+   */
+  resume(topic: string, from?: Position, options?: SubscribeOptions): Promise<ResumeReport>;
   /** Unsubscribes. Returns true when it was subscribed. */
   unsubscribe(topic: string): boolean;
   /** True when subscribed to `topic`. */
@@ -257,7 +287,9 @@ export interface TestContext<I = unknown, D = unknown> {
 
 /**
  * A context for calling a handler's `init` in a unit test, without a
- * socket. Its `ref` records posts, subscriptions, publishes and closes.
+ * socket. Its `ref` records posts, subscriptions, publishes and closes;
+ * `ref.resume()` subscribes and reports `no-history` (no topic keeps history
+ * without a server).
  *
  * @example
  * ```ts
@@ -306,6 +338,11 @@ export function testContext<I = unknown, D = unknown>(
       if (!open) return false;
       topics.add(topic);
       return true;
+    },
+    resume(topic) {
+      if (!open) return Promise.reject(new TypeError("resume() after close"));
+      topics.add(topic);
+      return Promise.resolve({ topic, status: "no-history", replayed: 0, epoch: "" });
     },
     unsubscribe: (topic) => topics.delete(topic),
     isSubscribed: (topic) => topics.has(topic),

@@ -21,6 +21,7 @@ import { Driver, type DriverHost } from "./driver.ts";
 import type { ConnectionContext, ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
 import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
 import { Topics } from "./pubsub.ts";
+import type { Position } from "./history.ts";
 import { keepalivePeriod } from "./keepalive.ts";
 import { Ticker } from "../../util/ticker.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
@@ -82,6 +83,16 @@ export interface WebSocketHub<I = unknown> {
   publish(topic: string, message: OutgoingMessage): number;
   /** How many connections are subscribed to `topic`. */
   subscriberCount(topic: string): number;
+  /** The position of the last message of `topic`, when it keeps history (the `topics` option) and had one. */
+  lastPosition(topic: string): Position | undefined;
+  /**
+   * False while a subscriber of `topic` with the `pause` policy has more
+   * pending output than its bound: a publisher that can wait should, with
+   * {@link whenWritable}.
+   */
+  isWritable(topic: string): boolean;
+  /** Resolves once {@link isWritable} is true for `topic` (at once when it is). */
+  whenWritable(topic: string): Promise<void>;
   /**
    * Closes every WebSocket with 1001 and refuses new upgrades (503);
    * resolves when all closed or `deadlineMs` passed (the rest are then
@@ -123,11 +134,19 @@ export class WebSocketHost implements DriverHost {
   readonly #tickers = new Map<number, Ticker>();
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
+  readonly #lifetimeMs: number;
+  readonly #lifetimeJitterMs: number;
 
   constructor(handler: Handler<never, never, never>, options: WebSocketHostOptions<unknown>) {
     this.#handler = handler;
     this.options = options;
-    this.topics = new Topics({ broker: options.broker, onError: (e) => this.reportError(e) });
+    this.topics = new Topics({
+      broker: options.broker,
+      onError: (e) => this.reportError(e),
+      topics: options.topics,
+    });
+    this.#lifetimeMs = options.maxLifetimeMs ?? 0;
+    this.#lifetimeJitterMs = options.lifetimeJitterMs ?? Math.floor(this.#lifetimeMs / 10);
     const compression = options.compression ?? true;
     this.factories = [];
     if (compression) {
@@ -203,6 +222,9 @@ export class WebSocketHost implements DriverHost {
       >,
       publish: (topic, message) => this.publish(topic, message),
       subscriberCount: (topic) => this.topics.subscriberCount(topic),
+      lastPosition: (topic) => this.topics.lastPosition(topic),
+      isWritable: (topic) => this.topics.isWritable(topic),
+      whenWritable: (topic) => this.topics.whenWritable(topic),
       shutdown: (options) => this.shutdown(options),
     };
   }
@@ -341,6 +363,12 @@ export class WebSocketHost implements DriverHost {
       maxQueuedMessages: this.options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
       idleTicker: idleTimeoutMs > 0 ? this.ticker(idleTimeoutMs / 4) : undefined,
       id: overrides.id,
+      ...(this.#lifetimeMs > 0
+        ? {
+          lifetimeMs: this.#lifetimeMs + Math.random() * this.#lifetimeJitterMs,
+          lifetimeTicker: this.ticker(Math.min(60_000, Math.max(10, this.#lifetimeMs / 10))),
+        }
+        : {}),
     });
     this.#reserved--;
     this.connections.add(driver);

@@ -22,7 +22,7 @@ import type { KeepaliveOptions } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import { detectRuntime } from "../../transport/connect.ts";
 import type { Awaitable, ConnectionRef } from "./handler.ts";
-import type { Broker } from "./pubsub.ts";
+import type { Broker, TopicOptions } from "./pubsub.ts";
 
 /**
  * The defaults of {@link WebSocketHostOptions} and {@link ServeOptions}.
@@ -215,6 +215,43 @@ export interface WebSocketHostOptions<D = unknown> {
    * process).
    */
   broker?: Broker;
+  /**
+   * Decides each topic's options when it is first used: history
+   * (`retain: { messages?, ms? }`, or `true` for the last 1,000 messages),
+   * positions on the wire (`envelope`), and the slow-subscriber policy
+   * (`slow`). Called with the topic's name; return undefined for a plain
+   * topic (no history, no policy). It is called again for a plain topic
+   * after it lost its last subscriber, and on each publish to a topic nobody
+   * subscribes to, so keep it cheap (a prefix test, a map lookup). A topic
+   * with history keeps it for the server's life, with or without
+   * subscribers. Default: every topic is plain.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { serve } from "../../../mod.ts";
+   * await using server = await serve({
+   *   hostname: "127.0.0.1",
+   *   port: 0,
+   *   topics: (topic) => topic.startsWith("feed:") ? { retain: { messages: 500, ms: 60_000 } } : undefined,
+   * }, { in: () => {} });
+   * server.publish("feed:prices", "1.0");
+   * assert.equal(server.lastPosition("feed:prices")?.seq, 1);
+   * assert.equal(server.lastPosition("chat"), undefined); // plain: no positions
+   * ```
+   */
+  topics?: (topic: string) => TopicOptions | undefined;
+  /**
+   * Closes each connection with 1001 ("going away"; `terminate` gets the
+   * reason `lifetime`) this long after it opened, in ms, plus a random
+   * jitter up to `lifetimeJitterMs`, so that long-lived clients reconnect
+   * and spread again over the instances behind a load balancer. Checked on
+   * a shared timer ticking every tenth of the lifetime (10 ms to 60 s), so a
+   * close comes up to one tick late. Default 0 (never).
+   */
+  maxLifetimeMs?: number;
+  /** The random extra time added to `maxLifetimeMs` per connection, 0 to this many ms. Default: a tenth of `maxLifetimeMs`. */
+  lifetimeJitterMs?: number;
 }
 
 /** TLS for {@link ServeOptions}. */
@@ -417,6 +454,9 @@ const HOST_OPTIONS: { [K in keyof Required<WebSocketHostOptions>]: true } = {
   trace: true,
   telemetry: true,
   broker: true,
+  topics: true,
+  maxLifetimeMs: true,
+  lifetimeJitterMs: true,
 };
 
 /** Every option of {@link ServeOptions}; the type makes the list complete. */
@@ -602,6 +642,9 @@ function checkHostOptions(
   check.function("options.onError", o.onError);
   check.function("options.trace", o.trace);
   checkTelemetry(check, "options.telemetry", o.telemetry);
+  check.function("options.topics", o.topics);
+  check.milliseconds("options.maxLifetimeMs", o.maxLifetimeMs);
+  check.milliseconds("options.lifetimeJitterMs", o.lifetimeJitterMs);
   if (o.broker !== undefined) {
     const b = check.options("options.broker", o.broker);
     for (const name of ["attach", "detach", "subscribe", "unsubscribe", "publish"]) {

@@ -16,6 +16,23 @@ import { encodeFrame, Opcode } from "../../protocol/frame.ts";
 import { encodeUtf8 } from "../../protocol/utf8.ts";
 import { messageBytes } from "./channel.ts";
 import type { OutgoingMessage } from "./handler.ts";
+import {
+  envelope as sprigEnvelope,
+  type EnvelopeOption,
+  MemoryHistory,
+  type Position,
+  type ResumeReport,
+  type RetainOptions,
+  retention,
+} from "./history.ts";
+import {
+  checkSlowPolicy,
+  type SlowPolicy,
+  type SlowReport,
+  SlowSubscription,
+  type SlowTopic,
+} from "./slow.ts";
+import { unrefTimer } from "../../util/ticker.ts";
 
 /**
  * One published message, shared by all its subscribers. The UTF-8 payload
@@ -34,6 +51,12 @@ import type { OutgoingMessage } from "./handler.ts";
 export class PublishedMessage {
   /** The message as given: text as a string, binary as bytes. */
   readonly data: string | Uint8Array;
+  /** Its place in the topic's history, on a topic that keeps one; set once by the topic. */
+  position: Position | undefined = undefined;
+  /** The conflation key, computed once for a `latest` policy. @internal */
+  conflationKey: string | undefined = undefined;
+  /** For a message wrapped in its topic's envelope: the data as published. @internal */
+  unwrapped: string | Uint8Array | undefined = undefined;
   #payload: Uint8Array | undefined;
   #frame: Uint8Array | undefined;
 
@@ -67,6 +90,20 @@ export class PublishedMessage {
 export interface Subscriber {
   /** Sends a published message; false when it could not (closing). */
   deliver(message: PublishedMessage): boolean;
+  /** Bytes queued for it and not yet taken by the operating system; what slow-subscriber policies compare. Absent: never slow. */
+  readonly pendingBytes?: number;
+  /** Closes it with 1013 Try Again Later (the `close` policy). */
+  closeSlow?(): void;
+  /** Calls `watcher.drained()` each time its pending output drained, until {@link unwatchDrain}. */
+  watchDrain?(watcher: DrainWatcher): void;
+  /** Stops {@link watchDrain}. */
+  unwatchDrain?(watcher: DrainWatcher): void;
+}
+
+/** Told when a subscriber's pending output drained (a slow subscription). */
+export interface DrainWatcher {
+  /** Called in the turn the subscriber's output drained. */
+  drained(): void;
 }
 
 /**
@@ -118,18 +155,123 @@ export interface Broker {
   publish(topic: string, message: PublishedMessage): boolean;
 }
 
+/** What a topic is, decided by `TopicsOptions.topics` when it is first used. */
+export interface TopicOptions {
+  /**
+   * Keep history: `true` for the default bound (the last 1,000 messages),
+   * or `{ messages?, ms? }` (see {@link RetainOptions}). A topic with
+   * history gives each message a {@link Position}, keeps its history while
+   * nobody is subscribed, and can be resumed from a position. Default: no
+   * history (a message reaches who is subscribed now, and is gone).
+   */
+  retain?: RetainOptions | boolean;
+  /** What every subscription of the topic does when its subscriber is slow; a subscription may set its own. Default none (see {@link SlowPolicy}). */
+  slow?: SlowPolicy;
+  /**
+   * With history: how positions reach the clients. `true` wraps each
+   * message in sprig's envelope (`envelope()`, read with `openEnvelope()`);
+   * a function builds the message subscribers get (once per message). The
+   * history keeps the wrapped message, so a replay re-encodes nothing.
+   * Default false (messages go out as published; positions stay on the server).
+   *
+   * @throws {TypeError} (from `topics`) when set without `retain`
+   */
+  envelope?: EnvelopeOption;
+}
+
+/** Options of one subscription. */
+export interface SubscribeOptions {
+  /** This subscription's slow-subscriber policy, instead of the topic's. */
+  slow?: SlowPolicy;
+}
+
 /** Options of {@link Topics}. */
 export interface TopicsOptions {
   /** Carries topics to and from other instances. Default: none (this process only). */
   broker?: Broker;
-  /** Where broker failures go. Default: `console.error`. */
+  /** Where broker failures and throwing `onReport`s go. Default: `console.error`. */
   onError?: (error: unknown) => void;
+  /**
+   * Decides a topic's options ({@link TopicOptions}: history, slow policy,
+   * envelope) when it is first used; called again only after a topic
+   * without history lost its last subscriber, and on each publish to a
+   * topic nobody subscribes to (so keep it cheap). Return undefined for a
+   * plain topic. Default: every topic is plain.
+   */
+  topics?: (topic: string) => TopicOptions | undefined;
+}
+
+/** What a fan-out hands a message to: a subscriber, or its policy standing in for it. */
+type Entry = Pick<Subscriber, "deliver">;
+
+/** One topic's subscriptions, history and pause state. */
+class Topic implements SlowTopic {
+  readonly name: string;
+  /** Subscriber → what the fan-out calls (itself, or its {@link SlowSubscription}), in subscription order. */
+  readonly entries: Map<Subscriber, Entry> = new Map();
+  readonly history: MemoryHistory | undefined;
+  readonly slow: SlowPolicy | undefined;
+  readonly envelope:
+    | ((
+      fields: { topic: string; position: Position; data: string | Uint8Array },
+    ) => string | Uint8Array)
+    | undefined;
+  readonly #owner: Topics;
+  #paused: Set<SlowSubscription> | undefined;
+  #waiters: Array<() => void> | undefined;
+
+  constructor(name: string, options: TopicOptions | undefined, owner: Topics) {
+    this.name = name;
+    this.#owner = owner;
+    const bounds = retention(options?.retain);
+    this.history = bounds && new MemoryHistory(bounds);
+    this.slow = checkSlowPolicy(`topic ${JSON.stringify(name)}: slow`, options?.slow);
+    const env = options?.envelope;
+    if (env && !bounds) {
+      throw new TypeError(
+        `topic ${JSON.stringify(name)}: envelope needs retain (positions come from the history)`,
+      );
+    }
+    this.envelope = env === true ? sprigEnvelope : typeof env === "function" ? env : undefined;
+  }
+
+  get writable(): boolean {
+    return this.#paused === undefined || this.#paused.size === 0;
+  }
+
+  whenWritable(): Promise<void> {
+    if (this.writable) return Promise.resolve();
+    return new Promise((resolve) => (this.#waiters ??= []).push(resolve));
+  }
+
+  pauseChanged(subscription: SlowSubscription, paused: boolean): void {
+    if (paused) (this.#paused ??= new Set()).add(subscription);
+    else if (this.#paused?.delete(subscription) && this.#paused.size === 0) {
+      const waiters = this.#waiters;
+      this.#waiters = undefined;
+      if (waiters) { for (const w of waiters) w(); }
+    }
+  }
+
+  report(policy: SlowPolicy, report: SlowReport): void {
+    const onReport = policy.onReport;
+    if (!onReport) return;
+    try {
+      onReport(report);
+    } catch (error) {
+      this.#owner.reportError(error);
+    }
+  }
+
+  keyOf(message: PublishedMessage, key: (data: string | Uint8Array) => string): string {
+    return message.conflationKey ??= key(message.unwrapped ?? message.data);
+  }
 }
 
 /**
  * The topic registry of one server (or adapter). Subscriber sets are
  * iterated in subscription order; publishing to a topic with no subscriber
- * encodes nothing.
+ * (and no history) encodes nothing.
  *
  * @example
  * ```ts
@@ -143,11 +285,33 @@ export interface TopicsOptions {
  * assert.equal(topics.publish("sports", "goal"), 0); // nobody there
  * assert.deepEqual(got, ["hello"]);
  * ```
+ *
+ * @example With history, a subscriber resumes from the last position it saw
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Topics } from "./pubsub.ts";
+ * const topics = new Topics({ topics: () => ({ retain: { messages: 100 } }) });
+ * topics.publish("feed", "one");
+ * topics.publish("feed", "two");
+ * const seen = topics.lastPosition("feed")!; // { epoch, seq: 2 }
+ * topics.publish("feed", "three"); // while the client was away
+ * const got: string[] = [];
+ * const sub = { deliver: (m: { data: string | Uint8Array }) => (got.push(String(m.data)), true) };
+ * const report = topics.resume("feed", sub, { epoch: seen.epoch, seq: 1 });
+ * assert.equal(report.status, "complete");
+ * assert.deepEqual(got, ["two", "three"]); // then live
+ * topics.close();
+ * ```
  */
 export class Topics implements BrokerTarget {
-  readonly #topics = new Map<string, Set<Subscriber>>();
+  readonly #topics = new Map<string, Topic>();
   readonly #broker: Broker | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #config: ((topic: string) => TopicOptions | undefined) | undefined;
+  /** The coarse clock of timed histories, in ms; running only while one exists. */
+  #now = 0;
+  #clock: ReturnType<typeof setInterval> | undefined;
+  #clockPeriod = Infinity;
 
   /**
    * With `options.broker`, attaches to it at once.
@@ -157,6 +321,7 @@ export class Topics implements BrokerTarget {
   constructor(options: TopicsOptions = {}) {
     this.#broker = options.broker;
     this.#onError = options.onError;
+    this.#config = options.topics;
     this.#broker?.attach(this);
   }
 
@@ -165,51 +330,191 @@ export class Topics implements BrokerTarget {
     return this.#broker;
   }
 
-  /** Adds a subscription; false when it already existed. */
-  subscribe(topic: string, subscriber: Subscriber): boolean {
-    let set = this.#topics.get(topic);
-    if (!set) {
-      this.#topics.set(topic, set = new Set());
-      this.#broker?.subscribe(topic);
-    }
-    if (set.has(subscriber)) return false;
-    set.add(subscriber);
+  /** The topic's state, made when `create` (or when its options keep history). */
+  #topic(name: string, create: boolean): Topic | undefined {
+    let topic = this.#topics.get(name);
+    if (topic !== undefined) return topic;
+    if (!create && this.#config === undefined) return undefined;
+    const options = this.#config?.(name);
+    const keeps = options !== undefined && options.retain !== undefined && options.retain !== false;
+    if (!create && !keeps) return undefined;
+    topic = new Topic(name, options, this);
+    this.#topics.set(name, topic);
+    if (topic.history?.timed) this.#startClock(retention(options!.retain)!.ms);
+    this.#broker?.subscribe(name);
+    return topic;
+  }
+
+  #startClock(ms: number): void {
+    const period = Math.min(1000, Math.max(10, Math.floor(ms / 8)));
+    if (period >= this.#clockPeriod) return;
+    if (this.#clock !== undefined) clearInterval(this.#clock);
+    this.#clockPeriod = period;
+    this.#now = Date.now();
+    this.#clock = setInterval(() => (this.#now = Date.now()), period);
+    unrefTimer(this.#clock);
+  }
+
+  /** A topic without subscribers or history is forgotten. */
+  #release(topic: Topic): void {
+    if (topic.entries.size > 0 || topic.history !== undefined) return;
+    this.#topics.delete(topic.name);
+    this.#broker?.unsubscribe(topic.name);
+  }
+
+  /**
+   * Adds a subscription; false when it already existed.
+   *
+   * @throws {TypeError} for a bad `options.slow`, or bad topic options from `topics`
+   */
+  subscribe(topic: string, subscriber: Subscriber, options?: SubscribeOptions): boolean {
+    const slow = checkSlowPolicy("options.slow", options?.slow);
+    const t = this.#topic(topic, true)!;
+    if (t.entries.has(subscriber)) return false;
+    this.#add(t, subscriber, slow);
     return true;
+  }
+
+  #add(t: Topic, subscriber: Subscriber, slow: SlowPolicy | undefined): void {
+    const policy = slow ?? t.slow;
+    t.entries.set(subscriber, policy ? new SlowSubscription(subscriber, policy, t) : subscriber);
+  }
+
+  /**
+   * Subscribes "from position `from`": the messages of the topic's history
+   * after `from` are queued to `subscriber` at once (whatever its slow
+   * policy), then it gets every later message live, so it sees each message
+   * once, in order. The report says exactly what could not be recovered.
+   * Without `from`, subscribes from now and reports the current position.
+   *
+   * @throws {TypeError} for a bad `options.slow`, or bad topic options from `topics`
+   */
+  resume(
+    topic: string,
+    subscriber: Subscriber,
+    from: Position | undefined,
+    options?: SubscribeOptions,
+  ): ResumeReport {
+    const slow = checkSlowPolicy("options.slow", options?.slow);
+    const t = this.#topic(topic, true)!;
+    const h = t.history;
+    const epoch = h?.epoch ?? "";
+    const position = (): Position | undefined =>
+      h && h.last > 0 ? { epoch: h.epoch, seq: h.last } : undefined;
+    if (t.entries.has(subscriber)) {
+      return { topic, status: "subscribed", replayed: 0, epoch, position: position() };
+    }
+    if (h === undefined || from === undefined) {
+      this.#add(t, subscriber, slow);
+      return { topic, status: h ? "live" : "no-history", replayed: 0, epoch, position: position() };
+    }
+    const now = this.#now;
+    let status: ResumeReport["status"];
+    let after: number;
+    if (from.epoch !== h.epoch) {
+      status = "epoch";
+      after = 0;
+    } else if (from.seq > h.last) {
+      status = "ahead";
+      after = h.last;
+    } else {
+      after = from.seq;
+      status = "complete";
+    }
+    const replay = h.after(after, now); // expires first: `first` is current below
+    const first = h.first;
+    let missed: ResumeReport["missed"];
+    if (status === "complete" && after + 1 < first) {
+      status = "gap";
+      missed = { epoch, from: after + 1, to: first - 1 };
+    } else if (status === "epoch" && first > 1) {
+      missed = { epoch, from: 1, to: first - 1 };
+    }
+    // Messages published while the replay is being delivered (a subscriber
+    // that publishes, or a history that answers later) wait in `held` and
+    // follow the replay, each once: the boundary has no gap and no duplicate.
+    const held: PublishedMessage[] = [];
+    const hold: Entry = { deliver: (m) => (held.push(m), true) };
+    t.entries.set(subscriber, hold);
+    let last = after;
+    for (let i = 0; i < replay.length; i++) {
+      subscriber.deliver(replay[i]);
+      last = replay[i].position!.seq;
+    }
+    for (let i = 0; i < held.length; i++) {
+      const seq = held[i].position!.seq;
+      if (seq <= last) continue;
+      last = seq;
+      subscriber.deliver(held[i]);
+    }
+    // Unless it unsubscribed meanwhile, the subscription now takes messages live.
+    if (t.entries.get(subscriber) === hold) this.#add(t, subscriber, slow);
+    return {
+      topic,
+      status,
+      replayed: replay.length,
+      ...(missed ? { missed } : {}),
+      epoch,
+      position: position(),
+    };
   }
 
   /** Removes a subscription; false when there was none. */
   unsubscribe(topic: string, subscriber: Subscriber): boolean {
-    const set = this.#topics.get(topic);
-    if (!set || !set.delete(subscriber)) return false;
-    if (set.size === 0) {
-      this.#topics.delete(topic);
-      this.#broker?.unsubscribe(topic);
-    }
+    const t = this.#topics.get(topic);
+    const entry = t?.entries.get(subscriber);
+    if (!t || entry === undefined) return false;
+    t.entries.delete(subscriber);
+    if (entry instanceof SlowSubscription) entry.end();
+    this.#release(t);
     return true;
   }
 
   /** How many connections are subscribed to `topic`. */
   subscriberCount(topic: string): number {
-    return this.#topics.get(topic)?.size ?? 0;
+    return this.#topics.get(topic)?.entries.size ?? 0;
   }
 
   /** The topics with at least one subscriber. */
   get topics(): string[] {
-    return [...this.#topics.keys()];
+    const names: string[] = [];
+    for (const [name, t] of this.#topics) if (t.entries.size > 0) names.push(name);
+    return names;
+  }
+
+  /** The position of the topic's last message, on a topic with history that had one. */
+  lastPosition(topic: string): Position | undefined {
+    const h = this.#topics.get(topic)?.history;
+    return h && h.last > 0 ? { epoch: h.epoch, seq: h.last } : undefined;
+  }
+
+  /** False while a subscriber with the `pause` policy is over its bound. */
+  isWritable(topic: string): boolean {
+    return this.#topics.get(topic)?.writable ?? true;
+  }
+
+  /** Resolves when {@link isWritable} is true (at once when it is). */
+  whenWritable(topic: string): Promise<void> {
+    return this.#topics.get(topic)?.whenWritable() ?? Promise.resolve();
   }
 
   /**
    * Sends `message` to every subscriber of `topic` (except `except`) and
-   * returns how many took it. Subscribers are snapshotted first, so one that
-   * unsubscribes or subscribes during delivery changes nothing for this
-   * message.
+   * returns how many took it now (a slow subscriber's dropped or held copy
+   * does not count). On a topic with history the message gets its position
+   * and is kept, with or without subscribers. Subscribers are snapshotted
+   * first, so one that unsubscribes or subscribes during delivery changes
+   * nothing for this message.
+   *
+   * @throws {TypeError} when `topics` gives this new topic bad options (`envelope` without `retain`)
+   * @throws {RangeError} when `topics` gives it a bound out of range
    */
   publish(topic: string, message: OutgoingMessage | PublishedMessage, except?: Subscriber): number {
-    const set = this.#topics.get(topic);
+    const t = this.#topics.get(topic) ?? this.#topic(topic, false);
     const broker = this.#broker;
-    if (!broker && (!set || set.size === 0)) return 0;
+    if (!broker && t === undefined) return 0;
     const shared = message instanceof PublishedMessage ? message : new PublishedMessage(message);
-    const count = set ? fanOut(set, shared, except) : 0;
+    const count = t ? this.#fanOut(t, shared, except) : 0;
     // After the local subscribers: they get it in this turn whatever the broker does.
     broker?.publish(topic, shared);
     return count;
@@ -220,11 +525,39 @@ export class Topics implements BrokerTarget {
    * local subscriber of `topic`, and not passed back to the broker.
    */
   deliver(topic: string, message: PublishedMessage): number {
-    const set = this.#topics.get(topic);
-    return set ? fanOut(set, message, undefined) : 0;
+    const t = this.#topics.get(topic);
+    return t ? this.#fanOut(t, message, undefined) : 0;
   }
 
-  /** A broker failure: to `onError`, or printed. */
+  /** Records the message in the topic's history (if any), then sends it to a snapshot of the subscribers. */
+  #fanOut(t: Topic, message: PublishedMessage, except: Subscriber | undefined): number {
+    let m = message;
+    const h = t.history;
+    if (h !== undefined) {
+      if (t.envelope !== undefined) {
+        // The position is known only now: the wrapped message is what is kept and sent.
+        const seq = h.last + 1;
+        const position = { epoch: h.epoch, seq };
+        m = new PublishedMessage(t.envelope({ topic: t.name, position, data: message.data }));
+        m.position = position;
+        m.unwrapped = message.data;
+        h.append(m, this.#now);
+      } else {
+        if (message.position !== undefined) m = new PublishedMessage(message.data); // another topic's
+        m.position = { epoch: h.epoch, seq: h.append(m, this.#now) };
+      }
+    }
+    const entries = t.entries;
+    if (entries.size === 0) return 0;
+    const skip = except === undefined ? undefined : entries.get(except);
+    let count = 0;
+    for (const entry of [...entries.values()]) {
+      if (entry !== skip && entry.deliver(m)) count++;
+    }
+    return count;
+  }
+
+  /** A broker failure (or a throwing `onReport`): to `onError`, or printed. */
   reportError(error: unknown): void {
     try {
       if (this.#onError) this.#onError(error);
@@ -234,21 +567,11 @@ export class Topics implements BrokerTarget {
     }
   }
 
-  /** Detaches from the broker (a server's shutdown finished). Idempotent. */
+  /** Detaches from the broker (a server's shutdown finished) and stops the clock. Idempotent. */
   close(): void {
+    if (this.#clock !== undefined) clearInterval(this.#clock);
+    this.#clock = undefined;
+    this.#clockPeriod = Infinity;
     this.#broker?.detach(this);
   }
-}
-
-/** Sends to a snapshot of `set`, so (un)subscribing during delivery changes nothing for this message. */
-function fanOut(
-  set: Set<Subscriber>,
-  message: PublishedMessage,
-  except: Subscriber | undefined,
-): number {
-  let count = 0;
-  for (const subscriber of [...set]) {
-    if (subscriber !== except && subscriber.deliver(message)) count++;
-  }
-  return count;
 }

@@ -7,6 +7,7 @@
  */
 
 import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
+import type { Position } from "../handler/history.ts";
 import { ConnectionError } from "../../errors.ts";
 import type { Http2Front } from "../../http2/server.ts";
 import type { NativeHttp2Front } from "../../http2/native_server.ts";
@@ -205,6 +206,18 @@ class SprigServer<I> implements Server<I> {
 
   subscriberCount(topic: string): number {
     return this.#host.topics.subscriberCount(topic);
+  }
+
+  lastPosition(topic: string): Position | undefined {
+    return this.#host.topics.lastPosition(topic);
+  }
+
+  isWritable(topic: string): boolean {
+    return this.#host.topics.isWritable(topic);
+  }
+
+  whenWritable(topic: string): Promise<void> {
+    return this.#host.topics.whenWritable(topic);
   }
 
   shutdown(options: ShutdownOptions = {}): Promise<void> {
