@@ -289,7 +289,7 @@ let nodeNativeNa = null;
   else {
     const plain = await run([NODE, "-e", probe], { timeoutMs: 20_000 });
     if (plain.code === 0) nodeNativeFlags = [];
-    else nodeNativeNa = `Node ${process.version} has no WebSocket client`;
+    else nodeNativeNa = `Node ${firstLine(NODE, ["--version"])} has no WebSocket client`;
   }
 }
 
@@ -335,7 +335,7 @@ const machine = {
   os: `${os.type()} ${os.release()} ${os.arch()}`,
   nofile_hard: nofileHard,
   runtimes: {
-    node: process.version,
+    node: firstLine(NODE, ["--version"]) ?? process.version,
     deno: available.deno ? firstLine(DENO, ["--version"])?.split(/\s+/)[1] : null,
     bun: available.bun ? firstLine(BUN, ["--version"]) : null,
     tsx: packageVersion("tsx"),
