@@ -121,7 +121,7 @@ export class Connection {
   readonly #autoPong: boolean;
   readonly #fragmentSize: number;
   readonly #maskKey: () => Uint8Array;
-  readonly #onFrame: ((direction: "in" | "out", frame: Frame) => void) | undefined;
+  #onFrame: ((direction: "in" | "out", frame: Frame) => void) | undefined;
 
   #state: ConnectionState;
   #out: Uint8Array[] = [];
@@ -182,6 +182,16 @@ export class Connection {
     this.#maskKey = options.maskKey ?? randomMaskKey;
     this.#onFrame = options.onFrame;
     this.#state = options.connecting ? "connecting" : "open";
+  }
+
+  /**
+   * Replaces the frame hook given as the `onFrame` option: called with every
+   * frame received and sent from now on. `undefined` removes it (frames
+   * then cost nothing: no call, and short ASCII texts are framed without an
+   * encoder).
+   */
+  setFrameHook(hook: ((direction: "in" | "out", frame: Frame) => void) | undefined): void {
+    this.#onFrame = hook;
   }
 
   /** CONNECTING, OPEN, CLOSING (a close frame went one way) or CLOSED. */

@@ -186,6 +186,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   readonly id: string;
   readonly #queue: MessageQueue;
   readonly #events = new Emitter<SessionEvents>();
+  /** The Connection was made here, so its frame hook is the session's to install. */
+  readonly #ownsFrameHook: boolean;
   /** Resolves, never rejects, when the session has ended. */
   readonly closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
@@ -213,9 +215,14 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       this.#telemetryBase = { ...options.telemetryContext, role: "client", id: this.id };
     }
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    // The frame hook is installed only when something observes frames (a
+    // trace, telemetry, a "frame" listener): without one, frames cost nothing.
+    this.#ownsFrameHook = !(connection instanceof Connection);
     const conn = this.#conn = connection instanceof Connection ? connection : new Connection({
       ...connection,
-      onFrame: (direction, frame) => this.#onFrame(direction, frame),
+      onFrame: this.#trace || this.#telemetry
+        ? (direction, frame) => this.#onFrame(direction, frame)
+        : undefined,
     });
     const live = this.#live = new LiveConnection(transport, conn, {
       closeTimeoutMs: options.closeTimeoutMs ?? SESSION_DEFAULTS.closeTimeoutMs,
@@ -317,6 +324,9 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     listener: (value: SessionEvents[K]) => void,
   ): () => void {
     const first = type === "message" && !this.#events.has("message");
+    if (type === "frame" && this.#ownsFrameHook && !this.#trace && !this.#telemetry) {
+      this.#conn.setFrameHook((direction, frame) => this.#onFrame(direction, frame));
+    }
     const off = this.#events.on(type, listener);
     // The first consumer takes over what waited in the queue, in order.
     if (first) {
