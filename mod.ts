@@ -59,6 +59,7 @@ export {
 export {
   type CloseInfo,
   ConnectionClosedError,
+  ConnectionClosedOK,
   type KeepaliveOptions,
   type MessageData,
   type SendData,

@@ -95,6 +95,7 @@ describe("ERROR_CODES", () => {
       "ConnectionError",
       "Http2Error",
       "ConnectionClosedError",
+      "ConnectionClosedOK",
       "NotOpenError",
       "AbortError",
       "InvalidArgumentError",
