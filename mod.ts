@@ -38,6 +38,7 @@ export {
   connect,
   type ConnectOptions,
 } from "./lib/client/connect.ts";
+export type { Http2ClientSession } from "./lib/http2/options.ts";
 export {
   type BinaryType,
   CloseEvent,
