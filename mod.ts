@@ -38,6 +38,7 @@ export {
   connect,
   type ConnectOptions,
 } from "./lib/client/connect.ts";
+export type { Http2ClientSession } from "./lib/http2/options.ts";
 export {
   type BinaryType,
   CloseEvent,
@@ -59,6 +60,7 @@ export {
 export {
   type CloseInfo,
   ConnectionClosedError,
+  ConnectionClosedOK,
   type KeepaliveOptions,
   type MessageData,
   type SendData,

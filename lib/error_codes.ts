@@ -455,7 +455,13 @@ export const ERROR_CODES = {
   CONNECTION_CLOSED: {
     errors: ["ConnectionClosedError"],
     closeCode: null,
-    description: "Iteration after an unclean close, or `receive()` after any close (see `info`).",
+    description:
+      "Reading ended by an abnormal close (not a clean 1000/1001/1005): see `closeCode`.",
+  },
+  CONNECTION_CLOSED_OK: {
+    errors: ["ConnectionClosedOK"],
+    closeCode: null,
+    description: "`receive()` after a normal close: 1000, 1001, 1005, or the application's own.",
   },
   NOT_OPEN: {
     errors: ["NotOpenError"],

@@ -1,4 +1,4 @@
-// Writes the README's table of error codes from ERROR_CODES (lib/error_codes.ts),
+// Writes the table of error codes in docs/errors.md from ERROR_CODES (lib/error_codes.ts),
 // between "<summary>All error codes</summary>" and "</details>".
 // tests/protocol/error_codes_test.ts checks that the two agree.
 //   node_modules/.bin/deno run -A scripts/error_table.ts
@@ -12,10 +12,11 @@ const rows = Object.entries(ERROR_CODES).map(([code, e]) =>
 );
 const table = ["| code | class | close code | meaning |", "| --- | --- | --- | --- |", ...rows]
   .join("\n");
-const readme = readFileSync("README.md", "utf8");
+const PAGE = "docs/errors.md";
+const readme = readFileSync(PAGE, "utf8");
 const start = readme.indexOf("<summary>All error codes</summary>");
 const end = readme.indexOf("</details>", start);
-if (start === -1 || end === -1) throw new Error("README.md has no error-code table section");
+if (start === -1 || end === -1) throw new Error(`${PAGE} has no error-code table section`);
 const head = readme.slice(0, start) + "<summary>All error codes</summary>\n\n";
-writeFileSync("README.md", head + table + "\n\n" + readme.slice(end));
-console.log(`README.md: ${rows.length} error codes`);
+writeFileSync(PAGE, head + table + "\n\n" + readme.slice(end));
+console.log(`${PAGE}: ${rows.length} error codes`);

@@ -9,7 +9,9 @@
 //   (scripts/package_consumer/app.ts) type-checked by tsc with strict,
 //   exactOptionalPropertyTypes, noUncheckedIndexedAccess, skipLibCheck false
 //   and no DOM library (and again with the DOM library and bundler
-//   resolution), compiled and run by plain `node`; `bun add` of the tarball and
+//   resolution), compiled and run by plain `node`; a second consumer
+//   (scripts/package_consumer/types_only.ts) type-checked in a project that
+//   holds sprig alone, without @types/node; `bun add` of the tarball and
 //   the consumer run by `bun`; the consumer run and checked by `deno` through
 //   `npm:` specifiers (resolved from node_modules: Deno's "bring your own
 //   node_modules", as it does beside a package.json).
@@ -47,6 +49,10 @@ const NODES = [
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const denoJson = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
 const appSource = readFileSync(join(root, "scripts", "package_consumer", "app.ts"), "utf8");
+const typesOnlySource = readFileSync(
+  join(root, "scripts", "package_consumer", "types_only.ts"),
+  "utf8",
+);
 const work = mkdtempSync(join(tmpdir(), "sprig-package-"));
 const env = { ...process.env, NO_COLOR: "1", DENO_DIR: join(work, "deno-dir") };
 const TIMEOUT_MS = 120_000;
@@ -85,6 +91,7 @@ const consumerOptions = {
 
 const npmApp = join(work, "npm-app");
 const bunApp = join(work, "bun-app");
+const typesApp = join(work, "types-app");
 const jsrPkg = join(work, "jsr-package");
 const jsrApp = join(work, "jsr-app");
 let tarball;
@@ -99,7 +106,8 @@ const steps = [
   }],
   ["tarball contents", () => {
     const files = packed.files.map((f) => f.path);
-    const allowed = /^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts))$/;
+    const allowed =
+      /^(package\.json|README\.md|LICENSE|docs\/[a-z0-9_]+\.md|dist\/.+\.(js|d\.ts))$/;
     const stray = files.filter((f) => !allowed.test(f));
     if (stray.length > 0) throw new Error(`unexpected files in the tarball: ${stray.join(", ")}`);
     if (pkg.private) throw new Error("package.json is private");
@@ -184,6 +192,41 @@ const steps = [
     run(bin("tsc"), ["-p", "tsconfig.dom.json"], npmApp);
     return "clean";
   }],
+  ["tsc without @types/node: a project holding sprig alone, lib DOM + ESNext.Disposable", () => {
+    // The installed package copied (not linked: tsc would find the npm
+    // project's @types/node from the link's target) into a project with no
+    // other package, so no declaration of sprig's can lean on Node's types.
+    mkdirSync(join(typesApp, "node_modules", "@sprig"), { recursive: true });
+    cpSync(
+      join(npmApp, "node_modules", "@sprig", "websocket"),
+      join(typesApp, "node_modules", "@sprig", "websocket"),
+      { recursive: true, dereference: true },
+    );
+    writeFileSync(
+      join(typesApp, "package.json"),
+      JSON.stringify({ name: "types-consumer", private: true, type: "module" }),
+    );
+    writeFileSync(join(typesApp, "app.ts"), typesOnlySource);
+    writeFileSync(
+      join(typesApp, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          ...consumerOptions,
+          types: [],
+          lib: ["ES2022", "DOM", "DOM.Iterable", "ESNext.Disposable"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          noEmit: true,
+        },
+        files: ["app.ts"],
+      }),
+    );
+    if (existsSync(join(typesApp, "node_modules", "@types"))) {
+      throw new Error("the types-only project must not hold @types");
+    }
+    run(bin("tsc"), ["-p", "tsconfig.json"], typesApp);
+    return "clean, with no @types package in the project";
+  }],
   // Every Node version the package claims (engines), from the dev dependencies.
   ...NODES.map(([label, node]) => [
     `node ${label} (plain, no loader)`,
@@ -225,7 +268,7 @@ const steps = [
     );
     // deno.json, README, LICENSE, lib/ and the root-level files that deno.json exports.
     const entries = Object.values(denoJson.exports).map((target) => target.replace(/^\.\//, ""));
-    const allowed = /^(deno\.json|README\.md|LICENSE|lib\/.+\.ts)$/;
+    const allowed = /^(deno\.json|README\.md|LICENSE|docs\/[a-z0-9_]+\.md|lib\/.+\.ts)$/;
     const stray = files.filter((f) => !allowed.test(f) && !entries.includes(f));
     if (stray.length > 0) throw new Error(`unexpected files published: ${stray.join(", ")}`);
     if (!files.includes("LICENSE") || !files.includes("mod.ts")) {

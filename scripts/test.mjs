@@ -35,6 +35,12 @@ const ANSI = /\x1b\[[0-9;]*m/g;
 /** A test file that runs longer than this is stopped and counted as failed. */
 const FILE_TIMEOUT_MS = 10 * 60_000;
 
+/** The pages of docs/ (their code blocks are type-checked like the README's). */
+function docPages() {
+  if (!existsSync("docs")) return [];
+  return readdirSync("docs").filter((f) => f.endsWith(".md")).sort().map((f) => join("docs", f));
+}
+
 function findTests(dir) {
   const out = [];
   for (const entry of readdirSync(dir).sort()) {
@@ -296,11 +302,20 @@ async function main() {
           existsSync(p)
         ),
       ]],
-      ["README examples type-check", bin("deno"), ["check", "--quiet", "--doc-only", "README.md"]],
+      [
+        "README and docs/ examples type-check",
+        bin("deno"),
+        ["check", "--quiet", "--doc-only", "README.md", ...docPages()],
+      ],
       [
         "doc examples type-check and run (deno check --doc, deno test --doc; on Node 22, Node 24 and Bun too)",
         process.execPath,
         ["scripts/doc_examples.mjs"],
+      ],
+      [
+        "API reference builds (deno doc --html, into a temporary directory)",
+        process.execPath,
+        ["scripts/docs_api.mjs", "--check"],
       ],
       ["deno lint", bin("deno"), ["lint", "--quiet"]],
       ["deno doc --lint (every export documented)", bin("deno"), [

@@ -31,8 +31,7 @@ import {
   HandshakeCode,
   type HandshakeResult,
 } from "../protocol/handshake.ts";
-import { checkHttp2Options, usesHttp2 } from "../http2/options.ts";
-import type { ClientHttp2Session } from "node:http2";
+import { checkHttp2Options, type Http2ClientSession, usesHttp2 } from "../http2/options.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
 import {
@@ -158,7 +157,7 @@ export interface ConnectOptions extends SessionOptions {
    * its other requests and WebSockets. It must lead to the URL's origin;
    * implies `http2: true`; it stays open when the WebSocket closes.
    */
-  http2Session?: ClientHttp2Session;
+  http2Session?: Http2ClientSession;
 }
 
 /** The client's defaults, in one place. */

@@ -39,7 +39,13 @@ import {
 } from "../errors.ts";
 import { HandshakeCode } from "../protocol/handshake.ts";
 import { parseHttpDate, retryAfterMs } from "../protocol/http_date.ts";
-import { checkClose, type CloseInfo, type SendData, type Session } from "../session/session.ts";
+import {
+  checkClose,
+  type CloseInfo,
+  readEndsQuietly,
+  type SendData,
+  type Session,
+} from "../session/session.ts";
 import type { MessageData } from "../session/types.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
@@ -571,7 +577,12 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
 
   /**
    * One live session per connection, in order. Leaving the loop (`break`)
-   * closes the client. Ends when the client stopped after `close()`, an
+   * closes the client. Reading a session it hands out (iteration,
+   * `receive()`, `readable`) ends quietly on a clean close of any code,
+   * since the client's policy decides what such a close means, and throws
+   * a `ConnectionClosedError` only when the connection ended without a
+   * closing handshake (sessions from `connect()` also throw for codes other
+   * than 1000, 1001 and 1005). Ends when the client stopped after `close()`, an
    * abort, a close code of `stopOnCloseCodes` or a `false` decision; throws
    * the error when it stopped on one (a refusal, `maxAttempts`, …).
    */
@@ -711,15 +722,20 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         }
       };
     }
-    return await connect(url, {
-      ...this.#connectOptions,
-      headers,
-      signal,
-      on,
-      id,
-      trace: trace && ((line) => trace(`${id} ${line}`)),
-      telemetryContext: { client: this.id, attempt, connection },
-    });
+    // The client reports how connections end (its policy, `disconnected`,
+    // its own iterator): a session it hands out ends quietly on a clean close
+    // of any code, so the loop over it moves on to the next connection.
+    return readEndsQuietly(
+      await connect(url, {
+        ...this.#connectOptions,
+        headers,
+        signal,
+        on,
+        id,
+        trace: trace && ((line) => trace(`${id} ${line}`)),
+        telemetryContext: { client: this.id, attempt, connection },
+      }),
+    );
   }
 
   /** Runs `connected`; returns the error it threw, if any. */

@@ -8,6 +8,7 @@
 import {
   ConnectionClosedError,
   type MessageData,
+  readEndsQuietly,
   type SendData,
   type Session,
 } from "../session/session.ts";
@@ -393,7 +394,9 @@ export class WebSocketStream {
         this.#rejectClosed(error);
       }
     });
-    const messages = session[Symbol.asyncIterator]();
+    // The standard's readable closes on any clean close and errors with
+    // `closed`'s WebSocketError otherwise: it reads the session that way.
+    const messages = readEndsQuietly(session)[Symbol.asyncIterator]();
     const readable = new ReadableStream<MessageData>({
       pull: async (controller) => {
         try {

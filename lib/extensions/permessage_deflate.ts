@@ -222,13 +222,47 @@ export function checkCompressionOption(
   checkDeflateOptions(check, argument, value);
 }
 
+/** Every option of {@link PerMessageDeflateOptions}; the type makes the list complete. */
+const DEFLATE_OPTIONS: { [K in keyof Required<PerMessageDeflateOptions>]: true } = {
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  serverMaxWindowBits: true,
+  clientMaxWindowBits: true,
+  threshold: true,
+  level: true,
+  memLevel: true,
+};
+const DEFLATE_OPTION_NAMES: readonly string[] = Object.keys(DEFLATE_OPTIONS);
+
+/** Compression options of ws, Bun and Python's websockets, with what sprig has instead. */
+const FOREIGN_DEFLATE_OPTIONS: Readonly<Record<string, string>> = {
+  zlibDeflateOptions: "use level and memLevel (ws's zlibDeflateOptions); the window is " +
+    "serverMaxWindowBits or clientMaxWindowBits",
+  zlibInflateOptions: "sprig inflates with zlib's defaults and the negotiated window; " +
+    "maxMessageBytes bounds what a message may inflate to",
+  concurrencyLimit: "sprig compresses each message with one synchronous zlib call, so there " +
+    "is no zlib job queue to limit (ws's concurrencyLimit)",
+  compress: "sprig compresses in both directions whenever compression is negotiated " +
+    "(Bun's compress); use threshold to leave small messages uncompressed",
+  decompress: "sprig always decompresses what the peer compressed once negotiated " +
+    "(Bun's decompress); compression: false declines the extension",
+  windowBits: "use serverMaxWindowBits and clientMaxWindowBits",
+  server_max_window_bits: "use serverMaxWindowBits",
+  client_max_window_bits: "use clientMaxWindowBits",
+  server_no_context_takeover: "use serverNoContextTakeover",
+  client_no_context_takeover: "use clientNoContextTakeover",
+  compressionLevel: "use level (zlib's 0 to 9)",
+  compress_settings: "use level and memLevel (Python websockets' compress_settings)",
+};
+
 /**
  * Checks permessage-deflate options as given to `permessageDeflate()`, or
  * as `argument` of another entry point (`connect()`'s
  * `options.compression`), so the error names the argument as the caller
  * wrote it.
  *
- * @throws {InvalidArgumentError} for a value of the wrong type
+ * @throws {InvalidArgumentError} for a value of the wrong type, or a key that
+ *   is not an option (naming it, with sprig's option for ws's and Bun's names)
  * @throws {ArgumentRangeError} for a value out of its range
  * @internal
  */
@@ -238,6 +272,7 @@ export function checkDeflateOptions(
   options: unknown,
 ): void {
   const o = check.options(argument, options);
+  check.known(argument, o, DEFLATE_OPTION_NAMES, FOREIGN_DEFLATE_OPTIONS);
   check.boolean(`${argument}.serverNoContextTakeover`, o.serverNoContextTakeover);
   check.boolean(`${argument}.clientNoContextTakeover`, o.clientNoContextTakeover);
   check.integer(`${argument}.serverMaxWindowBits`, o.serverMaxWindowBits, 8, 15);

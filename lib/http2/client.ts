@@ -60,7 +60,7 @@ export async function openHttp2(
   const { options, request } = prepared;
   const signal = options.signal;
   const auto = options.http2 === "auto" && options.http2Session === undefined;
-  let session = options.http2Session;
+  let session = options.http2Session as http2.ClientHttp2Session | undefined;
   const own = session === undefined;
   if (session === undefined) {
     const socket = await openSocket(options, request.hostname, request.port, request.secure, auto);

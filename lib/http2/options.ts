@@ -10,6 +10,23 @@
 import type { ArgumentCheck } from "../arguments.ts";
 import type { ConnectOptions } from "../client/connect.ts";
 
+/**
+ * A `node:http2` `ClientHttp2Session` (from `http2.connect()`), by the
+ * members that tell it apart: written out so that sprig's type declarations
+ * need no `@types/node` (a `ClientHttp2Session` fits as it is). sprig uses
+ * the rest of its API as Node documents it.
+ */
+export interface Http2ClientSession {
+  /** True once the session was closed. */
+  readonly closed: boolean;
+  /** True once the session was destroyed. */
+  readonly destroyed: boolean;
+  /** The peer's SETTINGS (RFC 9113 §6.5; `enableConnectProtocol` is RFC 8441's). */
+  readonly remoteSettings: { enableConnectProtocol?: boolean | undefined };
+  /** Opens a stream (sprig calls it with the extended CONNECT's headers). */
+  request(headers: never, options?: never): unknown;
+}
+
 /** True when `connect()` is to go over HTTP/2 for a URL that is (or is not) secure. @internal */
 export function usesHttp2(options: ConnectOptions, secure: boolean): boolean {
   if (options.http2Session !== undefined) return true;

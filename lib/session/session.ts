@@ -26,9 +26,21 @@ import {
   type TelemetryPublisher,
   telemetryPublisher,
 } from "../telemetry.ts";
-import { type CloseInfo, ConnectionClosedError, type MessageData, type SendData } from "./types.ts";
+import {
+  type CloseInfo,
+  ConnectionClosedError,
+  ConnectionClosedOK,
+  type MessageData,
+  type SendData,
+} from "./types.ts";
 
-export { type CloseInfo, ConnectionClosedError, type MessageData, type SendData };
+export {
+  type CloseInfo,
+  ConnectionClosedError,
+  ConnectionClosedOK,
+  type MessageData,
+  type SendData,
+};
 
 /** Keepalive: ping every `intervalMs`; no pong within `timeoutMs` ends the session. */
 export interface KeepaliveOptions {
@@ -148,6 +160,16 @@ type Ping = { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) 
 
 const noop = () => {};
 let nextSessionId = 1;
+/** The close codes that end reading quietly: normal closure, going away, no status (RFC 6455 §7.4.1). */
+const NORMAL_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005]);
+
+/**
+ * Makes the session's iteration, `receive()` and `readable` end quietly on
+ * any clean close (any code) and throw only when the close was not clean:
+ * for the internal readers that report the end themselves (WebSocketStream's
+ * `closed`, reconnecting()'s policy). Returns the session. @internal
+ */
+export let readEndsQuietly: (session: Session) => Session;
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** A rejected promise that is never reported as unhandled: the caller may ignore it. */
@@ -280,6 +302,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
 
   /** The application reads through the iterator, receive() or readable. */
   #reading = false;
+  /** The application began the close (see {@link Session.close}). */
+  #endedByApplication = false;
+  /** Which ends reading reports as errors: `abnormal` (public) or only `unclean` (internal readers). */
+  #closeErrors: "abnormal" | "unclean" = "abnormal";
+
+  static {
+    readEndsQuietly = (session) => {
+      session.#closeErrors = "unclean";
+      return session;
+    };
+  }
 
   /** The subprotocol the server chose, or `""`. */
   get protocol(): string {
@@ -512,13 +545,26 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       if (reason !== "") throw CLOSE.problem("reason", "needs a close code (code is null)");
     } else checkClose(code, reason);
     if (this.#closeInfo) return this.#closeInfo;
+    this.#closingByApplication();
     this.#live.close(code ?? undefined, reason);
     return await this.closed;
   }
 
   /** Ends the session at once: closes the transport without a closing handshake. */
   terminate(): void {
+    if (!this.#closeInfo) this.#closingByApplication();
     this.#live.terminate();
+  }
+
+  /**
+   * The application ends the session (`close()`, `terminate()`, a stream's
+   * close or cancel, the signal): reading then ends quietly, whatever the
+   * code. A close the peer began first is still the peer's.
+   */
+  #closingByApplication(): void {
+    if (this.#conn.state === "open" || this.#conn.state === "connecting") {
+      this.#endedByApplication = true;
+    }
   }
 
   /** `await using` closes the connection normally. */
@@ -566,13 +612,27 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     }
   }
 
-  /** The next message, undefined at a clean end; throws at an unclean one. Undefined + `wait` when none yet. */
+  /** The next message, undefined at a normal end; throws at an abnormal one. Undefined + `wait` when none yet. */
   #take(): MessageData | undefined {
     const m = this.#queue.shift();
     if (m !== undefined) return m;
     const info = this.#closeInfo;
-    if (info && !info.wasClean) throw new ConnectionClosedError(info);
+    if (info && this.#abnormal(info)) throw new ConnectionClosedError(info);
     return undefined;
+  }
+
+  /**
+   * Whether reading ends with a {@link ConnectionClosedError}: always, but
+   * after the application's own close or a clean close with 1000, 1001 or
+   * no code (1005), as Python websockets' `ConnectionClosedOK`. Internal
+   * readers that report the end their own way (WebSocketStream,
+   * reconnecting()) read with {@link readEndsQuietly}: then only an
+   * unclean end throws.
+   */
+  #abnormal(info: CloseInfo): boolean {
+    if (!info.wasClean) return this.#closeErrors === "unclean" || !this.#endedByApplication;
+    if (this.#closeErrors === "unclean" || this.#endedByApplication) return false;
+    return !NORMAL_CLOSE_CODES.has(info.code);
   }
 
   /** Takes the next message, or undefined at the end; throws if the end was not clean. */
@@ -588,7 +648,10 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * Waits for the next message.
    *
    * @throws {TimeoutError} after `timeoutMs` (the message, if it comes later, is not lost)
-   * @throws {ConnectionClosedError} when the session ended
+   * @throws {ConnectionClosedOK} when the session ended normally: the
+   *   application's own close, or a clean close with 1000, 1001 or no code
+   * @throws {ConnectionClosedError} when it ended otherwise (another close
+   *   code, a failure, a dropped connection: see the class)
    */
   receive(options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<MessageData> {
     this.#reading = true;
@@ -644,11 +707,18 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       }
     }
     const m = await this.#next();
-    if (m === undefined) throw new ConnectionClosedError(this.#closeInfo!);
+    // #next() threw at an abnormal end: this one is normal.
+    if (m === undefined) throw new ConnectionClosedOK(this.#closeInfo!);
     return m;
   }
 
-  /** Iterates the messages; ends after a clean close and throws {@link ConnectionClosedError} otherwise. */
+  /**
+   * Iterates the messages. Ends after the application's own close or a
+   * clean close with 1000, 1001 or no code (1005); throws
+   * {@link ConnectionClosedError} otherwise (another code such as 1008,
+   * 1009, 1011 or 4000, a failure, or a dropped connection, 1006), once
+   * every message that arrived before was taken.
+   */
   [Symbol.asyncIterator](): AsyncIterator<MessageData> {
     // A plain iterator rather than an async generator: a message already
     // queued costs one settled promise, not a generator's machinery.
@@ -666,7 +736,11 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
     return { next, return: () => Promise.resolve(DONE) };
   }
 
-  /** The messages as a web stream (pull-based: an unread stream stops socket reads). */
+  /**
+   * The messages as a web stream (pull-based: an unread stream stops socket
+   * reads). It closes where iteration ends and errors with
+   * {@link ConnectionClosedError} where iteration throws.
+   */
   get readable(): ReadableStream<MessageData> {
     this.#reading = true;
     return this.#readable ??= new ReadableStream<MessageData>({

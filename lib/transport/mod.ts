@@ -34,7 +34,7 @@ export type {
   TransportSink,
 } from "./transport.ts";
 export { connectTransport, detectRuntime, type RuntimeName } from "./connect.ts";
-export { connectNode, fromNodeSocket } from "./node.ts";
+export { connectNode, fromNodeSocket, type NodeSocket } from "./node.ts";
 export { connectDeno, type DenoConn, fromDenoConn } from "./deno.ts";
 export { type BunSocket, BunTransport, type BunTransportOptions, connectBun } from "./bun.ts";
 export { fromWebSocketLikeSocket, type WebSocketLikeSocket } from "./web.ts";

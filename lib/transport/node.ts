@@ -14,6 +14,33 @@ import { abortReason } from "./abort.ts";
 import { Eventually } from "../util/eventually.ts";
 
 /**
+ * A `node:net` `Socket`, `node:tls` `TLSSocket` or the `stream.Duplex` of
+ * `node:http`'s `upgrade` event, by the members that tell it apart: written
+ * out so that sprig's type declarations need no `@types/node` (every such
+ * socket fits as it is). sprig uses the rest of the socket's API as Node
+ * documents it.
+ */
+export interface NodeSocket {
+  /** True once the socket was destroyed. */
+  readonly destroyed: boolean;
+  /** True while it can be written to. */
+  readonly writable: boolean;
+  /** Writes `chunk`; false when the caller should wait for `drain`. */
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
+  /** Sends FIN after what was written. */
+  end(): unknown;
+  /** Closes at once. */
+  destroy(error?: Error): unknown;
+  /** Stops `data` events. */
+  pause(): unknown;
+  /** Resumes `data` events. */
+  resume(): unknown;
+  /** Listens to an event (`data`, `end`, `close`, `error`, `drain`). */
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/**
  * Wraps a connected `net.Socket` (or `tls.TLSSocket`) as a {@link Transport}.
  * The server uses it for accepted sockets and for the `upgrade` event of
  * `node:http`; `head` is data already read from the socket.
@@ -36,8 +63,8 @@ import { Eventually } from "../util/eventually.ts";
  * assert.equal(await ws.receive({ timeoutMs: 5000 }), "hello");
  * ```
  */
-export function fromNodeSocket(socket: net.Socket, head?: Uint8Array): Transport {
-  return new NodeTransport(socket, head);
+export function fromNodeSocket(socket: NodeSocket, head?: Uint8Array): Transport {
+  return new NodeTransport(socket as net.Socket, head);
 }
 
 /**

@@ -332,6 +332,27 @@ describe("connect(), new WebSocketStream(), withWebSocket(): unknown options are
       "options.keepalive.interval",
       /options\.keepalive\.intervalMs/,
     ],
+    // Inside compression (issue 26): ws's names, a typo, anything else.
+    [
+      { compression: { zlibDeflateOptions: { level: 1 } } },
+      "options.compression.zlibDeflateOptions",
+      /use level and memLevel/,
+    ],
+    [
+      { compression: { concurrencyLimit: 4 } },
+      "options.compression.concurrencyLimit",
+      /no zlib job queue/,
+    ],
+    [
+      { compression: { serverMaxWindowBit: 10 } },
+      "options.compression.serverMaxWindowBit",
+      /did you mean options\.compression\.serverMaxWindowBits\?/,
+    ],
+    [
+      { compression: { frobnicate: 1 } },
+      "options.compression.frobnicate",
+      /the options are serverNoContextTakeover, clientNoContextTakeover, /,
+    ],
   ];
   for (const [options, argument, says] of cases) {
     it(`${JSON.stringify(options)}: InvalidArgumentError naming ${argument}, no socket opened`, async () => {
@@ -355,7 +376,15 @@ describe("connect(), new WebSocketStream(), withWebSocket(): unknown options are
       protocols: ["chat"],
       headers: { "x-a": "1" },
       origin: "https://a.test",
-      compression: { threshold: 0 },
+      compression: {
+        serverNoContextTakeover: false,
+        clientNoContextTakeover: false,
+        serverMaxWindowBits: 15,
+        clientMaxWindowBits: true,
+        threshold: 0,
+        level: 6,
+        memLevel: 8,
+      },
       compressionFallback: false,
       extensions: [],
       connectTimeoutMs: 5000,

@@ -3,7 +3,7 @@
 // started in its own process on 127.0.0.1. Under every runtime, both run.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "../../mod.ts";
+import { connect, ConnectionClosedError } from "../../mod.ts";
 import { type Peer, startBunPeer, startDenoPeer } from "../_helpers/peer.ts";
 import { pseudoRandomBytes } from "../_helpers/bytes.ts";
 
@@ -43,7 +43,14 @@ for (const name of ["deno", "bun"] as const) {
 
     it("the server's close code and reason arrive", async () => {
       const ws = await connect(url("/close/4100"));
-      for await (const _ of ws) { /* none */ }
+      // A code other than 1000/1001 ends iteration with ConnectionClosedError (issue 26).
+      await assert.rejects(
+        async () => {
+          for await (const _ of ws) { /* none */ }
+        },
+        (e: unknown) =>
+          e instanceof ConnectionClosedError && e.closeCode === 4100 && e.reason === "bye",
+      );
       const info = await ws.closed;
       assert.equal(info.code, 4100);
       assert.equal(info.reason, "bye");

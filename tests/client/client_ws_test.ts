@@ -125,10 +125,17 @@ describe("client against ws (no compression)", () => {
     await ws.close();
   });
 
-  it("the server's close ends iteration cleanly with its code", async () => {
+  it("the server's close 4001 ends iteration with ConnectionClosedError and its code", async () => {
     const ws = await connect(url(plain, "/close/4001"), { compression: false });
     const seen: unknown[] = [];
-    for await (const m of ws) seen.push(m);
+    // A clean close, but not a normal one (1000/1001): an error since issue 26.
+    await assert.rejects(
+      async () => {
+        for await (const m of ws) seen.push(m);
+      },
+      (e: unknown) =>
+        e instanceof ConnectionClosedError && e.closeCode === 4001 && e.reason === "bye",
+    );
     assert.deepEqual(seen, []);
     const info = await ws.closed;
     assert.equal(info.code, 4001);

@@ -6,7 +6,7 @@
 //   TCP open past the close timeout (RFC 6455 §7.1.1, §7.1.4).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, ConnectionClosedError } from "../../mod.ts";
+import { connect, ConnectionClosedError, ConnectionClosedOK } from "../../mod.ts";
 import { closePayload, rawFrame, rawServer, type RawSocket } from "../_helpers/raw_peer.ts";
 import { concat } from "../_helpers/bytes.ts";
 
@@ -108,8 +108,8 @@ describe("client: what came before a fault or a close", () => {
         closeTimeoutMs: 300,
       });
       await read(ws).catch((e) => {
-        // receive() reports the end as ConnectionClosedError; the end itself was clean.
-        if (!(e instanceof ConnectionClosedError && e.info.wasClean)) throw e;
+        // receive() reports the normal end (1000) as ConnectionClosedOK.
+        if (!(e instanceof ConnectionClosedOK && e.info.wasClean)) throw e;
       });
       const frames = await sockets[sockets.length - 1].waitFrames(3);
       const decode = (i: number) => new TextDecoder().decode(frames[i].payload);

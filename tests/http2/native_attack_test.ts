@@ -24,6 +24,7 @@ import {
   type HeaderField,
   HpackDecoder,
 } from "../../lib/protocol/http2/hpack.ts";
+import { goawayCode } from "../_helpers/http2.ts";
 
 /** A raw HTTP/2 client: writes bytes, reads frames. */
 class RawClient {
@@ -53,6 +54,11 @@ class RawClient {
       this.ended = true;
       this.#wake();
     });
+  }
+
+  /** The frames received so far. */
+  get frames(): RawFrame[] {
+    return [...this.#frames];
   }
 
   #wake(): void {
@@ -232,11 +238,14 @@ if ("Deno" in globalThis) {
     });
 
     it("answers 408 to a request whose body never ends, as HTTP/1.1 does", async () => {
+      // The same bound also times the client's SETTINGS ACK (from accept): at
+      // 200 ms, a CPU-starved run saw GOAWAY SETTINGS_TIMEOUT first (the
+      // timer ran before the read holding the ACK). 1 s keeps that out of reach.
       await using server = await serve({
         hostname: "127.0.0.1",
         port: 0,
         http2: true,
-        handshakeTimeoutMs: 200,
+        handshakeTimeoutMs: 1000,
         fetch: () => new Response("never"),
       }, { in: (m) => ({ push: m }) });
       const c = await RawClient.connect(server.port);
@@ -244,7 +253,7 @@ if ("Deno" in globalThis) {
       c.write(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, encodeHeaderBlock(post)));
       c.write(encodeFrame(FrameType.DATA, 0, 1, new Uint8Array(10)));
       const reply = await c.until((f) => f.type === FrameType.HEADERS && f.streamId === 1);
-      assert.ok(reply);
+      assert.ok(reply, `no response; the connection ended (GOAWAY ${goawayCode(c.frames)})`);
       const { fields } = new HpackDecoder().decode(reply.payload);
       assert.equal(fields.find(([n]) => n === ":status")?.[1], "408");
       c.destroy();

@@ -14,6 +14,24 @@ import * as https from "node:https";
 import { serve } from "../../mod.ts";
 import { http2Get } from "../_helpers/http2.ts";
 
+/**
+ * Asserts that the requests did not stall. A Nagle stall (~40 ms, the
+ * client's delayed ACK) hits every request, so it shows in the fast quarter
+ * too; CPU load (other tests, other processes) slows some requests but not
+ * a quarter of them by 30 ms. A bound on the total failed under load
+ * (50 requests in 1,203 ms with the load average at 12 on 2 cores).
+ */
+function assertNoStall(latencies: number[]): void {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const p25 = sorted[Math.floor(sorted.length / 4)]!;
+  const total = latencies.reduce((a, b) => a + b, 0);
+  assert.ok(
+    p25 < 30,
+    `the fastest quarter of ${latencies.length} requests took up to ${p25.toFixed(1)} ms ` +
+      `(total ${total.toFixed(0)} ms, median ${sorted[sorted.length >> 1]!.toFixed(1)} ms)`,
+  );
+}
+
 const fixture = (name: string) =>
   readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
 
@@ -30,11 +48,14 @@ describe("TLS: no Nagle stall", () => {
     session.on("error", () => {});
     try {
       assert.equal(await http2Get(session, "/warm"), "hello /warm");
-      const started = performance.now();
-      for (let i = 0; i < 50; i++) assert.equal(await http2Get(session, `/r${i}`), `hello /r${i}`);
-      const elapsed = performance.now() - started;
-      // 40 ms stalls would make it 2,000 ms; without them it is a few tens.
-      assert.ok(elapsed < 1000, `50 requests took ${elapsed.toFixed(0)} ms`);
+      const latencies: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const started = performance.now();
+        assert.equal(await http2Get(session, `/r${i}`), `hello /r${i}`);
+        latencies.push(performance.now() - started);
+      }
+      // 40 ms stalls would make each request take 40 ms; without them one takes a few.
+      assertNoStall(latencies);
     } finally {
       session.close();
     }
@@ -62,11 +83,14 @@ describe("TLS: no Nagle stall", () => {
       });
     try {
       assert.equal(await get("/warm"), "hello /warm");
-      const started = performance.now();
-      for (let i = 0; i < 50; i++) assert.equal(await get(`/r${i}`), `hello /r${i}`);
-      const elapsed = performance.now() - started;
+      const latencies: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const started = performance.now();
+        assert.equal(await get(`/r${i}`), `hello /r${i}`);
+        latencies.push(performance.now() - started);
+      }
       assert.equal(sockets.size, 1, "one connection");
-      assert.ok(elapsed < 1000, `50 requests took ${elapsed.toFixed(0)} ms`);
+      assertNoStall(latencies);
     } finally {
       agent.destroy();
     }

@@ -1,6 +1,6 @@
 // The catalogue of error codes (issue 20): every code sprig uses is listed
 // with its class and close code, every listed code is used, the classes with
-// a fixed close code agree with the catalogue, and the README's table is the
+// a fixed close code agree with the catalogue, and docs/errors.md's table is the
 // catalogue.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -95,6 +95,7 @@ describe("ERROR_CODES", () => {
       "ConnectionError",
       "Http2Error",
       "ConnectionClosedError",
+      "ConnectionClosedOK",
       "NotOpenError",
       "AbortError",
       "InvalidArgumentError",
@@ -114,8 +115,8 @@ describe("ERROR_CODES", () => {
     }
   });
 
-  it("is the README's table, row for row", () => {
-    const readme = readFileSync("README.md", "utf8");
+  it("is the table of docs/errors.md, row for row", () => {
+    const readme = readFileSync("docs/errors.md", "utf8");
     const rows = [
       ...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)` +\| (.+?) +\| (.+?) +\| (.+?) +\|$/gm),
     ]

@@ -223,6 +223,23 @@ describe("unknown options are refused, naming sprig's option for a well-known on
     [{ sendPings: false }, "options.sendPings", /use options\.keepalive/],
     [{ maxConection: 1 }, "options.maxConection", /did you mean options\.maxConnections\?/],
     [{ keepalive: { timeout: 5 } }, "options.keepalive.timeout", /options\.keepalive\.timeoutMs/],
+    // Inside compression: ws's and Bun's names, a typo, anything else.
+    [
+      { compression: { zlibDeflateOptions: { level: 1 } } },
+      "options.compression.zlibDeflateOptions",
+      /use level and memLevel/,
+    ],
+    [{ compression: { compress: "shared" } }, "options.compression.compress", /Bun's compress/],
+    [
+      { compression: { treshold: 10 } },
+      "options.compression.treshold",
+      /did you mean options\.compression\.threshold\?/,
+    ],
+    [
+      { compression: { frobnicate: 1 } },
+      "options.compression.frobnicate",
+      /the options are serverNoContextTakeover, clientNoContextTakeover, serverMaxWindowBits, /,
+    ],
   ];
   /** serve() only: the listening server's names of other servers. */
   const serveCases: Array<[Record<string, unknown>, string, RegExp]> = [

@@ -30,7 +30,12 @@ function bigFrame(size: number): Uint8Array {
   return out;
 }
 
-/** Upgrades, then writes big messages and never reads, until its writes stop draining. */
+/**
+ * Upgrades, then writes big messages and never reads, until the server drops
+ * the connection. It does not stop early when a write is slow to drain: under
+ * CPU load a server that is merely slow would then get only a few MiB, whose
+ * echoes fit the sockets' buffers, and never stop reading.
+ */
 async function floodWithoutReading(port: number, path: string): Promise<net.Socket> {
   const socket = net.connect(port, "127.0.0.1");
   socket.on("error", () => {});
@@ -43,14 +48,19 @@ async function floodWithoutReading(port: number, path: string): Promise<net.Sock
   assert.match(head.toString("latin1"), /^HTTP\/1\.1 101/);
   socket.pause(); // from here on, never read
   const frame = bigFrame(256 * 1024);
-  // Bounded: at most 1 GiB offered, and the loop ends once writes stop draining for 300 ms.
+  // Bounded: at most 1 GiB offered, and the loop ends once the socket closes
+  // (the server dropped it, maybe with a reset: an error ends the wait too) or
+  // writes stop draining for 10 s.
+  const ended = () => true;
   for (let i = 0; i < 4096 && !socket.destroyed; i++) {
     if (socket.write(frame)) continue;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
-      once(socket, "drain").then(() => true),
-      once(socket, "close").then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), 300)),
+      once(socket, "drain").then(ended, ended),
+      once(socket, "close").then(ended, ended),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), 10_000)),
     ]);
+    clearTimeout(timer);
     if (!drained) break;
   }
   return socket;

@@ -26,7 +26,13 @@
  * @module
  */
 
-export { type NodeHttpAdapter, nodeHttpAdapter } from "./node_http.ts";
+export {
+  type NodeHttpAdapter,
+  nodeHttpAdapter,
+  type NodeHttpRequest,
+  type NodeHttpServer,
+  type NodeUpgradeListener,
+} from "./node_http.ts";
 export { type DenoServeAdapter, denoServeAdapter, type DenoServeInfo } from "./deno_serve.ts";
 export {
   type BunServeAdapter,

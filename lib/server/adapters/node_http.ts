@@ -12,9 +12,8 @@
  * @module
  */
 
-import type * as http from "node:http";
 import type * as net from "node:net";
-import type { Duplex } from "node:stream";
+import type { NodeSocket } from "../../transport/node.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
 import { nodeAcceptedSocket } from "../http/listen_node.ts";
 import type { Handler } from "../handler/handler.ts";
@@ -23,12 +22,46 @@ import { requestUrl, writeResponse } from "../http/http.ts";
 import { checkHostArguments, type WebSocketHostOptions } from "../handler/options.ts";
 import { completeUpgrade } from "../http/socket_upgrade.ts";
 
+/**
+ * A `node:http` `IncomingMessage`, by the members the adapter reads: written
+ * out so that sprig's type declarations need no `@types/node` (an
+ * `IncomingMessage` fits as it is).
+ */
+export interface NodeHttpRequest {
+  /** The request method. */
+  readonly method?: string | undefined;
+  /** The request target. */
+  readonly url?: string | undefined;
+  /** `"1.1"`. */
+  readonly httpVersion: string;
+  /** The header lines as received: name, value, name, value, … */
+  readonly rawHeaders: readonly string[];
+}
+
+/**
+ * A `node:http` or `node:https` `Server`, by the members `attach()` uses
+ * (written out for the same reason as {@link NodeHttpRequest}).
+ */
+export interface NodeHttpServer {
+  /** Listens to `upgrade`. */
+  on(event: "upgrade", listener: NodeUpgradeListener): unknown;
+  /** Stops listening. */
+  off(event: "upgrade", listener: NodeUpgradeListener): unknown;
+}
+
+/** A listener of `node:http`'s `upgrade` event. */
+export type NodeUpgradeListener = (
+  request: NodeHttpRequest,
+  socket: NodeSocket,
+  head: Uint8Array,
+) => void;
+
 /** A handler hosted on `node:http`. */
 export interface NodeHttpAdapter<I = unknown> extends WebSocketHub<I> {
   /** Handles one `upgrade` event: refuses it (with the hook's response, 403, 503…) or runs the handler. */
-  handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Uint8Array): void;
+  handleUpgrade(request: NodeHttpRequest, socket: NodeSocket, head: Uint8Array): void;
   /** Listens to `server`'s `upgrade` events; returns a function that stops. */
-  attach(server: http.Server): () => void;
+  attach(server: NodeHttpServer): () => void;
 }
 
 const noop = () => {};
@@ -76,7 +109,7 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
     handler as Handler<never, never, never>,
     options as WebSocketHostOptions<unknown>,
   );
-  const handleUpgrade = (request: http.IncomingMessage, duplex: Duplex, head: Uint8Array): void => {
+  const handleUpgrade = (request: NodeHttpRequest, duplex: NodeSocket, head: Uint8Array): void => {
     const socket = duplex as net.Socket;
     socket.on("error", noop);
     socket.setNoDelay?.(true);
@@ -127,8 +160,8 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
   return {
     ...host.hub<I>(),
     handleUpgrade,
-    attach(server: http.Server) {
-      const listener = (req: http.IncomingMessage, socket: Duplex, head: Uint8Array) =>
+    attach(server: NodeHttpServer) {
+      const listener = (req: NodeHttpRequest, socket: NodeSocket, head: Uint8Array) =>
         handleUpgrade(req, socket, head);
       server.on("upgrade", listener);
       return () => void server.off("upgrade", listener);
@@ -137,7 +170,7 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
 }
 
 /** The request as sprig's HTTP/1.1 parser would have given it. */
-function headOf(request: http.IncomingMessage): RequestHead {
+function headOf(request: NodeHttpRequest): RequestHead {
   const raw = request.rawHeaders;
   const rawHeaders: Array<[string, string]> = [];
   const headers = new Headers();

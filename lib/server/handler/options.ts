@@ -320,7 +320,7 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * On Node and Bun it runs on `node:http2` over the `"node"` listener; on
    * Deno, on sprig's own HTTP/2 endpoint over the `"deno"` listener (Deno's
    * `node:http2` server can abort the process when a client goes away; see
-   * the README). The listener is implied: another `listener` is an
+   * docs/http2.md). The listener is implied: another `listener` is an
    * argument error. On sprig's own endpoint, a connection holds at most
    * 4 × `maxBodyBytes` of request bodies at once (the stream that would
    * pass it is reset with REFUSED_STREAM), and a client that does not
