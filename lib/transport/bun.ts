@@ -346,11 +346,11 @@ export class BunTransport implements Transport {
    */
   #enqueue(chunks: readonly Uint8Array[]): boolean {
     // Bun has no writev: each write is a system call and, with Nagle off, a
-    // segment of its own (a large frame's header would leave alone). Up to
-    // 256 KiB the chunks are joined into one write.
+    // segment of its own. Runs of small chunks are joined into one write;
+    // large ones are written as they are (see joinSmall).
     if (chunks.length > 1) {
       const joined = joinSmall(chunks);
-      if (joined instanceof Uint8Array) chunks = [joined];
+      chunks = joined instanceof Uint8Array ? [joined] : joined;
     }
     const n = chunks.length;
     let i = 0;

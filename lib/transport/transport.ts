@@ -129,9 +129,40 @@ export const READ_HIGH_WATER_BYTES = 256 * 1024;
 /** How long close() lets queued bytes drain to a peer that does not read, before dropping the socket. */
 export const CLOSE_GRACE_MS = 5000;
 
-/** Joins chunks into one buffer when that is cheaper than writing them one by one. */
+/** A chunk this large is written as it is: copying it costs more than a write of its own. */
+const JOIN_CHUNK_MAX = 16 * 1024;
+
+/**
+ * For runtimes without a gathered write: joins runs of small chunks (under
+ * 16 KiB) into one buffer each, so that small frames do not each take a
+ * system call and a segment; larger chunks stay as they are (a copy of
+ * them would cost more than their own write). One chunk when everything
+ * was small.
+ */
 export function joinSmall(chunks: readonly Uint8Array[]): Uint8Array | readonly Uint8Array[] {
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  return total > 256 * 1024 ? chunks : concatBytes(chunks, total);
+  let small = true;
+  for (let i = 0; i < chunks.length; i++) {
+    if (chunks[i].length >= JOIN_CHUNK_MAX) {
+      small = false;
+      break;
+    }
+  }
+  if (small) return concatBytes(chunks, totalBytes(chunks, 0, chunks.length));
+  const out: Uint8Array[] = [];
+  let from = 0;
+  for (let i = 0; i <= chunks.length; i++) {
+    if (i < chunks.length && chunks[i].length < JOIN_CHUNK_MAX) continue;
+    // chunks[from, i) are small: one buffer (or the chunk itself)
+    if (i - from === 1) out.push(chunks[from]);
+    else if (i > from) out.push(concatBytes(chunks.slice(from, i), totalBytes(chunks, from, i)));
+    if (i < chunks.length) out.push(chunks[i]);
+    from = i + 1;
+  }
+  return out.length === 1 ? out[0] : out;
+}
+
+function totalBytes(chunks: readonly Uint8Array[], from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n += chunks[i].length;
+  return n;
 }
