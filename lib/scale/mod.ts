@@ -49,5 +49,11 @@ export {
   type ClusterWorkerInfo,
   runCluster,
 } from "./cluster.ts";
-export type { Broker, BrokerTarget } from "../server/handler/pubsub.ts";
+export type {
+  Broker,
+  BrokerTarget,
+  HistoryBounds,
+  HistoryRead,
+  SharedHistory,
+} from "../server/handler/pubsub.ts";
 export { BrokerError } from "../errors.ts";
