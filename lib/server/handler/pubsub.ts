@@ -375,8 +375,8 @@ class Topic implements SlowTopic {
  * topics.publish("feed", "three"); // while the client was away
  * const got: string[] = [];
  * const sub = { deliver: (m: { data: string | Uint8Array }) => (got.push(String(m.data)), true) };
- * const report = topics.resume("feed", sub, { epoch: seen.epoch, seq: 1 });
- * assert.equal(report.status, "complete");
+ * const report = topics.resume("feed", sub, { epoch: seen.epoch, seq: 1 }); // settled at once in memory
+ * assert.equal((await report).status, "complete");
  * assert.deepEqual(got, ["two", "three"]); // then live
  * topics.close();
  * ```
@@ -467,6 +467,12 @@ export class Topics implements BrokerTarget {
    * policy), then it gets every later message live, so it sees each message
    * once, in order. The report says exactly what could not be recovered.
    * Without `from`, subscribes from now and reports the current position.
+   *
+   * The report comes at once from an in-memory history (and without
+   * history); on a topic whose history the broker keeps it is a promise,
+   * settled once the history was read and replayed (live messages meanwhile
+   * are held, then follow the replay, each once). A failed read rejects
+   * (`BrokerError`) and leaves no subscription.
    *
    * @throws {TypeError} for a bad `options.slow`, or bad topic options from `topics`
    */
@@ -699,6 +705,12 @@ export class Topics implements BrokerTarget {
    * and is kept, with or without subscribers. Subscribers are snapshotted
    * first, so one that unsubscribes or subscribes during delivery changes
    * nothing for this message.
+   *
+   * On a topic whose history the broker keeps (`redisBroker({ history })`),
+   * the message is handed to the broker and reaches every subscriber, here
+   * too and `except` included, when it comes back with its position, in the
+   * topic's one order: this returns 0, and nobody gets it if the broker
+   * could not take it (it reports that).
    *
    * @throws {TypeError} when `topics` gives this new topic bad options (`envelope` without `retain`)
    * @throws {RangeError} when `topics` gives it a bound out of range
