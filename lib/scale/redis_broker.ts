@@ -164,6 +164,12 @@ interface StreamState {
   last: number;
   /** While a gap is being filled from the stream: entries that came live meanwhile. */
   held: PublishedMessage[] | undefined;
+  /**
+   * `epoch` and `last` come from a read, not from an entry received: the
+   * first entry received may be at or below `last` (published between the
+   * subscription and the read) and starts the order there.
+   */
+  seeded: boolean;
 }
 
 /*
@@ -564,7 +570,17 @@ class RedisPubSubBroker implements RedisBroker {
         { cause: error },
       );
     }
-    return parseRead(topic, reply, bounds.ms);
+    const read = parseRead(topic, reply, bounds.ms);
+    // Where this instance stands if its subscription drops before any entry came.
+    if (this.#topics.has(topic) && !this.#streams.has(topic)) {
+      this.#streams.set(topic, {
+        epoch: read.epoch,
+        last: read.last,
+        held: undefined,
+        seeded: true,
+      });
+    }
+    return read;
   }
 
   /** A stream entry published by any instance (this one too): delivered in seq order, gaps filled. */
@@ -592,7 +608,7 @@ class RedisPubSubBroker implements RedisBroker {
     m.position = { epoch: message.slice(3, epochEnd), seq };
     let state = this.#streams.get(topic);
     if (state === undefined) {
-      this.#streams.set(topic, state = { epoch: "", last: 0, held: undefined });
+      this.#streams.set(topic, state = { epoch: "", last: 0, held: undefined, seeded: false });
     }
     this.#inOrder(topic, state, m);
   }
@@ -603,6 +619,10 @@ class RedisPubSubBroker implements RedisBroker {
       return;
     }
     const { epoch, seq } = m.position!;
+    if (state.seeded) {
+      state.seeded = false;
+      if (epoch === state.epoch && seq <= state.last) state.last = seq - 1;
+    }
     if (state.epoch === "") {
       // The first entry since this instance subscribed: the order starts here.
       state.epoch = epoch;
@@ -644,6 +664,7 @@ class RedisPubSubBroker implements RedisBroker {
     if (this.#streams.get(topic) !== state) return; // unsubscribed meanwhile
     const held = state.held ?? [];
     state.held = undefined;
+    state.seeded = false;
     if (read !== undefined) {
       if (read.epoch !== state.epoch) {
         this.#historyReset(topic, state.epoch, read.epoch);

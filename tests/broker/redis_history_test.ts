@@ -14,7 +14,7 @@ import {
   type Position,
   type ResumeReport,
 } from "../../lib/server/handler/history.ts";
-import { RedisServer } from "./_redis.ts";
+import { redisCommand, RedisServer } from "./_redis.ts";
 import { Instance, runtime } from "./_process.ts";
 import { until } from "../server/_hosts.ts";
 
@@ -226,6 +226,27 @@ describe(`redisBroker with history: a Redis Stream per topic, two instances (${r
     await until(() => back.data.length >= 5, "the five kept", 20_000);
     assert.deepEqual(back.positions.map((p) => p.seq), [19, 20, 21, 22, 23]);
     assert.deepEqual(back.data, ["m 15", "m 16", "m 17", "m 18", "m 19"]);
+  });
+
+  it("the instances' Redis subscriptions dropped mid-stream: live subscribers still get every message once, in order, filled from the stream", async () => {
+    const topic = "h1000:dropped";
+    const pa = await pub(A);
+    const onA = await resume(A, topic), onB = await resume(B, topic);
+    await publishMany(pa, topic, "m", 30);
+    // Every subscribed connection (both instances') is cut; the clients reconnect by themselves.
+    const killed = await redisCommand(redis.port, ["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert.match(killed, /^:[1-9]/, "subscribed connections were cut");
+    await publishMany(pa, topic, "m", 70);
+    await until(
+      () => onA.data.length >= 100 && onB.data.length >= 100,
+      "all 100 everywhere",
+      30_000,
+    );
+    for (const [s, label] of [[onA, "on A"], [onB, "on B"]] as const) {
+      s.assertContiguous(label);
+      assert.deepEqual(s.data, Array.from({ length: 100 }, (_, i) => `m ${i < 30 ? i : i - 30}`));
+    }
+    assert.deepEqual(B.reports.filter((r) => r.code === "BROKER_MESSAGES_LOST"), []);
   });
 
   it("Redis killed and restarted without persistence: a new epoch, and the report says so", async () => {
