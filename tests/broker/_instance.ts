@@ -13,7 +13,8 @@
  *   `sub <topic>`             subscribe; answered `subscribed <topic>`
  *
  * With `history`, the broker keeps topic history in Redis Streams and a
- * topic named `h<N>:<name>` keeps its last N messages, in sprig's envelope.
+ * topic named `h<N>:<name>` keeps its last N messages, in sprig's envelope
+ * (`h<N>ms<M>:<name>`: and none older than M milliseconds).
  * A client connecting with `?resume=T` (and `&epoch=E&seq=S`, its last
  * position) resumes T and is sent `REPORT <the ResumeReport as JSON>`.
  */
@@ -85,8 +86,10 @@ const server = await serve<
   broker,
   keepalive: false,
   topics: (topic) => {
-    const n = /^h(\d+):/.exec(topic);
-    return n ? { retain: { messages: Number(n[1]) }, envelope: true } : undefined;
+    const n = /^h(\d+)(?:ms(\d+))?:/.exec(topic);
+    if (!n) return undefined;
+    const ms = n[2] === undefined ? undefined : Number(n[2]);
+    return { retain: { messages: Number(n[1]), ms }, envelope: true };
   },
 }, {
   init: async (ctx) => {

@@ -228,6 +228,28 @@ describe(`redisBroker with history: a Redis Stream per topic, two instances (${r
     assert.deepEqual(back.data, ["m 15", "m 16", "m 17", "m 18", "m 19"]);
   });
 
+  it("retain.ms: messages older than the bound (by their publisher's clock) are gone from the stream's window, and the gap says which", async () => {
+    const topic = "h1000ms300:age";
+    const pa = await pub(A);
+    const first = await resume(B, topic);
+    await publishMany(pa, topic, "old", 3);
+    await until(() => first.data.length >= 3, "the first three", 20_000);
+    const seen = first.positions[0]!; // seq 1
+    first.drop();
+    // Time passing is what this tests: the three age past 300 ms (bounded: 5 s).
+    const aged = Date.now() + 400;
+    for (let i = 0; i < 100 && Date.now() < aged; i++) await new Promise((r) => setTimeout(r, 50));
+    await publishMany(pa, topic, "new", 2);
+    const witness = await resume(A, topic, { epoch: seen.epoch, seq: 4 });
+    await until(() => witness.last?.seq === 5, "the last one, seen elsewhere", 20_000);
+    const back = await resume(B, topic, seen);
+    assert.equal(back.report!.status, "gap", JSON.stringify(back.report));
+    assert.deepEqual(back.report!.missed, { epoch: seen.epoch, from: 2, to: 3 });
+    assert.equal(back.report!.replayed, 2);
+    await until(() => back.data.length >= 2, "the two kept", 20_000);
+    assert.deepEqual(back.data, ["new 0", "new 1"]);
+  });
+
   it("the instances' Redis subscriptions dropped mid-stream: live subscribers still get every message once, in order, filled from the stream", async () => {
     const topic = "h1000:dropped";
     const pa = await pub(A);
