@@ -38,6 +38,7 @@ export {
   redisBroker,
   type RedisBrokerOptions,
   type RedisBrokerStats,
+  type RedisHistoryOptions,
   type RedisMessageListener,
   type RedisPubSubClient,
 } from "./redis_broker.ts";

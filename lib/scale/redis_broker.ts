@@ -112,14 +112,30 @@ export interface RedisBrokerOptions {
    * every instance, instead of each process's memory: one order per topic
    * for all instances (positions are stream entry ids `0-<seq>`), resumable
    * on any instance, kept across instance restarts. `true`, or
-   * `{ keyPrefix }` (default `"sprig:"`; the stream of a topic is
-   * `keyPrefix + "s:" + topic`, its epoch `keyPrefix + "e:" + topic`). The
+   * {@link RedisHistoryOptions}. The
    * publisher connection must take any command (`sendCommand` in
    * node-redis, `send` in Bun, `call` in ioredis through
    * {@link ioredisClient}) and Redis must be 6.2 or later, with scripting.
    * Default false. See the README's "Scaling out" for the guarantee and cost.
    */
-  history?: boolean | { keyPrefix?: string };
+  history?: boolean | RedisHistoryOptions;
+}
+
+/** The `history` option of {@link redisBroker}, when not just `true`. */
+export interface RedisHistoryOptions {
+  /**
+   * The stream of a topic is `keyPrefix + "s:" + topic` and its epoch
+   * `keyPrefix + "e:" + topic`. Default `"sprig:"`.
+   */
+  keyPrefix?: string;
+  /**
+   * A history read (a `resume`, a gap being filled) with no answer from
+   * Redis after this many milliseconds fails with a `BrokerError`
+   * (`BROKER_UNAVAILABLE`): clients that queue commands while Redis is
+   * unreachable would otherwise hold a `resume()` until it is back. Default
+   * 10,000; range 1 to 2^31 − 1.
+   */
+  readTimeoutMs?: number;
 }
 
 /** Counters of a {@link RedisBroker}, since it was made. */
@@ -151,6 +167,8 @@ export interface RedisBroker extends Broker {
 }
 
 const VERSION = "S1";
+/** The default of `history.readTimeoutMs`. */
+const HISTORY_READ_TIMEOUT_MS = 10_000;
 /** A stream entry: `S2` + kind + epoch + " " + seq (decimal) + " " + payload. */
 const STREAM_VERSION = "S2";
 /** A gap fill reads whatever the stream holds after the last delivered entry. */
@@ -284,7 +302,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   check.milliseconds("options.reportIntervalMs", o.reportIntervalMs);
   if (o.history !== undefined && typeof o.history !== "boolean") {
     const h = check.options("options.history", o.history);
+    check.known("options.history", h, ["keyPrefix", "readTimeoutMs"]);
     check.string("options.history.keyPrefix", h.keyPrefix);
+    check.milliseconds("options.history.readTimeoutMs", h.readTimeoutMs, 1);
   }
   if (o.history && commandOf(options.publisher) === undefined) {
     throw check.type(
@@ -329,6 +349,7 @@ class RedisPubSubBroker implements RedisBroker {
   readonly history: SharedHistory | undefined;
   readonly #command: ((args: string[]) => Promise<unknown>) | undefined;
   readonly #keyPrefix: string;
+  readonly #readTimeoutMs: number;
   /** Per subscribed topic: the SUBSCRIBE in Redis, settled (a history read waits for it). */
   readonly #subscribed = new Map<string, Promise<void>>();
   /** Per topic with a stream history: what was delivered here, and what waits on a gap being filled. */
@@ -343,6 +364,8 @@ class RedisPubSubBroker implements RedisBroker {
     this.#key = `${this.instance}.0`;
     const history = options.history;
     this.#keyPrefix = (typeof history === "object" ? history.keyPrefix : undefined) ?? "sprig:";
+    this.#readTimeoutMs = (typeof history === "object" ? history.readTimeoutMs : undefined) ??
+      HISTORY_READ_TIMEOUT_MS;
     this.#command = history ? commandOf(this.#publisher) : undefined;
     this.history = history
       ? {
@@ -540,8 +563,34 @@ class RedisPubSubBroker implements RedisBroker {
     return true;
   }
 
-  /** Reads the topic's stream after `from`, once its live messages reach this instance. */
-  async #read(
+  /** Reads the topic's stream after `from`, once its live messages reach this instance; bounded in time. */
+  #read(topic: string, from: Position | undefined, bounds: HistoryBounds): Promise<HistoryRead> {
+    return new Promise((resolve, reject) => {
+      const ms = this.#readTimeoutMs;
+      const timer = setTimeout(() => {
+        reject(
+          new BrokerError(
+            "BROKER_UNAVAILABLE",
+            `no answer from Redis to a history read of topic ${JSON.stringify(topic)} ` +
+              `within ${ms} ms`,
+            { topics: [topic] },
+          ),
+        );
+      }, ms);
+      this.#readNow(topic, from, bounds).then(
+        (read) => {
+          clearTimeout(timer);
+          resolve(read);
+        },
+        (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #readNow(
     topic: string,
     from: Position | undefined,
     bounds: HistoryBounds,

@@ -35,7 +35,7 @@ const row = (seq: number, data: string) => [
   ["t", String(Date.now()), "k", "t", "d", data],
 ];
 
-function setup() {
+function setup(readTimeoutMs?: number) {
   const redis = new FakeRedis();
   const subscriber = redis.nodeStyle();
   const commands: string[][] = [];
@@ -47,7 +47,7 @@ function setup() {
   const broker = redisBroker({
     publisher,
     subscriber,
-    history: true,
+    history: readTimeoutMs === undefined ? true : { readTimeoutMs },
     reportIntervalMs: 0,
     onError: (e) => errors.push(e),
   });
@@ -145,6 +145,29 @@ describe("redisBroker({ history: true }): one order per topic at every instance"
     );
     assert.equal(s.topics.isSubscriber("t", other), false);
     s.topics.close();
+  });
+
+  it("a read with no answer fails after history.readTimeoutMs, and leaves no subscription", async () => {
+    const s = setup(30);
+    const r = new Recorder();
+    await assert.rejects(
+      s.topics.resume("t", r, undefined) as Promise<unknown>,
+      (e: BrokerError) => e.code === "BROKER_UNAVAILABLE" && /within 30 ms/.test(e.message),
+    );
+    assert.equal(s.topics.isSubscriber("t", r), false);
+    s.topics.close();
+    const redis = new FakeRedis();
+    const publisher = Object.assign(redis.nodeStyle(), { sendCommand: () => Promise.resolve() });
+    assert.throws(
+      () =>
+        redisBroker({ publisher, subscriber: redis.nodeStyle(), history: { readTimeoutMs: 0 } }),
+      RangeError,
+    );
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => redisBroker({ publisher, subscriber: redis.nodeStyle(), history: { ttl: 1 } as any }),
+      TypeError,
+    );
   });
 
   it("publish appends through the broker (nothing local until it comes back); the client must take any command", () => {
