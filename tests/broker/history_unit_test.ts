@@ -87,7 +87,7 @@ describe("redisBroker({ history: true }): one order per topic at every instance"
     assert.deepEqual(read.slice(3, 5), ["sprig:s:t", "sprig:e:t"]);
     assert.deepEqual(read.slice(6, 8), ["E", "2"], "read after the last delivered seq");
     assert.equal(s.broker.stats.duplicates, 2); // the resend, and 4 live after the fill
-    assert.deepEqual(s.errors, []);
+    assert.equal(s.errors.length, 0, "nothing reported");
 
     // A fill that fails: the two missing are reported, and what follows goes on.
     s.answer(() => Promise.reject(new Error("connection lost")));
