@@ -277,12 +277,16 @@ const ratio = (
 
 for (const group of plan) {
   const results = new Map(group.entries.map((e) => [e.role, []]));
+  const loadCpu = new Map(group.entries.map((e) => [e.role, []]));
   const errors = new Map();
   for (let r = 0; r < RUNS; r++) {
     for (const entry of group.entries) { // alternating: every entry once per round
       const m = await measure(group, entry);
       if (m.error) errors.set(entry.role, m.error);
-      else results.get(entry.role).push(m.value);
+      else {
+        results.get(entry.role).push(m.value);
+        if (Number.isFinite(m.load_cpu)) loadCpu.get(entry.role).push(m.load_cpu);
+      }
     }
   }
   const med = new Map([...results].map(([role, xs]) => [role, median(xs)]));
@@ -298,6 +302,8 @@ for (const group of plan) {
     const cells = [
       entry.name.padEnd(52),
       fmt(v).padStart(9),
+      // Near 100 %, wsload (one core) is the limit: the figure is a lower bound.
+      `wsload ${Math.round(median(loadCpu.get(entry.role)))} % CPU`.padStart(16),
       entry.role === "ref" ? "" : `÷ native ${ratio(v, ref)}`,
       base === undefined ? "" : `history ÷ none ${ratio(v, base)}`,
       errors.has(entry.role) ? `ERROR ${errors.get(entry.role)}` : "",
