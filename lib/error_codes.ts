@@ -451,6 +451,12 @@ export const ERROR_CODES = {
     closeCode: null,
     description: "A message on a broker channel was not in sprig's format; dropped.",
   },
+  BROKER_HISTORY_RESET: {
+    errors: BR,
+    closeCode: null,
+    description:
+      "A topic's Redis Stream history was lost (a restart without persistence): new epoch.",
+  },
   // The live connection.
   CONNECTION_CLOSED: {
     errors: ["ConnectionClosedError"],

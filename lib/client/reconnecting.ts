@@ -47,6 +47,12 @@ import {
   type Session,
 } from "../session/session.ts";
 import type { MessageData } from "../session/types.ts";
+import {
+  openEnvelope,
+  type Position,
+  POSITIONS_PARAM,
+  positionsParam,
+} from "../server/handler/history.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
 import {
@@ -224,6 +230,21 @@ export interface ReconnectingOptions
    */
   sendQueue?: boolean | SendQueueOptions;
   /**
+   * Carry the last position received per topic into the next attempt, for
+   * a server whose topics use sprig's envelope (`envelope: true`): every
+   * message that arrives is read with `openEnvelope()`, its topic's
+   * position kept ({@link ReconnectingClient.positions}), and each
+   * attempt's URL gets the query parameter `sprig-from`
+   * (`POSITIONS_PARAM`) with them, which the server's handler reads with
+   * `resumeFrom(ctx.url, topic)` and passes to `ctx.ref.resume()`. A
+   * position counts once the message arrived, in the socket's turn, whether
+   * or not the application read it yet (messages that arrived are all
+   * delivered before a session's iteration ends). At most 100 topics
+   * (`MAX_CARRIED_POSITIONS`), the most recently updated, are carried.
+   * Costs one envelope parse per message. Default false.
+   */
+  positions?: boolean;
+  /**
    * A connection opened: re-subscribe here. Sends through `event.session`
    * go before the queued ones; the queue is flushed once this returns (or
    * its promise settles).
@@ -382,6 +403,8 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
   #lastClose: CloseInfo | undefined;
   #queue: Queued[] = [];
   #queuedBytes = 0;
+  /** With `positions`: the last position received per topic, the most recently updated last. */
+  readonly #positions = new Map<string, Position>();
   /** Sessions made since the iterator was asked for, not yet handed out. */
   #ready: Session[] | undefined;
   #wake: (() => void) | undefined;
@@ -630,7 +653,8 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       let session: Session;
       try {
         const info = { attempt, connections: this.#connections };
-        const url = typeof this.#url === "function" ? await this.#url(info) : this.#url;
+        let url = typeof this.#url === "function" ? await this.#url(info) : this.#url;
+        if (this.#options.positions) url = this.#withPositions(url);
         const h = this.#options.headers;
         const headers = typeof h === "function" ? await h(info) : h;
         if (this.#stopping) break;
@@ -708,11 +732,20 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     const message = this.#options.message;
     let current: Session | undefined;
     const on = { ...this.#connectOptions.on };
+    if (this.#options.positions) {
+      const open = on.open;
+      // Before the session starts reading: no message goes unseen.
+      on.open = (s) => {
+        s.observeMessages(this.#observe);
+        open?.(s);
+      };
+    }
     if (message) {
       const onError = this.#options.onError ?? reportError;
+      const open = on.open;
       on.open = (s) => {
         current = s;
-        this.#connectOptions.on?.open?.(s);
+        open?.(s);
       };
       on.message = (data) => {
         try {
@@ -736,6 +769,32 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         telemetryContext: { client: this.id, attempt, connection },
       }),
     );
+  }
+
+  /**
+   * The last position received per topic (with the `positions` option),
+   * what the next attempt carries; empty without it. Read it to keep
+   * positions across restarts of the application itself.
+   */
+  get positions(): ReadonlyMap<string, Position> {
+    return this.#positions;
+  }
+
+  /** Keeps the position of an enveloped message. */
+  readonly #observe = (data: MessageData): void => {
+    const opened = openEnvelope(data);
+    if (opened === undefined) return;
+    const positions = this.#positions;
+    positions.delete(opened.topic); // re-inserted last: the most recently updated go
+    positions.set(opened.topic, opened.position);
+  };
+
+  /** `url` with the positions received so far in its query (replacing any there). */
+  #withPositions(url: string | URL): URL {
+    const u = new URL(String(url));
+    const value = positionsParam(this.#positions);
+    if (value !== undefined) u.searchParams.set(POSITIONS_PARAM, value);
+    return u;
   }
 
   /** Runs `connected`; returns the error it threw, if any. */
@@ -1005,6 +1064,7 @@ const OWN_OPTIONS: { [K in Exclude<keyof ReconnectingOptions, keyof ConnectOptio
   backoff: true,
   stopOnCloseCodes: true,
   sendQueue: true,
+  positions: true,
   connected: true,
   message: true,
   disconnected: true,
@@ -1057,6 +1117,7 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
   CHECK.function("options.onError", o.onError);
   CHECK.function("options.random", o.random);
   CHECK.function("options.sleep", o.sleep);
+  CHECK.boolean("options.positions", o.positions);
   if (o.transport !== undefined && typeof o.transport !== "function") {
     throw CHECK.type(
       "options.transport",
@@ -1111,6 +1172,7 @@ function connectOptionsOf(options: ReconnectingOptions): Omit<ConnectOptions, "h
     backoff: _b,
     stopOnCloseCodes: _c,
     sendQueue: _q,
+    positions: _p,
     connected: _co,
     message: _m,
     disconnected: _d,

@@ -38,6 +38,7 @@ export {
   redisBroker,
   type RedisBrokerOptions,
   type RedisBrokerStats,
+  type RedisHistoryOptions,
   type RedisMessageListener,
   type RedisPubSubClient,
 } from "./redis_broker.ts";
@@ -49,5 +50,11 @@ export {
   type ClusterWorkerInfo,
   runCluster,
 } from "./cluster.ts";
-export type { Broker, BrokerTarget } from "../server/handler/pubsub.ts";
+export type {
+  Broker,
+  BrokerTarget,
+  HistoryBounds,
+  HistoryRead,
+  SharedHistory,
+} from "../server/handler/pubsub.ts";
 export { BrokerError } from "../errors.ts";

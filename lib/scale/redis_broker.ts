@@ -28,8 +28,15 @@
 
 import { BrokerError, InvalidArgumentError } from "../errors.ts";
 import { ArgumentCheck } from "../arguments.ts";
-import type { Broker, BrokerTarget } from "../server/handler/pubsub.ts";
+import type {
+  Broker,
+  BrokerTarget,
+  HistoryBounds,
+  HistoryRead,
+  SharedHistory,
+} from "../server/handler/pubsub.ts";
 import { PublishedMessage } from "../server/handler/pubsub.ts";
+import { newEpoch, type Position } from "../server/handler/history.ts";
 import { decodeBase64, encodeBase64 } from "../protocol/base64.ts";
 
 /** A pub/sub message listener: the payload and the channel it came on. */
@@ -68,6 +75,13 @@ export interface RedisPubSubClient {
   on?(event: "ready", listener: () => void): unknown;
   /** Bun: called on every (re)connection; the broker chains its own call after this one. */
   onconnect?: (() => void) | null;
+  /**
+   * node-redis: any command, as its words (`["XADD", key, …]`). With
+   * `history`, the publisher needs this or {@link send}.
+   */
+  sendCommand?(args: string[]): Promise<unknown>;
+  /** Bun: any command, its name and arguments. */
+  send?(command: string, args: string[]): Promise<unknown>;
 }
 
 /** Options of {@link redisBroker}. */
@@ -93,6 +107,35 @@ export interface RedisBrokerOptions {
    * 2^31 − 1.
    */
   reportIntervalMs?: number;
+  /**
+   * Keep the history of topics with `retain` in Redis Streams, shared by
+   * every instance, instead of each process's memory: one order per topic
+   * for all instances (positions are stream entry ids `0-<seq>`), resumable
+   * on any instance, kept across instance restarts. `true`, or
+   * {@link RedisHistoryOptions}. The
+   * publisher connection must take any command (`sendCommand` in
+   * node-redis, `send` in Bun, `call` in ioredis through
+   * {@link ioredisClient}) and Redis must be 6.2 or later, with scripting.
+   * Default false. See the README's "Scaling out" for the guarantee and cost.
+   */
+  history?: boolean | RedisHistoryOptions;
+}
+
+/** The `history` option of {@link redisBroker}, when not just `true`. */
+export interface RedisHistoryOptions {
+  /**
+   * The stream of a topic is `keyPrefix + "s:" + topic` and its epoch
+   * `keyPrefix + "e:" + topic`. Default `"sprig:"`.
+   */
+  keyPrefix?: string;
+  /**
+   * A history read (a `resume`, a gap being filled) with no answer from
+   * Redis after this many milliseconds fails with a `BrokerError`
+   * (`BROKER_UNAVAILABLE`): clients that queue commands while Redis is
+   * unreachable would otherwise hold a `resume()` until it is back. Default
+   * 10,000; range 1 to 2^31 − 1.
+   */
+  readTimeoutMs?: number;
 }
 
 /** Counters of a {@link RedisBroker}, since it was made. */
@@ -119,9 +162,74 @@ export interface RedisBroker extends Broker {
   readonly topics: readonly string[];
   /** Counters since the broker was made. */
   readonly stats: Readonly<RedisBrokerStats>;
+  /** The Redis Stream history, with the `history` option. */
+  readonly history: SharedHistory | undefined;
 }
 
 const VERSION = "S1";
+/** The default of `history.readTimeoutMs`. */
+const HISTORY_READ_TIMEOUT_MS = 10_000;
+/** A stream entry: `S2` + kind + epoch + " " + seq (decimal) + " " + payload. */
+const STREAM_VERSION = "S2";
+/** A gap fill reads whatever the stream holds after the last delivered entry. */
+const FILL_BOUNDS: HistoryBounds = { messages: 2 ** 52, ms: 0 };
+
+/** Per topic with a stream history, on the receiving side. */
+interface StreamState {
+  /** The epoch of what was delivered ("" before the first entry). */
+  epoch: string;
+  /** The last seq delivered here in `epoch`. */
+  last: number;
+  /** While a gap is being filled from the stream: entries that came live meanwhile. */
+  held: PublishedMessage[] | undefined;
+  /**
+   * `epoch` and `last` come from a read, not from an entry received: the
+   * first entry received may be at or below `last` (published between the
+   * subscription and the read) and starts the order there.
+   */
+  seeded: boolean;
+}
+
+/*
+ * The stream scripts. Each runs atomically in Redis, so every instance's
+ * appends take one order, and its PUBLISH reaches the subscribed instances
+ * in that order. A topic's epoch lives beside its stream and is replaced
+ * whenever the stream is missing (Redis restarted without persistence, or
+ * the key was evicted), so positions of a lost history never match again.
+ * Entry ids are `0-<seq>` (`XADD … 0-*`: Redis gives the next seq).
+ */
+const EPOCH_PROLOGUE = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch or redis.call('EXISTS', KEYS[1]) == 0 then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+end
+`;
+// ARGV: new epoch, max length, time (ms), kind, payload, channel.
+const APPEND_SCRIPT = EPOCH_PROLOGUE + `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '0-*', 't', ARGV[3], 'k', ARGV[4], 'd', ARGV[5])
+redis.call('PUBLISH', ARGV[6], 'S2' .. ARGV[4] .. epoch .. ' ' .. string.sub(id, 3) .. ' ' .. ARGV[5])
+return id
+`;
+// ARGV: new epoch, the reader's epoch, its seq (-1: only the position), max messages.
+// Returns { epoch, last seq, entries after the reader's seq within the last max messages }.
+const READ_SCRIPT = EPOCH_PROLOGUE + `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('XGROUP', 'CREATE', KEYS[1], 'sprig', '$', 'MKSTREAM')
+end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local lastId = '0-0'
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then lastId = info[i + 1] end
+end
+local last = tonumber(string.sub(lastId, 3))
+local after = tonumber(ARGV[3])
+if after < 0 then after = last elseif ARGV[2] ~= epoch then after = 0 end
+local lo = math.max(after, last - tonumber(ARGV[4]))
+local entries = {}
+if lo < last then entries = redis.call('XRANGE', KEYS[1], '(0-' .. lo, '+') end
+return { epoch, tostring(last), entries }
+`;
 const TEXT = "t";
 const BINARY = "b";
 /** Sequence numbers kept per topic before the publisher key changes (a bound on memory). */
@@ -192,6 +300,19 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   check.string("options.channelPrefix", o.channelPrefix);
   check.function("options.onError", o.onError);
   check.milliseconds("options.reportIntervalMs", o.reportIntervalMs);
+  if (o.history !== undefined && typeof o.history !== "boolean") {
+    const h = check.options("options.history", o.history);
+    check.known("options.history", h, ["keyPrefix", "readTimeoutMs"]);
+    check.string("options.history.keyPrefix", h.keyPrefix);
+    check.milliseconds("options.history.readTimeoutMs", h.readTimeoutMs, 1);
+  }
+  if (o.history && commandOf(options.publisher) === undefined) {
+    throw check.type(
+      "options.publisher",
+      "a Redis client that takes any command (sendCommand(), send(), or ioredisClient(ioredis)), for history",
+      o.publisher,
+    );
+  }
   return new RedisPubSubBroker(options);
 }
 
@@ -225,6 +346,14 @@ class RedisPubSubBroker implements RedisBroker {
     duplicates: 0,
     lost: 0,
   };
+  readonly history: SharedHistory | undefined;
+  readonly #command: ((args: string[]) => Promise<unknown>) | undefined;
+  readonly #keyPrefix: string;
+  readonly #readTimeoutMs: number;
+  /** Per subscribed topic: the SUBSCRIBE in Redis, settled (a history read waits for it). */
+  readonly #subscribed = new Map<string, Promise<void>>();
+  /** Per topic with a stream history: what was delivered here, and what waits on a gap being filled. */
+  readonly #streams = new Map<string, StreamState>();
 
   constructor(options: RedisBrokerOptions) {
     this.#publisher = options.publisher;
@@ -233,6 +362,17 @@ class RedisPubSubBroker implements RedisBroker {
     this.#onError = options.onError;
     this.#reportIntervalMs = options.reportIntervalMs ?? 1000;
     this.#key = `${this.instance}.0`;
+    const history = options.history;
+    this.#keyPrefix = (typeof history === "object" ? history.keyPrefix : undefined) ?? "sprig:";
+    this.#readTimeoutMs = (typeof history === "object" ? history.readTimeoutMs : undefined) ??
+      HISTORY_READ_TIMEOUT_MS;
+    this.#command = history ? commandOf(this.#publisher) : undefined;
+    this.history = history
+      ? {
+        append: (topic, message, bounds) => this.#append(topic, message, bounds),
+        read: (topic, from, bounds) => this.#read(topic, from, bounds),
+      }
+      : undefined;
     onReady(this.#subscriber, () => this.#resubscribe());
     onReady(this.#publisher, () => this.#recovered());
   }
@@ -272,15 +412,21 @@ class RedisPubSubBroker implements RedisBroker {
     this.#topics.add(topic);
     // A new subscription starts a new history: what came before is not a gap.
     this.#delivered.delete(topic);
-    this.#subscriber.subscribe(this.#prefix + topic, this.#listener).then(
-      undefined,
-      (error) => this.#subscribeFailed(topic, error),
+    this.#streams.delete(topic);
+    this.#subscribed.set(
+      topic,
+      this.#subscriber.subscribe(this.#prefix + topic, this.#listener).then(
+        () => {},
+        (error) => this.#subscribeFailed(topic, error),
+      ),
     );
   }
 
   unsubscribe(topic: string): void {
     if (!this.#topics.delete(topic)) return;
     this.#delivered.delete(topic);
+    this.#streams.delete(topic);
+    this.#subscribed.delete(topic);
     this.#subscriber.unsubscribe(this.#prefix + topic, this.#listener).then(
       undefined,
       (error) =>
@@ -328,6 +474,7 @@ class RedisPubSubBroker implements RedisBroker {
     if (!target || !channel.startsWith(this.#prefix)) return;
     const topic = channel.slice(this.#prefix.length);
     if (!this.#topics.has(topic)) return; // unsubscribed; a late message
+    if (message.startsWith(STREAM_VERSION)) return this.#receivedEntry(topic, message, channel);
     const kind = message[2];
     const keyEnd = message.indexOf(" ", 3);
     const seqEnd = keyEnd < 0 ? -1 : message.indexOf(" ", keyEnd + 1);
@@ -380,15 +527,248 @@ class RedisPubSubBroker implements RedisBroker {
     target.deliver(topic, new PublishedMessage(payload));
   }
 
+  // ------------------------------------------------------------ stream history
+
+  /** Appends to the topic's stream and publishes the entry, in one script: one order for all. */
+  #append(topic: string, message: PublishedMessage, bounds: HistoryBounds): boolean {
+    const command = this.#command!;
+    if (!isUp(this.#publisher)) {
+      this.#notCarried(topic, undefined);
+      return false;
+    }
+    if (this.#outage) this.#recovered();
+    const data = message.data;
+    const kind = typeof data === "string" ? TEXT : BINARY;
+    let sent: Promise<unknown>;
+    try {
+      sent = command([
+        "EVAL",
+        APPEND_SCRIPT,
+        "2",
+        this.#keyPrefix + "s:" + topic,
+        this.#keyPrefix + "e:" + topic,
+        newEpoch(),
+        String(bounds.messages),
+        String(Date.now()),
+        kind,
+        typeof data === "string" ? data : encodeBase64(data),
+        this.#prefix + topic,
+      ]);
+    } catch (error) {
+      this.#notCarried(topic, error);
+      return false;
+    }
+    this.stats.published++;
+    sent.then(undefined, (error) => this.#notCarried(topic, error));
+    return true;
+  }
+
+  /** Reads the topic's stream after `from`, once its live messages reach this instance; bounded in time. */
+  #read(topic: string, from: Position | undefined, bounds: HistoryBounds): Promise<HistoryRead> {
+    return new Promise((resolve, reject) => {
+      const ms = this.#readTimeoutMs;
+      const timer = setTimeout(() => {
+        reject(
+          new BrokerError(
+            "BROKER_UNAVAILABLE",
+            `no answer from Redis to a history read of topic ${JSON.stringify(topic)} ` +
+              `within ${ms} ms`,
+            { topics: [topic] },
+          ),
+        );
+      }, ms);
+      this.#readNow(topic, from, bounds).then(
+        (read) => {
+          clearTimeout(timer);
+          resolve(read);
+        },
+        (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #readNow(
+    topic: string,
+    from: Position | undefined,
+    bounds: HistoryBounds,
+  ): Promise<HistoryRead> {
+    await this.#subscribed.get(topic);
+    let reply: unknown;
+    try {
+      reply = await this.#command!([
+        "EVAL",
+        READ_SCRIPT,
+        "2",
+        this.#keyPrefix + "s:" + topic,
+        this.#keyPrefix + "e:" + topic,
+        newEpoch(),
+        from?.epoch ?? "",
+        from === undefined ? "-1" : String(from.seq),
+        String(bounds.messages),
+      ]);
+    } catch (error) {
+      throw new BrokerError(
+        "BROKER_UNAVAILABLE",
+        `could not read the history of topic ${JSON.stringify(topic)} from Redis: ${
+          errorText(error)
+        }`,
+        { topics: [topic] },
+        { cause: error },
+      );
+    }
+    const read = parseRead(topic, reply, bounds.ms);
+    // Where this instance stands if its subscription drops before any entry came.
+    if (this.#topics.has(topic) && !this.#streams.has(topic)) {
+      this.#streams.set(topic, {
+        epoch: read.epoch,
+        last: read.last,
+        held: undefined,
+        seeded: true,
+      });
+    }
+    return read;
+  }
+
+  /** A stream entry published by any instance (this one too): delivered in seq order, gaps filled. */
+  #receivedEntry(topic: string, message: string, channel: string): void {
+    const kind = message[2];
+    const epochEnd = message.indexOf(" ", 3);
+    const seqEnd = epochEnd < 0 ? -1 : message.indexOf(" ", epochEnd + 1);
+    const seq = seqEnd < 0 ? NaN : Number(message.slice(epochEnd + 1, seqEnd));
+    const payload = kind === TEXT
+      ? message.slice(seqEnd + 1)
+      : kind === BINARY
+      ? decodeBase64(message.slice(seqEnd + 1))
+      : null;
+    if (payload === null || !(seq > 0)) {
+      this.#report(
+        new BrokerError(
+          "BROKER_MESSAGE_INVALID",
+          `dropped a history message on Redis channel ${channel} that is not in sprig's format`,
+          { topics: [topic] },
+        ),
+      );
+      return;
+    }
+    const m = new PublishedMessage(payload);
+    m.position = { epoch: message.slice(3, epochEnd), seq };
+    let state = this.#streams.get(topic);
+    if (state === undefined) {
+      this.#streams.set(topic, state = { epoch: "", last: 0, held: undefined, seeded: false });
+    }
+    this.#inOrder(topic, state, m);
+  }
+
+  #inOrder(topic: string, state: StreamState, m: PublishedMessage): void {
+    if (state.held !== undefined) {
+      state.held.push(m);
+      return;
+    }
+    const { epoch, seq } = m.position!;
+    if (state.seeded) {
+      state.seeded = false;
+      if (epoch === state.epoch && seq <= state.last) state.last = seq - 1;
+    }
+    if (state.epoch === "") {
+      // The first entry since this instance subscribed: the order starts here.
+      state.epoch = epoch;
+      state.last = seq - 1;
+    } else if (epoch !== state.epoch) {
+      this.#historyReset(topic, state.epoch, epoch);
+      state.epoch = epoch;
+      state.last = 0;
+    }
+    if (seq <= state.last) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (seq > state.last + 1) {
+      state.held = [m];
+      this.#fill(topic, state);
+      return;
+    }
+    state.last = seq;
+    this.#deliverEntry(topic, m);
+  }
+
+  #deliverEntry(topic: string, m: PublishedMessage): void {
+    const target = this.#target;
+    if (!target || this.#streams.get(topic) === undefined) return;
+    this.stats.received++;
+    target.deliver(topic, m);
+  }
+
+  /** Reads what `state` misses from the stream, delivers it, then what was held meanwhile. */
+  async #fill(topic: string, state: StreamState): Promise<void> {
+    const expected = state.last + 1;
+    let read: HistoryRead | undefined;
+    try {
+      read = await this.#read(topic, { epoch: state.epoch, seq: state.last }, FILL_BOUNDS);
+    } catch (error) {
+      this.#report(error as BrokerError);
+    }
+    if (this.#streams.get(topic) !== state) return; // unsubscribed meanwhile
+    const held = state.held ?? [];
+    state.held = undefined;
+    state.seeded = false;
+    if (read !== undefined) {
+      if (read.epoch !== state.epoch) {
+        this.#historyReset(topic, state.epoch, read.epoch);
+        state.epoch = read.epoch;
+        state.last = 0;
+      } else if (read.first > expected) {
+        this.#gap(topic, read.first - expected);
+      }
+      for (const m of read.messages) {
+        if (m.position!.seq <= state.last) continue;
+        state.last = m.position!.seq;
+        this.#deliverEntry(topic, m);
+      }
+    } else {
+      const next = held.find((m) => m.position!.epoch === state.epoch);
+      if (next !== undefined && next.position!.seq > expected) {
+        this.#gap(topic, next.position!.seq - expected);
+        state.last = next.position!.seq - 1;
+      }
+    }
+    for (let i = 0; i < held.length; i++) {
+      // After another gap, a new fill runs and holds the rest.
+      const waiting = state.held as PublishedMessage[] | undefined;
+      if (waiting !== undefined) waiting.push(held[i]);
+      else this.#inOrder(topic, state, held[i]);
+    }
+  }
+
+  #historyReset(topic: string, from: string, to: string): void {
+    this.#report(
+      new BrokerError(
+        "BROKER_HISTORY_RESET",
+        `the Redis Stream history of topic ${JSON.stringify(topic)} was lost (epoch ${from}); ` +
+          `it starts again at epoch ${to} (resumes from an older position report "epoch")`,
+        { topics: [topic] },
+      ),
+    );
+  }
+
   // ------------------------------------------------------------ connection state
 
   /** The subscriber connection is (back) up: subscribe every topic again. */
   #resubscribe(): void {
     for (const topic of this.#topics) {
-      this.#subscriber.subscribe(this.#prefix + topic, this.#listener).then(
-        undefined,
+      const subscribed = this.#subscriber.subscribe(this.#prefix + topic, this.#listener).then(
+        () => {},
         (error) => this.#subscribeFailed(topic, error),
       );
+      this.#subscribed.set(topic, subscribed);
+      // What a stream topic published while this connection was down is in its stream.
+      const state = this.#streams.get(topic);
+      if (state !== undefined && state.held === undefined && state.epoch !== "") {
+        state.held = [];
+        subscribed.then(() => this.#fill(topic, state));
+      }
     }
   }
 
@@ -534,6 +914,67 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** How to send any command on `client`, where it can. */
+function commandOf(client: RedisPubSubClient): ((args: string[]) => Promise<unknown>) | undefined {
+  if (typeof client.sendCommand === "function") return (args) => client.sendCommand!(args);
+  if (typeof client.send === "function") return ([name, ...args]) => client.send!(name!, args);
+  return undefined;
+}
+
+/** Bulk strings come as strings, or as bytes from some clients. */
+function text(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+  return String(value);
+}
+
+/**
+ * The read script's reply: `[epoch, last, [[id, [field, value, …]], …]]`.
+ * Entries older than `ms` (by the time their publisher stamped) are gone.
+ *
+ * @throws {BrokerError} `BROKER_MESSAGE_INVALID` for a reply of another shape
+ */
+function parseRead(topic: string, reply: unknown, ms: number): HistoryRead {
+  if (!Array.isArray(reply) || reply.length !== 3 || !Array.isArray(reply[2])) {
+    throw new BrokerError(
+      "BROKER_MESSAGE_INVALID",
+      `the history of topic ${JSON.stringify(topic)} read from Redis has an unexpected shape`,
+      { topics: [topic] },
+    );
+  }
+  const epoch = text(reply[0]);
+  const last = Number(text(reply[1]));
+  const cutoff = ms > 0 ? Date.now() - ms : -Infinity;
+  const messages: PublishedMessage[] = [];
+  for (const entry of reply[2] as unknown[]) {
+    if (!Array.isArray(entry) || !Array.isArray(entry[1])) continue;
+    const seq = Number(text(entry[0]).slice(2));
+    const fields = entry[1] as unknown[];
+    let time = 0, kind = TEXT, data = "";
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = text(fields[i]);
+      if (name === "t") time = Number(text(fields[i + 1]));
+      else if (name === "k") kind = text(fields[i + 1]);
+      else if (name === "d") data = text(fields[i + 1]);
+    }
+    if (time < cutoff) {
+      messages.length = 0; // what is older than one gone is gone too
+      continue;
+    }
+    const payload = kind === BINARY ? decodeBase64(data) : data;
+    if (payload === null) continue;
+    const m = new PublishedMessage(payload);
+    m.position = { epoch, seq };
+    messages.push(m);
+  }
+  return {
+    epoch,
+    last,
+    messages,
+    first: messages.length > 0 ? messages[0].position!.seq : last + 1,
+  };
+}
+
 // ---------------------------------------------------------------------------
 // ioredis
 
@@ -551,6 +992,8 @@ export interface IoredisLike {
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
   /** The connection is (again) ready. */
   on(event: "ready", listener: () => void): unknown;
+  /** Any command (what `redisBroker({ history })` sends scripts with). */
+  call?(command: string, ...args: string[]): Promise<unknown>;
 }
 
 /**
@@ -599,5 +1042,8 @@ export function ioredisClient(redis: IoredisLike): RedisPubSubClient {
       return redis.status;
     },
     on: (event, listener) => redis.on(event, listener),
+    ...(typeof redis.call === "function"
+      ? { sendCommand: ([name, ...args]: string[]) => redis.call!(name!, ...args) }
+      : {}),
   };
 }

@@ -210,6 +210,8 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   readonly #events = new Emitter<SessionEvents>();
   /** The Connection was made here, so its frame hook is the session's to install. */
   readonly #ownsFrameHook: boolean;
+  /** Sees every message on arrival, before it is routed (the reconnecting client's positions). */
+  #observer: ((data: MessageData) => void) | undefined = undefined;
   /** Resolves, never rejects, when the session has ended. */
   readonly closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
@@ -281,6 +283,7 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   /** What the engine reports, in the socket's turn. */
   readonly #receiver: LiveReceiver = {
     message: (data) => {
+      if (this.#observer !== undefined) this.#observer(data);
       if (this.#events.has("message")) this.#events.emit("message", data);
       else this.#queue.push(data);
     },
@@ -349,6 +352,15 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
   /** Bytes given to the socket but not yet sent by the operating system, when the runtime tells. */
   get bufferedAmount(): number {
     return this.#live.bufferedAmount;
+  }
+
+  /**
+   * Calls `observer` with every message as it arrives, before it goes to
+   * listeners or the queue, without consuming it; one observer at a time.
+   * Set it in the `open` event to see every message. @internal
+   */
+  observeMessages(observer: ((data: MessageData) => void) | undefined): void {
+    this.#observer = observer;
   }
 
   /** Listens to an event; returns a function that stops listening. */

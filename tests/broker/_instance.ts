@@ -1,6 +1,6 @@
 /**
  * One sprig server instance for the broker tests, in its own process:
- *   <runtime> tests/broker/_instance.ts REDIS_URL
+ *   <runtime> tests/broker/_instance.ts REDIS_URL [history]
  * Prints `LISTENING <port>`, then one line `BROKER <code> <lost>` per
  * BrokerError; exits when its stdin closes. The Redis client is the
  * runtime's: Bun's RedisClient on Bun, node-redis on Deno, ioredis (through
@@ -11,9 +11,16 @@
  *   `bin <topic> <hex>`       publish bytes
  *   `unsub <topic>`           unsubscribe this connection; answered `unsubscribed <topic>`
  *   `sub <topic>`             subscribe; answered `subscribed <topic>`
+ *
+ * With `history`, the broker keeps topic history in Redis Streams and a
+ * topic named `h<N>:<name>` keeps its last N messages, in sprig's envelope
+ * (`h<N>ms<M>:<name>`: and none older than M milliseconds).
+ * A client connecting with `?resume=T` (and `&epoch=E&seq=S`, its last
+ * position) resumes T and is sent `REPORT <the ResumeReport as JSON>`.
  */
 
 import { serve } from "../../mod.ts";
+import type { Position } from "../../lib/server/handler/history.ts";
 import { BrokerError } from "../../lib/errors.ts";
 import { ioredisClient, redisBroker, type RedisPubSubClient } from "../../lib/scale/mod.ts";
 
@@ -31,6 +38,7 @@ const g = globalThis as {
   };
 };
 const url = g.Deno ? g.Deno.args[0]! : g.process!.argv[2]!;
+const history = (g.Deno ? g.Deno.args[1] : g.process!.argv[3]) === "history";
 
 let publisher: RedisPubSubClient, subscriber: RedisPubSubClient;
 if (g.Bun) {
@@ -61,6 +69,7 @@ const broker = redisBroker({
   publisher,
   subscriber,
   reportIntervalMs: 20,
+  history,
   onError: (e: BrokerError) => {
     if (!(e instanceof BrokerError)) throw new Error("not a BrokerError");
     console.log(`BROKER ${e.code} ${e.lost}`);
@@ -76,10 +85,26 @@ const server = await serve<
   port: 0,
   broker,
   keepalive: false,
+  topics: (topic) => {
+    const n = /^h(\d+)(?:ms(\d+))?:/.exec(topic);
+    if (!n) return undefined;
+    const ms = n[2] === undefined ? undefined : Number(n[2]);
+    return { retain: { messages: Number(n[1]), ms }, envelope: true };
+  },
 }, {
-  init: (ctx) => {
-    const topic = ctx.url.searchParams.get("topic");
+  init: async (ctx) => {
+    const params = ctx.url.searchParams;
+    const topic = params.get("topic");
     if (topic) ctx.ref.subscribe(topic);
+    const resume = params.get("resume");
+    if (resume) {
+      const epoch = params.get("epoch");
+      const from: Position | undefined = epoch === null
+        ? undefined
+        : { epoch, seq: Number(params.get("seq")) };
+      const report = await ctx.ref.resume(resume, from);
+      return { state: { ref: ctx.ref }, push: `REPORT ${JSON.stringify(report)}` };
+    }
     return { state: { ref: ctx.ref } };
   },
   in: (message, state) => {

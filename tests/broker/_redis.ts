@@ -41,6 +41,36 @@ function ping(port: number, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/** One command over RESP on a connection of its own; resolves with the reply's first line. */
+export function redisCommand(port: number, args: string[], timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let reply = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no reply to ${args[0]} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("connect", () => {
+      socket.write(
+        `*${args.length}\r\n` +
+          args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""),
+      );
+    });
+    socket.on("data", (d) => {
+      reply += d.toString("latin1");
+      const end = reply.indexOf("\r\n");
+      if (end < 0) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reply.slice(0, end));
+    });
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
 /** A running redis-server. */
 export class RedisServer {
   #child: ChildProcess | undefined;

@@ -6,74 +6,12 @@
 // remote delivery resumes, and the loss is reported with its count.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { connect, detectRuntime, type Session } from "../../mod.ts";
 import { RedisServer } from "./_redis.ts";
+import { Instance } from "./_process.ts";
 import { until } from "../server/_hosts.ts";
 
 const runtime = detectRuntime();
-const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
-const INSTANCE = new URL("./_instance.ts", import.meta.url).pathname;
-
-/** An instance process, with the BrokerError lines it printed. */
-class Instance {
-  readonly reports: Array<{ code: string; lost: number }> = [];
-  port = 0;
-  #child: ChildProcess;
-  #ready: Promise<void>;
-
-  constructor(redisUrl: string) {
-    const [cmd, args] = runtime === "deno"
-      ? [bin("deno"), ["run", "-A", "--no-check", INSTANCE, redisUrl]]
-      : runtime === "bun"
-      ? [bin("bun"), [INSTANCE, redisUrl]]
-      : [bin("tsx"), [INSTANCE, redisUrl]];
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
-    this.#child = child;
-    this.#ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("instance not ready within 30 s")), 30_000);
-      child.once("exit", (code) => reject(new Error(`instance exited early (${code})`)));
-      let buffer = "";
-      child.stdout!.setEncoding("utf8");
-      child.stdout!.on("data", (text: string) => {
-        buffer += text;
-        let nl;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          const listening = /^LISTENING (\d+)/.exec(line);
-          const report = /^BROKER (\S+) (\d+)/.exec(line);
-          if (listening) {
-            this.port = Number(listening[1]);
-            clearTimeout(timer);
-            resolve();
-          } else if (report) this.reports.push({ code: report[1]!, lost: Number(report[2]) });
-        }
-      });
-    });
-  }
-
-  ready(): Promise<void> {
-    return this.#ready;
-  }
-
-  lost(code = "BROKER_MESSAGES_LOST"): number {
-    return this.reports.filter((r) => r.code === code).reduce((n, r) => n + r.lost, 0);
-  }
-
-  stop(): Promise<void> {
-    const child = this.#child;
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      child.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.stdin!.end();
-    });
-  }
-}
 
 /** A client that records every message it gets. */
 class Client {

@@ -10,8 +10,15 @@ import {
   MemoryHistory,
   openEnvelope,
   type Position,
+  type ResumeReport,
   retention,
 } from "../../lib/server/handler/history.ts";
+
+/** An in-memory history answers at once: the report, not a promise. */
+function now(report: ResumeReport | Promise<ResumeReport>): ResumeReport {
+  assert.ok(!(report instanceof Promise), "an in-memory resume is settled at once");
+  return report;
+}
 
 /** A subscriber that records what it got. */
 function recorder(): Subscriber & { got: PublishedMessage[]; texts(): string[] } {
@@ -47,7 +54,7 @@ describe("topic history", () => {
     assert.equal(topics.publish("plain", "x"), 0);
     assert.equal(topics.lastPosition("plain"), undefined);
     const r = recorder();
-    const report = topics.resume("h", r, { epoch: p.epoch, seq: 0 });
+    const report = now(topics.resume("h", r, { epoch: p.epoch, seq: 0 }));
     assert.equal(report.status, "complete");
     assert.deepEqual(r.texts(), ["a", "b"]);
     assert.deepEqual(r.got.map((m) => m.position!.seq), [1, 2]);
@@ -90,7 +97,7 @@ describe("topic history", () => {
     for (;;) {
       await new Promise((r) => setTimeout(r, 20));
       const r = recorder();
-      report = topics.resume("t", r, { epoch: start.epoch, seq: 0 });
+      report = now(topics.resume("t", r, { epoch: start.epoch, seq: 0 }));
       topics.unsubscribe("t", r);
       if (report.status === "gap" || Date.now() > deadline) break;
     }
@@ -106,7 +113,7 @@ describe("topic history", () => {
     const at = (seq: number): Position => ({ epoch, seq });
 
     let r = recorder();
-    let report = topics.resume("t", r, at(6));
+    let report = now(topics.resume("t", r, at(6)));
     assert.deepEqual(report, {
       topic: "t",
       status: "complete",
@@ -115,40 +122,40 @@ describe("topic history", () => {
       position: at(8),
     });
     assert.deepEqual(r.texts(), ["m7", "m8"]);
-    assert.equal(topics.resume("t", r, at(6)).status, "subscribed"); // nothing replayed twice
+    assert.equal(now(topics.resume("t", r, at(6))).status, "subscribed"); // nothing replayed twice
     assert.equal(r.got.length, 2);
 
     r = recorder();
-    report = topics.resume("t", r, at(8));
+    report = now(topics.resume("t", r, at(8)));
     assert.deepEqual([report.status, report.replayed], ["complete", 0]);
 
     r = recorder();
-    report = topics.resume("t", r, at(3)); // 4 is the oldest kept: nothing missed
+    report = now(topics.resume("t", r, at(3))); // 4 is the oldest kept: nothing missed
     assert.deepEqual([report.status, r.texts()], ["complete", ["m4", "m5", "m6", "m7", "m8"]]);
 
     r = recorder();
-    report = topics.resume("t", r, at(1)); // 2 and 3 are gone
+    report = now(topics.resume("t", r, at(1))); // 2 and 3 are gone
     assert.equal(report.status, "gap");
     assert.deepEqual(report.missed, { epoch, from: 2, to: 3 });
     assert.deepEqual(r.texts(), ["m4", "m5", "m6", "m7", "m8"]);
 
     r = recorder();
-    report = topics.resume("t", r, { epoch: "0000000000000000", seq: 3 });
+    report = now(topics.resume("t", r, { epoch: "0000000000000000", seq: 3 }));
     assert.equal(report.status, "epoch");
     assert.deepEqual(report.missed, { epoch, from: 1, to: 3 });
     assert.equal(report.replayed, 5);
 
     r = recorder();
-    report = topics.resume("t", r, at(9));
+    report = now(topics.resume("t", r, at(9)));
     assert.deepEqual([report.status, report.replayed], ["ahead", 0]);
 
     r = recorder();
-    report = topics.resume("t", r, undefined);
+    report = now(topics.resume("t", r, undefined));
     assert.deepEqual([report.status, report.replayed, report.position], ["live", 0, at(8)]);
 
     topics.close();
     const plain = new Topics();
-    report = plain.resume("p", recorder(), at(1));
+    report = now(plain.resume("p", recorder(), at(1)));
     assert.deepEqual(report, {
       topic: "p",
       status: "no-history",
@@ -176,7 +183,7 @@ describe("topic history", () => {
         return true;
       },
     };
-    topics.resume("t", racing, { epoch, seq: 2 });
+    now(topics.resume("t", racing, { epoch, seq: 2 }));
     topics.publish("t", "7");
     assert.deepEqual(r.got.map((m) => m.position!.seq), [3, 4, 5, 6, 7]);
     assert.deepEqual(r.texts(), ["3", "4", "5", "6", "7"]);
@@ -199,7 +206,7 @@ describe("topic history", () => {
     const opened = openEnvelope(bin.data)!;
     assert.deepEqual([opened.position.seq, [...(opened.data as Uint8Array)]], [2, [1, 2, 3]]);
     const late = recorder();
-    topics.resume("t", late, { epoch, seq: 0 });
+    now(topics.resume("t", late, { epoch, seq: 0 }));
     assert.equal(late.got[0], text); // the kept message, frame and all
     assert.equal(late.got[0].frame, text.frame);
     topics.close();
@@ -237,7 +244,7 @@ describe("topic history", () => {
     assert.deepEqual(sent, ["local 1", "local 3"]); // remote ones are not sent back
     const r = recorder();
     const epoch = topics.lastPosition("t")!.epoch;
-    assert.equal(topics.resume("t", r, { epoch, seq: 0 }).status, "complete");
+    assert.equal(now(topics.resume("t", r, { epoch, seq: 0 })).status, "complete");
     assert.deepEqual(r.texts(), ["local 1", "remote 2", "local 3"]);
     assert.deepEqual(r.got.map((m) => m.position!.seq), [1, 2, 3]);
     topics.close();
@@ -258,7 +265,7 @@ describe("topic history", () => {
     const clients: Client[] = [];
     for (let i = 0; i < 8; i++) {
       const sub = recorder();
-      const report = topics.resume("t", sub, undefined);
+      const report = now(topics.resume("t", sub, undefined));
       // Nothing published yet: the client starts at seq 0 of this epoch.
       clients.push({ sub, online: true, last: { epoch: report.epoch, seq: 0 }, seqs: [], gaps: 0 });
     }
@@ -281,7 +288,7 @@ describe("topic history", () => {
           topics.unsubscribe("t", c.sub);
           c.online = false;
         } else {
-          const report = topics.resume("t", c.sub, c.last);
+          const report = now(topics.resume("t", c.sub, c.last));
           c.online = true;
           const last = c.last!;
           const from = last.seq + 1;

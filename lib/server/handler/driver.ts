@@ -222,14 +222,19 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     if (this.#closedInfo !== undefined || this.#terminating) {
       return Promise.reject(new NotOpenError("resume() after the connection closed"));
     }
-    let report: ResumeReport;
+    let report: ResumeReport | Promise<ResumeReport>;
     try {
       report = this.#host.topics.resume(topic, this, from, options);
     } catch (error) {
       return Promise.reject(error);
     }
     this.#topics.add(topic);
-    return Promise.resolve(report);
+    if (!(report instanceof Promise)) return Promise.resolve(report);
+    // A history read from the broker's engine that failed leaves no subscription.
+    return report.catch((error) => {
+      if (!this.#host.topics.isSubscriber(topic, this)) this.#topics.delete(topic);
+      throw error;
+    });
   }
 
   unsubscribe(topic: string): boolean {

@@ -169,7 +169,12 @@ export interface ConnectionRef<I = unknown> {
   isSubscribed(topic: string): boolean;
   /** The topics subscribed to. */
   readonly subscriptions: readonly string[];
-  /** Publishes to the topic's subscribers except this connection; returns how many it reached. */
+  /**
+   * Publishes to the topic's subscribers except this connection; returns how
+   * many it reached. On a topic whose history the broker keeps, every
+   * subscriber gets it through the broker, this connection included, and
+   * this returns 0.
+   */
   publish(topic: string, message: OutgoingMessage): number;
   /** Closes the connection, as a `stop` result would (after pushes already made). */
   close(code?: number, reason?: string): void;

@@ -352,3 +352,93 @@ export class MemoryHistory {
     return out;
   }
 }
+
+/**
+ * The query parameter in which `reconnecting(url, { positions: true })`
+ * carries the last position it received per topic into its next attempt:
+ * `sprig-from`, whose value is the JSON object `{"<topic>":["<epoch>",<seq>],…}`
+ * (URL-encoded). {@link resumeFrom} reads it on the server.
+ */
+export const POSITIONS_PARAM = "sprig-from";
+
+/** The most topics {@link positionsParam} writes and {@link resumePositions} reads. */
+export const MAX_CARRIED_POSITIONS = 100;
+
+/**
+ * The value of {@link POSITIONS_PARAM} for `positions` (at most
+ * {@link MAX_CARRIED_POSITIONS}, the last ones of the iteration), or
+ * undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { positionsParam } from "./history.ts";
+ * assert.equal(positionsParam([["feed", { epoch: "e1", seq: 4 }]]), '{"feed":["e1",4]}');
+ * ```
+ */
+export function positionsParam(positions: Iterable<[string, Position]>): string | undefined {
+  const all = [...positions];
+  if (all.length === 0) return undefined;
+  const o: Record<string, [string, number]> = {};
+  for (const [topic, p] of all.slice(-MAX_CARRIED_POSITIONS)) o[topic] = [p.epoch, p.seq];
+  return JSON.stringify(o);
+}
+
+/**
+ * The positions a client carried in its request's {@link POSITIONS_PARAM}
+ * (what `reconnecting(url, { positions: true })` sends), by topic. Anything
+ * malformed or forged is left out (a bad entry, or all of a value that is
+ * not that JSON object): the server then resumes those topics live. At most
+ * {@link MAX_CARRIED_POSITIONS} topics are read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resumePositions } from "./history.ts";
+ * const url = new URL('ws://h/feed?sprig-from={"feed":["e1",4],"bad":[1]}');
+ * assert.deepEqual([...resumePositions(url)], [["feed", { epoch: "e1", seq: 4 }]]);
+ * ```
+ */
+export function resumePositions(url: URL | string): Map<string, Position> {
+  const out = new Map<string, Position>();
+  let raw: string | null;
+  try {
+    raw = (typeof url === "string" ? new URL(url) : url).searchParams.get(POSITIONS_PARAM);
+  } catch {
+    return out;
+  }
+  if (raw === null) return out;
+  let o: unknown;
+  try {
+    o = JSON.parse(raw);
+  } catch {
+    return out;
+  }
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return out;
+  for (const [topic, value] of Object.entries(o)) {
+    if (out.size >= MAX_CARRIED_POSITIONS) break;
+    if (!Array.isArray(value) || value.length !== 2) continue;
+    const [epoch, seq] = value as unknown[];
+    if (typeof epoch !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 0) continue;
+    out.set(topic, { epoch, seq: seq as number });
+  }
+  return out;
+}
+
+/**
+ * The position a client carried for `topic` (see {@link resumePositions}),
+ * to pass to `ctx.ref.resume(topic, from)`; undefined when it carried none,
+ * so the topic is resumed live.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resumeFrom } from "./history.ts";
+ * const url = 'ws://h/?sprig-from={"feed":["e1",4]}';
+ * assert.deepEqual(resumeFrom(url, "feed"), { epoch: "e1", seq: 4 });
+ * assert.equal(resumeFrom(url, "news"), undefined);
+ * ```
+ */
+export function resumeFrom(url: URL | string, topic: string): Position | undefined {
+  return resumePositions(url).get(topic);
+}

@@ -78,7 +78,10 @@ export interface WebSocketHub<I = unknown> {
   /**
    * Sends a message to every connection subscribed to `topic`, once each;
    * the frame is encoded once for all that send it unchanged. Returns how
-   * many connections it was sent to.
+   * many connections it was sent to. On a topic whose history the broker
+   * keeps (`redisBroker({ history: true })`), it goes through the broker and
+   * reaches every subscriber, here too, once the broker gave it a position:
+   * this returns 0.
    */
   publish(topic: string, message: OutgoingMessage): number;
   /** How many connections are subscribed to `topic`. */

@@ -153,6 +153,62 @@ export interface Broker {
    * reports it (`BrokerError`, code `BROKER_UNAVAILABLE`). Must not throw.
    */
   publish(topic: string, message: PublishedMessage): boolean;
+  /**
+   * Present when the broker keeps topic history in its engine, shared by
+   * every instance (`redisBroker({ history: true })`: a Redis Stream per
+   * topic). Topics with `retain` then use it instead of an in-memory ring.
+   */
+  readonly history?: SharedHistory;
+}
+
+/**
+ * A topic history kept in the broker's engine and shared by every instance:
+ * one order per topic, positions given by the engine. A message appended
+ * reaches every instance, this one included, through
+ * {@link BrokerTarget.deliver} with its `position` set, in position order
+ * per topic (a gap, as after a lost connection, is filled from the history
+ * before what follows is delivered).
+ */
+export interface SharedHistory {
+  /**
+   * Appends a message to `topic`'s history and carries it to every
+   * instance. Returns false when it could not be handed to the engine: then
+   * nobody gets it (the broker reports it, as for `publish`). Must not throw.
+   */
+  append(topic: string, message: PublishedMessage, bounds: HistoryBounds): boolean;
+  /**
+   * Reads the topic's history after `from` (from its start when `from` is
+   * of another epoch; nothing but the current position when `from` is
+   * undefined), within `bounds`. Resolves once messages published after the
+   * read are sure to reach this instance live (the broker subscribed), so a
+   * caller holding live messages and de-duplicating by `seq` misses none.
+   *
+   * @throws {BrokerError} (rejects) when the engine cannot be read
+   */
+  read(topic: string, from: Position | undefined, bounds: HistoryBounds): Promise<HistoryRead>;
+}
+
+/** Retention bounds, checked: `messages` ≥ 1; `ms` 0 for none. */
+export interface HistoryBounds {
+  /** The last this many sequence numbers are kept. */
+  readonly messages: number;
+  /** Messages older than this many milliseconds are gone; 0: no age bound. */
+  readonly ms: number;
+}
+
+/** What {@link SharedHistory.read} found. */
+export interface HistoryRead {
+  /** The topic's current epoch. */
+  readonly epoch: string;
+  /** The last seq given out in `epoch` (0: none yet). */
+  readonly last: number;
+  /** The kept messages after the position read from, oldest first, `position` set. */
+  readonly messages: PublishedMessage[];
+  /**
+   * The first seq kept after the position read from: `messages[0]`'s, or
+   * `last + 1` when none is; what lies between that position and it is gone.
+   */
+  readonly first: number;
 }
 
 /** What a topic is, decided by `TopicsOptions.topics` when it is first used. */
@@ -201,6 +257,13 @@ export interface TopicsOptions {
   topics?: (topic: string) => TopicOptions | undefined;
 }
 
+/** The position of the topic's last message known here, if any. */
+function positionOf(t: Topic): Position | undefined {
+  const h = t.history;
+  if (h !== undefined) return h.last > 0 ? { epoch: h.epoch, seq: h.last } : undefined;
+  return t.last > 0 ? { epoch: t.epoch, seq: t.last } : undefined;
+}
+
 /** What a fan-out hands a message to: a subscriber, or its policy standing in for it. */
 type Entry = Pick<Subscriber, "deliver">;
 
@@ -209,7 +272,15 @@ class Topic implements SlowTopic {
   readonly name: string;
   /** Subscriber → what the fan-out calls (itself, or its {@link SlowSubscription}), in subscription order. */
   readonly entries: Map<Subscriber, Entry> = new Map();
+  /** The in-memory ring, on a topic with `retain` and no shared history. */
   readonly history: MemoryHistory | undefined;
+  /** The retention bounds, on a topic with `retain`. */
+  readonly bounds: HistoryBounds | undefined;
+  /** The broker's history, on a topic with `retain` when the broker keeps one. */
+  readonly shared: SharedHistory | undefined;
+  /** With `shared`: the position of the last message delivered here (dedupe, `lastPosition`). */
+  epoch = "";
+  last = 0;
   readonly slow: SlowPolicy | undefined;
   readonly envelope:
     | ((
@@ -220,11 +291,18 @@ class Topic implements SlowTopic {
   #paused: Set<SlowSubscription> | undefined;
   #waiters: Array<() => void> | undefined;
 
-  constructor(name: string, options: TopicOptions | undefined, owner: Topics) {
+  constructor(
+    name: string,
+    options: TopicOptions | undefined,
+    owner: Topics,
+    shared: SharedHistory | undefined,
+  ) {
     this.name = name;
     this.#owner = owner;
     const bounds = retention(options?.retain);
-    this.history = bounds && new MemoryHistory(bounds);
+    this.bounds = bounds;
+    this.shared = bounds && shared;
+    this.history = bounds && !shared ? new MemoryHistory(bounds) : undefined;
     this.slow = checkSlowPolicy(`topic ${JSON.stringify(name)}: slow`, options?.slow);
     const env = options?.envelope;
     if (env && !bounds) {
@@ -297,8 +375,8 @@ class Topic implements SlowTopic {
  * topics.publish("feed", "three"); // while the client was away
  * const got: string[] = [];
  * const sub = { deliver: (m: { data: string | Uint8Array }) => (got.push(String(m.data)), true) };
- * const report = topics.resume("feed", sub, { epoch: seen.epoch, seq: 1 });
- * assert.equal(report.status, "complete");
+ * const report = topics.resume("feed", sub, { epoch: seen.epoch, seq: 1 }); // settled at once in memory
+ * assert.equal((await report).status, "complete");
  * assert.deepEqual(got, ["two", "three"]); // then live
  * topics.close();
  * ```
@@ -338,7 +416,10 @@ export class Topics implements BrokerTarget {
     const options = this.#config?.(name);
     const keeps = options !== undefined && options.retain !== undefined && options.retain !== false;
     if (!create && !keeps) return undefined;
-    topic = new Topic(name, options, this);
+    const shared = keeps ? this.#broker?.history : undefined;
+    topic = new Topic(name, options, this, shared);
+    // Publishing to a shared history needs no local state: the message comes back through the broker.
+    if (!create && shared) return topic;
     this.#topics.set(name, topic);
     if (topic.history?.timed) this.#startClock(retention(options!.retain)!.ms);
     this.#broker?.subscribe(name);
@@ -387,6 +468,12 @@ export class Topics implements BrokerTarget {
    * once, in order. The report says exactly what could not be recovered.
    * Without `from`, subscribes from now and reports the current position.
    *
+   * The report comes at once from an in-memory history (and without
+   * history); on a topic whose history the broker keeps it is a promise,
+   * settled once the history was read and replayed (live messages meanwhile
+   * are held, then follow the replay, each once). A failed read rejects
+   * (`BrokerError`) and leaves no subscription.
+   *
    * @throws {TypeError} for a bad `options.slow`, or bad topic options from `topics`
    */
   resume(
@@ -394,16 +481,16 @@ export class Topics implements BrokerTarget {
     subscriber: Subscriber,
     from: Position | undefined,
     options?: SubscribeOptions,
-  ): ResumeReport {
+  ): ResumeReport | Promise<ResumeReport> {
     const slow = checkSlowPolicy("options.slow", options?.slow);
     const t = this.#topic(topic, true)!;
     const h = t.history;
-    const epoch = h?.epoch ?? "";
-    const position = (): Position | undefined =>
-      h && h.last > 0 ? { epoch: h.epoch, seq: h.last } : undefined;
+    const epoch = h?.epoch ?? t.epoch;
+    const position = (): Position | undefined => positionOf(t);
     if (t.entries.has(subscriber)) {
       return { topic, status: "subscribed", replayed: 0, epoch, position: position() };
     }
+    if (t.shared !== undefined) return this.#resumeShared(t, t.shared, subscriber, from, slow);
     if (h === undefined || from === undefined) {
       this.#add(t, subscriber, slow);
       return { topic, status: h ? "live" : "no-history", replayed: 0, epoch, position: position() };
@@ -459,6 +546,114 @@ export class Topics implements BrokerTarget {
     };
   }
 
+  /**
+   * {@link resume} on a topic whose history the broker keeps: live messages
+   * are held while the history is read, then the replay goes out, then what
+   * was held, each seq once (a live message may also be in the read).
+   */
+  async #resumeShared(
+    t: Topic,
+    shared: SharedHistory,
+    subscriber: Subscriber,
+    from: Position | undefined,
+    slow: SlowPolicy | undefined,
+  ): Promise<ResumeReport> {
+    const topic = t.name;
+    const held: PublishedMessage[] = [];
+    const hold: Entry = { deliver: (m) => (held.push(m), true) };
+    t.entries.set(subscriber, hold);
+    let read: HistoryRead;
+    try {
+      read = await shared.read(topic, from, t.bounds!);
+    } catch (error) {
+      if (t.entries.get(subscriber) === hold) {
+        t.entries.delete(subscriber);
+        this.#release(t);
+      }
+      throw error;
+    }
+    const epoch = read.epoch;
+    let status: ResumeReport["status"];
+    let after: number;
+    if (from === undefined) {
+      status = "live";
+      after = read.last;
+    } else if (from.epoch !== epoch) {
+      status = "epoch";
+      after = 0;
+    } else if (from.seq > read.last) {
+      status = "ahead";
+      after = read.last;
+    } else {
+      status = "complete";
+      after = from.seq;
+    }
+    const first = read.first;
+    let missed: ResumeReport["missed"];
+    if (status === "complete" && after + 1 < first) {
+      status = "gap";
+      missed = { epoch, from: after + 1, to: first - 1 };
+    } else if (status === "epoch" && first > 1) {
+      missed = { epoch, from: 1, to: first - 1 };
+    }
+    let replayed = 0;
+    let last = after;
+    if (t.entries.get(subscriber) === hold) { // else it unsubscribed (closed) meanwhile
+      const replay = status === "live" || status === "ahead" ? [] : read.messages;
+      for (let i = 0; i < replay.length; i++) {
+        const m = this.#wrap(t, replay[i]);
+        last = m.position!.seq;
+        subscriber.deliver(m);
+      }
+      replayed = replay.length;
+      for (let i = 0; i < held.length; i++) {
+        const p = held[i].position!;
+        if (p.epoch === epoch) {
+          if (p.seq <= last) continue;
+          last = p.seq;
+        }
+        subscriber.deliver(held[i]);
+      }
+      const policy = slow ?? t.slow;
+      const live: Entry = policy ? new SlowSubscription(subscriber, policy, t) : subscriber;
+      if (t.epoch === epoch && t.last >= last) t.entries.set(subscriber, live);
+      else {
+        // The read can be ahead of what reached this instance live: until the
+        // live messages pass the replay's last, they were replayed already.
+        const through = last;
+        const filter: Entry = {
+          deliver: (m) => {
+            const p = m.position;
+            if (p !== undefined && p.epoch === epoch && p.seq <= through) return false;
+            if (t.entries.get(subscriber) === filter) t.entries.set(subscriber, live);
+            return live.deliver(m);
+          },
+        };
+        t.entries.set(subscriber, filter);
+      }
+    }
+    return {
+      topic,
+      status,
+      replayed,
+      ...(missed ? { missed } : {}),
+      epoch,
+      ...(Math.max(read.last, last) > 0
+        ? { position: { epoch, seq: Math.max(read.last, last) } }
+        : {}),
+    };
+  }
+
+  /** A message of a shared-history topic as its subscribers get it: in the topic's envelope, if any. */
+  #wrap(t: Topic, message: PublishedMessage): PublishedMessage {
+    if (t.envelope === undefined) return message;
+    const position = message.position!;
+    const m = new PublishedMessage(t.envelope({ topic: t.name, position, data: message.data }));
+    m.position = position;
+    m.unwrapped = message.data;
+    return m;
+  }
+
   /** Removes a subscription; false when there was none. */
   unsubscribe(topic: string, subscriber: Subscriber): boolean {
     const t = this.#topics.get(topic);
@@ -468,6 +663,11 @@ export class Topics implements BrokerTarget {
     if (entry instanceof SlowSubscription) entry.end();
     this.#release(t);
     return true;
+  }
+
+  /** True when `subscriber` is subscribed to `topic` (or resuming it). */
+  isSubscriber(topic: string, subscriber: Subscriber): boolean {
+    return this.#topics.get(topic)?.entries.has(subscriber) ?? false;
   }
 
   /** How many connections are subscribed to `topic`. */
@@ -484,8 +684,8 @@ export class Topics implements BrokerTarget {
 
   /** The position of the topic's last message, on a topic with history that had one. */
   lastPosition(topic: string): Position | undefined {
-    const h = this.#topics.get(topic)?.history;
-    return h && h.last > 0 ? { epoch: h.epoch, seq: h.last } : undefined;
+    const t = this.#topics.get(topic);
+    return t && positionOf(t);
   }
 
   /** False while a subscriber with the `pause` policy is over its bound. */
@@ -506,6 +706,12 @@ export class Topics implements BrokerTarget {
    * first, so one that unsubscribes or subscribes during delivery changes
    * nothing for this message.
    *
+   * On a topic whose history the broker keeps (`redisBroker({ history })`),
+   * the message is handed to the broker and reaches every subscriber, here
+   * too and `except` included, when it comes back with its position, in the
+   * topic's one order: this returns 0, and nobody gets it if the broker
+   * could not take it (it reports that).
+   *
    * @throws {TypeError} when `topics` gives this new topic bad options (`envelope` without `retain`)
    * @throws {RangeError} when `topics` gives it a bound out of range
    */
@@ -514,6 +720,12 @@ export class Topics implements BrokerTarget {
     const broker = this.#broker;
     if (!broker && t === undefined) return 0;
     const shared = message instanceof PublishedMessage ? message : new PublishedMessage(message);
+    if (t?.shared !== undefined) {
+      // One order for every instance: the engine gives the position, and the
+      // message reaches the subscribers here, this one included, when it comes back.
+      t.shared.append(topic, shared, t.bounds!);
+      return 0;
+    }
     const count = t ? this.#fanOut(t, shared, except) : 0;
     // After the local subscribers: they get it in this turn whatever the broker does.
     broker?.publish(topic, shared);
@@ -533,7 +745,15 @@ export class Topics implements BrokerTarget {
   #fanOut(t: Topic, message: PublishedMessage, except: Subscriber | undefined): number {
     let m = message;
     const h = t.history;
-    if (h !== undefined) {
+    if (t.shared !== undefined) {
+      const p = message.position;
+      if (p !== undefined) {
+        if (p.epoch === t.epoch && p.seq <= t.last) return 0; // delivered here already
+        t.epoch = p.epoch;
+        t.last = p.seq;
+        m = this.#wrap(t, message);
+      }
+    } else if (h !== undefined) {
       if (t.envelope !== undefined) {
         // The position is known only now: the wrapped message is what is kept and sent.
         const seq = h.last + 1;
