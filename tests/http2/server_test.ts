@@ -7,7 +7,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import { readFileSync } from "node:fs";
-import { connect, type ConnectionContext, HandshakeError, serve } from "../../mod.ts";
+import {
+  connect,
+  type ConnectionContext,
+  HandshakeError,
+  serve,
+  type TerminateReason,
+} from "../../mod.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
@@ -188,6 +194,43 @@ for (const H2 of SERVERS) {
           assert.equal((await slow.receive({ timeoutMs: 10_000 }) as string).length, chunk.length);
         }
         await Promise.all([slow.close(), fast.close()]);
+      } finally {
+        session.close();
+      }
+    });
+
+    it("a client's RST_STREAM(CANCEL) reaches terminate as remote, not clean (1006), echoes pending", async () => {
+      let reached!: (reason: TerminateReason) => void;
+      const terminated = new Promise<TerminateReason>((resolve) => (reached = resolve));
+      await using server = await serve({ hostname: "127.0.0.1", port: 0, http2: H2 }, {
+        in: (m) => ({ push: m }),
+        terminate: (reason) => reached(reason),
+      });
+      const session = http2.connect(`http://127.0.0.1:${server.port}`);
+      session.on("error", () => {});
+      try {
+        const stream = session.request(extendedConnect(server.port), { endStream: false });
+        stream.on("error", () => {});
+        await new Promise((resolve, reject) => {
+          stream.once("response", resolve);
+          stream.once("close", () => reject(new Error("the stream closed before its response")));
+        });
+        // The server has echoes queued behind the stream's window when the reset comes.
+        const frame = new Uint8Array(8 + 16384);
+        frame.set([0x82, 0xfe, 0x40, 0x00, 1, 2, 3, 4]); // binary, masked, 16 KiB
+        for (let i = 0; i < 20; i++) stream.write(frame);
+        await new Promise((resolve) => stream.once("data", resolve));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const reason = await Promise.race([
+          terminated,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("terminate was not called")), 10_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        assert.equal(reason.type, "remote", `terminate saw ${JSON.stringify(reason)}`);
+        assert.equal(reason.code, 1006);
+        assert.equal(reason.wasClean, false);
       } finally {
         session.close();
       }
