@@ -282,8 +282,8 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * by prior knowledge (h2c, RFC 9113 §3.3) and any other is HTTP/1.1.
    * `true` runs sprig's own HTTP/2 endpoint (lib/protocol/http2/) over the
    * runtime's listener on Deno and Node, and `node:http2` over the `"node"`
-   * listener on Bun (Bun's native `node:http2` carried WebSockets with less
-   * CPU; sprig's endpoint answers plain requests faster and passes more
+   * listener on Bun (Bun's native `node:http2` carried WebSocket echoes
+   * faster; sprig's endpoint answers plain requests faster and passes more
    * conformance checks: see the README's HTTP/2 section). `"sprig"` or
    * `"node:http2"` picks one; `"node:http2"` needs the `"node"` listener and
    * is not offered on Deno, whose `node:http2` server can abort the process
@@ -631,7 +631,7 @@ function checkHostOptions(
 /**
  * Which HTTP/2 server `options.http2` runs: the one named, or for `true`
  * the runtime's default: sprig's own endpoint, but on Bun, whose native
- * `node:http2` carried WebSockets with less CPU in bench/h2 (the README's
+ * `node:http2` carried WebSocket echoes faster in bench/h2 (the README's
  * HTTP/2 section has the figures). @internal
  */
 export function http2Server(http2: true | "sprig" | "node:http2"): "sprig" | "node:http2" {
