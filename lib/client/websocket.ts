@@ -13,6 +13,7 @@ import { CloseCode } from "../errors.ts";
 import type { CloseInfo, MessageData, SendData, Session } from "../session/session.ts";
 import { connect, type ConnectOptions } from "./connect.ts";
 import {
+  bufferSourceProblem,
   checkSubprotocols,
   clampUnsignedShort,
   getURLRecord,
@@ -388,12 +389,19 @@ export class WebSocket extends EventTarget {
    * Sends a message: a string as text; an `ArrayBuffer`, a view or a `Blob`
    * as binary; anything else as its string. Messages leave in call order.
    *
-   * @throws {TypeError} without an argument (WebIDL)
+   * @throws {TypeError} without an argument, or for a `SharedArrayBuffer`,
+   *   a resizable `ArrayBuffer` or a view of either (WebIDL's `BufferSource`
+   *   is neither [AllowShared] nor [AllowResizable])
    * @throws {DOMException} `InvalidStateError` while `CONNECTING`
    */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
     if (arguments.length === 0) {
       throw new TypeError("WebSocket.send: 1 argument required, but only 0 present");
+    }
+    // WebIDL converts the argument before the method runs: TypeError first.
+    if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer || isSharedArrayBuffer(data)) {
+      const problem = bufferSourceProblem(data);
+      if (problem) throw new TypeError(`WebSocket.send: ${problem} cannot be sent`);
     }
     if (this.#state === CONNECTING) {
       throw new DOMException("the WebSocket is still connecting", "InvalidStateError");
@@ -403,8 +411,8 @@ export class WebSocket extends EventTarget {
     if (ArrayBuffer.isView(data)) {
       message = data;
       size = data.byteLength;
-    } else if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) {
-      message = new Uint8Array(data as ArrayBuffer);
+    } else if (data instanceof ArrayBuffer) {
+      message = new Uint8Array(data);
       size = data.byteLength;
     } else if (typeof Blob !== "undefined" && data instanceof Blob) {
       message = data;

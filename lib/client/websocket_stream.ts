@@ -15,6 +15,7 @@ import {
 import { ArgumentCheck } from "../arguments.ts";
 import { type ConnectOptions, openConnection, prepareConnect } from "./connect.ts";
 import {
+  bufferSourceProblem,
   checkSubprotocols,
   enforceRangeUnsignedShort,
   getURLRecord,
@@ -434,15 +435,10 @@ export class WebSocketStream {
   #write(session: Session, chunk: unknown): Promise<void> {
     let data: string | Uint8Array;
     if (chunk instanceof ArrayBuffer || ArrayBuffer.isView(chunk)) {
-      const buffer = ArrayBuffer.isView(chunk) ? chunk.buffer : chunk;
       // WebIDL's BufferSource is neither [AllowShared] nor [AllowResizable].
-      if (!(buffer instanceof ArrayBuffer)) {
-        return Promise.reject(new TypeError("WebSocketStream: a shared buffer cannot be written"));
-      }
-      if ((buffer as { resizable?: boolean }).resizable) {
-        return Promise.reject(
-          new TypeError("WebSocketStream: a resizable buffer cannot be written"),
-        );
+      const problem = bufferSourceProblem(chunk);
+      if (problem) {
+        return Promise.reject(new TypeError(`WebSocketStream: ${problem} cannot be written`));
       }
       data = ArrayBuffer.isView(chunk)
         ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)

@@ -114,6 +114,19 @@ function apiBaseURL(): string | undefined {
   }
 }
 
+/**
+ * Why `value` (an `ArrayBuffer`, a `SharedArrayBuffer` or a view) is not a
+ * WebIDL `BufferSource`, or undefined when it is: `BufferSource` is neither
+ * [AllowShared] nor [AllowResizable], so a shared or resizable buffer, or a
+ * view of one, is refused (WebIDL §3.2.26 ArrayBuffer, §3.2.27 views).
+ */
+export function bufferSourceProblem(value: ArrayBufferLike | ArrayBufferView): string | undefined {
+  const buffer = ArrayBuffer.isView(value) ? value.buffer : value;
+  if (!(buffer instanceof ArrayBuffer)) return "a shared buffer";
+  if ((buffer as { resizable?: boolean }).resizable) return "a resizable buffer";
+  return undefined;
+}
+
 /** WebIDL's conversion to `USVString`: symbols refused, lone surrogates made U+FFFD. */
 export function toUSVString(value: unknown): string {
   if (typeof value === "symbol") throw new TypeError("cannot convert a Symbol to a string");

@@ -1,8 +1,8 @@
 /**
  * The server's HTTP/2 side on sprig's own HTTP/2 endpoint
- * (lib/protocol/http2/) over the runtime's sockets, used on Deno, whose
- * `node:http2` server can abort the process when a client leaves (see
- * docs/http2.md); Node and Bun use `node:http2` (./server.ts).
+ * (lib/protocol/http2/) over the runtime's sockets: `serve({ http2: true })`
+ * on Deno and Node, `http2: "sprig"` anywhere; Bun runs `node:http2`
+ * (./server.ts) by default (see docs/http2.md for why).
  *
  * It plugs in where ./server.ts does: each extended CONNECT (RFC 8441)
  * runs the same handler host as an HTTP/1.1 upgrade, over a stream; other

@@ -80,12 +80,20 @@ export class NativeStreamTransport implements Transport {
     this.#reads.end();
   }
 
-  /** The stream is over (`code` 0: both sides ended; else reset). */
+  /**
+   * The stream is over (`code` 0: both sides ended; else reset). A reset
+   * with CANCEL is the client going away (RFC 9113 §8.7: it no longer wants
+   * the stream), as a TCP connection that ends without a close frame: the
+   * WebSocket ends as closed by the peer, 1006, on every runtime (node:http2
+   * reports it so); other codes are errors.
+   */
   gone(code: number): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#reads.end(
-      code !== 0 ? new Error(`the HTTP/2 stream was reset (error code ${code})`) : undefined,
+      code !== 0 && code !== H2ErrorCode.CANCEL
+        ? new Error(`the HTTP/2 stream was reset (error code ${code})`)
+        : undefined,
     );
     this.#drained();
     this.#resolveClosed();

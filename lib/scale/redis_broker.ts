@@ -327,6 +327,8 @@ class RedisPubSubBroker implements RedisBroker {
   #target: BrokerTarget | undefined;
   /** Topics subscribed in Redis. */
   readonly #topics = new Set<string>();
+  /** UNSUBSCRIBEs sent and not yet answered: detach() waits for them. */
+  readonly #unsubscribing = new Set<Promise<void>>();
   /** The publisher key: the instance and a generation, renewed when #sequences is cleared. */
   #generation = 0;
   #key: string;
@@ -398,13 +400,19 @@ class RedisPubSubBroker implements RedisBroker {
     this.#target = target;
   }
 
-  detach(target: BrokerTarget): void {
-    if (this.#target !== target) return;
+  /**
+   * Unsubscribes every topic; resolves once Redis answered each UNSUBSCRIBE
+   * still in flight (or its client failed it), so that a server's shutdown
+   * resolves after them.
+   */
+  detach(target: BrokerTarget): Promise<void> {
+    if (this.#target !== target) return Promise.resolve();
     for (const topic of [...this.#topics]) this.unsubscribe(topic);
     this.#target = undefined;
     clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
     this.#flushGaps();
+    return Promise.all(this.#unsubscribing).then(() => {});
   }
 
   subscribe(topic: string): void {
@@ -427,18 +435,23 @@ class RedisPubSubBroker implements RedisBroker {
     this.#delivered.delete(topic);
     this.#streams.delete(topic);
     this.#subscribed.delete(topic);
-    this.#subscriber.unsubscribe(this.#prefix + topic, this.#listener).then(
-      undefined,
-      (error) =>
-        this.#report(
-          new BrokerError(
-            "BROKER_SUBSCRIBE_FAILED",
-            `could not unsubscribe from Redis channel ${this.#prefix + topic}: ${errorText(error)}`,
-            { topics: [topic] },
-            { cause: error },
+    const done: Promise<void> = this.#subscriber.unsubscribe(this.#prefix + topic, this.#listener)
+      .then(
+        () => {},
+        (error) =>
+          this.#report(
+            new BrokerError(
+              "BROKER_SUBSCRIBE_FAILED",
+              `could not unsubscribe from Redis channel ${this.#prefix + topic}: ${
+                errorText(error)
+              }`,
+              { topics: [topic] },
+              { cause: error },
+            ),
           ),
-        ),
-    );
+      )
+      .then(() => void this.#unsubscribing.delete(done));
+    this.#unsubscribing.add(done);
   }
 
   publish(topic: string, message: PublishedMessage): boolean {

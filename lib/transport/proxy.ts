@@ -748,7 +748,9 @@ async function socks5Connect(proxy: URL, target: ConnectTarget, tunnel: Tunnel):
   }
   await tunnel.write(new Uint8Array([5, 1, 0, ...address, ...port]));
   // RFC 1928 §6: version, reply, reserved, the bound address (its type says its length), port.
-  const [v, reply, , type] = await readExactly(tunnel, 4, proxy);
+  // A refusal is known from the first two bytes: proxies that close right
+  // after them (or send a short address) still refused, and say why.
+  const [v, reply] = await readExactly(tunnel, 2, proxy);
   if (v !== 5) throw bad(`answered with version ${v}, not 5`);
   if (reply !== 0) {
     throw new ProxyError(
@@ -759,6 +761,7 @@ async function socks5Connect(proxy: URL, target: ConnectTarget, tunnel: Tunnel):
       { protocol: "socks5", status: reply },
     );
   }
+  const [, type] = await readExactly(tunnel, 2, proxy);
   const length = type === 1
     ? 4
     : type === 4

@@ -57,6 +57,9 @@ export class FakeClient implements RedisPubSubClient {
   readonly commands: string[] = [];
   /** When set, publish rejects with this error (while up). */
   failPublish: Error | undefined;
+  /** When true, UNSUBSCRIBE is answered only by {@link answerHeld} (or failed by {@link drop}). */
+  holdUnsubscribe = false;
+  readonly #held: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
   constructor(readonly server: FakeRedis, readonly style: "node" | "bun") {
     if (style === "bun") this.onconnect = null;
@@ -104,7 +107,15 @@ export class FakeClient implements RedisPubSubClient {
       this.#listeners.delete(channel);
       this.serverChannels.delete(channel);
     }
-    return Promise.resolve();
+    if (!this.holdUnsubscribe) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#held.push({ resolve, reject }));
+  }
+
+  /** Answers the UNSUBSCRIBEs held so far; returns how many. */
+  answerHeld(): number {
+    const held = this.#held.splice(0);
+    for (const h of held) h.resolve();
+    return held.length;
   }
 
   receive(channel: string, message: string): boolean {
@@ -120,6 +131,8 @@ export class FakeClient implements RedisPubSubClient {
   drop(): void {
     this.#up = false;
     this.serverChannels.clear();
+    // Commands in flight fail with the connection, as a real client's do.
+    for (const h of this.#held.splice(0)) h.reject(new Error("connection is closed"));
   }
 
   reconnect(): void {

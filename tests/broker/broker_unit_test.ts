@@ -360,6 +360,57 @@ describe("redisBroker over an in-memory Redis", () => {
     await again.shutdown();
   });
 
+  it("serve(): shutdown resolves only after Redis answered its UNSUBSCRIBE (disconnecting right after reports nothing)", async () => {
+    const redis = new FakeRedis();
+    const subscriber = redis.nodeStyle();
+    const errors: unknown[] = [];
+    const broker = redisBroker({
+      publisher: redis.nodeStyle(),
+      subscriber,
+      onError: (e) => errors.push(e),
+    });
+    const server = await serve({ hostname: "127.0.0.1", port: 0, broker }, {
+      init: (ctx) => void ctx.ref.subscribe("room"),
+      in: () => {},
+    });
+    const ws = await connect(`ws://127.0.0.1:${server.port}/`);
+    await until(() => broker.topics.length === 1, "subscribed");
+    subscriber.holdUnsubscribe = true;
+    let resolved = false;
+    const shutdown = server.shutdown({ deadlineMs: 10_000 }).then(() => (resolved = true));
+    await until(() => subscriber.commands.includes("UNSUBSCRIBE sprig:room"), "UNSUBSCRIBE sent");
+    await ws.closed;
+    await settle(50);
+    assert.equal(resolved, false, "shutdown resolved before Redis answered the UNSUBSCRIBE");
+    assert.equal(subscriber.answerHeld(), 1);
+    await shutdown;
+    // The application disconnects Redis at once: nothing was in flight any more.
+    redis.down();
+    await settle(50);
+    assert.deepEqual(errors, []);
+  });
+
+  it("serve(): an UNSUBSCRIBE never answered holds shutdown no longer than its deadline", async () => {
+    const redis = new FakeRedis();
+    const subscriber = redis.nodeStyle();
+    const broker = redisBroker({
+      publisher: redis.nodeStyle(),
+      subscriber,
+      onError: () => {},
+    });
+    const server = await serve({ hostname: "127.0.0.1", port: 0, broker }, {
+      init: (ctx) => void ctx.ref.subscribe("room"),
+      in: () => {},
+    });
+    const ws = await connect(`ws://127.0.0.1:${server.port}/`);
+    await until(() => broker.topics.length === 1, "subscribed");
+    subscriber.holdUnsubscribe = true;
+    await server.shutdown({ deadlineMs: 300 });
+    await ws.closed;
+    assert.ok(subscriber.commands.includes("UNSUBSCRIBE sprig:room"));
+    redis.down();
+  });
+
   it("serve() checks the broker and reusePort options", async () => {
     await assert.rejects(
       serve({ port: 0, broker: {} as never }, { in: () => {} }),

@@ -4,6 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import * as net from "node:net";
 import process from "node:process";
 import {
   connect,
@@ -143,6 +144,40 @@ describe("connect() through a proxy", () => {
       connect("ws://127.0.0.1:1/", { proxy: `socks5://127.0.0.1:${proxies.socks.port}` }),
       (e: unknown) => e instanceof ProxyError && e.code === "PROXY_REFUSED" && e.status === 5,
     );
+  });
+
+  it("SOCKS5: a refusal cut after its reply byte is still the refusal, not a protocol error", async () => {
+    // Issue 28: some proxies send VER and REP of a refusal and close.
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      let seen = 0;
+      let greeted = false;
+      socket.on("error", () => {});
+      socket.on("data", (chunk: Uint8Array) => {
+        seen += chunk.length;
+        if (!greeted && seen >= 3) {
+          greeted = true; // RFC 1928 §3: no authentication
+          seen -= 3;
+          socket.write(Uint8Array.from([5, 0]));
+        }
+        // The CONNECT request: answer "host unreachable" (4) and nothing more.
+        if (greeted && seen > 0) socket.end(Uint8Array.from([5, 4]));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      await assert.rejects(
+        connect(`ws://127.0.0.1:${plain.port}/`, { proxy: `socks5://127.0.0.1:${port}` }),
+        (e: unknown) =>
+          e instanceof ProxyError && e.code === "PROXY_REFUSED" && e.status === 4 &&
+          /host unreachable/.test(e.message),
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("an unreachable proxy is a ConnectionError naming the proxy", async () => {

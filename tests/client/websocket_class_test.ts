@@ -413,6 +413,42 @@ describe("WebSocket class: the standard's text and WebIDL", () => {
     await closed;
   });
 
+  it("send() refuses shared and resizable buffers with a TypeError (WebIDL's BufferSource)", async () => {
+    const Resizable = ArrayBuffer as unknown as new (
+      n: number,
+      o: { maxByteLength: number },
+    ) => ArrayBuffer;
+    const cases: Array<[string, ArrayBufferLike | ArrayBufferView]> = [
+      ["a SharedArrayBuffer", new SharedArrayBuffer(4)],
+      ["a view of a SharedArrayBuffer", new Uint8Array(new SharedArrayBuffer(4))],
+      ["a DataView of a SharedArrayBuffer", new DataView(new SharedArrayBuffer(4))],
+      ["a resizable ArrayBuffer", new Resizable(4, { maxByteLength: 8 })],
+      ["a view of a resizable ArrayBuffer", new Uint8Array(new Resizable(4, { maxByteLength: 8 }))],
+    ];
+    const ws = new WebSocket(`${url}/`);
+    ws.binaryType = "arraybuffer";
+    // WebIDL converts the argument first: a TypeError even while CONNECTING.
+    for (const [what, data] of cases) assert.throws(() => ws.send(data), TypeError, what);
+    const { closed } = record(ws);
+    await new Promise((resolve) => ws.addEventListener("open", resolve));
+    for (const [what, data] of cases) {
+      assert.throws(
+        () => ws.send(data),
+        (e: unknown) => e instanceof TypeError && e.constructor === TypeError,
+        what,
+      );
+    }
+    assert.equal(ws.bufferedAmount, 0, "nothing was queued");
+    // An ordinary buffer still goes, and is the first message the server echoes.
+    const echoed = new Promise<MessageEvent>((resolve) =>
+      ws.addEventListener("message", resolve as (e: Event) => void, { once: true })
+    );
+    ws.send(new Uint8Array([1, 2, 3]));
+    assert.deepEqual(new Uint8Array((await echoed).data as ArrayBuffer), new Uint8Array([1, 2, 3]));
+    ws.close();
+    await closed;
+  });
+
   it("the constants are read-only and permanent, on the class and the prototype", () => {
     for (const [name, value] of [["CONNECTING", 0], ["OPEN", 1], ["CLOSING", 2], ["CLOSED", 3]]) {
       for (const holder of [WebSocket, WebSocket.prototype]) {

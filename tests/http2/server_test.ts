@@ -1,12 +1,19 @@
-// serve({ http2: true }) in the test's own process: what the server does
-// with extended CONNECT streams (RFC 8441 §4–5) and with the connection
-// around them. On Node and Bun the server runs on node:http2; on Deno on
-// sprig's own HTTP/2 endpoint (lib/protocol/http2/): the same tests for both.
+// serve({ http2 }) in the test's own process: what the server does with
+// extended CONNECT streams (RFC 8441 §4–5) and with the connection around
+// them. The same tests for each HTTP/2 server of the runtime: sprig's own
+// endpoint (lib/protocol/http2/) everywhere, over the runtime's listener,
+// and node:http2 on Node and Bun.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import { readFileSync } from "node:fs";
-import { connect, type ConnectionContext, HandshakeError, serve } from "../../mod.ts";
+import {
+  connect,
+  type ConnectionContext,
+  HandshakeError,
+  serve,
+  type TerminateReason,
+} from "../../mod.ts";
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
@@ -48,14 +55,16 @@ function extendedConnect(port: number, extra: http2.OutgoingHttpHeaders = {}) {
   };
 }
 
-{
-  describe("serve({ http2: true })", () => {
+const SERVERS = "Deno" in globalThis ? ["sprig"] as const : ["sprig", "node:http2"] as const;
+
+for (const H2 of SERVERS) {
+  describe(`serve({ http2: ${JSON.stringify(H2)} })`, () => {
     it("h2c and HTTP/1.1 on one port; the handler sees how the WebSocket came", async () => {
       const seen: Array<ConnectionContext["httpVersion"]> = [];
       await using server = await serve({
         hostname: "127.0.0.1",
         port: 0,
-        http2: true,
+        http2: H2,
         fetch: () => new Response("page"),
       }, {
         init: (ctx) => {
@@ -79,7 +88,7 @@ function extendedConnect(port: number, extra: http2.OutgoingHttpHeaders = {}) {
       await using server = await serve({
         hostname: "127.0.0.1",
         port: 0,
-        http2: true,
+        http2: H2,
         tls,
         fetch: async (req) =>
           new Response(`${req.method} ${new URL(req.url).pathname} ${await req.text()}`, {
@@ -122,7 +131,7 @@ function extendedConnect(port: number, extra: http2.OutgoingHttpHeaders = {}) {
       await using server = await serve({
         hostname: "127.0.0.1",
         port: 0,
-        http2: true,
+        http2: H2,
         origins: ["http://good.test"],
         onError: () => {},
       }, { in: () => {} });
@@ -162,7 +171,7 @@ function extendedConnect(port: number, extra: http2.OutgoingHttpHeaders = {}) {
 
     it("a slow reader on one stream does not stall another on the same connection", async () => {
       const chunk = "x".repeat(64 * 1024);
-      await using server = await serve({ hostname: "127.0.0.1", port: 0, http2: true }, {
+      await using server = await serve({ hostname: "127.0.0.1", port: 0, http2: H2 }, {
         // /flood answers a message with 4 MiB in 64 KiB messages.
         in: (m, _s) => ({ push: m === "flood" ? Array(64).fill(chunk) : m }),
       });
@@ -190,8 +199,45 @@ function extendedConnect(port: number, extra: http2.OutgoingHttpHeaders = {}) {
       }
     });
 
+    it("a client's RST_STREAM(CANCEL) reaches terminate as remote, not clean (1006), echoes pending", async () => {
+      let reached!: (reason: TerminateReason) => void;
+      const terminated = new Promise<TerminateReason>((resolve) => (reached = resolve));
+      await using server = await serve({ hostname: "127.0.0.1", port: 0, http2: H2 }, {
+        in: (m) => ({ push: m }),
+        terminate: (reason) => reached(reason),
+      });
+      const session = http2.connect(`http://127.0.0.1:${server.port}`);
+      session.on("error", () => {});
+      try {
+        const stream = session.request(extendedConnect(server.port), { endStream: false });
+        stream.on("error", () => {});
+        await new Promise((resolve, reject) => {
+          stream.once("response", resolve);
+          stream.once("close", () => reject(new Error("the stream closed before its response")));
+        });
+        // The server has echoes queued behind the stream's window when the reset comes.
+        const frame = new Uint8Array(8 + 16384);
+        frame.set([0x82, 0xfe, 0x40, 0x00, 1, 2, 3, 4]); // binary, masked, 16 KiB
+        for (let i = 0; i < 20; i++) stream.write(frame);
+        await new Promise((resolve) => stream.once("data", resolve));
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const reason = await Promise.race([
+          terminated,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("terminate was not called")), 10_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        assert.equal(reason.type, "remote", `terminate saw ${JSON.stringify(reason)}`);
+        assert.equal(reason.code, 1006);
+        assert.equal(reason.wasClean, false);
+      } finally {
+        session.close();
+      }
+    });
+
     it("shutdown closes HTTP/2 WebSockets with 1001 and the connection with GOAWAY", async () => {
-      const server = await serve({ hostname: "127.0.0.1", port: 0, http2: true }, {
+      const server = await serve({ hostname: "127.0.0.1", port: 0, http2: H2 }, {
         in: (m) => ({ push: m }),
       });
       const session = http2.connect(`http://127.0.0.1:${server.port}`);

@@ -79,6 +79,15 @@ const SERVE_CASES: Array<[string, unknown, Kind, string]> = [
   ["keepAliveTimeoutMs NaN", { keepAliveTimeoutMs: NaN }, "range", "options.keepAliveTimeoutMs"],
   ["maxBodyBytes 0.5", { maxBodyBytes: 0.5 }, "range", "options.maxBodyBytes"],
   ["listener unknown", { listener: "uv" }, "type", "options.listener"],
+  ["http2 a number", { http2: 2 }, "type", "options.http2"],
+  ["http2 naming no HTTP/2 server of sprig's", { http2: "nghttp2" }, "type", "options.http2"],
+  // node:http2 takes node:net sockets; Deno's node:http2 server is not offered.
+  [
+    "http2 node:http2 on another listener",
+    { http2: "node:http2", listener: "bun" },
+    "type",
+    "Deno" in globalThis ? "options.http2" : "options.listener",
+  ],
   ["signal an object", { signal: {} }, "type", "options.signal"],
 ];
 

@@ -386,7 +386,23 @@ export class WebSocketHost implements DriverHost {
    * are dropped. Refuses new upgrades from the first call on.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
-    return this.#shutdown ??= this.#shutdownNow(options).finally(() => this.topics.close());
+    return this.#shutdown ??= this.#shutdownThenDetach(options);
+  }
+
+  /**
+   * The shutdown, then the broker detached: resolves once the engine has
+   * done the unsubscriptions the closed connections caused (within what is
+   * left of the deadline), so an application that disconnects its Redis
+   * clients right after does not cut them off.
+   */
+  async #shutdownThenDetach(options: ShutdownOptions): Promise<void> {
+    const started = Date.now();
+    const deadlineMs = options.deadlineMs ?? SERVER_DEFAULTS.shutdownDeadlineMs;
+    try {
+      await this.#shutdownNow(options);
+    } finally {
+      await this.topics.close(Math.max(0, deadlineMs - (Date.now() - started)));
+    }
   }
 
   async #shutdownNow(options: ShutdownOptions): Promise<void> {

@@ -317,18 +317,21 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
    * With `tls`, ALPN offers `h2` beside `http/1.1` on the same port; without
    * it, a connection that opens with the HTTP/2 preface is cleartext HTTP/2
    * by prior knowledge (h2c, RFC 9113 §3.3) and any other is HTTP/1.1.
-   * On Node and Bun it runs on `node:http2` over the `"node"` listener; on
-   * Deno, on sprig's own HTTP/2 endpoint over the `"deno"` listener (Deno's
-   * `node:http2` server can abort the process when a client goes away; see
-   * docs/http2.md). The listener is implied: another `listener` is an
-   * argument error. On sprig's own endpoint, a connection holds at most
+   * `true` runs sprig's own HTTP/2 endpoint (lib/protocol/http2/) over the
+   * runtime's listener on Deno and Node, and `node:http2` over the `"node"`
+   * listener on Bun (Bun's native `node:http2` carried WebSocket echoes
+   * faster; sprig's endpoint answers plain requests faster and passes more
+   * conformance checks: see docs/http2.md). `"sprig"` or
+   * `"node:http2"` picks one; `"node:http2"` needs the `"node"` listener and
+   * is not offered on Deno, whose `node:http2` server can abort the process
+   * when a client goes away. On sprig's own endpoint, a connection holds at most
    * 4 × `maxBodyBytes` of request bodies at once (the stream that would
    * pass it is reset with REFUSED_STREAM), and a client that does not
    * acknowledge the server's SETTINGS within `handshakeTimeoutMs` gets
    * GOAWAY SETTINGS_TIMEOUT (RFC 9113 §6.5.3); `writeTimeoutMs` bounds a
    * client that takes none of the output.
    */
-  http2?: boolean;
+  http2?: boolean | "sprig" | "node:http2";
   /**
    * Share the port with other servers that ask for it too (`SO_REUSEPORT`,
    * Linux and the BSDs): start one per core, each in its own process or
@@ -421,11 +424,23 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   check.milliseconds("options.keepAliveTimeoutMs", o.keepAliveTimeoutMs);
   check.integer("options.maxBodyBytes", o.maxBodyBytes, 0, MAX);
   check.oneOf("options.listener", o.listener, ["node", "deno", "bun"]);
-  check.boolean("options.http2", o.http2);
-  if (o.http2 === true && o.listener !== undefined && o.listener !== http2Listener()) {
+  if (
+    o.http2 !== undefined && typeof o.http2 !== "boolean" && o.http2 !== "sprig" &&
+    o.http2 !== "node:http2"
+  ) {
+    throw check.type("options.http2", 'a boolean, "sprig" or "node:http2"', o.http2);
+  }
+  if (o.http2 === "node:http2" && detectRuntime() === "deno") {
+    // Deno's node:http2 server can abort the process when a client leaves.
+    throw check.problem("options.http2", `"node:http2" is not offered on Deno; use true`);
+  }
+  if (
+    o.http2 && http2Server(o.http2) === "node:http2" && o.listener !== undefined &&
+    o.listener !== "node"
+  ) {
     throw check.problem(
       "options.listener",
-      `must be "${http2Listener()}" (or absent) with http2: true on this runtime`,
+      `must be "node" (or absent) with node:http2, which runs on node:net`,
     );
   }
   check.boolean("options.reusePort", o.reusePort);
@@ -656,7 +671,13 @@ function checkHostOptions(
   return o;
 }
 
-/** The listener that carries HTTP/2: Deno's own on Deno (sprig's HTTP/2 endpoint), `node:net` elsewhere. */
-function http2Listener(): "node" | "deno" {
-  return detectRuntime() === "deno" ? "deno" : "node";
+/**
+ * Which HTTP/2 server `options.http2` runs: the one named, or for `true`
+ * the runtime's default: sprig's own endpoint, but on Bun, whose native
+ * `node:http2` carried WebSocket echoes faster in bench/h2 (the README's
+ * HTTP/2 section has the figures). @internal
+ */
+export function http2Server(http2: true | "sprig" | "node:http2"): "sprig" | "node:http2" {
+  if (http2 !== true) return http2;
+  return detectRuntime() === "bun" ? "node:http2" : "sprig";
 }

@@ -140,8 +140,13 @@ export interface Broker {
    * @throws {InvalidArgumentError} when already attached to another target
    */
   attach(target: BrokerTarget): void;
-  /** Stops serving `target` and drops every remote subscription. Idempotent. */
-  detach(target: BrokerTarget): void;
+  /**
+   * Stops serving `target` and drops every remote subscription. Idempotent.
+   * May return a promise that settles once the engine has done the
+   * unsubscriptions (those of this call and those still in flight): the
+   * server's shutdown waits for it, within its deadline.
+   */
+  detach(target: BrokerTarget): void | Promise<void>;
   /** `topic` got its first local subscriber: receive what other instances publish on it. */
   subscribe(topic: string): void;
   /** `topic` lost its last local subscriber: stop receiving it. */
@@ -787,11 +792,21 @@ export class Topics implements BrokerTarget {
     }
   }
 
-  /** Detaches from the broker (a server's shutdown finished) and stops the clock. Idempotent. */
-  close(): void {
+  /**
+   * Detaches from the broker (a server's shutdown finished), stops the
+   * clock, and resolves once the broker says its unsubscriptions are done,
+   * or after `waitMs`. Idempotent.
+   */
+  close(waitMs = 0): Promise<void> {
     if (this.#clock !== undefined) clearInterval(this.#clock);
     this.#clock = undefined;
     this.#clockPeriod = Infinity;
-    this.#broker?.detach(this);
+    const done = this.#broker?.detach(this);
+    if (!done || typeof done.then !== "function") return Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      Promise.resolve(done).catch(() => {}),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]).finally(() => clearTimeout(timer));
   }
 }

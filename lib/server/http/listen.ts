@@ -35,7 +35,7 @@ export interface ListenOptions {
   /**
    * HTTP/2 connections (ALPN `h2`, or the h2c preface, which stays in the
    * transport to be read again) go here as accepted sockets, for sprig's
-   * own HTTP/2 server. The Deno and `node:net` listeners support it.
+   * own HTTP/2 server. Every listener supports it.
    */
   acceptHttp2?: (socket: AcceptedSocket) => void;
   /**

@@ -4,17 +4,28 @@
  * @module
  */
 
+import { concatBytes } from "../../protocol/bytes.ts";
+import { matchPreface } from "../../protocol/http2/frame.ts";
 import { type BunSocket, BunTransport } from "../../transport/bun.ts";
 import type { Listener, ListenOptions } from "./listen.ts";
 import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
 
-type Socket = BunSocket & { data: BunTransport | undefined };
+type Socket = BunSocket & { data: BunTransport | undefined; alpnProtocol?: string | false | null };
+
+/**
+ * A cleartext connection not yet known to be HTTP/1.1 or h2c: its first
+ * bytes, and the timer that bounds the wait for them.
+ */
+interface Sniffing {
+  seen: Uint8Array;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 interface BunListenNamespace {
   listen(options: {
     hostname: string;
     port: number;
-    tls?: { cert: string; key: string };
+    tls?: { cert: string; key: string; ALPNProtocols?: Uint8Array };
     reusePort?: boolean;
     socket: {
       open(socket: Socket): void;
@@ -34,6 +45,12 @@ interface BunListenNamespace {
 /**
  * Listens with `Bun.listen`, plain or TLS (Bun opens a TLS socket once its
  * handshake completed).
+ *
+ * With `acceptHttp2`, TLS offers ALPN `h2` before `http/1.1` (RFC 9113
+ * §3.2) and the choice sorts the connection; on cleartext its first bytes
+ * do (the HTTP/2 preface, h2c with prior knowledge, RFC 9113 §3.3, or an
+ * HTTP/1.1 request), within `handshakeTimeoutMs`. The bytes read to decide
+ * stay in the transport for whoever takes it.
  *
  * @example
  * ```ts ignore
@@ -63,23 +80,71 @@ export function listenBun(
   const Bun = (globalThis as { Bun?: BunListenNamespace }).Bun;
   if (!Bun) return Promise.reject(new TypeError("not running on Bun"));
   const secure = options.tls !== undefined;
+  const h2 = options.acceptHttp2;
+  /** Cleartext connections whose protocol their first bytes have not told yet. */
+  const sniffing = new Map<BunTransport, Sniffing>();
+  const sorted = (transport: BunTransport, isH2: boolean) => {
+    const s = sniffing.get(transport);
+    if (s) {
+      clearTimeout(s.timer);
+      sniffing.delete(transport);
+    }
+    (isH2 ? h2! : onSocket)(new BunAcceptedSocket(transport, secure));
+  };
   let listener;
   try {
     listener = Bun.listen({
       hostname: options.hostname,
       port: options.port,
-      tls: secure ? { cert: options.tls!.cert, key: options.tls!.key } : undefined,
+      tls: secure
+        ? {
+          cert: options.tls!.cert,
+          key: options.tls!.key,
+          // RFC 9113 §3.2: h2 is chosen by ALPN; the server's order wins.
+          ...(h2 ? { ALPNProtocols: ALPN_H2_HTTP1 } : {}),
+        }
+        : undefined,
       reusePort: options.reusePort === true,
       socket: {
         open(socket) {
           const transport = new BunTransport(socket, LINGER);
           socket.data = transport;
-          onSocket(new BunAcceptedSocket(transport, secure));
+          if (!h2) onSocket(new BunAcceptedSocket(transport, secure));
+          else if (secure) sorted(transport, socket.alpnProtocol === "h2");
+          else {
+            const timer = setTimeout(() => {
+              sniffing.delete(transport);
+              transport.destroy();
+            }, options.handshakeTimeoutMs);
+            sniffing.set(transport, { seen: EMPTY, timer });
+          }
         },
-        data: (socket, data) => socket.data?.onData(data),
+        data(socket, data) {
+          const transport = socket.data;
+          if (!transport) return;
+          transport.onData(data);
+          const s = sniffing.get(transport);
+          if (s) {
+            s.seen = concatBytes([s.seen, data]);
+            const isH2 = matchPreface(s.seen);
+            if (isH2 !== undefined) sorted(transport, isH2);
+          }
+        },
         drain: (socket) => socket.data?.onDrain(),
-        end: (socket) => socket.data?.onEnd(),
-        close: (socket, error) => socket.data?.onEnd(error),
+        end(socket) {
+          const transport = socket.data;
+          if (transport && sniffing.has(transport)) sorted(transport, false);
+          transport?.onEnd();
+        },
+        close(socket, error) {
+          const transport = socket.data;
+          const s = transport && sniffing.get(transport);
+          if (s) {
+            clearTimeout(s.timer);
+            sniffing.delete(transport!);
+          }
+          transport?.onEnd(error);
+        },
         error: (socket, error) => socket.data?.onEnd(error),
       },
     });
@@ -101,6 +166,9 @@ export function listenBun(
 }
 
 const LINGER = { lingerMs: LINGER_MS };
+const EMPTY = new Uint8Array(0);
+/** ALPN's wire form (RFC 7301 §3.1): each name after its length. */
+const ALPN_H2_HTTP1 = new TextEncoder().encode("\x02h2\x08http/1.1");
 
 /** An accepted Bun socket (methods, not closures: one small object per connection). */
 class BunAcceptedSocket implements AcceptedSocket {

@@ -11,12 +11,16 @@ import type { Position } from "../handler/history.ts";
 import { ConnectionError } from "../../errors.ts";
 import type { Http2Front } from "../../http2/server.ts";
 import type { NativeHttp2Front } from "../../http2/native_server.ts";
-import { detectRuntime } from "../../transport/connect.ts";
 import { listenFailure } from "../../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { type HttpHost, serveSocket } from "./http.ts";
 import { type Listener, listenerFor } from "./listen.ts";
-import { checkServeArguments, type ServeOptions, SERVER_DEFAULTS } from "../handler/options.ts";
+import {
+  checkServeArguments,
+  http2Server,
+  type ServeOptions,
+  SERVER_DEFAULTS,
+} from "../handler/options.ts";
 import type { AcceptedSocket } from "./socket_channel.ts";
 
 /** A running server. */
@@ -101,12 +105,11 @@ class SprigServer<I> implements Server<I> {
   readonly finished: Promise<void> = new Promise((resolve) => (this.#resolveFinished = resolve));
 
   /**
-   * HTTP/2 connections, when `options.http2`: on `node:http2` (Node, Bun),
-   * or on sprig's own endpoint (Deno, whose `node:http2` server can abort
-   * the process when a client leaves).
+   * HTTP/2 connections, when `options.http2`: on sprig's own endpoint (by
+   * default on Deno and Node), or on `node:http2` (by default on Bun).
    */
   #h2: Http2Front | NativeHttp2Front | undefined;
-  /** Whether HTTP/2 runs on sprig's own endpoint over the Deno listener. */
+  /** Whether HTTP/2 runs on sprig's own endpoint (over the runtime's listener). */
   readonly #nativeH2: boolean;
 
   constructor(options: ServeOptions<unknown>, handler: Handler<never, never, never>) {
@@ -126,7 +129,8 @@ class SprigServer<I> implements Server<I> {
       },
       release: (socket) => this.#sockets.delete(socket),
     };
-    this.#nativeH2 = options.http2 === true && detectRuntime() === "deno";
+    this.#nativeH2 = options.http2 !== undefined && options.http2 !== false &&
+      http2Server(options.http2) === "sprig";
   }
 
   async listen(options: ServeOptions<unknown>): Promise<void> {
@@ -140,7 +144,8 @@ class SprigServer<I> implements Server<I> {
         : new (await import("../../http2/server.ts")).Http2Front(this.#http, this.#secure);
     }
     const listen = listenerFor(
-      options.http2 ? (this.#nativeH2 ? "deno" : "node") : options.listener,
+      // node:http2 takes node:net sockets; sprig's endpoint, any listener's.
+      options.http2 && !this.#nativeH2 ? "node" : options.listener,
     );
     const h2 = this.#h2;
     const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
