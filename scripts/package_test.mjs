@@ -107,7 +107,7 @@ const steps = [
   ["tarball contents", () => {
     const files = packed.files.map((f) => f.path);
     const allowed =
-      /^(package\.json|README\.md|LICENSE|docs\/[a-z0-9_]+\.md|dist\/.+\.(js|d\.ts))$/;
+      /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|docs\/[a-z0-9_]+\.md|dist\/.+\.(js|d\.ts))$/;
     const stray = files.filter((f) => !allowed.test(f));
     if (stray.length > 0) throw new Error(`unexpected files in the tarball: ${stray.join(", ")}`);
     if (pkg.private) throw new Error("package.json is private");
@@ -266,9 +266,10 @@ const steps = [
     const files = [...out.matchAll(/^\s+(file:\/\/\S+) \(/gm)].map((m) =>
       relative(root, fileURLToPath(m[1]))
     );
-    // deno.json, README, LICENSE, lib/ and the root-level files that deno.json exports.
+    // deno.json, README, CHANGELOG, LICENSE, lib/ and the root-level files that deno.json exports.
     const entries = Object.values(denoJson.exports).map((target) => target.replace(/^\.\//, ""));
-    const allowed = /^(deno\.json|README\.md|LICENSE|docs\/[a-z0-9_]+\.md|lib\/.+\.ts)$/;
+    const allowed =
+      /^(deno\.json|README\.md|CHANGELOG\.md|LICENSE|docs\/[a-z0-9_]+\.md|lib\/.+\.ts)$/;
     const stray = files.filter((f) => !allowed.test(f) && !entries.includes(f));
     if (stray.length > 0) throw new Error(`unexpected files published: ${stray.join(", ")}`);
     if (!files.includes("LICENSE") || !files.includes("mod.ts")) {
