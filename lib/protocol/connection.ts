@@ -230,7 +230,7 @@ export class Connection {
    * socket can close without a lingering read (RFC 6455 §7.1.1).
    */
   get closedByPeer(): boolean {
-    return this.#closeReceived !== undefined && this.#closedByPeer;
+    return this.#closedByPeer;
   }
 
   /** The violation that failed the connection, if any. */

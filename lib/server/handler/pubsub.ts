@@ -263,6 +263,39 @@ export interface TopicsOptions {
 }
 
 /** The position of the topic's last message known here, if any. */
+/**
+ * The last sequence a resume from `from` already has, in a history of
+ * `epoch` whose newest message is `last`: all of it (`from.seq`), none
+ * (0: another epoch), or everything (`last`: a position past it).
+ */
+function resumeAfter(from: Position, epoch: string, last: number): number {
+  return from.epoch !== epoch ? 0 : from.seq > last ? last : from.seq;
+}
+
+/**
+ * What a resume from `from` reports, replaying after `after` from a history
+ * of `epoch` that keeps the sequences `first` … `last`: `epoch` (another
+ * epoch; `missed` is what the current one already lost), `ahead` (past
+ * `last`), `gap` (messages after `after` already left; `missed` is exactly
+ * those) or `complete`.
+ */
+function resumeStatus(
+  from: Position,
+  after: number,
+  epoch: string,
+  last: number,
+  first: number,
+): { status: "epoch" | "ahead" | "gap" | "complete"; missed: ResumeReport["missed"] } {
+  if (from.epoch !== epoch) {
+    return { status: "epoch", missed: first > 1 ? { epoch, from: 1, to: first - 1 } : undefined };
+  }
+  if (from.seq > last) return { status: "ahead", missed: undefined };
+  if (after + 1 < first) {
+    return { status: "gap", missed: { epoch, from: after + 1, to: first - 1 } };
+  }
+  return { status: "complete", missed: undefined };
+}
+
 function positionOf(t: Topic): Position | undefined {
   const h = t.history;
   if (h !== undefined) return h.last > 0 ? { epoch: h.epoch, seq: h.last } : undefined;
@@ -501,27 +534,9 @@ export class Topics implements BrokerTarget {
       return { topic, status: h ? "live" : "no-history", replayed: 0, epoch, position: position() };
     }
     const now = this.#now;
-    let status: ResumeReport["status"];
-    let after: number;
-    if (from.epoch !== h.epoch) {
-      status = "epoch";
-      after = 0;
-    } else if (from.seq > h.last) {
-      status = "ahead";
-      after = h.last;
-    } else {
-      after = from.seq;
-      status = "complete";
-    }
+    const after = resumeAfter(from, h.epoch, h.last);
     const replay = h.after(after, now); // expires first: `first` is current below
-    const first = h.first;
-    let missed: ResumeReport["missed"];
-    if (status === "complete" && after + 1 < first) {
-      status = "gap";
-      missed = { epoch, from: after + 1, to: first - 1 };
-    } else if (status === "epoch" && first > 1) {
-      missed = { epoch, from: 1, to: first - 1 };
-    }
+    const { status, missed } = resumeStatus(from, after, epoch, h.last, h.first);
     // Messages published while the replay is being delivered (a subscriber
     // that publishes, or a history that answers later) wait in `held` and
     // follow the replay, each once: the boundary has no gap and no duplicate.
@@ -578,29 +593,10 @@ export class Topics implements BrokerTarget {
       throw error;
     }
     const epoch = read.epoch;
-    let status: ResumeReport["status"];
-    let after: number;
-    if (from === undefined) {
-      status = "live";
-      after = read.last;
-    } else if (from.epoch !== epoch) {
-      status = "epoch";
-      after = 0;
-    } else if (from.seq > read.last) {
-      status = "ahead";
-      after = read.last;
-    } else {
-      status = "complete";
-      after = from.seq;
-    }
-    const first = read.first;
-    let missed: ResumeReport["missed"];
-    if (status === "complete" && after + 1 < first) {
-      status = "gap";
-      missed = { epoch, from: after + 1, to: first - 1 };
-    } else if (status === "epoch" && first > 1) {
-      missed = { epoch, from: 1, to: first - 1 };
-    }
+    const after = from === undefined ? read.last : resumeAfter(from, epoch, read.last);
+    const { status, missed } = from === undefined
+      ? { status: "live" as const, missed: undefined }
+      : resumeStatus(from, after, epoch, read.last, read.first);
     let replayed = 0;
     let last = after;
     if (t.entries.get(subscriber) === hold) { // else it unsubscribed (closed) meanwhile
