@@ -32,13 +32,13 @@
  * @module
  */
 
+export { connect } from "./lib/client/connect.ts";
 export {
   CLIENT_DEFAULTS,
   type ClientTlsOptions,
-  connect,
   type ConnectOptions,
-} from "./lib/client/connect.ts";
-export type { Http2ClientSession } from "./lib/http2/options.ts";
+  type Http2ClientSession,
+} from "./lib/client/options.ts";
 export {
   type BinaryType,
   CloseEvent,

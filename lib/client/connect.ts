@@ -14,16 +14,13 @@ import {
   SprigError,
   TimeoutError,
 } from "../errors.ts";
-import { checkExtensionFactories, type ExtensionFactory } from "../extensions/extension.ts";
+import type { ExtensionFactory } from "../extensions/extension.ts";
 import { formatExtensionsHeader } from "../extensions/header.ts";
 import {
-  checkCompressionOption,
   permessageDeflate,
   type PerMessageDeflateOptions,
   permessageDeflateWithFallback,
 } from "../extensions/permessage_deflate.ts";
-import { MAX_CONTROL_PAYLOAD } from "../protocol/frame.ts";
-import { checkTelemetry } from "../telemetry.ts";
 import {
   checkServerResponse,
   type ClientRequest,
@@ -31,144 +28,22 @@ import {
   HandshakeCode,
   type HandshakeResult,
 } from "../protocol/handshake.ts";
-import { checkHttp2Options, type Http2ClientSession, usesHttp2 } from "../http2/options.ts";
+import { MAX_CONTROL_PAYLOAD } from "../protocol/frame.ts";
 import { HeadParser, type ResponseHead } from "../protocol/http1.ts";
 import { BodyDecoder, responseBodyFraming } from "../protocol/http1_body.ts";
-import {
-  Session,
-  SESSION_DEFAULTS,
-  type SessionEvents,
-  type SessionOptions,
-} from "../session/session.ts";
+import { Session, SESSION_DEFAULTS } from "../session/session.ts";
 import { abortReason } from "../transport/abort.ts";
 import { connectFailure } from "../transport/failure.ts";
 import { connectTransport } from "../transport/connect.ts";
+import { connectThroughProxy, parseProxyUrl, proxyFromEnvironment } from "../transport/proxy.ts";
+import type { ConnectTarget, Transport } from "../transport/transport.ts";
 import {
-  connectThroughProxy,
-  parseProxyUrl,
-  proxyFromEnvironment,
-  type ProxyOption,
-} from "../transport/proxy.ts";
-import type { Connector, ConnectTarget, Transport } from "../transport/transport.ts";
-
-/** TLS settings of a `wss:` connection. */
-export interface ClientTlsOptions {
-  /** Extra trusted CA certificates, PEM. Default: the runtime's trust store only. */
-  caCerts?: string[];
-  /** The name to verify and send as SNI. Default: the URL's host. */
-  serverName?: string;
-  /**
-   * Accept any certificate. Default false. For tests against self-signed
-   * servers only: anyone on the path can then read and change the traffic.
-   */
-  insecure?: boolean;
-}
-
-/** Options of {@link connect}. */
-export interface ConnectOptions extends SessionOptions {
-  /** Subprotocols to offer, most preferred first. Default none. */
-  protocols?: string[];
-  /** Extra request headers (e.g. `authorization`). The handshake's own fields cannot be set. */
-  headers?: HeadersInit;
-  /** The `Origin` to send. Default none. */
-  origin?: string;
-  /**
-   * permessage-deflate (RFC 7692): `true` offers it as browsers do
-   * (`permessage-deflate; client_max_window_bits`, which every mainstream
-   * server accepts), an object tunes it, `false` turns it off. Default
-   * true. A server that declines it gives an uncompressed connection; one
-   * whose response the offer does not allow fails the handshake with a
-   * {@link HandshakeError} (`EXTENSION_REJECTED`) naming the parameter.
-   */
-  compression?: boolean | PerMessageDeflateOptions;
-  /**
-   * Compression "if available". Default false. When true:
-   * - a tuned `compression` offer is followed by the plain offer browsers
-   *   send, as a second choice (RFC 7692 §5: offers in order of preference),
-   *   for servers that cannot meet the tuned one but would decline rather
-   *   than answer it;
-   * - a server that refuses the handshake over the offer (it answers a
-   *   request that offered compression with 400, 500 or 501, or with
-   *   parameters the offer does not allow) is asked once more, on a new
-   *   connection, without permessage-deflate. Each attempt has the full
-   *   `connectTimeoutMs` and `handshakeTimeoutMs`; `signal` covers both.
-   */
-  compressionFallback?: boolean;
-  /** Further extensions to offer, after permessage-deflate. Default none. */
-  extensions?: ExtensionFactory[];
-  /** Time to open the TCP (and TLS) connection, in milliseconds. Default 10,000. */
-  connectTimeoutMs?: number;
-  /**
-   * Time for the server to answer the upgrade request, in milliseconds,
-   * interim 1xx responses and a refusal's body included. Default 10,000.
-   */
-  handshakeTimeoutMs?: number;
-  /** Cancels the connection attempt at any stage; after opening, it closes the connection with 1001. */
-  signal?: AbortSignal;
-  /** TLS settings for `wss:`. */
-  tls?: ClientTlsOptions;
-  /** Connect to this Unix domain socket instead of the URL's host and port. */
-  unixPath?: string;
-  /** A transport already connected, or a function that opens one. Default: the runtime's sockets. */
-  transport?: Transport | Connector;
-  /** Largest response head in bytes. Default 16 KiB. */
-  maxHeadBytes?: number;
-  /**
-   * Connect through a proxy. Default none.
-   * - `"http://[user:password@]host[:port]"`: an HTTP `CONNECT` tunnel
-   *   (RFC 9110 §9.3.6), credentials sent as `Proxy-Authorization: Basic`;
-   * - `"socks5://[user:password@]host[:port]"` (or `socks5h://`): SOCKS5
-   *   (RFC 1928), with username/password authentication (RFC 1929); the
-   *   proxy resolves the target's host name;
-   * - `"env"`: the proxy the environment names for the URL's scheme, as
-   *   curl reads it: `https_proxy`/`HTTPS_PROXY` for `wss:`,
-   *   `http_proxy`/`HTTP_PROXY` for `ws:` (then `all_proxy`/`ALL_PROXY`),
-   *   none for hosts `no_proxy`/`NO_PROXY` lists (on Deno this needs
-   *   `--allow-env`).
-   *
-   * For `wss:`, TLS runs end to end inside the tunnel, verified as without
-   * a proxy. A refusal is a {@link ProxyError} with the proxy's status
-   * (`PROXY_AUTH_REQUIRED` for 407); an unreachable proxy a
-   * {@link ConnectionError}. `connectTimeoutMs` covers reaching the proxy,
-   * its answer and TLS. Cannot be combined with `transport` or `unixPath`.
-   */
-  proxy?: ProxyOption;
-  /**
-   * WebSocket over HTTP/2 (RFC 8441, extended CONNECT). Default false
-   * (HTTP/1.1).
-   * - `true`: `wss:` offers only `h2` by ALPN; `ws:` speaks cleartext
-   *   HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3). The server must
-   *   advertise `SETTINGS_ENABLE_CONNECT_PROTOCOL`, else {@link Http2Error}
-   *   `EXTENDED_CONNECT_DISABLED`; a TLS server that does not choose `h2`
-   *   gives `HTTP2_NOT_NEGOTIATED`.
-   * - `"auto"`: `wss:` offers `h2` and `http/1.1` by ALPN and uses what the
-   *   server picks; an h2 server without extended CONNECT is asked again
-   *   over HTTP/1.1 on a new connection. `ws:` uses HTTP/1.1 (there is no
-   *   ALPN to ask with, and h2c by Upgrade is not offered).
-   *
-   * A connection opened this way carries this one WebSocket and closes with
-   * it; to share one HTTP/2 connection, pass {@link http2Session}. Not
-   * combinable with `transport` or `unixPath`.
-   */
-  http2?: boolean | "auto";
-  /**
-   * An HTTP/2 connection of the application's (`node:http2`'s
-   * `http2.connect()`): the WebSocket becomes one more stream on it, beside
-   * its other requests and WebSockets. It must lead to the URL's origin;
-   * implies `http2: true`; it stays open when the WebSocket closes.
-   */
-  http2Session?: Http2ClientSession;
-}
-
-/** The client's defaults, in one place. */
-export const CLIENT_DEFAULTS = {
-  connectTimeoutMs: 10_000,
-  handshakeTimeoutMs: 10_000,
-  /** A refusal's body is kept up to this many bytes; the rest is not read. */
-  maxRefusalBodyBytes: 64 * 1024,
-  /** Interim (1xx) responses skipped before the final one; more fail the handshake. */
-  maxInterimResponses: 32,
-} as const;
+  checkConnectOptions,
+  CLIENT_DEFAULTS,
+  type ConnectOptions,
+  type PreparedConnection,
+  usesHttp2,
+} from "./options.ts";
 
 /**
  * Opens a WebSocket connection and resolves once the opening handshake
@@ -211,17 +86,6 @@ export const CLIENT_DEFAULTS = {
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Session> {
   const prepared = prepareConnect("connect()", url, options);
   return await openConnection(prepared);
-}
-
-/** A connection attempt whose arguments were checked and whose request is built. @internal */
-export interface PreparedConnection {
-  /** The entry point, for messages. */
-  readonly fn: string;
-  readonly url: string | URL;
-  readonly options: ConnectOptions;
-  readonly request: ClientRequest;
-  /** Whether the offer included permessage-deflate. */
-  readonly compressed: boolean;
 }
 
 /**
@@ -335,171 +199,6 @@ function renamed(error: unknown, fn: string): unknown {
     : new ArgumentRangeError(to, message, options);
 }
 
-const SESSION_EVENTS = [
-  "open",
-  "message",
-  "ping",
-  "pong",
-  "close",
-  "error",
-  "frame",
-] as const satisfies ReadonlyArray<keyof SessionEvents>;
-// Fails to compile when SessionEvents gains an event this list lacks.
-const _allSessionEvents: Exclude<keyof SessionEvents, (typeof SESSION_EVENTS)[number]> extends never
-  ? true
-  : never = true;
-
-/** Every option of {@link ConnectOptions}; the type makes the list complete. */
-const CONNECT_OPTIONS: { [K in keyof Required<ConnectOptions>]: true } = {
-  protocols: true,
-  headers: true,
-  origin: true,
-  compression: true,
-  compressionFallback: true,
-  extensions: true,
-  connectTimeoutMs: true,
-  handshakeTimeoutMs: true,
-  signal: true,
-  tls: true,
-  unixPath: true,
-  transport: true,
-  maxHeadBytes: true,
-  proxy: true,
-  http2: true,
-  http2Session: true,
-  maxMessageBytes: true,
-  maxFrameBytes: true,
-  maxFragments: true,
-  autoPong: true,
-  keepalive: true,
-  closeTimeoutMs: true,
-  writeTimeoutMs: true,
-  maxQueuedMessages: true,
-  trace: true,
-  telemetry: true,
-  id: true,
-  telemetryContext: true,
-  on: true,
-};
-
-/** The names of {@link ConnectOptions}. @internal */
-export const CONNECT_OPTION_NAMES: readonly string[] = Object.keys(CONNECT_OPTIONS);
-
-/**
- * Options of other clients (ws, Bun's and Deno's WebSocket, undici,
- * socket.io-style heartbeats), with what sprig has instead. @internal
- */
-export const FOREIGN_CONNECT_OPTIONS: Readonly<Record<string, string>> = {
-  perMessageDeflate: "use options.compression (ws's perMessageDeflate: true, false or options)",
-  handshakeTimeout: "use options.handshakeTimeoutMs (and options.connectTimeoutMs for TCP and TLS)",
-  timeout: "use options.connectTimeoutMs (TCP and TLS) and options.handshakeTimeoutMs",
-  maxPayload: "use options.maxMessageBytes (ws's maxPayload)",
-  maxPayloadLength: "use options.maxMessageBytes (Bun's maxPayloadLength)",
-  maxReceivedMessageSize: "use options.maxMessageBytes",
-  maxReceivedFrameSize: "use options.maxFrameBytes",
-  rejectUnauthorized: "use options.tls: { insecure: true } to skip certificate checks (tests only)",
-  ca: "use options.tls: { caCerts: [pem] }",
-  servername: "use options.tls: { serverName }",
-  serverName: "use options.tls: { serverName }",
-  socketPath: "use options.unixPath",
-  createConnection: "use options.transport (a function that opens a Transport)",
-  agent: "use options.proxy for a proxy, or options.transport for your own sockets",
-  dispatcher: "use options.proxy for a proxy, or options.transport for your own sockets",
-  followRedirects: "redirects are not followed: a 3xx answer is a HandshakeError " +
-    "(HANDSHAKE_REFUSED) with the status and the Location header",
-  maxRedirects: "redirects are not followed: a 3xx answer is a HandshakeError " +
-    "(HANDSHAKE_REFUSED) with the status and the Location header",
-  protocolVersion: "sprig speaks WebSocket version 13 (RFC 6455) only",
-  protocol: "use options.protocols (an array of subprotocols, most preferred first)",
-  subprotocols: "use options.protocols (an array of subprotocols, most preferred first)",
-  skipUTF8Validation: "text messages are always validated (RFC 6455 §8.1)",
-  pingInterval: "use options.keepalive: { intervalMs, timeoutMs }",
-  pingTimeout: "use options.keepalive: { intervalMs, timeoutMs }",
-  heartbeat: "use options.keepalive: { intervalMs, timeoutMs }",
-  closeTimeout: "use options.closeTimeoutMs",
-  binaryType: "messages arrive as Uint8Array (binary) or string (text); the WebSocket class " +
-    "has binaryType",
-};
-
-/** Checks every option of {@link ConnectOptions} that createClientRequest() does not. */
-function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
-  const o = check.options("options", options);
-  check.known("options", o, CONNECT_OPTION_NAMES, FOREIGN_CONNECT_OPTIONS);
-  // createClientRequest() checks protocols, headers and origin.
-  checkCompressionOption(check, "options.compression", o.compression);
-  check.boolean("options.compressionFallback", o.compressionFallback);
-  checkExtensionFactories(check, "options.extensions", o.extensions);
-  check.milliseconds("options.connectTimeoutMs", o.connectTimeoutMs);
-  check.milliseconds("options.handshakeTimeoutMs", o.handshakeTimeoutMs);
-  check.signal("options.signal", o.signal);
-  const tls = check.options("options.tls", o.tls);
-  check.known("options.tls", tls, ["caCerts", "serverName", "insecure"], {
-    rejectUnauthorized: "use options.tls.insecure: true to skip certificate checks (tests only)",
-    ca: "use options.tls.caCerts (an array of PEM certificates)",
-    servername: "use options.tls.serverName",
-  });
-  check.strings("options.tls.caCerts", tls.caCerts);
-  check.string("options.tls.serverName", tls.serverName);
-  check.boolean("options.tls.insecure", tls.insecure);
-  check.string("options.unixPath", o.unixPath);
-  const transport = o.transport as Partial<Transport> | undefined;
-  if (
-    transport !== undefined && typeof transport !== "function" &&
-    (typeof transport !== "object" || transport === null ||
-      typeof transport.read !== "function" || typeof transport.write !== "function" ||
-      typeof transport.close !== "function")
-  ) {
-    throw check.type("options.transport", "a Transport or a function that opens one", transport);
-  }
-  check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff);
-  if (o.proxy !== undefined) {
-    if (typeof o.proxy !== "string" && !(o.proxy instanceof URL)) {
-      throw check.type("options.proxy", '"env" or a proxy URL', o.proxy);
-    }
-    if (o.proxy !== "env") parseProxyUrl("options.proxy", check.fn, o.proxy);
-    if (o.transport !== undefined || o.unixPath !== undefined) {
-      throw check.problem(
-        "options.proxy",
-        "cannot be combined with options.transport or options.unixPath",
-      );
-    }
-  }
-  check.string("options.id", o.id);
-  checkTelemetry(check, "options.telemetry", o.telemetry);
-  checkHttp2Options(check, o);
-  if (
-    o.proxy !== undefined &&
-    (o.http2 !== undefined && o.http2 !== false || o.http2Session !== undefined)
-  ) {
-    // The HTTP/2 path dials with node:net/node:tls itself; tunnelling it is not built.
-    throw check.problem(
-      "options.proxy",
-      "cannot be combined with options.http2 or options.http2Session",
-    );
-  }
-  // SessionOptions.
-  check.integer("options.maxMessageBytes", o.maxMessageBytes, 0, Number.MAX_SAFE_INTEGER);
-  // RFC 6455 §5.5: a control frame may carry 125 bytes, so no frame limit is lower.
-  check.integer(
-    "options.maxFrameBytes",
-    o.maxFrameBytes,
-    MAX_CONTROL_PAYLOAD,
-    Number.MAX_SAFE_INTEGER,
-  );
-  check.integer("options.maxFragments", o.maxFragments, 1, Number.MAX_SAFE_INTEGER);
-  check.boolean("options.autoPong", o.autoPong);
-  check.keepalive("options.keepalive", o.keepalive);
-  check.milliseconds("options.closeTimeoutMs", o.closeTimeoutMs);
-  check.milliseconds("options.writeTimeoutMs", o.writeTimeoutMs);
-  check.integer("options.maxQueuedMessages", o.maxQueuedMessages, 1, Number.MAX_SAFE_INTEGER);
-  check.function("options.trace", o.trace);
-  const on = check.options("options.on", o.on);
-  for (const [type, listener] of Object.entries(on)) {
-    check.oneOf("options.on", type, SESSION_EVENTS as readonly string[]);
-    check.function(`options.on.${type}`, listener);
-  }
-}
-
 /** One attempt: transport, handshake, session. */
 async function openOnce(prepared: PreparedConnection): Promise<Session> {
   const { options, request } = prepared;
@@ -507,7 +206,7 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
   if (signal?.aborted) throw abortReason(signal);
   if (usesHttp2(options, request.secure)) {
     // Loaded on demand: node:http2 is not on every runtime (edge runtimes lack it).
-    const { openHttp2 } = await import("../http2/client.ts");
+    const { openHttp2 } = await import("./http2.ts");
     return await openHttp2(prepared, {
       start: startSession,
       http1: (transport) =>

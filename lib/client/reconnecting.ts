@@ -55,13 +55,8 @@ import {
 } from "../server/handler/history.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
-import {
-  connect,
-  CONNECT_OPTION_NAMES,
-  type ConnectOptions,
-  FOREIGN_CONNECT_OPTIONS,
-  prepareConnect,
-} from "./connect.ts";
+import { connect, prepareConnect } from "./connect.ts";
+import { CONNECT_OPTION_NAMES, type ConnectOptions, FOREIGN_CONNECT_OPTIONS } from "./options.ts";
 
 /** What the per-attempt functions (`url`, `headers`) are told. */
 export interface AttemptInfo {

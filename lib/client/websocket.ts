@@ -11,7 +11,8 @@
 
 import { CloseCode } from "../errors.ts";
 import type { CloseInfo, MessageData, SendData, Session } from "../session/session.ts";
-import { connect, type ConnectOptions } from "./connect.ts";
+import { connect } from "./connect.ts";
+import type { ConnectOptions } from "./options.ts";
 import {
   bufferSourceProblem,
   checkSubprotocols,

@@ -13,7 +13,8 @@ import {
   type Session,
 } from "../session/session.ts";
 import { ArgumentCheck } from "../arguments.ts";
-import { type ConnectOptions, openConnection, prepareConnect } from "./connect.ts";
+import { openConnection, prepareConnect } from "./connect.ts";
+import type { ConnectOptions } from "./options.ts";
 import {
   bufferSourceProblem,
   checkSubprotocols,

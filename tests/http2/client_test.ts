@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import { connect, ConnectionError, HandshakeError, Http2Error, serve } from "../../mod.ts";
 import { type Peer, startPeer, startWsPeer } from "../_helpers/peer.ts";
-import { fromHttp2Stream } from "../../lib/transport/http2.ts";
+import { NodeHttp2StreamTransport } from "../../lib/transport/http2.ts";
 import { http2Get } from "../_helpers/http2.ts";
 
 const ca = readFileSync(new URL("../_fixtures/ca.pem", import.meta.url), "utf8");
@@ -184,7 +184,7 @@ describe("sprig client ↔ a plain node:http2 server", () => {
         stream.once("end", () => resolve());
         stream.resume();
       });
-      const transport = fromHttp2Stream(stream);
+      const transport = new NodeHttp2StreamTransport(stream);
       let timer: ReturnType<typeof setTimeout> | number | undefined;
       const read = await Promise.race([
         transport.read(),

@@ -1,6 +1,6 @@
 // Raw HTTP/2 bytes from hostile clients against serve({ http2: "sprig" }),
 // sprig's own HTTP/2 endpoint (lib/protocol/http2/ through
-// lib/http2/native_server.ts), on every runtime and its own listener:
+// lib/server/http2/sprig_front.ts), on every runtime and its own listener:
 // h2spec-style checks at the frame level (the sans-I/O core alone is tested
 // in tests/protocol/http2_attack_test.ts).
 //

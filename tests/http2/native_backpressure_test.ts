@@ -1,11 +1,11 @@
-// sprig's own HTTP/2 server connection (lib/http2/native_server.ts) over a
+// sprig's own HTTP/2 server connection (lib/server/http2/sprig_front.ts) over a
 // socket whose writes stay blocked: a client that sends PINGs (or anything
 // else that owes it a reply) but never reads must not make the server buffer
 // without end, so the server stops reading until its writes drain. Driven
 // with a fake socket, so it runs the same on every runtime.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { NativeHttp2Front } from "../../lib/http2/native_server.ts";
+import { SprigHttp2Front } from "../../lib/server/http2/sprig_front.ts";
 import {
   CLIENT_PREFACE,
   encodeFrame,
@@ -49,7 +49,7 @@ describe("sprig's HTTP/2 server: a client that never reads", () => {
       handshakeTimeoutMs: 60_000,
       keepAliveTimeoutMs: 60_000,
     } as unknown as HttpHost;
-    const front = new NativeHttp2Front(http, false);
+    const front = new SprigHttp2Front(http, false);
     front.accept(socket);
     assert.ok(sink);
     sink.data(Uint8Array.from([...CLIENT_PREFACE, ...encodeSettings([])]));
@@ -93,7 +93,7 @@ describe("sprig's HTTP/2 server: a client that never reads", () => {
       keepAliveTimeoutMs: 60_000,
       host: { options: { writeTimeoutMs: 50 } },
     } as unknown as HttpHost;
-    const front = new NativeHttp2Front(http, false);
+    const front = new SprigHttp2Front(http, false);
     front.accept(socket);
     assert.ok(sink);
     sink.data(Uint8Array.from([...CLIENT_PREFACE, ...encodeSettings([])]));

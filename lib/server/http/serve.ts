@@ -9,8 +9,8 @@
 import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
 import type { Position } from "../handler/history.ts";
 import { ConnectionError } from "../../errors.ts";
-import type { Http2Front } from "../../http2/server.ts";
-import type { NativeHttp2Front } from "../../http2/native_server.ts";
+import type { NodeHttp2Front } from "../http2/node_front.ts";
+import type { SprigHttp2Front } from "../http2/sprig_front.ts";
 import { listenFailure } from "../../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { type HttpHost, serveSocket } from "./http.ts";
@@ -108,7 +108,7 @@ class SprigServer<I> implements Server<I> {
    * HTTP/2 connections, when `options.http2`: on sprig's own endpoint (by
    * default on Deno and Node), or on `node:http2` (by default on Bun).
    */
-  #h2: Http2Front | NativeHttp2Front | undefined;
+  #h2: NodeHttp2Front | SprigHttp2Front | undefined;
   /** Whether HTTP/2 runs on sprig's own endpoint (over the runtime's listener). */
   readonly #nativeH2: boolean;
 
@@ -137,11 +137,11 @@ class SprigServer<I> implements Server<I> {
     if (options.http2) {
       // Loaded on demand: node:http2 is not on every runtime.
       this.#h2 = this.#nativeH2
-        ? new (await import("../../http2/native_server.ts")).NativeHttp2Front(
+        ? new (await import("../http2/sprig_front.ts")).SprigHttp2Front(
           this.#http,
           this.#secure,
         )
-        : new (await import("../../http2/server.ts")).Http2Front(this.#http, this.#secure);
+        : new (await import("../http2/node_front.ts")).NodeHttp2Front(this.#http, this.#secure);
     }
     const listen = listenerFor(
       // node:http2 takes node:net sockets; sprig's endpoint, any listener's.
@@ -157,10 +157,10 @@ class SprigServer<I> implements Server<I> {
         tls: options.tls,
         handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
         http2: h2 !== undefined && !this.#nativeH2
-          ? (socket) => (h2 as Http2Front).accept(socket)
+          ? (socket) => (h2 as NodeHttp2Front).accept(socket)
           : undefined,
         acceptHttp2: h2 !== undefined && this.#nativeH2
-          ? (socket) => (h2 as NativeHttp2Front).accept(socket)
+          ? (socket) => (h2 as SprigHttp2Front).accept(socket)
           : undefined,
         reusePort: options.reusePort,
       }, (socket) => {

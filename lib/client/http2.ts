@@ -20,10 +20,10 @@ import type { HandshakeResult } from "../protocol/handshake.ts";
 import type { Session } from "../session/session.ts";
 import { abortReason } from "../transport/abort.ts";
 import { connectFailure } from "../transport/failure.ts";
-import { Http2StreamTransport } from "../transport/http2.ts";
+import { NodeHttp2StreamTransport } from "../transport/http2.ts";
 import { fromNodeSocket } from "../transport/node.ts";
 import type { Transport } from "../transport/transport.ts";
-import type { ConnectOptions, PreparedConnection } from "../client/connect.ts";
+import type { ConnectOptions, PreparedConnection } from "./options.ts";
 
 /** A refusal's body is kept up to this many bytes, as over HTTP/1.1. */
 const MAX_REFUSAL_BODY_BYTES = 64 * 1024;
@@ -124,7 +124,7 @@ export async function openHttp2(
   } finally {
     bound.clear();
   }
-  const transport = new Http2StreamTransport(stream);
+  const transport = new NodeHttp2StreamTransport(stream);
   // A connection opened for this WebSocket ends with it (GOAWAY, then the socket).
   if (own) transport.closed.then(() => session.close());
   return next.start(prepared, transport, result, EMPTY);

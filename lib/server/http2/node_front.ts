@@ -16,12 +16,12 @@
 
 import * as http2 from "node:http2";
 import type * as net from "node:net";
-import { concatBytes } from "../protocol/bytes.ts";
-import type { Http2Headers } from "../protocol/extended_connect.ts";
-import type { HttpHost } from "../server/http/http.ts";
-import { startChannel } from "../server/http/socket_upgrade.ts";
-import { Http2StreamTransport } from "../transport/http2.ts";
-import type { TransportAddress } from "../transport/transport.ts";
+import { concatBytes } from "../../protocol/bytes.ts";
+import type { Http2Headers } from "../../protocol/extended_connect.ts";
+import type { HttpHost } from "../http/http.ts";
+import { startChannel } from "../http/socket_upgrade.ts";
+import { NodeHttp2StreamTransport } from "../../transport/http2.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
 import {
   acceptedConnectFields,
   callFetch,
@@ -36,7 +36,7 @@ const noop = () => {};
 const EMPTY = new Uint8Array(0);
 
 /** The HTTP/2 connections of one `serve()`. @internal */
-export class Http2Front {
+export class NodeHttp2Front {
   readonly #server: http2.Http2Server;
   readonly #http: HttpHost;
   readonly #secure: boolean;
@@ -136,7 +136,7 @@ export class Http2Front {
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
         return;
       }
-      const socket = new StreamSocket(new Http2StreamTransport(stream), this.#secure);
+      const socket = new StreamSocket(new NodeHttp2StreamTransport(stream), this.#secure);
       startChannel(host, socket, decision, EMPTY);
       return;
     }

@@ -7,12 +7,12 @@
  * @module
  */
 
-import { headersOf, type Http2Headers } from "../protocol/extended_connect.ts";
-import type { RequestHead } from "../protocol/http1.ts";
-import type { Accepted } from "../server/handler/host.ts";
-import type { HttpHost } from "../server/http/http.ts";
-import type { AcceptedSocket } from "../server/http/socket_channel.ts";
-import type { Transport, TransportAddress } from "../transport/transport.ts";
+import { headersOf, type Http2Headers } from "../../protocol/extended_connect.ts";
+import type { RequestHead } from "../../protocol/http1.ts";
+import type { Accepted } from "../handler/host.ts";
+import type { HttpHost } from "../http/http.ts";
+import type { AcceptedSocket } from "../http/socket_channel.ts";
+import type { Transport, TransportAddress } from "../../transport/transport.ts";
 
 /**
  * Response fields HTTP/2 forbids (RFC 9113 §8.2.2: connection-specific), or

@@ -21,20 +21,23 @@ import {
   StreamSocket,
   textResponse,
 } from "./request.ts";
-import type { Http2Headers } from "../protocol/extended_connect.ts";
-import { H2ErrorCode } from "../protocol/http2/frame.ts";
-import type { HeaderField } from "../protocol/http2/hpack.ts";
-import { Http2ServerConnection, type Http2ServerListener } from "../protocol/http2/connection.ts";
-import type { HttpHost } from "../server/http/http.ts";
-import { SERVER_DEFAULTS } from "../server/handler/options.ts";
-import type { AcceptedSocket } from "../server/http/socket_channel.ts";
-import { startChannel } from "../server/http/socket_upgrade.ts";
-import type { TransportAddress, TransportSink } from "../transport/transport.ts";
+import type { Http2Headers } from "../../protocol/extended_connect.ts";
+import { H2ErrorCode } from "../../protocol/http2/frame.ts";
+import type { HeaderField } from "../../protocol/http2/hpack.ts";
 import {
-  type NativeStreamHost,
-  NativeStreamTransport,
+  Http2ServerConnection,
+  type Http2ServerListener,
+} from "../../protocol/http2/connection.ts";
+import type { HttpHost } from "../http/http.ts";
+import { SERVER_DEFAULTS } from "../handler/options.ts";
+import type { AcceptedSocket } from "../http/socket_channel.ts";
+import { startChannel } from "../http/socket_upgrade.ts";
+import type { TransportAddress, TransportSink } from "../../transport/transport.ts";
+import {
+  type SprigHttp2StreamHost,
+  SprigHttp2StreamTransport,
   STREAM_WRITE_HIGH_WATER_BYTES,
-} from "./native_stream.ts";
+} from "../../transport/http2.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -56,7 +59,7 @@ const afterTurn: (fn: () => void) => void = typeof setImmediate === "function"
 /** What a stream of a connection is used for. */
 interface StreamUse {
   /** Set once a WebSocket runs on it. */
-  transport?: NativeStreamTransport;
+  transport?: SprigHttp2StreamTransport;
   /** Request body (or early WebSocket bytes) not yet taken. */
   body: Uint8Array[];
   bodyBytes: number;
@@ -73,8 +76,8 @@ interface StreamUse {
 }
 
 /** One HTTP/2 connection: the protocol core over an accepted socket. */
-class NativeConnection implements TransportSink, NativeStreamHost {
-  readonly #front: NativeHttp2Front;
+class SprigHttp2Connection implements TransportSink, SprigHttp2StreamHost {
+  readonly #front: SprigHttp2Front;
   readonly socket: AcceptedSocket;
   readonly core: Http2ServerConnection;
   readonly streams = new Map<number, StreamUse>();
@@ -90,7 +93,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
   readonly bodyBudget: number;
   readonly closed: Promise<void>;
 
-  constructor(front: NativeHttp2Front, socket: AcceptedSocket, http: HttpHost) {
+  constructor(front: SprigHttp2Front, socket: AcceptedSocket, http: HttpHost) {
     this.#front = front;
     this.socket = socket;
     const listener: Http2ServerListener = {
@@ -170,7 +173,7 @@ class NativeConnection implements TransportSink, NativeStreamHost {
     });
   }
 
-  // --- NativeStreamHost ---
+  // --- SprigHttp2StreamHost ---
 
   send(streamId: number, chunks: readonly Uint8Array[], end: boolean): void {
     this.core.send(streamId, chunks, end);
@@ -350,10 +353,10 @@ class NativeConnection implements TransportSink, NativeStreamHost {
 }
 
 /** The HTTP/2 connections of one `serve()`, on sprig's own endpoint. @internal */
-export class NativeHttp2Front {
+export class SprigHttp2Front {
   readonly http: HttpHost;
   readonly #secure: boolean;
-  readonly #connections = new Set<NativeConnection>();
+  readonly #connections = new Set<SprigHttp2Connection>();
   #closing = false;
 
   constructor(http: HttpHost, secure: boolean) {
@@ -377,7 +380,7 @@ export class NativeHttp2Front {
    * stream is reset (CANCEL) and false is returned.
    */
   #waitFor(
-    c: NativeConnection,
+    c: SprigHttp2Connection,
     streamId: number,
     use: StreamUse,
     done: () => boolean,
@@ -423,16 +426,16 @@ export class NativeHttp2Front {
       socket.destroy();
       return;
     }
-    this.#connections.add(new NativeConnection(this, socket, this.http));
+    this.#connections.add(new SprigHttp2Connection(this, socket, this.http));
   }
 
   /** @internal */
-  forget(c: NativeConnection): void {
+  forget(c: SprigHttp2Connection): void {
     this.#connections.delete(c);
   }
 
   /** A request's header list arrived on `streamId`. @internal */
-  async onRequest(c: NativeConnection, streamId: number, fields: HeaderField[]): Promise<void> {
+  async onRequest(c: SprigHttp2Connection, streamId: number, fields: HeaderField[]): Promise<void> {
     // No prototype: a field named __proto__ or constructor is a field like any other.
     const headers: Http2Headers = Object.create(null);
     for (const [name, value] of fields) {
@@ -476,7 +479,7 @@ export class NativeHttp2Front {
       }
       c.core.respond(streamId, out, false);
       c.schedule();
-      const transport = new NativeStreamTransport(c, streamId);
+      const transport = new SprigHttp2StreamTransport(c, streamId);
       use.transport = transport;
       // Bytes that came with or right after the CONNECT.
       for (const chunk of use.body) transport.push(chunk);
@@ -518,7 +521,7 @@ export class NativeHttp2Front {
    * streams open by never ending them).
    */
   #readBody(
-    c: NativeConnection,
+    c: SprigHttp2Connection,
     streamId: number,
     max: number,
   ): Promise<Uint8Array | undefined | "gone" | "timeout"> {
@@ -574,7 +577,7 @@ export class NativeHttp2Front {
    * NO_ERROR (RFC 9113 §8.1).
    */
   async #respond(
-    c: NativeConnection,
+    c: SprigHttp2Connection,
     streamId: number,
     response: Response,
     headOnly: boolean,
