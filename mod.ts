@@ -76,7 +76,7 @@ export type {
   Extension,
   ExtensionFactory,
   ExtensionOffer,
-} from "./lib/extensions/extension.ts";
+} from "./lib/protocol/extension.ts";
 export {
   permessageDeflate,
   type PerMessageDeflateOptions,

@@ -14,8 +14,8 @@ import {
   SprigError,
   TimeoutError,
 } from "../errors.ts";
-import type { ExtensionFactory } from "../extensions/extension.ts";
-import { formatExtensionsHeader } from "../extensions/header.ts";
+import type { ExtensionFactory } from "../protocol/extension.ts";
+import { formatExtensionsHeader } from "../protocol/extension_header.ts";
 import {
   permessageDeflate,
   type PerMessageDeflateOptions,

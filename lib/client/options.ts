@@ -9,7 +9,7 @@
  */
 
 import type { ArgumentCheck } from "../arguments.ts";
-import { checkExtensionFactories, type ExtensionFactory } from "../extensions/extension.ts";
+import { checkExtensionFactories, type ExtensionFactory } from "../protocol/extension.ts";
 import {
   checkCompressionOption,
   type PerMessageDeflateOptions,

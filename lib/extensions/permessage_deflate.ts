@@ -61,7 +61,7 @@ import { constants as zlibConstants, deflateRawSync, inflateRawSync } from "node
 import { ArgumentCheck } from "../arguments.ts";
 import { ExtensionError, MessageTooBigError } from "../errors.ts";
 import { RSV1 } from "../protocol/frame.ts";
-import type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "./extension.ts";
+import type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "../protocol/extension.ts";
 
 /** The extension token (RFC 7692 §6). */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -494,7 +494,7 @@ export class PerMessageDeflateFactory implements ExtensionFactory {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { formatExtensionsHeader } from "./header.ts";
+ * import { formatExtensionsHeader } from "../protocol/extension_header.ts";
  * import { permessageDeflateWithFallback } from "./permessage_deflate.ts";
  * const f = permessageDeflateWithFallback({ serverMaxWindowBits: 10 });
  * assert.equal(

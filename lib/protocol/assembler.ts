@@ -6,7 +6,7 @@
  */
 
 import { InvalidDataError, MessageTooBigError, ProtocolError } from "../errors.ts";
-import { ExtensionChain } from "../extensions/extension.ts";
+import { ExtensionChain } from "./extension.ts";
 import { type Frame, isControl, Opcode } from "./frame.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { concatBytes } from "./bytes.ts";

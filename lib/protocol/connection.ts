@@ -5,7 +5,7 @@
  */
 
 import { CloseCode, NotOpenError, ProtocolError, SprigError } from "../errors.ts";
-import { type Extension, ExtensionChain } from "../extensions/extension.ts";
+import { type Extension, ExtensionChain } from "./extension.ts";
 import { MessageAssembler } from "./assembler.ts";
 import { buildClosePayload, parseClosePayload } from "./close.ts";
 import { checkOutgoing, type Frame, headerSize, isControl, Opcode, writeHeader } from "./frame.ts";

@@ -13,7 +13,7 @@
  */
 
 import { type ErrorCode, HandshakeError } from "../errors.ts";
-import { negotiateAsServer } from "../extensions/negotiate.ts";
+import { negotiateAsServer } from "./extension_negotiate.ts";
 import {
   type CheckedRequest,
   checkNegotiation,

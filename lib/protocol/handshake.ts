@@ -17,8 +17,8 @@ import {
   checkExtensionFactories,
   type Extension,
   type ExtensionFactory,
-} from "../extensions/extension.ts";
-import { acceptAsClient, negotiateAsServer, offerHeader } from "../extensions/negotiate.ts";
+} from "./extension.ts";
+import { acceptAsClient, negotiateAsServer, offerHeader } from "./extension_negotiate.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import {
   isToken,

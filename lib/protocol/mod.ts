@@ -44,7 +44,7 @@ export type {
   Extension,
   ExtensionFactory,
   ExtensionOffer,
-} from "../extensions/extension.ts";
-export { ExtensionChain } from "../extensions/extension.ts";
-export * from "../extensions/header.ts";
-export * from "../extensions/negotiate.ts";
+} from "./extension.ts";
+export { ExtensionChain } from "./extension.ts";
+export * from "./extension_header.ts";
+export * from "./extension_negotiate.ts";

@@ -5,9 +5,9 @@ import type {
   Extension,
   ExtensionFactory,
   ExtensionOffer,
-} from "../../lib/extensions/extension.ts";
-import { formatExtensionsHeader, parseExtensionsHeader } from "../../lib/extensions/header.ts";
-import { acceptAsClient, negotiateAsServer, offerHeader } from "../../lib/extensions/negotiate.ts";
+} from "../../lib/protocol/extension.ts";
+import { formatExtensionsHeader, parseExtensionsHeader } from "../../lib/protocol/extension_header.ts";
+import { acceptAsClient, negotiateAsServer, offerHeader } from "../../lib/protocol/extension_negotiate.ts";
 
 describe("parseExtensionsHeader (RFC 6455 §9.1)", () => {
   const good: Array<[string, ExtensionOffer[]]> = [

@@ -22,7 +22,7 @@ import {
   MessageTooBigError,
 } from "../../lib/errors.ts";
 import { encodeFrame, Opcode, RSV1 } from "../../lib/protocol/frame.ts";
-import type { Extension, ExtensionOffer } from "../../lib/extensions/extension.ts";
+import type { Extension, ExtensionOffer } from "../../lib/protocol/extension.ts";
 import {
   _setInflateDictionarySupport,
   type DeflateParameters,

@@ -6,7 +6,7 @@ import {
   type ConnectionOptions,
 } from "../../lib/protocol/connection.ts";
 import { encodeFrame, type Frame, Opcode, RSV1, RSV2 } from "../../lib/protocol/frame.ts";
-import type { Extension } from "../../lib/extensions/extension.ts";
+import type { Extension } from "../../lib/protocol/extension.ts";
 import { MessageTooBigError, NotOpenError, SprigError } from "../../lib/errors.ts";
 import { FrameParser } from "../../lib/protocol/frame_parser.ts";
 import { concat, fixedMask, hex, pseudoRandomBytes, toHex, utf8 } from "../_helpers/bytes.ts";

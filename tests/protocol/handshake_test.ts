@@ -5,7 +5,7 @@ import type {
   Extension,
   ExtensionFactory,
   ExtensionOffer,
-} from "../../lib/extensions/extension.ts";
+} from "../../lib/protocol/extension.ts";
 import {
   acceptKey,
   checkClientRequest,

@@ -8,7 +8,7 @@ import { PublishedMessage, Topics } from "../../lib/server/handler/pubsub.ts";
 import { type AcceptedSocket, SocketChannel } from "../../lib/server/http/socket_channel.ts";
 import { Connection } from "../../lib/protocol/connection.ts";
 import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";
-import type { Extension } from "../../lib/extensions/extension.ts";
+import type { Extension } from "../../lib/protocol/extension.ts";
 import type { Transport } from "../../lib/transport/transport.ts";
 import { until } from "./_hosts.ts";
 import { concat } from "../_helpers/bytes.ts";

@@ -8,7 +8,7 @@
 
 import { checkExtendedConnect, type Http2Headers } from "../../protocol/extended_connect.ts";
 import { HandshakeError, SprigError } from "../../errors.ts";
-import type { ExtensionFactory } from "../../extensions/extension.ts";
+import type { ExtensionFactory } from "../../protocol/extension.ts";
 import {
   permessageDeflate,
   PerMessageDeflateFactory,

@@ -6,7 +6,7 @@
 
 import { ArgumentCheck } from "../../arguments.ts";
 import { checkTelemetry, type Telemetry } from "../../telemetry.ts";
-import { checkExtensionFactories, type ExtensionFactory } from "../../extensions/extension.ts";
+import { checkExtensionFactories, type ExtensionFactory } from "../../protocol/extension.ts";
 import {
   checkCompressionOption,
   type PerMessageDeflateOptions,

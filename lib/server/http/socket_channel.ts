@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Extension } from "../../extensions/extension.ts";
+import type { Extension } from "../../protocol/extension.ts";
 import { Connection } from "../../protocol/connection.ts";
 import type { Frame } from "../../protocol/frame.ts";
 import { LiveConnection } from "../../session/live.ts";

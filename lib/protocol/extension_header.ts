@@ -13,7 +13,7 @@
  */
 
 import { ExtensionError } from "../errors.ts";
-import { isToken } from "../protocol/http1.ts";
+import { isToken } from "./http1.ts";
 import type { ExtensionOffer } from "./extension.ts";
 
 const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
@@ -34,7 +34,7 @@ const QUOTED = /"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\x
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseExtensionsHeader } from "./header.ts";
+ * import { parseExtensionsHeader } from "./extension_header.ts";
  * const offers = parseExtensionsHeader('permessage-deflate; client_max_window_bits, x-foo; a="1"');
  * assert.deepEqual(offers, [
  *   { name: "permessage-deflate", params: [["client_max_window_bits", true]] },
@@ -116,7 +116,7 @@ export function parseExtensionsHeader(value: string): ExtensionOffer[] {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { formatExtensionsHeader } from "./header.ts";
+ * import { formatExtensionsHeader } from "./extension_header.ts";
  * const v = formatExtensionsHeader([
  *   {
  *     name: "permessage-deflate",

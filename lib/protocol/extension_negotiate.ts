@@ -7,7 +7,7 @@
 
 import { type ErrorCode, ExtensionError, HandshakeError } from "../errors.ts";
 import type { Extension, ExtensionFactory, ExtensionOffer } from "./extension.ts";
-import { formatExtensionsHeader, parseExtensionsHeader } from "./header.ts";
+import { formatExtensionsHeader, parseExtensionsHeader } from "./extension_header.ts";
 
 /** What the server agreed to: the response header and the live extensions, in that order. */
 export interface ServerNegotiation {
@@ -57,8 +57,8 @@ function disposeAll(extensions: readonly Extension[]): void {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { negotiateAsServer } from "./negotiate.ts";
- * import { permessageDeflate } from "./permessage_deflate.ts";
+ * import { negotiateAsServer } from "./extension_negotiate.ts";
+ * import { permessageDeflate } from "../extensions/permessage_deflate.ts";
  * // No extension configured: nothing is accepted.
  * const none = negotiateAsServer([], "permessage-deflate");
  * assert.equal(none.header, undefined);
@@ -133,8 +133,8 @@ export function negotiateAsServer(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { offerHeader } from "./negotiate.ts";
- * import { permessageDeflate } from "./permessage_deflate.ts";
+ * import { offerHeader } from "./extension_negotiate.ts";
+ * import { permessageDeflate } from "../extensions/permessage_deflate.ts";
  * assert.equal(offerHeader([]), undefined);
  * assert.equal(offerHeader([permessageDeflate()]), "permessage-deflate; client_max_window_bits");
  * ```
@@ -167,8 +167,8 @@ export function offerHeader(factories: readonly ExtensionFactory[]): string | un
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { acceptAsClient } from "./negotiate.ts";
- * import { permessageDeflate } from "./permessage_deflate.ts";
+ * import { acceptAsClient } from "./extension_negotiate.ts";
+ * import { permessageDeflate } from "../extensions/permessage_deflate.ts";
  * // The server accepted nothing (no Sec-WebSocket-Extensions): no extension is active.
  * assert.equal(acceptAsClient([permessageDeflate()], null).length, 0);
  * // It accepted the offer: the extension is active.
