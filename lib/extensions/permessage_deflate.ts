@@ -61,7 +61,12 @@ import { constants as zlibConstants, deflateRawSync, inflateRawSync } from "node
 import { ArgumentCheck } from "../arguments.ts";
 import { ExtensionError, MessageTooBigError } from "../errors.ts";
 import { RSV1 } from "../protocol/frame.ts";
-import type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "../protocol/extension.ts";
+import type {
+  EncodedMessage,
+  Extension,
+  ExtensionFactory,
+  ExtensionOffer,
+} from "../protocol/extension.ts";
 
 /** The extension token (RFC 7692 §6). */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";

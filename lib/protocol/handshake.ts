@@ -13,11 +13,7 @@
 
 import { ArgumentCheck } from "../arguments.ts";
 import { type ErrorCode, HandshakeError } from "../errors.ts";
-import {
-  checkExtensionFactories,
-  type Extension,
-  type ExtensionFactory,
-} from "./extension.ts";
+import { checkExtensionFactories, type Extension, type ExtensionFactory } from "./extension.ts";
 import { acceptAsClient, negotiateAsServer, offerHeader } from "./extension_negotiate.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import {

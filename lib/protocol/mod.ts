@@ -39,12 +39,7 @@ export * from "./http1_body.ts";
 export { sha1 } from "./sha1.ts";
 export { decodeBase64, encodeBase64 } from "./base64.ts";
 export * from "../errors.ts";
-export type {
-  EncodedMessage,
-  Extension,
-  ExtensionFactory,
-  ExtensionOffer,
-} from "./extension.ts";
+export type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "./extension.ts";
 export { ExtensionChain } from "./extension.ts";
 export * from "./extension_header.ts";
 export * from "./extension_negotiate.ts";

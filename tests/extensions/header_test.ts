@@ -1,13 +1,16 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ExtensionError, HandshakeError } from "../../lib/errors.ts";
-import type {
-  Extension,
-  ExtensionFactory,
-  ExtensionOffer,
-} from "../../lib/protocol/extension.ts";
-import { formatExtensionsHeader, parseExtensionsHeader } from "../../lib/protocol/extension_header.ts";
-import { acceptAsClient, negotiateAsServer, offerHeader } from "../../lib/protocol/extension_negotiate.ts";
+import type { Extension, ExtensionFactory, ExtensionOffer } from "../../lib/protocol/extension.ts";
+import {
+  formatExtensionsHeader,
+  parseExtensionsHeader,
+} from "../../lib/protocol/extension_header.ts";
+import {
+  acceptAsClient,
+  negotiateAsServer,
+  offerHeader,
+} from "../../lib/protocol/extension_negotiate.ts";
 
 describe("parseExtensionsHeader (RFC 6455 §9.1)", () => {
   const good: Array<[string, ExtensionOffer[]]> = [

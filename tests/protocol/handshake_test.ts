@@ -1,11 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ExtensionError, HandshakeError } from "../../lib/errors.ts";
-import type {
-  Extension,
-  ExtensionFactory,
-  ExtensionOffer,
-} from "../../lib/protocol/extension.ts";
+import type { Extension, ExtensionFactory, ExtensionOffer } from "../../lib/protocol/extension.ts";
 import {
   acceptKey,
   checkClientRequest,
