@@ -72,10 +72,15 @@ export {
   type TopicsOptions,
 } from "./handler/pubsub.ts";
 export {
+  HISTORY_DEFAULTS,
+  type ResumeReport,
+  type RetainOptions,
+  type SeqRange,
+} from "./handler/history.ts";
+export {
   envelope,
   type EnvelopeFields,
   type EnvelopeOption,
-  HISTORY_DEFAULTS,
   MAX_CARRIED_POSITIONS,
   openEnvelope,
   type Position,
@@ -83,10 +88,7 @@ export {
   positionsParam,
   resumeFrom,
   resumePositions,
-  type ResumeReport,
-  type RetainOptions,
-  type SeqRange,
-} from "./handler/history.ts";
+} from "../session/envelope.ts";
 export { SLOW_DEFAULTS, type SlowPolicy, type SlowReport } from "./handler/slow.ts";
 export type { ChannelCapabilities } from "./handler/channel.ts";
 export type { WebSocketHub } from "./handler/host.ts";

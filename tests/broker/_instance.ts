@@ -20,7 +20,7 @@
  */
 
 import { serve } from "../../mod.ts";
-import type { Position } from "../../lib/server/handler/history.ts";
+import type { Position } from "../../lib/session/envelope.ts";
 import { BrokerError } from "../../lib/errors.ts";
 import { ioredisClient, redisBroker, type RedisPubSubClient } from "../../lib/scale/mod.ts";
 

@@ -9,7 +9,7 @@ import type { TerminateReason } from "../../lib/server/handler/handler.ts";
 import type { WebSocketHub } from "../../lib/server/handler/host.ts";
 import { type HostKind, hostsOfRuntime, labelOf, startHost } from "./_hosts.ts";
 import { rawClient, rawFrame, type RawSocket } from "../_helpers/raw_peer.ts";
-import { openEnvelope } from "../../lib/server/handler/history.ts";
+import { openEnvelope } from "../../lib/session/envelope.ts";
 
 const MAX_PENDING = 64 * 1024;
 const SIZE = 4096;

@@ -6,13 +6,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { PublishedMessage, type Subscriber, Topics } from "../../lib/server/handler/pubsub.ts";
-import {
-  MemoryHistory,
-  openEnvelope,
-  type Position,
-  type ResumeReport,
-  retention,
-} from "../../lib/server/handler/history.ts";
+import { MemoryHistory, type ResumeReport, retention } from "../../lib/server/handler/history.ts";
+import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
 
 /** An in-memory history answers at once: the report, not a promise. */
 function now(report: ResumeReport | Promise<ResumeReport>): ResumeReport {

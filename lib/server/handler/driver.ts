@@ -36,7 +36,8 @@ import type {
   Subscriber,
   Topics,
 } from "./pubsub.ts";
-import type { Position, ResumeReport } from "./history.ts";
+import type { ResumeReport } from "./history.ts";
+import type { Position } from "../../session/envelope.ts";
 import { Eventually } from "../../util/eventually.ts";
 import type { Tickable, Ticker } from "../../util/ticker.ts";
 import type { TelemetryPublisher } from "../../telemetry.ts";

@@ -13,7 +13,8 @@
 
 import type { CloseInfo, MessageData } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
-import type { Position, ResumeReport } from "./history.ts";
+import type { ResumeReport } from "./history.ts";
+import type { Position } from "../../session/envelope.ts";
 import type { SubscribeOptions } from "./pubsub.ts";
 
 /** A value, or a promise of it: every callback may be async. */

@@ -21,7 +21,7 @@ import { Driver, type DriverHost } from "./driver.ts";
 import type { ConnectionContext, ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
 import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
 import { Topics } from "./pubsub.ts";
-import type { Position } from "./history.ts";
+import type { Position } from "../../session/envelope.ts";
 import { keepalivePeriod } from "./keepalive.ts";
 import { Ticker } from "../../util/ticker.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";

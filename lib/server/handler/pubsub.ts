@@ -16,15 +16,12 @@ import { encodeFrame, Opcode } from "../../protocol/frame.ts";
 import { encodeUtf8 } from "../../protocol/utf8.ts";
 import { messageBytes } from "./channel.ts";
 import type { OutgoingMessage } from "./handler.ts";
+import { MemoryHistory, type ResumeReport, type RetainOptions, retention } from "./history.ts";
 import {
   envelope as sprigEnvelope,
   type EnvelopeOption,
-  MemoryHistory,
   type Position,
-  type ResumeReport,
-  type RetainOptions,
-  retention,
-} from "./history.ts";
+} from "../../session/envelope.ts";
 import {
   checkSlowPolicy,
   type SlowPolicy,

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Position } from "./history.ts";
+import type { Position } from "../../session/envelope.ts";
 import type { PublishedMessage, Subscriber } from "./pubsub.ts";
 
 /**

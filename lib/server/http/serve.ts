@@ -7,7 +7,7 @@
  */
 
 import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
-import type { Position } from "../handler/history.ts";
+import type { Position } from "../../session/envelope.ts";
 import { ConnectionError } from "../../errors.ts";
 import type { NodeHttp2Front } from "../http2/node_front.ts";
 import type { SprigHttp2Front } from "../http2/sprig_front.ts";
