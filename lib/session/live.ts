@@ -103,7 +103,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * is over: `setImmediate` where the runtime has it (Deno, Bun, Node: a few
  * microseconds), else a `MessageChannel` message, else a zero-delay timer.
  */
-const afterTurn: (task: () => void) => void = typeof setImmediate === "function"
+export const afterTurn: (task: () => void) => void = typeof setImmediate === "function"
   ? (task) => void setImmediate(task)
   : typeof MessageChannel === "function"
   ? (() => {
