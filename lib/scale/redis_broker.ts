@@ -35,9 +35,9 @@ import type {
   HistoryRead,
   SharedHistory,
 } from "../server/handler/pubsub.ts";
-import { PublishedMessage } from "../server/handler/pubsub.ts";
+import { PublishedMessage } from "../server/handler/message.ts";
 import { newEpoch } from "../server/handler/history.ts";
-import { type Position } from "../session/envelope.ts";
+import type { Position } from "../session/envelope.ts";
 import { decodeBase64, encodeBase64 } from "../protocol/base64.ts";
 
 /** A pub/sub message listener: the payload and the channel it came on. */

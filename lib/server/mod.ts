@@ -37,7 +37,6 @@ export {
   defineHandler,
   type Handler,
   type HandlerResult,
-  type OutgoingMessage,
   type Push,
   type Reply,
   type Stop,
@@ -45,6 +44,7 @@ export {
   type TestContext,
   testContext,
 } from "./handler/handler.ts";
+export { type OutgoingMessage } from "./handler/message.ts";
 export { serve, type Server } from "./http/serve.ts";
 export type { ShutdownOptions } from "./handler/host.ts";
 export {
@@ -60,17 +60,15 @@ export {
 export {
   type Broker,
   type BrokerTarget,
-  type DrainWatcher,
   type HistoryBounds,
   type HistoryRead,
-  PublishedMessage,
   type SharedHistory,
   type SubscribeOptions,
-  type Subscriber,
   type TopicOptions,
   Topics,
   type TopicsOptions,
 } from "./handler/pubsub.ts";
+export { type DrainWatcher, PublishedMessage, type Subscriber } from "./handler/message.ts";
 export {
   HISTORY_DEFAULTS,
   type ResumeReport,

@@ -3,7 +3,8 @@
 // local subscribers, outages reported with their counts, resubscription.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { PublishedMessage, type Subscriber, Topics } from "../../lib/server/handler/pubsub.ts";
+import { Topics } from "../../lib/server/handler/pubsub.ts";
+import { PublishedMessage, type Subscriber } from "../../lib/server/handler/message.ts";
 import { ioredisClient, redisBroker } from "../../lib/scale/redis_broker.ts";
 import { BrokerError } from "../../lib/errors.ts";
 import { FakeRedis } from "./_fake_redis.ts";

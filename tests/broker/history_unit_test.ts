@@ -7,7 +7,8 @@
 // redis-server.)
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type PublishedMessage, type Subscriber, Topics } from "../../lib/server/handler/pubsub.ts";
+import { Topics } from "../../lib/server/handler/pubsub.ts";
+import type { PublishedMessage, Subscriber } from "../../lib/server/handler/message.ts";
 import { redisBroker } from "../../lib/scale/redis_broker.ts";
 import type { BrokerError } from "../../lib/errors.ts";
 import { FakeRedis } from "./_fake_redis.ts";

@@ -9,7 +9,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Session } from "../../mod.ts";
-import { type ResumeReport } from "../../lib/server/handler/history.ts";
+import type { ResumeReport } from "../../lib/server/handler/history.ts";
 import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
 import { redisCommand, RedisServer } from "./_redis.ts";
 import { Instance, runtime } from "./_process.ts";

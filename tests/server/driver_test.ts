@@ -14,10 +14,10 @@ import { Ticker } from "../../lib/util/ticker.ts";
 import {
   defineHandler,
   type Handler,
-  type OutgoingMessage,
   type TerminateReason,
   testContext,
 } from "../../lib/server/handler/handler.ts";
+import type { OutgoingMessage } from "../../lib/server/handler/message.ts";
 import type { CloseInfo, MessageData } from "../../lib/session/session.ts";
 
 /** A channel whose peer is the test. */

@@ -4,7 +4,8 @@
 // their own frame; every client decodes every message; order holds.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { PublishedMessage, Topics } from "../../lib/server/handler/pubsub.ts";
+import { Topics } from "../../lib/server/handler/pubsub.ts";
+import { PublishedMessage } from "../../lib/server/handler/message.ts";
 import { type AcceptedSocket, SocketChannel } from "../../lib/server/http/socket_channel.ts";
 import { Connection } from "../../lib/protocol/connection.ts";
 import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";

@@ -5,7 +5,8 @@
 // once, in order, and is told exactly what fell out of it.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { PublishedMessage, type Subscriber, Topics } from "../../lib/server/handler/pubsub.ts";
+import { Topics } from "../../lib/server/handler/pubsub.ts";
+import { PublishedMessage, type Subscriber } from "../../lib/server/handler/message.ts";
 import { MemoryHistory, type ResumeReport, retention } from "../../lib/server/handler/history.ts";
 import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
 

@@ -6,7 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { serve } from "../../mod.ts";
-import { type ResumeReport } from "../../lib/server/handler/history.ts";
+import type { ResumeReport } from "../../lib/server/handler/history.ts";
 import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
 import { rawClient, rawFrame, type RawSocket } from "../_helpers/raw_peer.ts";
 import type { Server } from "../../lib/server/http/serve.ts";

@@ -23,8 +23,10 @@ import type { KeepaliveOptions } from "../../session/session.ts";
 import type { Ticker } from "../../util/ticker.ts";
 import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
-import { type ChannelCapabilities, messageBytes } from "../handler/channel.ts";
-import type { Handler, OutgoingMessage } from "../handler/handler.ts";
+import type { ChannelCapabilities } from "../handler/channel.ts";
+import { messageBytes } from "../handler/message.ts";
+import type { Handler } from "../handler/handler.ts";
+import type { OutgoingMessage } from "../handler/message.ts";
 import { type Accepted, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { listHas } from "../http/http.ts";
 import {

@@ -19,9 +19,10 @@
 import { CloseCode } from "../../errors.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
-import { messageBytes } from "../handler/channel.ts";
+import { messageBytes } from "../handler/message.ts";
 import type { ChannelCapabilities } from "../handler/channel.ts";
-import type { Handler, OutgoingMessage } from "../handler/handler.ts";
+import type { Handler } from "../handler/handler.ts";
+import type { OutgoingMessage } from "../handler/message.ts";
 import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { listHas } from "../http/http.ts";
 import {

@@ -8,13 +8,9 @@
 
 import { CloseCode, MessageTooBigError, SprigError, TimeoutError } from "../../errors.ts";
 import type { CloseInfo, MessageData } from "../../session/session.ts";
-import {
-  type Channel,
-  type ChannelCapabilities,
-  type ChannelReceiver,
-  messageBytes,
-} from "../handler/channel.ts";
-import type { OutgoingMessage } from "../handler/handler.ts";
+import type { Channel, ChannelCapabilities, ChannelReceiver } from "../handler/channel.ts";
+import { messageBytes } from "../handler/message.ts";
+import type { OutgoingMessage } from "../handler/message.ts";
 import { Eventually } from "../../util/eventually.ts";
 
 /** Limits a native channel enforces itself. @internal */

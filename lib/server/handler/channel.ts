@@ -9,8 +9,8 @@
  */
 
 import type { CloseInfo, MessageData } from "../../session/session.ts";
-import type { OutgoingMessage } from "./handler.ts";
-import type { PublishedMessage } from "./pubsub.ts";
+import type { OutgoingMessage } from "./message.ts";
+import type { PublishedMessage } from "./message.ts";
 
 /** What a host can and cannot do, for docs and for the driver. */
 export interface ChannelCapabilities {
@@ -75,26 +75,4 @@ export interface Channel {
   readonly writeBlocked: boolean;
   /** Grows whenever the peer sends something: what the idle timeout compares. */
   readonly activity: number;
-}
-
-/**
- * Bytes of a message to send, without copying.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { messageBytes } from "./channel.ts";
- * const words = new Uint16Array([1]);
- * const bytes = messageBytes(words);
- * assert.equal(bytes.length, 2);
- * assert.equal(bytes.buffer, words.buffer); // a view, not a copy
- * ```
- */
-export function messageBytes(message: Exclude<OutgoingMessage, string>): Uint8Array {
-  if (message instanceof Uint8Array) return message;
-  if (ArrayBuffer.isView(message)) {
-    return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
-  }
-  if (message instanceof ArrayBuffer) return new Uint8Array(message);
-  throw new TypeError("a message is a string, an ArrayBuffer, a typed array or a DataView");
 }

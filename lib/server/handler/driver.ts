@@ -24,18 +24,13 @@ import type {
   ControlFrame,
   ControlMessage,
   Handler,
-  OutgoingMessage,
   Push,
   Reply,
   TerminateReason,
 } from "./handler.ts";
-import type {
-  DrainWatcher,
-  PublishedMessage,
-  SubscribeOptions,
-  Subscriber,
-  Topics,
-} from "./pubsub.ts";
+import type { OutgoingMessage } from "./message.ts";
+import type { SubscribeOptions, Topics } from "./pubsub.ts";
+import type { DrainWatcher, PublishedMessage, Subscriber } from "./message.ts";
 import type { ResumeReport } from "./history.ts";
 import type { Position } from "../../session/envelope.ts";
 import { Eventually } from "../../util/eventually.ts";

@@ -15,13 +15,11 @@ import type { CloseInfo, MessageData } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { ResumeReport } from "./history.ts";
 import type { Position } from "../../session/envelope.ts";
+import type { OutgoingMessage } from "./message.ts";
 import type { SubscribeOptions } from "./pubsub.ts";
 
 /** A value, or a promise of it: every callback may be async. */
 export type Awaitable<T> = T | Promise<T>;
-
-/** A message to push: a string goes as text, bytes as binary. */
-export type OutgoingMessage = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
 /** A control frame to push: a ping, or a pong (a heartbeat, or a reply when the host's autoPong is off). */
 export interface ControlFrame {

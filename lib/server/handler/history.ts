@@ -10,7 +10,7 @@
  */
 
 import type { Position } from "../../session/envelope.ts";
-import type { PublishedMessage } from "./pubsub.ts";
+import type { PublishedMessage } from "./message.ts";
 
 /**
  * How much history a topic keeps. Either bound, or both (a message goes
@@ -146,7 +146,7 @@ export function retention(
  * ```ts
  * import assert from "node:assert/strict";
  * import { MemoryHistory } from "./history.ts";
- * import { PublishedMessage } from "./pubsub.ts";
+ * import { PublishedMessage } from "./message.ts";
  * const h = new MemoryHistory({ messages: 2, ms: 0 });
  * for (const m of ["a", "b", "c"]) h.append(new PublishedMessage(m), 0);
  * assert.equal(h.first, 2); // "a" (seq 1) fell out

@@ -12,10 +12,7 @@
  * @module
  */
 
-import { encodeFrame, Opcode } from "../../protocol/frame.ts";
-import { encodeUtf8 } from "../../protocol/utf8.ts";
-import { messageBytes } from "./channel.ts";
-import type { OutgoingMessage } from "./handler.ts";
+import { type OutgoingMessage, PublishedMessage, type Subscriber } from "./message.ts";
 import { MemoryHistory, type ResumeReport, type RetainOptions, retention } from "./history.ts";
 import {
   envelope as sprigEnvelope,
@@ -30,78 +27,6 @@ import {
   type SlowTopic,
 } from "./slow.ts";
 import { unrefTimer } from "../../util/ticker.ts";
-
-/**
- * One published message, shared by all its subscribers. The UTF-8 payload
- * and the unmasked server frame (RFC 6455 §5.1: a server MUST NOT mask) are
- * computed on first use and then reused.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { PublishedMessage } from "./pubsub.ts";
- * const m = new PublishedMessage("Hello");
- * assert.deepEqual([...m.frame], [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]); // RFC 6455 §5.7
- * assert.equal(m.frame, m.frame); // encoded once, then shared
- * ```
- */
-export class PublishedMessage {
-  /** The message as given: text as a string, binary as bytes. */
-  readonly data: string | Uint8Array;
-  /** Its place in the topic's history, on a topic that keeps one; set once by the topic. */
-  position: Position | undefined = undefined;
-  /** The conflation key, computed once for a `latest` policy. @internal */
-  conflationKey: string | undefined = undefined;
-  /** For a message wrapped in its topic's envelope: the data as published. @internal */
-  unwrapped: string | Uint8Array | undefined = undefined;
-  #payload: Uint8Array | undefined;
-  #frame: Uint8Array | undefined;
-
-  /** A string goes as text, bytes as binary. Bytes are not copied: leave them unchanged. */
-  constructor(message: OutgoingMessage) {
-    this.data = typeof message === "string" ? message : messageBytes(message);
-  }
-
-  /** True for a text message. */
-  get isText(): boolean {
-    return typeof this.data === "string";
-  }
-
-  /** The payload bytes (UTF-8 for text). */
-  get payload(): Uint8Array {
-    return this.#payload ??= typeof this.data === "string" ? encodeUtf8(this.data) : this.data;
-  }
-
-  /** The whole frame, FIN set, no RSV bits, unmasked: what an uncompressed subscriber gets. */
-  get frame(): Uint8Array {
-    return this.#frame ??= encodeFrame({
-      fin: true,
-      rsv: 0,
-      opcode: this.isText ? Opcode.Text : Opcode.Binary,
-      payload: this.payload,
-    });
-  }
-}
-
-/** Something that can subscribe: a live connection. */
-export interface Subscriber {
-  /** Sends a published message; false when it could not (closing). */
-  deliver(message: PublishedMessage): boolean;
-  /** Bytes queued for it and not yet taken by the operating system; what slow-subscriber policies compare. Absent: never slow. */
-  readonly pendingBytes?: number;
-  /** Closes it with 1013 Try Again Later (the `close` policy). */
-  closeSlow?(): void;
-  /** Calls `watcher.drained()` each time its pending output drained, until {@link unwatchDrain}. */
-  watchDrain?(watcher: DrainWatcher): void;
-  /** Stops {@link watchDrain}. */
-  unwatchDrain?(watcher: DrainWatcher): void;
-}
-
-/** Told when a subscriber's pending output drained (a slow subscription). */
-export interface DrainWatcher {
-  /** Called in the turn the subscriber's output drained. */
-  drained(): void;
-}
 
 /**
  * What a {@link Broker} is attached to: the topics of one server (or

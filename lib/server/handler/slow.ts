@@ -9,7 +9,7 @@
  */
 
 import type { Position } from "../../session/envelope.ts";
-import type { PublishedMessage, Subscriber } from "./pubsub.ts";
+import type { PublishedMessage, Subscriber } from "./message.ts";
 
 /**
  * A slow-subscriber policy, for a topic (`TopicOptions.slow`) or one

@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
+import type { ConnectionRef, Handler } from "../handler/handler.ts";
+import type { OutgoingMessage } from "../handler/message.ts";
 import type { Position } from "../../session/envelope.ts";
 import { ConnectionError } from "../../errors.ts";
 import type { NodeHttp2Front } from "../http2/node_front.ts";

@@ -15,16 +15,12 @@ import type { Frame } from "../../protocol/frame.ts";
 import { LiveConnection } from "../../session/live.ts";
 import type { CloseInfo, KeepaliveOptions } from "../../session/session.ts";
 import type { Transport } from "../../transport/transport.ts";
-import {
-  type Channel,
-  type ChannelCapabilities,
-  type ChannelReceiver,
-  messageBytes,
-} from "../handler/channel.ts";
-import type { OutgoingMessage } from "../handler/handler.ts";
+import type { Channel, ChannelCapabilities, ChannelReceiver } from "../handler/channel.ts";
+import { messageBytes } from "../handler/message.ts";
+import type { OutgoingMessage } from "../handler/message.ts";
 import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { Ticker } from "../../util/ticker.ts";
-import type { PublishedMessage } from "../handler/pubsub.ts";
+import type { PublishedMessage } from "../handler/message.ts";
 import { formatFrame, type TelemetryPublisher } from "../../telemetry.ts";
 
 /** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
