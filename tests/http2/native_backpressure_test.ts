@@ -13,7 +13,7 @@ import {
   FrameType,
 } from "../../lib/protocol/http2/frame.ts";
 import type { HttpHost } from "../../lib/server/http/http.ts";
-import type { AcceptedSocket } from "../../lib/server/http/socket_channel.ts";
+import type { AcceptedSocket } from "../../lib/server/http/listener.ts";
 import type { Transport, TransportSink } from "../../lib/transport/transport.ts";
 
 describe("sprig's HTTP/2 server: a client that never reads", () => {

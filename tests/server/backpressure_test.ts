@@ -8,7 +8,8 @@ import { memoryPair } from "../_helpers/memory_transport.ts";
 import { Connection } from "../../lib/protocol/connection.ts";
 import { Driver } from "../../lib/server/handler/driver.ts";
 import { Topics } from "../../lib/server/handler/pubsub.ts";
-import { type AcceptedSocket, SocketChannel } from "../../lib/server/http/socket_channel.ts";
+import { SocketChannel } from "../../lib/server/http/socket_channel.ts";
+import type { AcceptedSocket } from "../../lib/server/http/listener.ts";
 import type { Handler } from "../../lib/server/handler/handler.ts";
 import { until } from "./_hosts.ts";
 

@@ -23,7 +23,7 @@ import {
 import { BodyDecoder, type BodyFraming, requestBodyFraming } from "../../protocol/http1_body.ts";
 import type { WebSocketHost } from "../handler/host.ts";
 import type { FetchInfo } from "../handler/options.ts";
-import type { AcceptedSocket } from "./socket_channel.ts";
+import type { AcceptedSocket } from "./listener.ts";
 import { completeUpgrade } from "./socket_upgrade.ts";
 import type { Awaitable } from "../handler/handler.ts";
 import type { Transport } from "../../transport/transport.ts";

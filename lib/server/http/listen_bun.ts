@@ -7,8 +7,8 @@
 import { concatBytes } from "../../protocol/bytes.ts";
 import { matchPreface } from "../../protocol/http2/frame.ts";
 import { type BunSocket, BunTransport } from "../../transport/bun.ts";
-import type { Listener, ListenOptions } from "./listen.ts";
-import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
+import type { Listener, ListenOptions } from "./listener.ts";
+import { type AcceptedSocket, LINGER_MS } from "./listener.ts";
 
 type Socket = BunSocket & { data: BunTransport | undefined; alpnProtocol?: string | false | null };
 

@@ -8,8 +8,8 @@
 import { concatBytes } from "../../protocol/bytes.ts";
 import { CLIENT_PREFACE, matchPreface } from "../../protocol/http2/frame.ts";
 import { type DenoConn, DenoTransport } from "../../transport/deno.ts";
-import type { Listener, ListenOptions } from "./listen.ts";
-import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
+import type { Listener, ListenOptions } from "./listener.ts";
+import { type AcceptedSocket, LINGER_MS } from "./listener.ts";
 import { listenNode } from "./listen_node.ts";
 
 /** An accepted `Deno.Conn` as an {@link AcceptedSocket}. @internal */

@@ -11,8 +11,8 @@ import { concatBytes } from "../../protocol/bytes.ts";
 import { matchPreface } from "../../protocol/http2/frame.ts";
 import { fromNodeSocket } from "../../transport/node.ts";
 import type { Transport } from "../../transport/transport.ts";
-import type { Listener, ListenOptions } from "./listen.ts";
-import { type AcceptedSocket, LINGER_MS } from "./socket_channel.ts";
+import type { Listener, ListenOptions } from "./listener.ts";
+import { type AcceptedSocket, LINGER_MS } from "./listener.ts";
 import { ConnectionError } from "../../errors.ts";
 
 const noop = () => {};

@@ -15,14 +15,14 @@ import type { SprigHttp2Front } from "../http2/sprig_front.ts";
 import { listenFailure } from "../../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { type HttpHost, serveSocket } from "./http.ts";
-import { type Listener, listenerFor } from "./listen.ts";
+import { listenerFor } from "./listen.ts";
+import type { AcceptedSocket, Listener } from "./listener.ts";
 import {
   checkServeArguments,
   http2Server,
   type ServeOptions,
   SERVER_DEFAULTS,
 } from "../handler/options.ts";
-import type { AcceptedSocket } from "./socket_channel.ts";
 
 /** A running server. */
 export interface Server<I = unknown> extends WebSocketHub<I>, AsyncDisposable {

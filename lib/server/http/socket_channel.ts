@@ -14,44 +14,14 @@ import { Connection } from "../../protocol/connection.ts";
 import type { Frame } from "../../protocol/frame.ts";
 import { LiveConnection } from "../../session/live.ts";
 import type { CloseInfo, KeepaliveOptions } from "../../session/session.ts";
-import type { Transport } from "../../transport/transport.ts";
 import type { Channel, ChannelCapabilities, ChannelReceiver } from "../handler/channel.ts";
+import type { AcceptedSocket } from "./listener.ts";
 import { messageBytes } from "../handler/message.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
 import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { Ticker } from "../../util/ticker.ts";
 import type { PublishedMessage } from "../handler/message.ts";
 import { formatFrame, type TelemetryPublisher } from "../../telemetry.ts";
-
-/** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
-export interface AcceptedSocket {
-  /** The socket's bytes; with TLS, the decrypted ones. */
-  transport: Transport;
-  /**
-   * Closes gracefully: sends what is queued, then FIN, then reads and
-   * discards until the peer closes too (or {@link LINGER_MS} passed). Closing
-   * at once while the peer is still sending makes the kernel answer with a
-   * RST, which can destroy the close frame or refusal the peer has not read
-   * yet (RFC 6455 §7.1.1 has the server close first, so this matters here).
-   */
-  close(): void;
-  /** Closes the socket now, discarding what waits to be sent. */
-  destroy(): void;
-  /** True when TLS runs on it. */
-  secure: boolean;
-}
-
-/**
- * How long a lingering close waits for the peer to close, in milliseconds.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { LINGER_MS } from "./socket_channel.ts";
- * assert.equal(LINGER_MS, 2000);
- * ```
- */
-export const LINGER_MS = 2000;
 
 /** Options of {@link SocketChannel}. @internal */
 export interface SocketChannelOptions {

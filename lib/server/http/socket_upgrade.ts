@@ -11,7 +11,8 @@ import { createServerResponse } from "../../protocol/handshake.ts";
 import { allocateConnectionId, type Driver } from "../handler/driver.ts";
 import type { Accepted, WebSocketHost } from "../handler/host.ts";
 import { SERVER_DEFAULTS } from "../handler/options.ts";
-import { type AcceptedSocket, SocketChannel } from "./socket_channel.ts";
+import { SocketChannel } from "./socket_channel.ts";
+import type { AcceptedSocket } from "./listener.ts";
 
 const noop = () => {};
 

@@ -30,7 +30,7 @@ import {
 } from "../../protocol/http2/connection.ts";
 import type { HttpHost } from "../http/http.ts";
 import { SERVER_DEFAULTS } from "../handler/options.ts";
-import type { AcceptedSocket } from "../http/socket_channel.ts";
+import type { AcceptedSocket } from "../http/listener.ts";
 import { startChannel } from "../http/socket_upgrade.ts";
 import type { TransportAddress, TransportSink } from "../../transport/transport.ts";
 import {
