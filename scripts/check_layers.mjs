@@ -17,6 +17,8 @@
 // what their subpath always exported, from whichever layer defines it, so they are checked for
 // cycles but not for direction; nothing in lib/ may import an entry point but another entry point.
 //
+// Folders are checked for cycles too (server/http and server/http2 may not need each other).
+//
 // Every relative import is counted: `import`, `import type`, `export … from` and `import("…")`,
 // outside comments. A file under lib/ that no layer claims is an error too, so a new folder says
 // where it sits. Prints the cycles and the upward imports it finds; exits 1 if there is any.
@@ -148,6 +150,28 @@ export function cycles(graph) {
   return found;
 }
 
+/**
+ * The graph of folders (a file at lib/'s top is its own node), entry points
+ * left out: a cycle here is two folders that need each other, even when no
+ * two files do.
+ */
+export function folderGraph(graph) {
+  const folderOf = (file) => file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : file;
+  const folders = new Map();
+  for (const [file, targets] of graph) {
+    if (ENTRY.test(file)) continue;
+    const from = folderOf(file);
+    if (!folders.has(from)) folders.set(from, []);
+    for (const target of targets) {
+      const to = folderOf(target);
+      if (to !== from && !ENTRY.test(target) && !folders.get(from).includes(to)) {
+        folders.get(from).push(to);
+      }
+    }
+  }
+  return folders;
+}
+
 /** Imports that go against the layers, and files no layer claims. */
 export function violations(graph) {
   const problems = [];
@@ -198,12 +222,17 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv
     }
   }
   const loops = cycles(graph);
+  const folderLoops = cycles(folderGraph(graph));
   const problems = violations(graph);
   for (const loop of loops) console.log(`cycle: ${loop.map((f) => `lib/${f}`).join(" <-> ")}`);
+  for (const loop of folderLoops) {
+    console.log(`folder cycle: ${loop.map((f) => `lib/${f}`).join(" <-> ")}`);
+  }
   for (const problem of problems) console.log(problem);
   const edges = [...graph.values()].reduce((n, targets) => n + targets.length, 0);
   console.log(
-    `layers: ${graph.size} files, ${edges} imports, ${loops.length} cycles, ${problems.length} layer violations`,
+    `layers: ${graph.size} files, ${edges} imports, ${loops.length} cycles, ` +
+      `${folderLoops.length} folder cycles, ${problems.length} layer violations`,
   );
-  process.exit(loops.length + problems.length === 0 ? 0 : 1);
+  process.exit(loops.length + folderLoops.length + problems.length === 0 ? 0 : 1);
 }

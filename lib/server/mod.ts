@@ -45,18 +45,16 @@ export {
   testContext,
 } from "./handler/handler.ts";
 export { type OutgoingMessage } from "./handler/message.ts";
-export { serve, type Server } from "./http/serve.ts";
+export { serve, type Server } from "./serve.ts";
 export type { ShutdownOptions } from "./handler/host.ts";
 export {
-  type FetchInfo,
-  type ServeOptions,
   SERVER_DEFAULTS,
-  type ServeTlsOptions,
   type UpgradeAccept,
   type UpgradeHook,
   type UpgradeInfo,
   type WebSocketHostOptions,
 } from "./handler/options.ts";
+export type { FetchInfo, ServeOptions, ServeTlsOptions } from "./http/options.ts";
 export {
   type Broker,
   type BrokerTarget,

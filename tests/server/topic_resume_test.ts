@@ -9,7 +9,7 @@ import { serve } from "../../mod.ts";
 import type { ResumeReport } from "../../lib/server/handler/history.ts";
 import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
 import { rawClient, rawFrame, type RawSocket } from "../_helpers/raw_peer.ts";
-import type { Server } from "../../lib/server/http/serve.ts";
+import type { Server } from "../../lib/server/serve.ts";
 
 const decoder = new TextDecoder();
 

@@ -22,7 +22,7 @@ import {
 } from "../../protocol/http1.ts";
 import { BodyDecoder, type BodyFraming, requestBodyFraming } from "../../protocol/http1_body.ts";
 import type { WebSocketHost } from "../handler/host.ts";
-import type { FetchInfo } from "../handler/options.ts";
+import type { FetchInfo } from "./options.ts";
 import type { AcceptedSocket } from "./listener.ts";
 import { completeUpgrade } from "./socket_upgrade.ts";
 import type { Awaitable } from "../handler/handler.ts";

@@ -10,7 +10,7 @@
 
 import type * as net from "node:net";
 import type { Transport } from "../../transport/transport.ts";
-import type { ServeTlsOptions } from "../handler/options.ts";
+import type { ServeTlsOptions } from "./options.ts";
 
 /** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
 export interface AcceptedSocket {

@@ -6,23 +6,19 @@
  * @module
  */
 
-import type { ConnectionRef, Handler } from "../handler/handler.ts";
-import type { OutgoingMessage } from "../handler/message.ts";
-import type { Position } from "../../session/envelope.ts";
-import { ConnectionError } from "../../errors.ts";
-import type { NodeHttp2Front } from "../http2/node_front.ts";
-import type { SprigHttp2Front } from "../http2/sprig_front.ts";
-import { listenFailure } from "../../transport/failure.ts";
-import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
-import { type HttpHost, serveSocket } from "./http.ts";
-import { listenerFor } from "./listen.ts";
-import type { AcceptedSocket, Listener } from "./listener.ts";
-import {
-  checkServeArguments,
-  http2Server,
-  type ServeOptions,
-  SERVER_DEFAULTS,
-} from "../handler/options.ts";
+import type { ConnectionRef, Handler } from "./handler/handler.ts";
+import type { OutgoingMessage } from "./handler/message.ts";
+import type { Position } from "../session/envelope.ts";
+import { ConnectionError } from "../errors.ts";
+import type { NodeHttp2Front } from "./http2/node_front.ts";
+import type { SprigHttp2Front } from "./http2/sprig_front.ts";
+import { listenFailure } from "../transport/failure.ts";
+import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "./handler/host.ts";
+import { type HttpHost, serveSocket } from "./http/http.ts";
+import { listenerFor } from "./http/listen.ts";
+import type { AcceptedSocket, Listener } from "./http/listener.ts";
+import { SERVER_DEFAULTS } from "./handler/options.ts";
+import { checkServeArguments, http2Server, type ServeOptions } from "./http/options.ts";
 
 /** A running server. */
 export interface Server<I = unknown> extends WebSocketHub<I>, AsyncDisposable {
@@ -61,7 +57,7 @@ const noop = () => {};
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { connect } from "../../../mod.ts";
+ * import { connect } from "../../mod.ts";
  * import { serve } from "./serve.ts";
  * // A chat room: every message goes to everyone in it, the sender too.
  * await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
@@ -138,11 +134,11 @@ class SprigServer<I> implements Server<I> {
     if (options.http2) {
       // Loaded on demand: node:http2 is not on every runtime.
       this.#h2 = this.#nativeH2
-        ? new (await import("../http2/sprig_front.ts")).SprigHttp2Front(
+        ? new (await import("./http2/sprig_front.ts")).SprigHttp2Front(
           this.#http,
           this.#secure,
         )
-        : new (await import("../http2/node_front.ts")).NodeHttp2Front(this.#http, this.#secure);
+        : new (await import("./http2/node_front.ts")).NodeHttp2Front(this.#http, this.#secure);
     }
     const listen = listenerFor(
       // node:http2 takes node:net sockets; sprig's endpoint, any listener's.
