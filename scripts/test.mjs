@@ -290,7 +290,7 @@ async function main() {
     await phase("build (dist/)", process.execPath, ["scripts/build.mjs"]);
   }
 
-  // Static checks first: strict tsc, deno check, deno lint, deno fmt --check (skipped with
+  // Static checks first: strict tsc, deno check, the layer check, deno lint, deno fmt --check (skipped with
   // --only or explicit files).
   if (!only && args.length === 0) {
     const checks = [
@@ -316,6 +316,11 @@ async function main() {
         "API reference builds (deno doc --html, into a temporary directory)",
         process.execPath,
         ["scripts/docs_api.mjs", "--check"],
+      ],
+      [
+        "layers (no import cycle, no import up the layers of lib/)",
+        process.execPath,
+        ["scripts/check_layers.mjs"],
       ],
       ["deno lint", bin("deno"), ["lint", "--quiet"]],
       ["deno doc --lint (every export documented)", bin("deno"), [
