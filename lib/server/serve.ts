@@ -14,7 +14,7 @@ import type { NodeHttp2Front } from "./http2/node_front.ts";
 import type { SprigHttp2Front } from "./http2/sprig_front.ts";
 import { listenFailure } from "../transport/failure.ts";
 import { type ShutdownOptions, WebSocketHost, type WebSocketHub } from "./handler/host.ts";
-import { type HttpHost, serveSocket } from "./http/http.ts";
+import { type HttpHost, serveSocket } from "./http/http1_loop.ts";
 import { listenerFor } from "./http/listen.ts";
 import type { AcceptedSocket, Listener } from "./http/listener.ts";
 import { SERVER_DEFAULTS } from "./handler/options.ts";

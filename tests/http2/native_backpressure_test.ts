@@ -12,7 +12,7 @@ import {
   encodeSettings,
   FrameType,
 } from "../../lib/protocol/http2/frame.ts";
-import type { HttpHost } from "../../lib/server/http/http.ts";
+import type { HttpHost } from "../../lib/server/http/http1_loop.ts";
 import type { AcceptedSocket } from "../../lib/server/http/listener.ts";
 import type { Transport, TransportSink } from "../../lib/transport/transport.ts";
 

@@ -28,7 +28,7 @@ import { messageBytes } from "../handler/message.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
 import { type Accepted, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
-import { listHas } from "../http/http.ts";
+import { listHas } from "../http/http1_loop.ts";
 import {
   checkHostArguments,
   SERVER_DEFAULTS,

@@ -24,7 +24,7 @@ import type { ChannelCapabilities } from "../handler/channel.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
 import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
-import { listHas } from "../http/http.ts";
+import { listHas } from "../http/http1_loop.ts";
 import {
   checkHostArguments,
   SERVER_DEFAULTS,

@@ -18,7 +18,7 @@ import type { RequestHead } from "../../protocol/http1.ts";
 import { nodeAcceptedSocket } from "../http/listen_node.ts";
 import type { Handler } from "../handler/handler.ts";
 import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
-import { requestUrl, writeResponse } from "../http/http.ts";
+import { requestUrl, writeResponse } from "../http/http1_loop.ts";
 import { checkHostArguments, type WebSocketHostOptions } from "../handler/options.ts";
 import { completeUpgrade } from "../http/socket_upgrade.ts";
 

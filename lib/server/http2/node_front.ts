@@ -18,7 +18,7 @@ import * as http2 from "node:http2";
 import type * as net from "node:net";
 import { concatBytes } from "../../protocol/bytes.ts";
 import type { Http2Headers } from "../../protocol/extended_connect.ts";
-import type { HttpHost } from "../http/http.ts";
+import type { HttpHost } from "../http/http1_loop.ts";
 import { startChannel } from "../http/socket_upgrade.ts";
 import { NodeHttp2StreamTransport } from "../../transport/http2.ts";
 import type { TransportAddress } from "../../transport/transport.ts";

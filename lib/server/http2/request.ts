@@ -10,7 +10,7 @@
 import { headersOf, type Http2Headers } from "../../protocol/extended_connect.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
 import type { Accepted } from "../handler/host.ts";
-import type { HttpHost } from "../http/http.ts";
+import type { HttpHost } from "../http/http1_loop.ts";
 import type { AcceptedSocket } from "../http/listener.ts";
 import type { Transport, TransportAddress } from "../../transport/transport.ts";
 

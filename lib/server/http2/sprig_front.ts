@@ -28,7 +28,7 @@ import {
   Http2ServerConnection,
   type Http2ServerListener,
 } from "../../protocol/http2/connection.ts";
-import type { HttpHost } from "../http/http.ts";
+import type { HttpHost } from "../http/http1_loop.ts";
 import { SERVER_DEFAULTS } from "../handler/options.ts";
 import type { AcceptedSocket } from "../http/listener.ts";
 import { startChannel } from "../http/socket_upgrade.ts";
