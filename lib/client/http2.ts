@@ -24,14 +24,13 @@ import { NodeHttp2StreamTransport } from "../transport/http2.ts";
 import { fromNodeSocket } from "../transport/node.ts";
 import type { Transport } from "../transport/transport.ts";
 import type { ConnectOptions, PreparedConnection } from "./options.ts";
+import { EMPTY } from "../protocol/bytes.ts";
+import { noop } from "../util/noop.ts";
 
 /** A refusal's body is kept up to this many bytes, as over HTTP/1.1. */
 const MAX_REFUSAL_BODY_BYTES = 64 * 1024;
 const CONNECT_TIMEOUT_MS = 10_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-const EMPTY = new Uint8Array(0);
-const noop = () => {};
-
 /** What {@link openHttp2} needs from `connect()`. @internal */
 export interface Http2Continuations {
   /** Starts the session once the handshake succeeded. */

@@ -57,6 +57,7 @@ import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
 import { connect, prepareConnect } from "./connect.ts";
 import { CONNECT_OPTION_NAMES, type ConnectOptions, FOREIGN_CONNECT_OPTIONS } from "./options.ts";
+import { noop } from "../util/noop.ts";
 
 /** What the per-attempt functions (`url`, `headers`) are told. */
 export interface AttemptInfo {
@@ -308,8 +309,6 @@ export const RECONNECT_DEFAULTS = {
 } as const;
 
 let nextClientId = 1;
-const noop = () => {};
-
 interface Queued {
   data: SendData;
   bytes: number;

@@ -24,6 +24,7 @@ import {
   validateCloseCodeAndReason,
   webIDLInterface,
 } from "./whatwg.ts";
+import { noop } from "../util/noop.ts";
 
 /** How binary messages are delivered: the standard's two types, plus `Uint8Array` as Bun offers. */
 export type BinaryType = "blob" | "arraybuffer" | "uint8array";
@@ -566,8 +567,6 @@ export interface WebSocket {
 webIDLInterface(WebSocket, "WebSocket", 1, { CONNECTING, OPEN, CLOSING, CLOSED });
 webIDLInterface(CloseEvent, "CloseEvent", 1);
 webIDLInterface(WebSocketErrorEvent, "WebSocketErrorEvent", 1);
-
-function noop(): void {}
 
 function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
   return typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer;

@@ -24,6 +24,7 @@ import {
   validateCloseCodeAndReason,
   webIDLInterface,
 } from "./whatwg.ts";
+import { noop } from "../util/noop.ts";
 
 /** What `opened` resolves with. */
 export interface WebSocketOpenInfo {
@@ -472,8 +473,6 @@ export class WebSocketStream {
 
 webIDLInterface(WebSocketStream, "WebSocketStream", 1);
 webIDLInterface(WebSocketError, "WebSocketError", 0);
-
-function noop(): void {}
 
 /**
  * The standard's binary chunk is "a new Uint8Array whose contents are

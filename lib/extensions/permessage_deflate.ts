@@ -67,6 +67,7 @@ import type {
   ExtensionFactory,
   ExtensionOffer,
 } from "../protocol/extension.ts";
+import { EMPTY } from "../protocol/bytes.ts";
 
 /** The extension token (RFC 7692 §6). */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -168,8 +169,6 @@ const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
  * Z_FINISH fails when the payload stopped inside a block.
  */
 const END = new Uint8Array([0x03, 0x00]);
-
-const EMPTY = new Uint8Array(0);
 
 function isTooBig(cause: unknown): boolean {
   return (cause as { code?: unknown } | null)?.code === "ERR_BUFFER_TOO_LARGE";

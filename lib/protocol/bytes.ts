@@ -25,3 +25,24 @@ export function concatBytes(parts: readonly Uint8Array[], length?: number): Uint
   }
   return out;
 }
+
+/** The empty byte array, shared (it has nothing to change). */
+export const EMPTY: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+
+/**
+ * Bytes of a binary message as a plain `Uint8Array` view (not a `Buffer`,
+ * not another typed array), without copying.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { plainBytes } from "./bytes.ts";
+ * const words = new Uint16Array([1]);
+ * assert.equal(plainBytes(words).length, 2);
+ * assert.equal(plainBytes(words).buffer, words.buffer); // a view, not a copy
+ * ```
+ */
+export function plainBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}

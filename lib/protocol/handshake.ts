@@ -24,6 +24,7 @@ import {
   writeRequestHead,
   writeResponseHead,
 } from "./http1.ts";
+import { listHas } from "./field_list.ts";
 import { sha1 } from "./sha1.ts";
 
 /** The GUID of RFC 6455 §1.3, appended to the key before hashing. */
@@ -429,15 +430,6 @@ export interface HandshakeResult {
   extensions: Extension[];
   /** The response fields. */
   headers: Headers;
-}
-
-/** True when a comma-separated field value lists `token` (ASCII case-insensitive). */
-function listHas(value: string | null, token: string): boolean {
-  if (value === null) return false;
-  for (const item of value.split(",")) {
-    if (item.trim().toLowerCase() === token) return true;
-  }
-  return false;
 }
 
 /**

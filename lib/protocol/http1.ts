@@ -15,6 +15,7 @@
 import { ArgumentCheck } from "../arguments.ts";
 import { type ErrorCode, HttpParseError } from "../errors.ts";
 import { DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS } from "./limits.ts";
+import { EMPTY } from "./bytes.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -102,8 +103,6 @@ export interface HeadParserOptions<K extends HeadKind = HeadKind> {
   /** Most header field lines. Default {@link DEFAULT_MAX_HEADERS} (100); range 0 … 2^31 − 1. */
   maxHeaders?: number;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Reads an HTTP/1.1 head from bytes arriving in pieces of any size.

@@ -12,6 +12,7 @@
 import { ArgumentCheck } from "../arguments.ts";
 import { type ErrorCode, HttpParseError } from "../errors.ts";
 import type { RequestHead, ResponseHead } from "./http1.ts";
+import { EMPTY } from "./bytes.ts";
 
 /**
  * How a message body is delimited (RFC 9112 §6.3): no body, a
@@ -184,8 +185,6 @@ const DATA_LF = 5;
 const TRAILER = 6; // trailer field lines, up to the empty line
 const TRAILER_LF = 7; // the LF ending a trailer line (or the empty one)
 const DONE = 8;
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Decodes one message body from bytes arriving in pieces of any size:

@@ -19,6 +19,7 @@ import { listenerFor } from "./http/listen.ts";
 import type { AcceptedSocket, Listener } from "./http/listener.ts";
 import { SERVER_DEFAULTS } from "./handler/options.ts";
 import { checkServeArguments, http2Server, type ServeOptions } from "./http/options.ts";
+import { noop } from "../util/noop.ts";
 
 /** A running server. */
 export interface Server<I = unknown> extends WebSocketHub<I>, AsyncDisposable {
@@ -37,8 +38,6 @@ export interface Server<I = unknown> extends WebSocketHub<I>, AsyncDisposable {
   /** Resolves once a shutdown finished. */
   readonly finished: Promise<void>;
 }
-
-const noop = () => {};
 
 /**
  * Starts a server and resolves once it listens. Plain HTTP requests go to

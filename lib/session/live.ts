@@ -24,6 +24,7 @@ import { concatBytes } from "../protocol/bytes.ts";
 import type { Transport, TransportSink } from "../transport/transport.ts";
 import { Eventually } from "../util/eventually.ts";
 import type { CloseInfo, MessageData } from "./types.ts";
+import { noop } from "../util/noop.ts";
 
 /** What a live connection reports, synchronously, in the socket's turn. @internal */
 export interface LiveReceiver {
@@ -95,7 +96,6 @@ function nextTurn(): void {
   turnScheduled = false;
 }
 
-const noop = () => {};
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
@@ -311,7 +311,7 @@ export class LiveConnection implements TransportSink {
           receiver.message(e.data);
           break;
         case "binary":
-          receiver.message(plainBytes(e.data));
+          receiver.message(unpooledBytes(e.data));
           break;
         case "pong":
           this.pongsIn++;
@@ -700,7 +700,7 @@ const VIEW_FROM = 4096;
  * (Node's and Bun's sockets deliver `Buffer`s, and views of them are
  * `Buffer`s too).
  */
-function plainBytes(data: Uint8Array): Uint8Array {
+function unpooledBytes(data: Uint8Array): Uint8Array {
   if (data.constructor === Uint8Array) return data;
   return data.length < VIEW_FROM
     ? new Uint8Array(data)

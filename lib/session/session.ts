@@ -33,6 +33,7 @@ import {
   type MessageData,
   type SendData,
 } from "./types.ts";
+import { noop } from "../util/noop.ts";
 
 export {
   type CloseInfo,
@@ -158,7 +159,6 @@ export const SESSION_DEFAULTS = {
 
 type Ping = { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void };
 
-const noop = () => {};
 let nextSessionId = 1;
 /** The close codes that end reading quietly: normal closure, going away, no status (RFC 6455 §7.4.1). */
 const NORMAL_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005]);

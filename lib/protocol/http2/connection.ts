@@ -44,6 +44,7 @@ import {
   writeFrameHeader,
 } from "./frame.ts";
 import { encodeHeaderBlock, type HeaderField, HpackDecoder, HpackError } from "./hpack.ts";
+import { EMPTY } from "../bytes.ts";
 
 /** What the connection reports, each call made inside `receive()` or a send. */
 export interface Http2ServerListener {
@@ -120,8 +121,6 @@ const CONNECTION_SPECIFIC = new Set([
   "transfer-encoding",
   "upgrade",
 ]);
-
-const EMPTY = new Uint8Array(0);
 
 /** A connection error (RFC 9113 §5.4.1): GOAWAY with `code`, then the end. */
 class ConnectionError extends Error {

@@ -28,13 +28,14 @@ import { messageBytes } from "../handler/message.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
 import { type Accepted, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
-import { listHas } from "../http/http1_loop.ts";
 import {
   checkHostArguments,
   SERVER_DEFAULTS,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
-import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
+import { NativeChannel, type NativeChannelOptions } from "./native_channel.ts";
+import { plainBytes } from "../../protocol/bytes.ts";
+import { listHas } from "../../protocol/field_list.ts";
 import { afterTurn } from "../../session/live.ts";
 
 /** The part of Bun's `ServerWebSocket` this adapter uses. */

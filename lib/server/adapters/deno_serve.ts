@@ -24,13 +24,14 @@ import type { ChannelCapabilities } from "../handler/channel.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
 import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
-import { listHas } from "../http/http1_loop.ts";
 import {
   checkHostArguments,
   SERVER_DEFAULTS,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
-import { NativeChannel, type NativeChannelOptions, plainBytes } from "./native_channel.ts";
+import { NativeChannel, type NativeChannelOptions } from "./native_channel.ts";
+import { plainBytes } from "../../protocol/bytes.ts";
+import { listHas } from "../../protocol/field_list.ts";
 
 /** The part of Deno's server-side `WebSocket` this adapter uses. */
 interface DenoWebSocket {

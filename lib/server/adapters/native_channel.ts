@@ -208,9 +208,3 @@ export abstract class NativeChannel implements Channel {
     this.ended({ code: CloseCode.Abnormal, reason: "", wasClean: false, error: this.#error });
   }
 }
-
-/** Bytes of a host's binary message as a plain `Uint8Array` view. @internal */
-export function plainBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}

@@ -21,6 +21,8 @@ import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import { requestUrl, writeResponse } from "../http/http1_loop.ts";
 import { checkHostArguments, type WebSocketHostOptions } from "../handler/options.ts";
 import { completeUpgrade } from "../http/socket_upgrade.ts";
+import { EMPTY } from "../../protocol/bytes.ts";
+import { noop } from "../../util/noop.ts";
 
 /**
  * A `node:http` `IncomingMessage`, by the members the adapter reads: written
@@ -63,9 +65,6 @@ export interface NodeHttpAdapter<I = unknown> extends WebSocketHub<I> {
   /** Listens to `server`'s `upgrade` events; returns a function that stops. */
   attach(server: NodeHttpServer): () => void;
 }
-
-const noop = () => {};
-const EMPTY = new Uint8Array(0);
 
 /**
  * Hosts `handler` on `node:http` upgrades.

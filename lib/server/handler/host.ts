@@ -27,6 +27,7 @@ import { keepalivePeriod } from "./keepalive.ts";
 import { Ticker } from "../../util/ticker.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../../telemetry.ts";
+import { noop } from "../../util/noop.ts";
 
 /** An accepted upgrade, before the 101 is sent. @internal */
 export interface Accepted {
@@ -112,8 +113,6 @@ export interface ShutdownOptions {
   /** The close reason sent with 1001. Default "server shutting down". */
   reason?: string;
 }
-
-const noop = () => {};
 
 /**
  * The connections, topics and upgrade policy of one server or adapter.

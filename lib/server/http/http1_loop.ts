@@ -14,6 +14,7 @@
  */
 
 import { HttpParseError } from "../../errors.ts";
+import { listHas } from "../../protocol/field_list.ts";
 import {
   HeadParser,
   type RequestHead,
@@ -27,6 +28,8 @@ import type { AcceptedSocket } from "./listener.ts";
 import { completeUpgrade } from "./socket_upgrade.ts";
 import type { Awaitable } from "../handler/handler.ts";
 import type { Transport } from "../../transport/transport.ts";
+import { EMPTY } from "../../protocol/bytes.ts";
+import { noop } from "../../util/noop.ts";
 
 /** What one socket's HTTP loop needs from the server. @internal */
 export interface HttpHost {
@@ -41,26 +44,6 @@ export interface HttpHost {
   setIdle(socket: AcceptedSocket, idle: boolean): void;
   /** The socket left the HTTP loop (closed, or became a WebSocket). */
   release(socket: AcceptedSocket): void;
-}
-
-const EMPTY = new Uint8Array(0);
-const noop = () => {};
-
-/**
- * True when a comma-separated header lists `token`, ASCII case-insensitively.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { listHas } from "./http1_loop.ts";
- * assert.ok(listHas("keep-alive, Upgrade", "upgrade")); // tokens compare case-insensitively
- * assert.ok(!listHas("keep-alive", "upgrade"));
- * ```
- */
-export function listHas(value: string | null, token: string): boolean {
-  if (value === null) return false;
-  for (const item of value.split(",")) if (item.trim().toLowerCase() === token) return true;
-  return false;
 }
 
 /** A short plain-text response. */

@@ -9,6 +9,7 @@ import { matchPreface } from "../../protocol/http2/frame.ts";
 import { type BunSocket, BunTransport } from "../../transport/bun.ts";
 import type { Listener, ListenOptions } from "./listener.ts";
 import { type AcceptedSocket, LINGER_MS } from "./listener.ts";
+import { EMPTY } from "../../protocol/bytes.ts";
 
 type Socket = BunSocket & { data: BunTransport | undefined; alpnProtocol?: string | false | null };
 
@@ -166,7 +167,6 @@ export function listenBun(
 }
 
 const LINGER = { lingerMs: LINGER_MS };
-const EMPTY = new Uint8Array(0);
 /** ALPN's wire form (RFC 7301 §3.1): each name after its length. */
 const ALPN_H2_HTTP1 = new TextEncoder().encode("\x02h2\x08http/1.1");
 

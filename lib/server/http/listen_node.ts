@@ -14,8 +14,7 @@ import type { Transport } from "../../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listener.ts";
 import { type AcceptedSocket, LINGER_MS } from "./listener.ts";
 import { ConnectionError } from "../../errors.ts";
-
-const noop = () => {};
+import { noop } from "../../util/noop.ts";
 
 /**
  * An accepted `net.Socket` (or `tls.TLSSocket`) as an

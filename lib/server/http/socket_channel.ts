@@ -22,6 +22,7 @@ import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { Ticker } from "../../util/ticker.ts";
 import type { PublishedMessage } from "../handler/message.ts";
 import { formatFrame, type TelemetryPublisher } from "../../telemetry.ts";
+import { EMPTY } from "../../protocol/bytes.ts";
 
 /** Options of {@link SocketChannel}. @internal */
 export interface SocketChannelOptions {
@@ -184,4 +185,3 @@ export class SocketChannel implements Channel, KeepaliveTarget {
 }
 
 const CAPABILITIES: ChannelCapabilities = { control: true, inboundBackpressure: true };
-const EMPTY = new Uint8Array(0);

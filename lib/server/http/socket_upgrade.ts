@@ -13,8 +13,7 @@ import type { Accepted, WebSocketHost } from "../handler/host.ts";
 import { SERVER_DEFAULTS } from "../handler/options.ts";
 import { SocketChannel } from "./socket_channel.ts";
 import type { AcceptedSocket } from "./listener.ts";
-
-const noop = () => {};
+import { noop } from "../../util/noop.ts";
 
 /**
  * Writes the 101 and starts the handler. Returns undefined (after

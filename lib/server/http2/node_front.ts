@@ -31,9 +31,8 @@ import {
   StreamSocket,
   textResponse,
 } from "./request.ts";
-
-const noop = () => {};
-const EMPTY = new Uint8Array(0);
+import { EMPTY } from "../../protocol/bytes.ts";
+import { noop } from "../../util/noop.ts";
 
 /** The HTTP/2 connections of one `serve()`. @internal */
 export class NodeHttp2Front {

@@ -38,8 +38,7 @@ import {
   SprigHttp2StreamTransport,
   STREAM_WRITE_HIGH_WATER_BYTES,
 } from "../../transport/http2.ts";
-
-const EMPTY = new Uint8Array(0);
+import { EMPTY } from "../../protocol/bytes.ts";
 
 /**
  * Request bodies one connection may hold at once for `fetch`, across its
