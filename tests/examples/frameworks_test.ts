@@ -152,3 +152,56 @@ describe(`examples/hono.ts (on ${runtime})`, () => {
     }
   });
 });
+
+for (const [name, framework] of [["express.ts", "Express"]]) {
+  describe(`examples/${name} (on ${runtime})`, () => {
+    it(`sprig shares ${framework}'s http.Server: routes by path, refuses without a token, closes both on Ctrl-C`, async () => {
+      const app = await startExample(name);
+      let clean = false;
+      try {
+        // The app's plain routes, with its own auth.
+        const page = await fetch(new URL("/hello", app.url));
+        assert.equal(page.status, 200);
+        assert.equal(await page.text(), `hello from ${framework}\n`);
+        const me = await fetch(new URL("/me", app.url), {
+          headers: { authorization: "Bearer token-bob" },
+        });
+        assert.equal(await me.text(), "bob\n");
+        const anonymous = await fetch(new URL("/me", app.url));
+        assert.equal(anonymous.status, 401);
+        await anonymous.body?.cancel();
+
+        // The same check refuses the upgrade (sprig's upgrade hook): 401, no upgrade.
+        const refused = await refusal(app.url, "/ws");
+        assert.equal(refused.status, 401);
+        assert.match(refused.headers.get("www-authenticate") ?? "", /^Bearer/);
+        // An upgrade to a path sprig does not take: 404.
+        assert.equal(
+          (await refusal(app.url, "/nowhere", { authorization: "Bearer token-ada" })).status,
+          404,
+        );
+
+        // The hook's user reaches init; messages echo.
+        const ada = await connect(`ws://${app.url.host}/ws`, {
+          headers: { authorization: "Bearer token-ada" },
+        });
+        assert.equal(await ada.receive({ timeoutMs: 5000 }), "hello, ada");
+        await ada.send("hi");
+        assert.equal(await ada.receive({ timeoutMs: 5000 }), "ada: hi");
+        // Plain routes still answer while a WebSocket is open.
+        assert.equal(
+          await (await fetch(new URL("/hello", app.url))).text(),
+          `hello from ${framework}\n`,
+        );
+
+        // Ctrl-C: the WebSocket closes with 1001, then the server, and the process ends cleanly.
+        const exited = app.interrupt();
+        assert.equal((await ada.closed).code, 1001);
+        assert.equal(await exited, true);
+        clean = true;
+      } finally {
+        if (!clean) await app.interrupt();
+      }
+    });
+  });
+}
