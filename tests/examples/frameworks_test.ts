@@ -153,7 +153,7 @@ describe(`examples/hono.ts (on ${runtime})`, () => {
   });
 });
 
-for (const [name, framework] of [["express.ts", "Express"]]) {
+for (const [name, framework] of [["express.ts", "Express"], ["fastify.ts", "Fastify"]]) {
   describe(`examples/${name} (on ${runtime})`, () => {
     it(`sprig shares ${framework}'s http.Server: routes by path, refuses without a token, closes both on Ctrl-C`, async () => {
       const app = await startExample(name);
