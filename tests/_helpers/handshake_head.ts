@@ -10,6 +10,7 @@ export function rawHandshake(
   port: number,
   path: string,
   headers: Record<string, string>,
+  method = "GET",
 ): Promise<{ status: number; headers: Headers }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1");
@@ -42,7 +43,7 @@ export function rawHandshake(
         "",
       );
       socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
           `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`,
       );
     });

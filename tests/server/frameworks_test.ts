@@ -136,6 +136,14 @@ describe(`node:http adapter for frameworks (on ${runtime})`, () => {
       assert.equal(head.headers.get("sec-websocket-protocol"), null);
       assert.ok(seen.every((s) => s.method === "GET" && s.incoming));
 
+      // A method a WHATWG Request refuses: 400 (Bun's node:http answers 405 itself), and the
+      // server goes on.
+      assert.equal(
+        (await rawHandshake(port, "/ws", auth, "TRACE")).status,
+        runtime === "bun" ? 405 : 400,
+      );
+      assert.equal(await firstMessage(`ws://127.0.0.1:${port}/ws`, auth), '{"user":"ada"}');
+
       // A plain request to the same route cannot be upgraded: 426.
       const plain = ws.accept(new Request(`http://127.0.0.1:${port}/ws`));
       assert.equal(plain.status, 426);

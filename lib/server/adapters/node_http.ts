@@ -174,7 +174,7 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
     duplex: NodeSocket,
     head: Uint8Array,
     upgradeOptions: UpgradeOptions<D> | undefined,
-    prepare?: (url: URL) => Promise<Response | UpgradeOptions<D>>,
+    prepare?: () => Promise<Response | UpgradeOptions<D>>,
   ): void => {
     const socket = duplex as net.Socket;
     socket.on("error", noop);
@@ -201,7 +201,7 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
         return;
       }
       if (prepare) {
-        const prepared = await prepare(url);
+        const prepared = await prepare();
         if (prepared instanceof Response) {
           await refuse(prepared);
           return;
@@ -234,10 +234,15 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
   const bridged = new WeakSet<Request>();
   const acceptedRequests = new WeakMap<Request, UpgradeOptions<D>>();
   const throughFetch = (fetch: NodeUpgradeFetch, incoming: NodeHttpRequest, url: URL) => {
-    const head = headOf(incoming);
-    const request = new Request(url, { method: head.method, headers: head.headers });
-    bridged.add(request);
     return async (): Promise<Response | UpgradeOptions<D>> => {
+      const head = headOf(incoming);
+      let request: Request;
+      try {
+        request = new Request(url, { method: head.method, headers: head.headers });
+      } catch {
+        return new Response("bad upgrade request", { status: 400 }); // a method Request refuses
+      }
+      bridged.add(request);
       let response: Response;
       try {
         response = await fetch(request, { incoming, outgoing: undefined });
@@ -284,8 +289,7 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
             return;
           }
           if (url && fetch) {
-            const prepare = throughFetch(fetch, req, url);
-            take(req, socket, head, undefined, prepare);
+            take(req, socket, head, undefined, throughFetch(fetch, req, url));
             return;
           }
         }
