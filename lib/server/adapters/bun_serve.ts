@@ -31,6 +31,7 @@ import { type Accepted, WebSocketHost, type WebSocketHub } from "../handler/host
 import {
   checkHostArguments,
   SERVER_DEFAULTS,
+  type UpgradeOptions,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
 import { NativeChannel, type NativeChannelOptions } from "./native_channel.ts";
@@ -114,7 +115,7 @@ export interface BunWebSocketHandlers {
 }
 
 /** A handler hosted on `Bun.serve`. */
-export interface BunServeAdapter<I = unknown> extends WebSocketHub<I> {
+export interface BunServeAdapter<I = unknown, D = unknown> extends WebSocketHub<I> {
   /** What this host can report and enforce. */
   readonly capabilities: ChannelCapabilities;
   /** Pass as `Bun.serve({ websocket })`. */
@@ -124,9 +125,16 @@ export interface BunServeAdapter<I = unknown> extends WebSocketHub<I> {
   /**
    * Upgrades the request and runs the handler. Resolves with `undefined`
    * once upgraded (return nothing from `fetch`), or with the response to
-   * send (a refusal: 403, 503, the hook's…).
+   * send (a refusal: 403, 503, the hook's…). `options` carries what a
+   * framework's route decided: `data` for `init` (e.g. the user its auth
+   * middleware found), headers for the 101. (A framework that needs a
+   * `Response` from every route may return any once upgraded: Bun ignores it.)
    */
-  upgrade(request: Request, server: BunServerLike): Promise<Response | undefined>;
+  upgrade(
+    request: Request,
+    server: BunServerLike,
+    options?: UpgradeOptions<D>,
+  ): Promise<Response | undefined>;
 }
 
 /**
@@ -156,7 +164,7 @@ export interface BunServeAdapter<I = unknown> extends WebSocketHub<I> {
 export function bunServeAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
-): BunServeAdapter<I> {
+): BunServeAdapter<I, D> {
   checkHostArguments("bunServeAdapter()", handler, options);
   const host = new WebSocketHost(handler as Handler<never, never, never>, {
     ...options,
@@ -216,7 +224,7 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
     capabilities: BunChannel.capabilities,
     websocket,
     isUpgrade: (request) => listHas(request.headers.get("upgrade"), "websocket"),
-    async upgrade(request, server) {
+    async upgrade(request, server, upgradeOptions) {
       const url = new URL(request.url);
       const ip = server.requestIP?.(request);
       const remoteAddress: TransportAddress | undefined = ip
@@ -228,6 +236,7 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
         remoteAddress,
         request,
         negotiateExtensions: false,
+        with: upgradeOptions,
       });
       if (!decision.accepted) return decision.response;
       const headers = new Headers(decision.headers);

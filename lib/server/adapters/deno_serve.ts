@@ -27,6 +27,7 @@ import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
 import {
   checkHostArguments,
   SERVER_DEFAULTS,
+  type UpgradeOptions,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
 import { NativeChannel, type NativeChannelOptions } from "./native_channel.ts";
@@ -60,7 +61,7 @@ export interface DenoServeInfo {
 }
 
 /** A handler hosted on `Deno.serve`. */
-export interface DenoServeAdapter<I = unknown> extends WebSocketHub<I> {
+export interface DenoServeAdapter<I = unknown, D = unknown> extends WebSocketHub<I> {
   /** What this host can report and enforce. */
   readonly capabilities: ChannelCapabilities;
   /** True for a request asking to upgrade to WebSocket. */
@@ -68,8 +69,10 @@ export interface DenoServeAdapter<I = unknown> extends WebSocketHub<I> {
   /**
    * Upgrades the request and runs the handler; returns the response for
    * `Deno.serve` to send (the 101, or a refusal: 403, 503, the hook's…).
+   * `options` carries what a framework's route decided: `data` for `init`
+   * (e.g. the user its auth middleware found), headers for the 101.
    */
-  upgrade(request: Request, info?: DenoServeInfo): Promise<Response>;
+  upgrade(request: Request, info?: DenoServeInfo, options?: UpgradeOptions<D>): Promise<Response>;
 }
 
 /**
@@ -97,7 +100,7 @@ export interface DenoServeAdapter<I = unknown> extends WebSocketHub<I> {
 export function denoServeAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
-): DenoServeAdapter<I> {
+): DenoServeAdapter<I, D> {
   checkHostArguments("denoServeAdapter()", handler, options);
   const host = new WebSocketHost(
     handler as Handler<never, never, never>,
@@ -114,7 +117,7 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
     ...host.hub<I>(),
     capabilities: DenoChannel.capabilities,
     isUpgrade: (request) => listHas(request.headers.get("upgrade"), "websocket"),
-    async upgrade(request, info) {
+    async upgrade(request, info, upgradeOptions) {
       const Deno = (globalThis as { Deno?: DenoUpgradeNamespace }).Deno;
       if (!Deno) throw new TypeError("not running on Deno");
       const url = new URL(request.url);
@@ -132,6 +135,7 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
         remoteAddress,
         request,
         negotiateExtensions: false,
+        with: upgradeOptions,
       });
       if (!decision.accepted) return decision.response;
       let upgraded: { socket: DenoWebSocket; response: Response };

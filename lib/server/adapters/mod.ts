@@ -27,10 +27,12 @@
  */
 
 export {
+  type NodeAttachOptions,
   type NodeHttpAdapter,
   nodeHttpAdapter,
   type NodeHttpRequest,
   type NodeHttpServer,
+  type NodeUpgradeFetch,
   type NodeUpgradeListener,
 } from "./node_http.ts";
 export { type DenoServeAdapter, denoServeAdapter, type DenoServeInfo } from "./deno_serve.ts";
@@ -44,3 +46,4 @@ export {
 } from "./bun_serve.ts";
 export type { ChannelCapabilities } from "../handler/channel.ts";
 export type { WebSocketHub } from "../handler/host.ts";
+export type { UpgradeOptions } from "../handler/options.ts";

@@ -20,7 +20,12 @@ import type { Channel } from "./channel.ts";
 import { Driver, type DriverHost } from "./driver.ts";
 import type { ConnectionContext, ConnectionRef, Handler } from "./handler.ts";
 import type { OutgoingMessage } from "./message.ts";
-import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
+import {
+  SERVER_DEFAULTS,
+  type UpgradeAccept,
+  type UpgradeOptions,
+  type WebSocketHostOptions,
+} from "./options.ts";
 import { Topics } from "./pubsub.ts";
 import type { Position } from "../../session/envelope.ts";
 import { keepalivePeriod } from "./keepalive.ts";
@@ -68,6 +73,8 @@ export interface UpgradeRequest {
    * instead of RFC 6455 §4.2.1 (`head` then describes it for the hooks).
    */
   extendedConnect?: Http2Headers;
+  /** What the caller (a framework's route) decided for this request: `data`, 101 headers. */
+  with?: UpgradeOptions;
 }
 
 /**
@@ -282,8 +289,10 @@ export class WebSocketHost implements DriverHost {
       dispose();
     };
     let protocol = checked.protocol;
-    let headers: HeadersInit | undefined;
-    let data: unknown;
+    let headers: HeadersInit | undefined = input.with?.headers === undefined
+      ? undefined
+      : callerHeaders(input.with.headers);
+    let data: unknown = input.with?.data;
     const hook = this.options.upgrade;
     if (hook) {
       let verdict: Response | UpgradeAccept<unknown> | void | undefined;
@@ -321,8 +330,8 @@ export class WebSocketHost implements DriverHost {
           }
           protocol = chosen;
         }
-        headers = verdict.headers;
-        data = verdict.data;
+        headers = headers === undefined ? verdict.headers : mergeHeaders(headers, verdict.headers);
+        if (verdict.data !== undefined || input.with?.data === undefined) data = verdict.data;
       }
       if (this.#shuttingDown) {
         release();
@@ -452,4 +461,35 @@ function defaultOnError(error: unknown, ref?: ConnectionRef<never>): void {
     ? (error.stack ?? `${error.name}: ${error.message}`)
     : String(error);
   console.error(`sprig: ${where}: ${text}`);
+}
+
+/** Header names the WebSocket handshake (or the connection) owns: a caller's copies are dropped. */
+const HANDSHAKE_OWNED = new Set([
+  "connection",
+  "upgrade",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "keep-alive",
+  "sec-websocket-accept",
+  "sec-websocket-extensions",
+  "sec-websocket-protocol",
+  "sec-websocket-version",
+]);
+
+/** The caller's 101 headers, without the ones the handshake owns. */
+function callerHeaders(init: HeadersInit): Headers {
+  const headers = new Headers();
+  for (const [name, value] of new Headers(init)) {
+    if (!HANDSHAKE_OWNED.has(name)) headers.append(name, value);
+  }
+  return headers;
+}
+
+/** `base` with the hook's headers set over it. */
+function mergeHeaders(base: HeadersInit, more: HeadersInit | undefined): HeadersInit {
+  if (more === undefined) return base;
+  const merged = new Headers(base);
+  for (const [name, value] of new Headers(more)) merged.set(name, value);
+  return merged;
 }

@@ -100,6 +100,21 @@ export interface UpgradeAccept<D = unknown> {
 }
 
 /**
+ * What one call to an adapter's upgrade brings for that connection, where a
+ * framework's route (Hono, Express…) has already decided: `data` for
+ * `init`, and headers for the 101 (e.g. what the framework's middleware
+ * set). Headers the handshake owns (`Connection`, `Upgrade`,
+ * `Sec-WebSocket-*`, `Content-Length`, `Content-Type`, `Transfer-Encoding`,
+ * `Keep-Alive`) are left out.
+ */
+export interface UpgradeOptions<D = unknown> {
+  /** `init` sees it as `context.data`; an `upgrade` hook that returns `data` replaces it. */
+  data?: D;
+  /** Extra headers for the 101 response; the `upgrade` hook's are added after these. */
+  headers?: HeadersInit;
+}
+
+/**
  * Decides an upgrade: return a `Response` to refuse (its status and body go
  * to the client, e.g. 401 or 403), or accept with nothing or an
  * {@link UpgradeAccept}. Throwing refuses with 500 and reports the error.
@@ -318,7 +333,8 @@ export const HOST_OPTIONS: { [K in keyof Required<WebSocketHostOptions>]: true }
 
 const ROUTING = "upgrades are accepted on any path: refuse the others in " +
   "options.upgrade (return new Response(null, { status: 404 }) when " +
-  "new URL(request.url).pathname is not yours), or route in your own server through an adapter";
+  "new URL(request.url).pathname is not yours), or route in your own server through an adapter " +
+  "(on node:http, nodeHttpAdapter(handler).attach(server, { path }))";
 
 /**
  * Options of other servers (ws's WebSocketServer, Bun.serve, Deno.serve,
