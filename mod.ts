@@ -58,9 +58,6 @@ export {
   withWebSocket,
 } from "./lib/client/websocket_stream.ts";
 export {
-  type CloseInfo,
-  ConnectionClosedError,
-  ConnectionClosedOK,
   type KeepaliveOptions,
   type MessageData,
   type SendData,

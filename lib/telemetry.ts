@@ -185,11 +185,6 @@ export function telemetryPublisher(telemetry: Telemetry): TelemetryPublisher {
   return p;
 }
 
-/** Publishes `event` (made only when someone listens) on `channel`. @internal */
-export function publishEvent(channel: TelemetryChannel, event: () => object): void {
-  if (channel.hasSubscribers) channel.publish(event());
-}
-
 /** Characters of a payload shown in a trace line. */
 const PREVIEW = 48;
 

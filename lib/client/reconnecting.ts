@@ -39,13 +39,8 @@ import {
 } from "../errors.ts";
 import { HandshakeCode } from "../protocol/handshake.ts";
 import { parseHttpDate, retryAfterMs } from "../protocol/http_date.ts";
-import {
-  checkClose,
-  type CloseInfo,
-  readEndsQuietly,
-  type SendData,
-  type Session,
-} from "../session/session.ts";
+import { checkClose, readEndsQuietly, type SendData, type Session } from "../session/session.ts";
+import type { CloseInfo } from "../errors.ts";
 import type { MessageData } from "../session/types.ts";
 import {
   openEnvelope,

@@ -10,7 +10,8 @@
  */
 
 import { CloseCode } from "../errors.ts";
-import type { CloseInfo, MessageData, SendData, Session } from "../session/session.ts";
+import type { MessageData, SendData, Session } from "../session/session.ts";
+import type { CloseInfo } from "../errors.ts";
 import { connect } from "./connect.ts";
 import type { ConnectOptions } from "./options.ts";
 import {

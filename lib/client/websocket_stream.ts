@@ -6,12 +6,12 @@
  */
 
 import {
-  ConnectionClosedError,
   type MessageData,
   readEndsQuietly,
   type SendData,
   type Session,
 } from "../session/session.ts";
+import { ConnectionClosedError } from "../errors.ts";
 import { ArgumentCheck } from "../arguments.ts";
 import { openConnection, prepareConnect } from "./connect.ts";
 import type { ConnectOptions } from "./options.ts";

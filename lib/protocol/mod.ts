@@ -38,7 +38,35 @@ export * from "./http1.ts";
 export * from "./http1_body.ts";
 export { sha1 } from "./sha1.ts";
 export { decodeBase64, encodeBase64 } from "./base64.ts";
-export * from "../errors.ts";
+// The error hierarchy, as this entry point has always carried it (the
+// session's ConnectionClosedError, ConnectionClosedOK and CloseInfo are the
+// root entry point's: this one has the core's CloseInfo, from close.ts).
+export {
+  AbortError,
+  ArgumentRangeError,
+  BrokerError,
+  CloseCode,
+  ConnectionError,
+  type CustomErrorCode,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorCodeInfo,
+  ExtensionError,
+  HandshakeError,
+  Http2Error,
+  HttpParseError,
+  InvalidArgumentError,
+  InvalidDataError,
+  MessageTooBigError,
+  NotConnectedError,
+  NotOpenError,
+  ProtocolError,
+  ProxyError,
+  SendQueueFullError,
+  SprigError,
+  type SprigErrorOptions,
+  TimeoutError,
+} from "../errors.ts";
 export type { EncodedMessage, Extension, ExtensionFactory, ExtensionOffer } from "./extension.ts";
 export { ExtensionChain } from "./extension.ts";
 export * from "./extension_header.ts";

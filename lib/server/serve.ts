@@ -106,7 +106,7 @@ class SprigServer<I> implements Server<I> {
    */
   #h2: NodeHttp2Front | SprigHttp2Front | undefined;
   /** Whether HTTP/2 runs on sprig's own endpoint (over the runtime's listener). */
-  readonly #nativeH2: boolean;
+  readonly #sprigH2: boolean;
 
   constructor(options: ServeOptions<unknown>, handler: Handler<never, never, never>) {
     this.#host = new WebSocketHost(handler, options);
@@ -125,14 +125,14 @@ class SprigServer<I> implements Server<I> {
       },
       release: (socket) => this.#sockets.delete(socket),
     };
-    this.#nativeH2 = options.http2 !== undefined && options.http2 !== false &&
+    this.#sprigH2 = options.http2 !== undefined && options.http2 !== false &&
       http2Server(options.http2) === "sprig";
   }
 
   async listen(options: ServeOptions<unknown>): Promise<void> {
     if (options.http2) {
       // Loaded on demand: node:http2 is not on every runtime.
-      this.#h2 = this.#nativeH2
+      this.#h2 = this.#sprigH2
         ? new (await import("./http2/sprig_front.ts")).SprigHttp2Front(
           this.#http,
           this.#secure,
@@ -141,7 +141,7 @@ class SprigServer<I> implements Server<I> {
     }
     const listen = listenerFor(
       // node:http2 takes node:net sockets; sprig's endpoint, any listener's.
-      options.http2 && !this.#nativeH2 ? "node" : options.listener,
+      options.http2 && !this.#sprigH2 ? "node" : options.listener,
     );
     const h2 = this.#h2;
     const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
@@ -152,10 +152,10 @@ class SprigServer<I> implements Server<I> {
         port,
         tls: options.tls,
         handshakeTimeoutMs: this.#http.handshakeTimeoutMs,
-        http2: h2 !== undefined && !this.#nativeH2
+        http2: h2 !== undefined && !this.#sprigH2
           ? (socket) => (h2 as NodeHttp2Front).accept(socket)
           : undefined,
-        acceptHttp2: h2 !== undefined && this.#nativeH2
+        acceptHttp2: h2 !== undefined && this.#sprigH2
           ? (socket) => (h2 as SprigHttp2Front).accept(socket)
           : undefined,
         reusePort: options.reusePort,

@@ -23,7 +23,8 @@ import type { Connection, ConnectionEvent } from "../protocol/connection.ts";
 import { concatBytes } from "../protocol/bytes.ts";
 import type { Transport, TransportSink } from "../transport/transport.ts";
 import { Eventually } from "../util/eventually.ts";
-import type { CloseInfo, MessageData } from "./types.ts";
+import type { MessageData } from "./types.ts";
+import type { CloseInfo } from "../errors.ts";
 import { noop } from "../util/noop.ts";
 
 /** What a live connection reports, synchronously, in the socket's turn. @internal */

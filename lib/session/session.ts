@@ -26,22 +26,11 @@ import {
   type TelemetryPublisher,
   telemetryPublisher,
 } from "../telemetry.ts";
-import {
-  type CloseInfo,
-  ConnectionClosedError,
-  ConnectionClosedOK,
-  type MessageData,
-  type SendData,
-} from "./types.ts";
+import type { MessageData, SendData } from "./types.ts";
+import { type CloseInfo, ConnectionClosedError, ConnectionClosedOK } from "../errors.ts";
 import { noop } from "../util/noop.ts";
 
-export {
-  type CloseInfo,
-  ConnectionClosedError,
-  ConnectionClosedOK,
-  type MessageData,
-  type SendData,
-};
+export type { MessageData, SendData };
 
 /** Keepalive: ping every `intervalMs`; no pong within `timeoutMs` ends the session. */
 export interface KeepaliveOptions {

@@ -18,7 +18,8 @@ import {
   testContext,
 } from "../../lib/server/handler/handler.ts";
 import type { OutgoingMessage } from "../../lib/server/handler/message.ts";
-import type { CloseInfo, MessageData } from "../../lib/session/session.ts";
+import type { MessageData } from "../../lib/session/session.ts";
+import type { CloseInfo } from "../../lib/errors.ts";
 
 /** A channel whose peer is the test. */
 class FakeChannel implements Channel {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Connection } from "../../lib/protocol/connection.ts";
 import { encodeFrame, Opcode } from "../../lib/protocol/frame.ts";
 import { LiveConnection, type LiveReceiver } from "../../lib/session/live.ts";
-import type { CloseInfo } from "../../lib/session/types.ts";
+import type { CloseInfo } from "../../lib/errors.ts";
 import { memoryPair } from "../_helpers/memory_transport.ts";
 import { hex } from "../_helpers/bytes.ts";
 

@@ -123,7 +123,7 @@ const CONNECTION_SPECIFIC = new Set([
 ]);
 
 /** A connection error (RFC 9113 §5.4.1): GOAWAY with `code`, then the end. */
-class ConnectionError extends Error {
+class Http2ConnectionError extends Error {
   constructor(readonly code: number, message: string) {
     super(message);
   }
@@ -281,7 +281,10 @@ export class Http2ServerConnection {
         const n = Math.min(CLIENT_PREFACE.length - this.#prefaceAt, chunk.length);
         for (let i = 0; i < n; i++) {
           if (chunk[i] !== CLIENT_PREFACE[this.#prefaceAt + i]) {
-            throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "invalid connection preface");
+            throw new Http2ConnectionError(
+              H2ErrorCode.PROTOCOL_ERROR,
+              "invalid connection preface",
+            );
           }
         }
         this.#prefaceAt += n;
@@ -293,7 +296,7 @@ export class Http2ServerConnection {
         const frame = this.#reader.next();
         if (frame === undefined) break;
         if (frame === "too-large") {
-          throw new ConnectionError(
+          throw new Http2ConnectionError(
             H2ErrorCode.FRAME_SIZE_ERROR,
             "frame larger than MAX_FRAME_SIZE",
           );
@@ -301,7 +304,7 @@ export class Http2ServerConnection {
         this.#frame(frame);
       }
     } catch (error) {
-      if (!(error instanceof ConnectionError)) throw error;
+      if (!(error instanceof Http2ConnectionError)) throw error;
       this.#fail(error.code, error.message);
     }
     this.#flush();
@@ -397,13 +400,16 @@ export class Http2ServerConnection {
     // RFC 9113 §3.4: the client's preface ends with a SETTINGS frame.
     if (!this.#gotSettings) {
       if (f.type !== FrameType.SETTINGS || (f.flags & Flag.ACK) !== 0) {
-        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "the preface must end with SETTINGS");
+        throw new Http2ConnectionError(
+          H2ErrorCode.PROTOCOL_ERROR,
+          "the preface must end with SETTINGS",
+        );
       }
       this.#gotSettings = true;
     }
     // RFC 9113 §6.10: a header block is contiguous; only its CONTINUATIONs may follow.
     if (this.#header && f.type !== FrameType.CONTINUATION) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "a header block was interrupted");
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "a header block was interrupted");
     }
     switch (f.type) {
       case FrameType.DATA:
@@ -418,7 +424,7 @@ export class Http2ServerConnection {
         return this.#settings(f);
       case FrameType.PUSH_PROMISE:
         // RFC 9113 §8.4: a client cannot push.
-        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client");
+        throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client");
       case FrameType.PING:
         return this.#ping(f);
       case FrameType.GOAWAY:
@@ -438,18 +444,18 @@ export class Http2ServerConnection {
     if ((f.flags & Flag.PADDED) === 0) return f.payload;
     const p = f.payload;
     if (p.length < 1 || p[0] >= p.length) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "padding as long as the payload");
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "padding as long as the payload");
     }
     return p.subarray(1, p.length - p[0]);
   }
 
   #data(f: RawFrame): void {
     const id = f.streamId;
-    if (id === 0) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+    if (id === 0) throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
     const length = f.payload.length;
     // RFC 9113 §6.9.1: the whole frame, padding included, counts against the windows.
     if (length > this.#connRecvWindow) {
-      throw new ConnectionError(
+      throw new Http2ConnectionError(
         H2ErrorCode.FLOW_CONTROL_ERROR,
         "DATA beyond the connection window",
       );
@@ -465,7 +471,7 @@ export class Http2ServerConnection {
     if (!s) {
       if (id > this.#lastStreamId) {
         // RFC 9113 §5.1: DATA on an idle stream.
-        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+        throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
       }
       if (!this.#recentlyReset.includes(id)) {
         this.#output.push(encodeRstStream(id, H2ErrorCode.STREAM_CLOSED));
@@ -508,14 +514,14 @@ export class Http2ServerConnection {
 
   #headers(f: RawFrame): void {
     const id = f.streamId;
-    if (id === 0) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+    if (id === 0) throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
     let block = this.#unpad(f);
     if (f.flags & Flag.PRIORITY) {
       if (block.length < 5) {
         // RFC 9113 §6.2: padding beyond what the fields leave is a
         // PROTOCOL_ERROR; a frame too short for them, FRAME_SIZE_ERROR (§4.2).
         const padded = (f.flags & Flag.PADDED) !== 0 && f.payload.length >= 6;
-        throw new ConnectionError(
+        throw new Http2ConnectionError(
           padded ? H2ErrorCode.PROTOCOL_ERROR : H2ErrorCode.FRAME_SIZE_ERROR,
           padded ? "padding longer than the header block" : "HEADERS too short for PRIORITY",
         );
@@ -540,12 +546,15 @@ export class Http2ServerConnection {
   #continuation(f: RawFrame): void {
     const h = this.#header;
     if (!h || f.streamId !== h.streamId) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "CONTINUATION without its HEADERS");
+      throw new Http2ConnectionError(
+        H2ErrorCode.PROTOCOL_ERROR,
+        "CONTINUATION without its HEADERS",
+      );
     }
     h.parts.push(f.payload);
     h.size += f.payload.length;
     if (++h.count > MAX_CONTINUATIONS) {
-      throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
+      throw new Http2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
     }
     this.#checkBlockSize(h.size);
     if ((f.flags & Flag.END_HEADERS) === 0) return;
@@ -562,7 +571,7 @@ export class Http2ServerConnection {
   /** A compressed block far beyond the list size limit is refused before it is decoded. */
   #checkBlockSize(size: number): void {
     if (size > this.#options.maxHeaderListSize * 2 + 1024) {
-      throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+      throw new Http2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
     }
   }
 
@@ -579,7 +588,7 @@ export class Http2ServerConnection {
       ({ fields, tooLarge } = this.#hpack.decode(block));
     } catch (error) {
       if (error instanceof HpackError) {
-        throw new ConnectionError(H2ErrorCode.COMPRESSION_ERROR, error.message);
+        throw new Http2ConnectionError(H2ErrorCode.COMPRESSION_ERROR, error.message);
       }
       throw error;
     }
@@ -587,7 +596,7 @@ export class Http2ServerConnection {
     if (existing) {
       // Trailers (RFC 9113 §8.1): they end the stream; their fields are not used.
       if (existing.state === HALF_CLOSED_REMOTE) {
-        throw new ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
+        throw new Http2ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
       }
       if (!endStream) return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
       // RFC 9113 §8.1: trailers carry no pseudo-header fields; §8.2.1 holds for them too.
@@ -603,7 +612,7 @@ export class Http2ServerConnection {
       return;
     }
     if (id % 2 === 0) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "even stream identifier");
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "even stream identifier");
     }
     if (id <= this.#lastStreamId) {
       if (this.#recentlyReset.includes(id)) return;
@@ -611,9 +620,12 @@ export class Http2ServerConnection {
       // unexpected (PROTOCOL_ERROR); one of a stream that ended, a frame on a
       // closed stream (§5.1: STREAM_CLOSED). Known for the last ids only.
       if (this.#lastStreamId - id < 2 * USED_IDS && this.#usedIds[(id >>> 1) % USED_IDS] === 0) {
-        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "stream identifier below the last");
+        throw new Http2ConnectionError(
+          H2ErrorCode.PROTOCOL_ERROR,
+          "stream identifier below the last",
+        );
       }
-      throw new ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS on a closed stream");
+      throw new Http2ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS on a closed stream");
     }
     if (first && (first.flags & Flag.PRIORITY)) {
       // RFC 9113 §5.3.1: a stream cannot depend on itself.
@@ -690,7 +702,7 @@ export class Http2ServerConnection {
 
   #priority(f: RawFrame): void {
     if (f.streamId === 0) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
     }
     const p = f.payload;
     let code: number | undefined;
@@ -710,12 +722,17 @@ export class Http2ServerConnection {
 
   #rstStream(f: RawFrame): void {
     const id = f.streamId;
-    if (id === 0) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+    if (id === 0) {
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+    }
     if (f.payload.length !== 4) {
-      throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM of the wrong length");
+      throw new Http2ConnectionError(
+        H2ErrorCode.FRAME_SIZE_ERROR,
+        "RST_STREAM of the wrong length",
+      );
     }
     if (id > this.#lastStreamId) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
     }
     const s = this.#streams.get(id);
     if (!s) return;
@@ -728,17 +745,17 @@ export class Http2ServerConnection {
 
   #settings(f: RawFrame): void {
     if (f.streamId !== 0) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
     }
     if (f.flags & Flag.ACK) {
       if (f.payload.length !== 0) {
-        throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
+        throw new Http2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
       }
       if (this.#settingsUnacked > 0) this.#settingsUnacked--;
       return;
     }
     if (f.payload.length % 6 !== 0) {
-      throw new ConnectionError(
+      throw new Http2ConnectionError(
         H2ErrorCode.FRAME_SIZE_ERROR,
         "SETTINGS length not a multiple of 6",
       );
@@ -751,12 +768,15 @@ export class Http2ServerConnection {
         case Setting.ENABLE_PUSH:
         case Setting.ENABLE_CONNECT_PROTOCOL:
           if (value > 1) {
-            throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, `setting ${id} must be 0 or 1`);
+            throw new Http2ConnectionError(
+              H2ErrorCode.PROTOCOL_ERROR,
+              `setting ${id} must be 0 or 1`,
+            );
           }
           break;
         case Setting.INITIAL_WINDOW_SIZE: {
           if (value > MAX_WINDOW) {
-            throw new ConnectionError(
+            throw new Http2ConnectionError(
               H2ErrorCode.FLOW_CONTROL_ERROR,
               "INITIAL_WINDOW_SIZE too large",
             );
@@ -767,14 +787,20 @@ export class Http2ServerConnection {
           for (const s of this.#streams.values()) {
             s.sendWindow += delta;
             if (s.sendWindow > MAX_WINDOW) {
-              throw new ConnectionError(H2ErrorCode.FLOW_CONTROL_ERROR, "a window passed 2^31 - 1");
+              throw new Http2ConnectionError(
+                H2ErrorCode.FLOW_CONTROL_ERROR,
+                "a window passed 2^31 - 1",
+              );
             }
           }
           break;
         }
         case Setting.MAX_FRAME_SIZE:
           if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) {
-            throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
+            throw new Http2ConnectionError(
+              H2ErrorCode.PROTOCOL_ERROR,
+              "MAX_FRAME_SIZE out of range",
+            );
           }
           this.#peerMaxFrame = value;
           break;
@@ -788,9 +814,11 @@ export class Http2ServerConnection {
   }
 
   #ping(f: RawFrame): void {
-    if (f.streamId !== 0) throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "PING on a stream");
+    if (f.streamId !== 0) {
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "PING on a stream");
+    }
     if (f.payload.length !== 8) {
-      throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "PING of the wrong length");
+      throw new Http2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "PING of the wrong length");
     }
     if (f.flags & Flag.ACK) return;
     this.#output.push(encodeFrame(FrameType.PING, Flag.ACK, 0, f.payload));
@@ -798,10 +826,10 @@ export class Http2ServerConnection {
 
   #goaway(f: RawFrame): void {
     if (f.streamId !== 0) {
-      throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
+      throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
     }
     if (f.payload.length < 8) {
-      throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "GOAWAY too short");
+      throw new Http2ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "GOAWAY too short");
     }
     // The client opens no more streams; ours (none: no push) are unaffected.
     this.#peerGoaway = true;
@@ -814,18 +842,21 @@ export class Http2ServerConnection {
 
   #windowUpdate(f: RawFrame): void {
     if (f.payload.length !== 4) {
-      throw new ConnectionError(H2ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE of the wrong length");
+      throw new Http2ConnectionError(
+        H2ErrorCode.FRAME_SIZE_ERROR,
+        "WINDOW_UPDATE of the wrong length",
+      );
     }
     const increment = new DataView(f.payload.buffer, f.payload.byteOffset, 4).getUint32(0) &
       MAX_WINDOW;
     const id = f.streamId;
     if (id === 0) {
       if (increment === 0) {
-        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+        throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
       }
       this.#connSendWindow += increment;
       if (this.#connSendWindow > MAX_WINDOW) {
-        throw new ConnectionError(
+        throw new Http2ConnectionError(
           H2ErrorCode.FLOW_CONTROL_ERROR,
           "the connection window passed 2^31 - 1",
         );
@@ -835,7 +866,10 @@ export class Http2ServerConnection {
     const s = this.#streams.get(id);
     if (!s) {
       if (id > this.#lastStreamId) {
-        throw new ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+        throw new Http2ConnectionError(
+          H2ErrorCode.PROTOCOL_ERROR,
+          "WINDOW_UPDATE on an idle stream",
+        );
       }
       return;
     }
@@ -940,7 +974,7 @@ export class Http2ServerConnection {
    */
   #chargeReset(s: Stream): void {
     if (s.reported && !s.responded && --this.#resetBudget < 0) {
-      throw new ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset");
+      throw new Http2ConnectionError(H2ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset");
     }
   }
 

@@ -34,7 +34,7 @@ import {
   type UpgradeOptions,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
-import { NativeChannel, type NativeChannelOptions } from "./native_channel.ts";
+import { RuntimeChannel, type RuntimeChannelOptions } from "./runtime_channel.ts";
 import { plainBytes } from "../../protocol/bytes.ts";
 import { listHas } from "../../protocol/field_list.ts";
 import { afterTurn } from "../../session/live.ts";
@@ -172,7 +172,7 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
     extensions: [],
   } as WebSocketHostOptions<unknown>);
   const maxMessageBytes = options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes;
-  const channelOptions: NativeChannelOptions = {
+  const channelOptions: RuntimeChannelOptions = {
     maxMessageBytes,
     maxSendBufferBytes: options.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
     closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
@@ -262,7 +262,7 @@ function headOf(request: Request, url: URL): RequestHead {
 }
 
 /** A Bun `ServerWebSocket` as a channel. @internal */
-export class BunChannel extends NativeChannel implements KeepaliveTarget {
+export class BunChannel extends RuntimeChannel implements KeepaliveTarget {
   static readonly capabilities: ChannelCapabilities = { control: true, inboundBackpressure: true };
   readonly capabilities: ChannelCapabilities = BunChannel.capabilities;
   readonly #ws: BunServerWebSocket;
@@ -286,7 +286,7 @@ export class BunChannel extends NativeChannel implements KeepaliveTarget {
 
   constructor(
     ws: BunServerWebSocket,
-    options: NativeChannelOptions,
+    options: RuntimeChannelOptions,
     keepalive: KeepaliveOptions | false,
     keepaliveTicker: Ticker | undefined,
     compressFrom: number,

@@ -30,7 +30,7 @@ import {
   type UpgradeOptions,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
-import { NativeChannel, type NativeChannelOptions } from "./native_channel.ts";
+import { RuntimeChannel, type RuntimeChannelOptions } from "./runtime_channel.ts";
 import { plainBytes } from "../../protocol/bytes.ts";
 import { listHas } from "../../protocol/field_list.ts";
 
@@ -106,7 +106,7 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
     handler as Handler<never, never, never>,
     options as WebSocketHostOptions<unknown>,
   );
-  const channelOptions: NativeChannelOptions = {
+  const channelOptions: RuntimeChannelOptions = {
     maxMessageBytes: options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,
     maxSendBufferBytes: options.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
     closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
@@ -176,7 +176,7 @@ function headOf(request: Request, url: URL): RequestHead {
 
 const OPEN = 1;
 
-class DenoChannel extends NativeChannel {
+class DenoChannel extends RuntimeChannel {
   static readonly capabilities: ChannelCapabilities = {
     control: false,
     inboundBackpressure: false,
@@ -187,7 +187,7 @@ class DenoChannel extends NativeChannel {
   #early: Array<string | Uint8Array> | undefined = [];
   #earlyClose: { code: number; reason: string } | undefined;
 
-  constructor(socket: DenoWebSocket, options: NativeChannelOptions) {
+  constructor(socket: DenoWebSocket, options: RuntimeChannelOptions) {
     super(options);
     this.#socket = socket;
     socket.binaryType = "arraybuffer";

@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { CloseInfo, MessageData } from "../../session/session.ts";
+import type { MessageData } from "../../session/session.ts";
+import type { CloseInfo } from "../../errors.ts";
 import type { OutgoingMessage } from "./message.ts";
 import type { PublishedMessage } from "./message.ts";
 

@@ -15,7 +15,8 @@
 import { CloseCode, NotOpenError, SprigError, TimeoutError } from "../../errors.ts";
 import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../../protocol/close.ts";
 import { encodeUtf8 } from "../../protocol/utf8.ts";
-import type { CloseInfo, MessageData } from "../../session/session.ts";
+import type { MessageData } from "../../session/session.ts";
+import type { CloseInfo } from "../../errors.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { Channel, ChannelReceiver } from "./channel.ts";
 import type {

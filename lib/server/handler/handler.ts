@@ -11,7 +11,8 @@
  * @module
  */
 
-import type { CloseInfo, MessageData } from "../../session/session.ts";
+import type { MessageData } from "../../session/session.ts";
+import type { CloseInfo } from "../../errors.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { ResumeReport } from "./history.ts";
 import type { Position } from "../../session/envelope.ts";

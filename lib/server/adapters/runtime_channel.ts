@@ -7,14 +7,15 @@
  */
 
 import { CloseCode, MessageTooBigError, SprigError, TimeoutError } from "../../errors.ts";
-import type { CloseInfo, MessageData } from "../../session/session.ts";
+import type { MessageData } from "../../session/session.ts";
+import type { CloseInfo } from "../../errors.ts";
 import type { Channel, ChannelCapabilities, ChannelReceiver } from "../handler/channel.ts";
 import { messageBytes } from "../handler/message.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
 import { Eventually } from "../../util/eventually.ts";
 
-/** Limits a native channel enforces itself. @internal */
-export interface NativeChannelOptions {
+/** Limits a runtime channel enforces itself. @internal */
+export interface RuntimeChannelOptions {
   maxMessageBytes: number;
   maxSendBufferBytes: number;
   closeTimeoutMs: number;
@@ -26,9 +27,9 @@ export interface NativeChannelOptions {
 const SEND_HIGH_WATER_BYTES = 64 * 1024;
 
 /** A {@link Channel} fed by a host's event callbacks. @internal */
-export abstract class NativeChannel implements Channel {
+export abstract class RuntimeChannel implements Channel {
   abstract readonly capabilities: ChannelCapabilities;
-  protected readonly options: NativeChannelOptions;
+  protected readonly options: RuntimeChannelOptions;
   #receiver: ChannelReceiver | undefined;
   /** What the host delivered before the driver started (none, on every host today). */
   #early: MessageData[] = [];
@@ -44,7 +45,7 @@ export abstract class NativeChannel implements Channel {
   /** Messages and control frames received so far. */
   activity = 0;
 
-  constructor(options: NativeChannelOptions) {
+  constructor(options: RuntimeChannelOptions) {
     this.options = options;
   }
 
