@@ -1,6 +1,6 @@
 // Writes the table of error codes in docs/errors.md from ERROR_CODES (lib/error_codes.ts),
 // between "<summary>All error codes</summary>" and "</details>".
-// tests/protocol/error_codes_test.ts checks that the two agree.
+// tests/error_codes_test.ts checks that the two agree.
 //   node_modules/.bin/deno run -A scripts/error_table.ts
 import { readFileSync, writeFileSync } from "node:fs";
 import { ERROR_CODES } from "../lib/error_codes.ts";

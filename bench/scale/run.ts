@@ -15,7 +15,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
 import { connect, detectRuntime, type Session } from "../../mod.ts";
-import { freePort, RedisServer } from "../../tests/broker/_redis.ts";
+import { freePort, RedisServer } from "../../tests/scale/_redis.ts";
 
 const argv = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
   (globalThis as unknown as { process: { argv: string[] } }).process.argv.slice(2);

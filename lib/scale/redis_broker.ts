@@ -263,7 +263,7 @@ const MAX_REPORTED_TOPICS = 100;
  *
  * @example
  * ```ts ignore
- * // Not run: it needs a Redis server (tests/broker/redis_test.ts starts one and runs this).
+ * // Not run: it needs a Redis server (tests/scale/redis_test.ts starts one and runs this).
  * import { createClient } from "redis";
  * import { serve } from "@sprig/websocket";
  * import { redisBroker } from "@sprig/websocket/scale";
@@ -1018,7 +1018,7 @@ export interface IoredisLike {
  *
  * @example
  * ```ts ignore
- * // Not run: it needs a Redis server (tests/broker/redis_test.ts starts one and runs this).
+ * // Not run: it needs a Redis server (tests/scale/redis_test.ts starts one and runs this).
  * import { Redis } from "ioredis";
  * import { ioredisClient, redisBroker } from "@sprig/websocket/scale";
  * const broker = redisBroker({

@@ -1,7 +1,7 @@
 // sprig's own server with http2: true, echoing, as a separate process run by
 // Bun (node:http2 underneath): the HTTP/2 tests of Deno's client use it, so
 // that Deno's client also meets a node:http2 server (Deno's own sprig server
-// runs sprig's HTTP/2 endpoint, tested in tests/http2/server_test.ts).
+// runs sprig's HTTP/2 endpoint, tested in tests/server/http2/server_test.ts).
 // Prints "LISTENING <port>"; exits when stdin closes.
 // --tls serves TLS with tests/_fixtures/server.pem.
 import process from "node:process";

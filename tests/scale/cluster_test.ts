@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { connect, ConnectionError, detectRuntime, serve } from "../../mod.ts";
-import { freePort } from "../broker/_redis.ts";
+import { freePort } from "./_redis.ts";
 
 const runtime = detectRuntime();
 const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;

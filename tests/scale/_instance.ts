@@ -1,6 +1,6 @@
 /**
  * One sprig server instance for the broker tests, in its own process:
- *   <runtime> tests/broker/_instance.ts REDIS_URL [history]
+ *   <runtime> tests/scale/_instance.ts REDIS_URL [history]
  * Prints `LISTENING <port>`, then one line `BROKER <code> <lost>` per
  * BrokerError; exits when its stdin closes. The Redis client is the
  * runtime's: Bun's RedisClient on Bun, node-redis on Deno, ioredis (through

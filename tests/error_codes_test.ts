@@ -16,7 +16,7 @@ import {
   ProtocolError,
   type SprigError,
   TimeoutError,
-} from "../../mod.ts";
+} from "../mod.ts";
 
 function sources(dir: string): string[] {
   const out: string[] = [];

@@ -7,16 +7,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { serve } from "../../mod.ts";
-import { runJson } from "../_helpers/peer.ts";
+import { serve } from "../../../mod.ts";
+import { runJson } from "../../_helpers/peer.ts";
 
 const fixture = (name: string) =>
-  readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
+  readFileSync(new URL(`../../_fixtures/${name}`, import.meta.url), "utf8");
 
 /** Runs the Chromium peer on `url`; its one JSON line. */
 function runChromium(url: string): Promise<{ result?: Record<string, unknown>; error?: string }> {
   return runJson("node", [
-    new URL("../_peers/chromium_client.mjs", import.meta.url).pathname,
+    new URL("../../_peers/chromium_client.mjs", import.meta.url).pathname,
     url,
     "30000",
     "--insecure",

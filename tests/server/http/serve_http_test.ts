@@ -7,10 +7,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { readFileSync } from "node:fs";
-import { connect, detectRuntime, HandshakeError } from "../../mod.ts";
-import { serve, type Server } from "../../lib/server/mod.ts";
-import { encodeFrame, Opcode } from "../../lib/protocol/frame.ts";
-import { until } from "./_hosts.ts";
+import { connect, detectRuntime, HandshakeError } from "../../../mod.ts";
+import { serve, type Server } from "../../../lib/server/mod.ts";
+import { encodeFrame, Opcode } from "../../../lib/protocol/frame.ts";
+import { until } from "../_hosts.ts";
 
 const runtime = detectRuntime();
 const listeners: Array<{ name: "node" | undefined; label: string }> = [
@@ -455,7 +455,7 @@ for (const listener of listeners) {
 
 describe(`serve() with TLS (wss:) on ${listeners.map((l) => l.label).join(" and ")}`, () => {
   const fixture = (name: string) =>
-    readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
+    readFileSync(new URL(`../../_fixtures/${name}`, import.meta.url), "utf8");
   for (const listener of listeners) {
     it(`echoes over wss: on ${listener.label}, and serves https pages`, async () => {
       const server = await serve({

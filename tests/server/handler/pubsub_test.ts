@@ -4,16 +4,16 @@
 // their own frame; every client decodes every message; order holds.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Topics } from "../../lib/server/handler/pubsub.ts";
-import { PublishedMessage } from "../../lib/server/handler/message.ts";
-import { SocketChannel } from "../../lib/server/http/socket_channel.ts";
-import type { AcceptedSocket } from "../../lib/server/http/listener.ts";
-import { Connection } from "../../lib/protocol/connection.ts";
-import { PerMessageDeflate } from "../../lib/extensions/permessage_deflate.ts";
-import type { Extension } from "../../lib/protocol/extension.ts";
-import type { Transport } from "../../lib/transport/transport.ts";
-import { until } from "./_hosts.ts";
-import { concat } from "../_helpers/bytes.ts";
+import { Topics } from "../../../lib/server/handler/pubsub.ts";
+import { PublishedMessage } from "../../../lib/server/handler/message.ts";
+import { SocketChannel } from "../../../lib/server/http/socket_channel.ts";
+import type { AcceptedSocket } from "../../../lib/server/http/listener.ts";
+import { Connection } from "../../../lib/protocol/connection.ts";
+import { PerMessageDeflate } from "../../../lib/extensions/permessage_deflate.ts";
+import type { Extension } from "../../../lib/protocol/extension.ts";
+import type { Transport } from "../../../lib/transport/transport.ts";
+import { until } from "../_hosts.ts";
+import { concat } from "../../_helpers/bytes.ts";
 
 /** All bytes a recording transport was given, in order. */
 function bytesOf(t: RecordingTransport): Uint8Array {

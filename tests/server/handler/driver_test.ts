@@ -3,23 +3,23 @@
 // failures and terminate reasons; and a handler tested as plain functions.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Driver, type DriverHost } from "../../lib/server/handler/driver.ts";
+import { Driver, type DriverHost } from "../../../lib/server/handler/driver.ts";
 import type {
   Channel,
   ChannelCapabilities,
   ChannelReceiver,
-} from "../../lib/server/handler/channel.ts";
-import { Topics } from "../../lib/server/handler/pubsub.ts";
-import { Ticker } from "../../lib/util/ticker.ts";
+} from "../../../lib/server/handler/channel.ts";
+import { Topics } from "../../../lib/server/handler/pubsub.ts";
+import { Ticker } from "../../../lib/util/ticker.ts";
 import {
   defineHandler,
   type Handler,
   type TerminateReason,
   testContext,
-} from "../../lib/server/handler/handler.ts";
-import type { OutgoingMessage } from "../../lib/server/handler/message.ts";
-import type { MessageData } from "../../lib/session/session.ts";
-import type { CloseInfo } from "../../lib/errors.ts";
+} from "../../../lib/server/handler/handler.ts";
+import type { OutgoingMessage } from "../../../lib/server/handler/message.ts";
+import type { MessageData } from "../../../lib/session/session.ts";
+import type { CloseInfo } from "../../../lib/errors.ts";
 
 /** A channel whose peer is the test. */
 class FakeChannel implements Channel {

@@ -11,8 +11,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import * as https from "node:https";
-import { serve } from "../../mod.ts";
-import { http2Get } from "../_helpers/http2.ts";
+import { serve } from "../../../mod.ts";
+import { http2Get } from "../../_helpers/http2.ts";
 
 /**
  * Asserts that the requests did not stall. A Nagle stall (~40 ms, the
@@ -33,7 +33,7 @@ function assertNoStall(latencies: number[]): void {
 }
 
 const fixture = (name: string) =>
-  readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
+  readFileSync(new URL(`../../_fixtures/${name}`, import.meta.url), "utf8");
 
 describe("TLS: no Nagle stall", () => {
   it("50 sequential requests on one connection take well under 50 × 40 ms", async () => {

@@ -2,7 +2,7 @@
 // sprig's own HTTP/2 endpoint (lib/protocol/http2/ through
 // lib/server/http2/sprig_front.ts), on every runtime and its own listener:
 // h2spec-style checks at the frame level (the sans-I/O core alone is tested
-// in tests/protocol/http2_attack_test.ts).
+// in tests/protocol/http2/attack_test.ts).
 //
 // SPRIG_TEST_H2_SERVER=node:http2 runs the same cases against serve({
 // http2: "node:http2" }) on Node or Bun, to compare (bench/h2/README.md
@@ -11,7 +11,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import process from "node:process";
-import { serve } from "../../mod.ts";
+import { serve } from "../../../mod.ts";
 import {
   CLIENT_PREFACE,
   encodeFrame,
@@ -22,13 +22,13 @@ import {
   H2ErrorCode,
   type RawFrame,
   Setting,
-} from "../../lib/protocol/http2/frame.ts";
+} from "../../../lib/protocol/http2/frame.ts";
 import {
   encodeHeaderBlock,
   type HeaderField,
   HpackDecoder,
-} from "../../lib/protocol/http2/hpack.ts";
-import { goawayCode } from "../_helpers/http2.ts";
+} from "../../../lib/protocol/http2/hpack.ts";
+import { goawayCode } from "../../_helpers/http2.ts";
 
 /** A raw HTTP/2 client: writes bytes, reads frames. */
 class RawClient {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { connect, defineHandler, detectRuntime, HandshakeError } from "../../mod.ts";
+import { connect, defineHandler, detectRuntime, HandshakeError } from "../../../mod.ts";
 import {
   bunServeAdapter,
   type BunServerLike,
@@ -18,9 +18,9 @@ import {
   type DenoServeInfo,
   nodeHttpAdapter,
   type NodeHttpRequest,
-} from "../../lib/server/adapters/mod.ts";
-import type { NodeSocket } from "../../lib/transport/node.ts";
-import { rawHandshake } from "../_helpers/handshake_head.ts";
+} from "../../../lib/server/adapters/mod.ts";
+import type { NodeSocket } from "../../../lib/transport/node.ts";
+import { rawHandshake } from "../../_helpers/handshake_head.ts";
 
 const runtime = detectRuntime();
 

@@ -5,8 +5,8 @@
 // ServerWebSocket, so it runs on every runtime.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { BunChannel, type BunServerWebSocket } from "../../lib/server/adapters/bun_serve.ts";
-import type { ChannelReceiver } from "../../lib/server/handler/channel.ts";
+import { BunChannel, type BunServerWebSocket } from "../../../lib/server/adapters/bun_serve.ts";
+import type { ChannelReceiver } from "../../../lib/server/handler/channel.ts";
 
 type Call = [string, ...unknown[]];
 

@@ -5,7 +5,7 @@
 // restart failed with ADDRESS_IN_USE.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, ConnectionError, serve } from "../../mod.ts";
+import { connect, ConnectionError, serve } from "../../../mod.ts";
 
 describe("shutdown releases the port", () => {
   it("a new server binds the same port as soon as shutdown() resolves", async () => {

@@ -4,12 +4,12 @@
 // fast one gets every message, and the report is exact.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { SlowPolicy, SlowReport } from "../../lib/server/handler/slow.ts";
-import type { TerminateReason } from "../../lib/server/handler/handler.ts";
-import type { WebSocketHub } from "../../lib/server/handler/host.ts";
-import { type HostKind, hostsOfRuntime, labelOf, startHost } from "./_hosts.ts";
-import { rawClient, rawFrame, type RawSocket } from "../_helpers/raw_peer.ts";
-import { openEnvelope } from "../../lib/session/envelope.ts";
+import type { SlowPolicy, SlowReport } from "../../../lib/server/handler/slow.ts";
+import type { TerminateReason } from "../../../lib/server/handler/handler.ts";
+import type { WebSocketHub } from "../../../lib/server/handler/host.ts";
+import { type HostKind, hostsOfRuntime, labelOf, startHost } from "../_hosts.ts";
+import { rawClient, rawFrame, type RawSocket } from "../../_helpers/raw_peer.ts";
+import { openEnvelope } from "../../../lib/session/envelope.ts";
 
 const MAX_PENDING = 64 * 1024;
 const SIZE = 4096;

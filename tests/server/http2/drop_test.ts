@@ -7,7 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as http2 from "node:http2";
-import { serve } from "../../mod.ts";
+import { serve } from "../../../mod.ts";
 
 const MESSAGE_BYTES = 4 << 20;
 const ROUNDS = 10;

@@ -5,13 +5,13 @@
 // two slow subscribers, and bad policies.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Topics } from "../../lib/server/handler/pubsub.ts";
+import { Topics } from "../../../lib/server/handler/pubsub.ts";
 import type {
   DrainWatcher,
   PublishedMessage,
   Subscriber,
-} from "../../lib/server/handler/message.ts";
-import type { SlowReport } from "../../lib/server/handler/slow.ts";
+} from "../../../lib/server/handler/message.ts";
+import type { SlowReport } from "../../../lib/server/handler/slow.ts";
 
 /** A subscriber with settable pending bytes; `drain()` tells its watchers as a channel would. */
 function fake(): Subscriber & {

@@ -15,15 +15,15 @@ import {
   H2ErrorCode,
   type RawFrame,
   Setting,
-} from "../../lib/protocol/http2/frame.ts";
-import { Http2ServerConnection } from "../../lib/protocol/http2/connection.ts";
+} from "../../../lib/protocol/http2/frame.ts";
+import { Http2ServerConnection } from "../../../lib/protocol/http2/connection.ts";
 import {
   encodeHeaderBlock,
   type HeaderField,
   HpackDecoder,
-} from "../../lib/protocol/http2/hpack.ts";
-import { concat } from "../_helpers/bytes.ts";
-import { GET, goawayCode, rstCode } from "../_helpers/http2.ts";
+} from "../../../lib/protocol/http2/hpack.ts";
+import { concat } from "../../_helpers/bytes.ts";
+import { GET, goawayCode, rstCode } from "../../_helpers/http2.ts";
 
 const WS: HeaderField[] = [
   [":method", "CONNECT"],

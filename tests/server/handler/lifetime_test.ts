@@ -3,9 +3,9 @@
 // without the option nothing is closed.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "../../mod.ts";
-import type { TerminateReason } from "../../lib/server/handler/handler.ts";
-import { hostsOfRuntime, labelOf, startHost } from "./_hosts.ts";
+import { connect } from "../../../mod.ts";
+import type { TerminateReason } from "../../../lib/server/handler/handler.ts";
+import { hostsOfRuntime, labelOf, startHost } from "../_hosts.ts";
 
 const LIFETIME_MS = 150;
 const JITTER_MS = 300;

@@ -5,16 +5,16 @@
 // with a fake socket, so it runs the same on every runtime.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { SprigHttp2Front } from "../../lib/server/http2/sprig_front.ts";
+import { SprigHttp2Front } from "../../../lib/server/http2/sprig_front.ts";
 import {
   CLIENT_PREFACE,
   encodeFrame,
   encodeSettings,
   FrameType,
-} from "../../lib/protocol/http2/frame.ts";
-import type { HttpHost } from "../../lib/server/http/http1_loop.ts";
-import type { AcceptedSocket } from "../../lib/server/http/listener.ts";
-import type { Transport, TransportSink } from "../../lib/transport/transport.ts";
+} from "../../../lib/protocol/http2/frame.ts";
+import type { HttpHost } from "../../../lib/server/http/http1_loop.ts";
+import type { AcceptedSocket } from "../../../lib/server/http/listener.ts";
+import type { Transport, TransportSink } from "../../../lib/transport/transport.ts";
 
 describe("sprig's HTTP/2 server: a client that never reads", () => {
   it("stops reading while its writes are blocked, and reads again once they drain", () => {

@@ -9,8 +9,8 @@ import {
   type HeaderField,
   HpackDecoder,
   HpackError,
-} from "../../lib/protocol/http2/hpack.ts";
-import { huffmanDecode, huffmanEncode } from "../../lib/protocol/http2/huffman.ts";
+} from "../../../lib/protocol/http2/hpack.ts";
+import { huffmanDecode, huffmanEncode } from "../../../lib/protocol/http2/huffman.ts";
 
 const hex = (s: string) =>
   Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));

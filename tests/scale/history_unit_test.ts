@@ -3,7 +3,7 @@
 // duplicates dropped, a gap filled from the stream before what follows, a
 // fill that fails reported as the exact count lost, an epoch change reported,
 // and a resume that holds live entries while its read is pending, then gives
-// each seq once. (tests/broker/redis_history_test.ts runs the same against
+// each seq once. (tests/scale/redis_history_test.ts runs the same against
 // redis-server.)
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";

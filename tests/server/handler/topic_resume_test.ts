@@ -5,11 +5,11 @@
 // is told the epoch changed.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { serve } from "../../mod.ts";
-import type { ResumeReport } from "../../lib/server/handler/history.ts";
-import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
-import { rawClient, rawFrame, type RawSocket } from "../_helpers/raw_peer.ts";
-import type { Server } from "../../lib/server/serve.ts";
+import { serve } from "../../../mod.ts";
+import type { ResumeReport } from "../../../lib/server/handler/history.ts";
+import { openEnvelope, type Position } from "../../../lib/session/envelope.ts";
+import { rawClient, rawFrame, type RawSocket } from "../../_helpers/raw_peer.ts";
+import type { Server } from "../../../lib/server/serve.ts";
 
 const decoder = new TextDecoder();
 

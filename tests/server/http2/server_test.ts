@@ -13,10 +13,10 @@ import {
   HandshakeError,
   serve,
   type TerminateReason,
-} from "../../mod.ts";
+} from "../../../mod.ts";
 
 const fixture = (name: string) =>
-  readFileSync(new URL(`../_fixtures/${name}`, import.meta.url), "utf8");
+  readFileSync(new URL(`../../_fixtures/${name}`, import.meta.url), "utf8");
 const tls = { cert: fixture("server.pem"), key: fixture("server.key") };
 const ca = fixture("ca.pem");
 

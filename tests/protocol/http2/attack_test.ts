@@ -12,16 +12,16 @@ import {
   FrameType,
   H2ErrorCode,
   type RawFrame,
-} from "../../lib/protocol/http2/frame.ts";
-import { checkRequest, Http2ServerConnection } from "../../lib/protocol/http2/connection.ts";
+} from "../../../lib/protocol/http2/frame.ts";
+import { checkRequest, Http2ServerConnection } from "../../../lib/protocol/http2/connection.ts";
 import {
   encodeHeaderBlock,
   type HeaderField,
   HpackDecoder,
   HpackError,
-} from "../../lib/protocol/http2/hpack.ts";
-import { concat } from "../_helpers/bytes.ts";
-import { GET, goawayCode, rstCode } from "../_helpers/http2.ts";
+} from "../../../lib/protocol/http2/hpack.ts";
+import { concat } from "../../_helpers/bytes.ts";
+import { GET, goawayCode, rstCode } from "../../_helpers/http2.ts";
 
 function setup(options: ConstructorParameters<typeof Http2ServerConnection>[1] = {}) {
   const events: string[] = [];

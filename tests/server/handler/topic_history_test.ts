@@ -5,10 +5,14 @@
 // once, in order, and is told exactly what fell out of it.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Topics } from "../../lib/server/handler/pubsub.ts";
-import { PublishedMessage, type Subscriber } from "../../lib/server/handler/message.ts";
-import { MemoryHistory, type ResumeReport, retention } from "../../lib/server/handler/history.ts";
-import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
+import { Topics } from "../../../lib/server/handler/pubsub.ts";
+import { PublishedMessage, type Subscriber } from "../../../lib/server/handler/message.ts";
+import {
+  MemoryHistory,
+  type ResumeReport,
+  retention,
+} from "../../../lib/server/handler/history.ts";
+import { openEnvelope, type Position } from "../../../lib/session/envelope.ts";
 
 /** An in-memory history answers at once: the report, not a promise. */
 function now(report: ResumeReport | Promise<ResumeReport>): ResumeReport {

@@ -4,14 +4,14 @@
 // handler moves on, every message arrives, in order, once.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { memoryPair } from "../_helpers/memory_transport.ts";
-import { Connection } from "../../lib/protocol/connection.ts";
-import { Driver } from "../../lib/server/handler/driver.ts";
-import { Topics } from "../../lib/server/handler/pubsub.ts";
-import { SocketChannel } from "../../lib/server/http/socket_channel.ts";
-import type { AcceptedSocket } from "../../lib/server/http/listener.ts";
-import type { Handler } from "../../lib/server/handler/handler.ts";
-import { until } from "./_hosts.ts";
+import { memoryPair } from "../../_helpers/memory_transport.ts";
+import { Connection } from "../../../lib/protocol/connection.ts";
+import { Driver } from "../../../lib/server/handler/driver.ts";
+import { Topics } from "../../../lib/server/handler/pubsub.ts";
+import { SocketChannel } from "../../../lib/server/http/socket_channel.ts";
+import type { AcceptedSocket } from "../../../lib/server/http/listener.ts";
+import type { Handler } from "../../../lib/server/handler/handler.ts";
+import { until } from "../_hosts.ts";
 
 describe("inbound backpressure (server stack over memory)", () => {
   it("a blocked handler stops socket reads at maxQueuedMessages; all messages then arrive in order", async () => {
