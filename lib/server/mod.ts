@@ -37,6 +37,8 @@ export {
   defineHandler,
   type Handler,
   type HandlerResult,
+  type MessageItem,
+  type MessageOptions,
   type OutgoingMessage,
   type Push,
   type Reply,

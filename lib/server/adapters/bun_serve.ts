@@ -290,12 +290,12 @@ export class BunChannel extends NativeChannel implements KeepaliveTarget {
     return true;
   }
 
-  protected sendNow(message: OutgoingMessage): void {
+  protected sendNow(message: OutgoingMessage, compress: boolean | undefined): void {
     const data = typeof message === "string" ? message : messageBytes(message);
     // A string's UTF-8 length is at least its length in UTF-16 units.
     const size = typeof data === "string" ? data.length : data.byteLength;
     // 0: Bun dropped it, which only happens once the socket is closing.
-    this.#ws.send(data, size >= this.#compressFrom);
+    this.#ws.send(data, compress !== false && size >= this.#compressFrom);
   }
 
   control(type: "ping" | "pong", data: Uint8Array): void {

@@ -17,8 +17,14 @@ import { checkClientRequest, type CheckedRequest } from "../../protocol/handshak
 import type { RequestHead } from "../../protocol/http1.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { Channel } from "./channel.ts";
-import { Driver, type DriverHost } from "./driver.ts";
-import type { ConnectionContext, ConnectionRef, Handler, OutgoingMessage } from "./handler.ts";
+import { Driver, type DriverHost, publishable } from "./driver.ts";
+import type {
+  ConnectionContext,
+  ConnectionRef,
+  Handler,
+  MessageOptions,
+  OutgoingMessage,
+} from "./handler.ts";
 import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
 import { Topics } from "./pubsub.ts";
 import type { Position } from "./history.ts";
@@ -81,9 +87,10 @@ export interface WebSocketHub<I = unknown> {
    * many connections it was sent to. On a topic whose history the broker
    * keeps (`redisBroker({ history: true })`), it goes through the broker and
    * reaches every subscriber, here too, once the broker gave it a position:
-   * this returns 0.
+   * this returns 0. `options.compress` false: every subscriber gets it
+   * uncompressed.
    */
-  publish(topic: string, message: OutgoingMessage): number;
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number;
   /** How many connections are subscribed to `topic`. */
   subscriberCount(topic: string): number;
   /** The position of the last message of `topic`, when it keeps history (the `topics` option) and had one. */
@@ -213,8 +220,8 @@ export class WebSocketHost implements DriverHost {
   }
 
   /** Sends to every subscriber of `topic`; returns how many it reached. */
-  publish(topic: string, message: OutgoingMessage): number {
-    return this.topics.publish(topic, message);
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number {
+    return this.topics.publish(topic, publishable(message, options));
   }
 
   /** The public face of this host, for an adapter to return. */
@@ -223,7 +230,7 @@ export class WebSocketHost implements DriverHost {
       connections: this.connections as ReadonlySet<ConnectionRef<unknown>> as ReadonlySet<
         ConnectionRef<I>
       >,
-      publish: (topic, message) => this.publish(topic, message),
+      publish: (topic, message, options) => this.publish(topic, message, options),
       subscriberCount: (topic) => this.topics.subscriberCount(topic),
       lastPosition: (topic) => this.topics.lastPosition(topic),
       isWritable: (topic) => this.topics.isWritable(topic),

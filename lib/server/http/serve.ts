@@ -6,7 +6,12 @@
  * @module
  */
 
-import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
+import type {
+  ConnectionRef,
+  Handler,
+  MessageOptions,
+  OutgoingMessage,
+} from "../handler/handler.ts";
 import type { Position } from "../handler/history.ts";
 import { ConnectionError } from "../../errors.ts";
 import type { Http2Front } from "../../http2/server.ts";
@@ -205,8 +210,8 @@ class SprigServer<I> implements Server<I> {
     >;
   }
 
-  publish(topic: string, message: OutgoingMessage): number {
-    return this.#host.publish(topic, message);
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number {
+    return this.#host.publish(topic, message, options);
   }
 
   subscriberCount(topic: string): number {
