@@ -222,6 +222,40 @@ export interface ConnectionRef<I = unknown> {
   readonly closed: Promise<CloseInfo>;
 }
 
+/** A peer's TLS certificate, as `init` sees it (`ctx.tls.peerCertificate`). */
+export interface PeerCertificate {
+  /** The subject's name fields, e.g. `{ CN: "alice", O: "Example" }` (a repeated field is an array). */
+  subject: Readonly<Record<string, string | string[]>>;
+  /** The issuer's name fields. */
+  issuer: Readonly<Record<string, string | string[]>>;
+  /** The subject alternative names as OpenSSL writes them (`"DNS:a.example, IP Address:…"`), if any. */
+  subjectAltName: string | undefined;
+  /** The serial number, hex. */
+  serialNumber: string;
+  /** Not valid before, e.g. `"Dec  7 19:40:00 2026 GMT"`. */
+  validFrom: string;
+  /** Not valid after. */
+  validTo: string;
+  /** SHA-256 of the DER certificate, colon-separated hex pairs (`"AB:CD:…"`). */
+  fingerprint256: string;
+  /** The certificate, DER. */
+  raw: Uint8Array;
+}
+
+/** The TLS session of a connection, where the listener reports it (`ctx.tls`). */
+export interface TlsInfo {
+  /** The ALPN protocol chosen (RFC 7301), if any. */
+  alpnProtocol: string | undefined;
+  /** The host name the client asked for (SNI), if any. */
+  serverName: string | undefined;
+  /** True when the client sent a certificate that the server's `tls.ca` verified. */
+  authorized: boolean;
+  /** Why the client's certificate was not verified (e.g. `"UNABLE_TO_VERIFY_LEAF_SIGNATURE"`), if it was not. */
+  authorizationError: string | undefined;
+  /** The client's certificate (mutual TLS, `tls.requestCert`), if it sent one. */
+  peerCertificate: PeerCertificate | undefined;
+}
+
 /** What `init` learns about the new connection. */
 export interface ConnectionContext<I = unknown, D = unknown> {
   /** The request URL (`http:` or `https:`). */
@@ -241,6 +275,14 @@ export interface ConnectionContext<I = unknown, D = unknown> {
   httpVersion: "1.1" | "2";
   /** What the `upgrade` hook attached (`{ data }`), else `undefined`. */
   data: D;
+  /**
+   * The TLS session: ALPN, SNI name and the client's certificate (mutual
+   * TLS). Present on sprig's server over the `node:tls` listener (which any
+   * `tls` option beyond `cert`/`key` selects, on every runtime);
+   * `undefined` without TLS, on the native TLS listeners (`Deno.listenTls`,
+   * `Bun.listen`) and on the adapters.
+   */
+  tls?: TlsInfo;
   /** This connection's address, for the rest of the app. */
   ref: ConnectionRef<I>;
 }

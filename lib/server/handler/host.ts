@@ -24,6 +24,7 @@ import type {
   Handler,
   MessageOptions,
   OutgoingMessage,
+  TlsInfo,
 } from "./handler.ts";
 import { SERVER_DEFAULTS, type UpgradeAccept, type WebSocketHostOptions } from "./options.ts";
 import { Topics } from "./pubsub.ts";
@@ -355,7 +356,7 @@ export class WebSocketHost implements DriverHost {
     channel: Channel,
     accepted: Accepted,
     extensions: string,
-    overrides: { idleTimeoutMs?: number; id?: number } = {},
+    overrides: { idleTimeoutMs?: number; id?: number; tls?: TlsInfo } = {},
   ): Driver {
     const context: Omit<ConnectionContext<unknown, unknown>, "ref"> = {
       url: accepted.url,
@@ -365,6 +366,7 @@ export class WebSocketHost implements DriverHost {
       remoteAddress: accepted.remoteAddress,
       httpVersion: accepted.checked.key === "" ? "2" : "1.1",
       data: accepted.data,
+      ...(overrides.tls ? { tls: overrides.tls } : {}),
     };
     const idleTimeoutMs = overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
       SERVER_DEFAULTS.idleTimeoutMs;

@@ -21,7 +21,7 @@ import {
   type ChannelReceiver,
   messageBytes,
 } from "../handler/channel.ts";
-import type { OutgoingMessage } from "../handler/handler.ts";
+import type { OutgoingMessage, TlsInfo } from "../handler/handler.ts";
 import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { Ticker } from "../../util/ticker.ts";
 import type { PublishedMessage } from "../handler/pubsub.ts";
@@ -43,6 +43,8 @@ export interface AcceptedSocket {
   destroy(): void;
   /** True when TLS runs on it. */
   secure: boolean;
+  /** The TLS session (ALPN, SNI, the client's certificate), where the listener knows it. */
+  tlsInfo?(): TlsInfo | undefined;
 }
 
 /**

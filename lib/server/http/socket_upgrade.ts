@@ -81,5 +81,6 @@ export function startChannel(
       ? host.deflateThreshold
       : undefined,
   });
-  return host.start(channel, accepted, accepted.extensionsHeader ?? "", { id });
+  const tls = socket.tlsInfo?.();
+  return host.start(channel, accepted, accepted.extensionsHeader ?? "", tls ? { id, tls } : { id });
 }
