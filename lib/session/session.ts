@@ -414,7 +414,12 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    *   string, a BufferSource or a Blob
    */
   send(data: SendData, options?: SendOptions): Promise<void> {
-    return this.#send(data, false, options?.compress);
+    if (options === undefined) return this.#send(data, false, undefined);
+    const compress = options?.compress;
+    if (compress !== undefined && typeof compress !== "boolean") {
+      return rejected(SEND.type("options.compress", "true or false", compress));
+    }
+    return this.#send(data, false, compress);
   }
 
   /**

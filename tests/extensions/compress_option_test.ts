@@ -8,7 +8,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
-import { connect, defineHandler, type Push } from "../../mod.ts";
+import {
+  connect,
+  type ConnectionRef,
+  defineHandler,
+  InvalidArgumentError,
+  type Push,
+  serve,
+} from "../../mod.ts";
 import { type Peer, startWsPeer } from "../_helpers/peer.ts";
 import { hostsOfRuntime, labelOf, startHost, type TestHost, until } from "../server/_hosts.ts";
 
@@ -72,6 +79,30 @@ describe("session send(data, { compress }) against ws", () => {
       });
     });
   }
+});
+
+describe("the compress option is checked", () => {
+  it("send(data, { compress: 'no' }) rejects with InvalidArgumentError; ref.send throws", async () => {
+    let ref: ConnectionRef | undefined;
+    await using server = await serve({ hostname: "127.0.0.1", port: 0 }, {
+      init: (ctx) => void (ref = ctx.ref),
+      in: () => {},
+    });
+    await using ws = await connect(server.url);
+    await assert.rejects(
+      ws.send("x", { compress: "no" as unknown as boolean }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === "options.compress",
+    );
+    await until(() => ref !== undefined, "init");
+    assert.throws(
+      () => ref!.send("x", { compress: 1 as unknown as boolean }),
+      (e: unknown) => e instanceof InvalidArgumentError,
+    );
+    assert.throws(
+      () => server.publish("t", "x", { compress: "yes" as unknown as boolean }),
+      (e: unknown) => e instanceof InvalidArgumentError,
+    );
+  });
 });
 
 /** A handler whose behaviour the path chooses. */

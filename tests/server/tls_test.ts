@@ -15,6 +15,7 @@ import {
   ConnectionError,
   type ConnectOptions,
   detectRuntime,
+  HandshakeError,
   InvalidArgumentError,
   serve,
   type ServeOptions,
@@ -129,6 +130,27 @@ describe(`TLS options on sprig's server (${detectRuntime()})`, () => {
     assert.equal(second.info.peerCertificate.subject.CN, "untrusted client");
     assert.equal(typeof second.info.authorizationError, "string");
     await second.ws.close();
+  });
+
+  it("the upgrade hook sees the certificate and can refuse by it", async () => {
+    await using s = await tlsServer({
+      ...server,
+      ca: ca2,
+      requestCert: true,
+      rejectUnauthorized: false,
+    }, {
+      upgrade: (_request, info) =>
+        info.tls?.authorized === true
+          ? { data: info.tls.peerCertificate?.subject.CN }
+          : new Response("a verified client certificate is required", { status: 403 }),
+    });
+    const { ws, info } = await open(s.url, { tls: { caCerts: [ca], ...client } });
+    assert.equal(info.peerCertificate.subject.CN, "sprig test client");
+    await ws.close();
+    await assert.rejects(
+      connect(s.url, { tls: { caCerts: [ca], ...rogue } }),
+      (e: unknown) => e instanceof HandshakeError && e.status === 403,
+    );
   });
 
   it("a client key with a passphrase", async () => {

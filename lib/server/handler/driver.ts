@@ -12,7 +12,13 @@
  * @module
  */
 
-import { CloseCode, NotOpenError, SprigError, TimeoutError } from "../../errors.ts";
+import {
+  CloseCode,
+  InvalidArgumentError,
+  NotOpenError,
+  SprigError,
+  TimeoutError,
+} from "../../errors.ts";
 import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../../protocol/close.ts";
 import { encodeUtf8 } from "../../protocol/utf8.ts";
 import type { CloseInfo, MessageData } from "../../session/session.ts";
@@ -261,7 +267,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
       if (typeof message !== "string") messageBytes(message);
       return false;
     }
-    channel.send(message, options?.compress);
+    channel.send(message, options === undefined ? undefined : compressOption(options.compress));
     return true;
   }
 
@@ -528,9 +534,9 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   }
 
   #push(item: Push): void {
-    if (typeof item === "string") this.#channel.send(item);
+    if (typeof item === "string" || ArrayBuffer.isView(item)) this.#channel.send(item);
     else if (isControlFrame(item)) this.#channel.control(item.type, item.data ?? new Uint8Array(0));
-    else if (isMessageItem(item)) this.#channel.send(item.data, item.compress);
+    else if (isMessageItem(item)) this.#channel.send(item.data, compressOption(item.compress));
     else this.#channel.send(item);
   }
 
@@ -657,7 +663,23 @@ export function publishable(
   message: OutgoingMessage,
   options: MessageOptions | undefined,
 ): OutgoingMessage | PublishedMessage {
-  return options?.compress === false ? new PublishedMessage(message, false) : message;
+  if (options === undefined) return message;
+  return compressOption(options.compress) === false
+    ? new PublishedMessage(message, false)
+    : message;
+}
+
+/**
+ * A message's `compress` option, checked.
+ *
+ * @throws {InvalidArgumentError} when it is not a boolean
+ */
+function compressOption(compress: unknown): boolean | undefined {
+  if (compress === undefined || typeof compress === "boolean") return compress;
+  throw new InvalidArgumentError(
+    "options.compress",
+    `compress must be true or false, got ${typeof compress}`,
+  );
 }
 
 /**

@@ -49,6 +49,8 @@ export interface Accepted {
   url: URL;
   requestHeaders: Headers;
   remoteAddress: TransportAddress | undefined;
+  /** The TLS session, where the listener reports it. */
+  tls: TlsInfo | undefined;
   /** Gives the reserved connection slot back (when the upgrade goes no further). */
   release(): void;
 }
@@ -66,6 +68,8 @@ export interface UpgradeRequest {
   remoteAddress: TransportAddress | undefined;
   /** The host's own request object, if it has one (Deno.serve, Bun.serve). */
   request?: Request;
+  /** The TLS session (client certificate, SNI, ALPN), where the listener reports it. */
+  tls?: TlsInfo;
   /** False where the host does its own compression (or none): extensions are not negotiated. */
   negotiateExtensions: boolean;
   /**
@@ -302,6 +306,7 @@ export class WebSocketHost implements DriverHost {
           protocol,
           origin: checked.origin,
           remoteAddress,
+          tls: input.tls,
         });
       } catch (error) {
         release();
@@ -347,6 +352,7 @@ export class WebSocketHost implements DriverHost {
       url,
       requestHeaders: head.headers,
       remoteAddress,
+      tls: input.tls,
       release,
     };
   }
@@ -356,7 +362,7 @@ export class WebSocketHost implements DriverHost {
     channel: Channel,
     accepted: Accepted,
     extensions: string,
-    overrides: { idleTimeoutMs?: number; id?: number; tls?: TlsInfo } = {},
+    overrides: { idleTimeoutMs?: number; id?: number } = {},
   ): Driver {
     const context: Omit<ConnectionContext<unknown, unknown>, "ref"> = {
       url: accepted.url,
@@ -366,7 +372,7 @@ export class WebSocketHost implements DriverHost {
       remoteAddress: accepted.remoteAddress,
       httpVersion: accepted.checked.key === "" ? "2" : "1.1",
       data: accepted.data,
-      ...(overrides.tls ? { tls: overrides.tls } : {}),
+      ...(accepted.tls ? { tls: accepted.tls } : {}),
     };
     const idleTimeoutMs = overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
       SERVER_DEFAULTS.idleTimeoutMs;

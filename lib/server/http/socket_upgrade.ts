@@ -81,6 +81,5 @@ export function startChannel(
       ? host.deflateThreshold
       : undefined,
   });
-  const tls = socket.tlsInfo?.();
-  return host.start(channel, accepted, accepted.extensionsHeader ?? "", tls ? { id, tls } : { id });
+  return host.start(channel, accepted, accepted.extensionsHeader ?? "", { id });
 }
