@@ -275,7 +275,10 @@ export interface TlsIdentity {
  * own listener (`Deno.listenTls`, `Bun.listen`, `node:tls`); any other
  * option runs on the `node:tls` listener, on every runtime (Deno's and
  * Bun's Node compatibility): `Deno.listenTls` cannot ask for or verify
- * client certificates, and sprig does not pass these to `Bun.listen`.
+ * client certificates; `Bun.listen` (Bun 1.4) takes no certificate per
+ * host name, and opens the socket of a client whose certificate failed
+ * verification even with `rejectUnauthorized` (reporting `authorized:
+ * false`), where `node:tls` refuses it in the handshake.
  * `listener: "deno"` or `"bun"` with one of them is refused
  * (`InvalidArgumentError` naming the option).
  */
@@ -539,7 +542,8 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
             o.listener === "deno"
               ? "Deno.listenTls takes only a certificate, a key and ALPN, and cannot ask for " +
                 "client certificates"
-              : "sprig does not pass it to Bun.listen"
+              : "Bun.listen takes no certificate per host name and does not refuse an " +
+                "unverified client certificate in the handshake"
           }; leave options.listener unset`,
       );
     }
