@@ -242,7 +242,17 @@ describe(`TLS options on sprig's server (${detectRuntime()})`, () => {
       http2: true,
     });
     const { ws, info } = await open(s.url, { http2: true, tls: { caCerts: [ca] } });
-    assert.equal(info.httpVersion, "2"); // ALPN chose h2 (ctx.tls is not reported over h2 streams)
+    assert.equal(info.httpVersion, "2");
+    assert.equal(info.alpnProtocol, "h2");
+    await ws.close();
+  });
+
+  it("mutual TLS over HTTP/2: the client certificate reaches init on an h2 stream", async () => {
+    await using s = await tlsServer({ ...server, ca: ca2, requestCert: true }, { http2: true });
+    const { ws, info } = await open(s.url, { http2: true, tls: { caCerts: [ca], ...client } });
+    assert.equal(info.httpVersion, "2");
+    assert.equal(info.authorized, true);
+    assert.equal(info.peerCertificate.subject.CN, "sprig test client");
     await ws.close();
   });
 

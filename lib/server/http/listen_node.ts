@@ -46,19 +46,7 @@ class NodeAcceptedSocket implements AcceptedSocket {
   }
 
   tlsInfo(): TlsInfo | undefined {
-    const socket = this.socket as tls.TLSSocket;
-    if (!this.secure || typeof socket.getPeerCertificate !== "function") return undefined;
-    const error = socket.authorizationError as unknown;
-    const servername = (socket as { servername?: unknown }).servername;
-    return {
-      alpnProtocol: typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : undefined,
-      serverName: typeof servername === "string" && servername !== "" ? servername : undefined,
-      authorized: socket.authorized === true,
-      authorizationError: error === null || error === undefined
-        ? undefined
-        : String((error as { code?: unknown }).code ?? (error as Error).message ?? error),
-      peerCertificate: peerCertificate(socket.getPeerCertificate()),
-    };
+    return this.secure ? nodeTlsInfo(this.socket) : undefined;
   }
 
   close(): void {
@@ -73,6 +61,23 @@ class NodeAcceptedSocket implements AcceptedSocket {
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     socket.once("close", () => clearTimeout(timer));
   }
+}
+
+/** The TLS session of a `node:tls` socket, in sprig's shape; undefined for another socket. @internal */
+export function nodeTlsInfo(s: net.Socket | undefined): TlsInfo | undefined {
+  const socket = s as tls.TLSSocket | undefined;
+  if (socket === undefined || typeof socket.getPeerCertificate !== "function") return undefined;
+  const error = socket.authorizationError as unknown;
+  const servername = (socket as { servername?: unknown }).servername;
+  return {
+    alpnProtocol: typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : undefined,
+    serverName: typeof servername === "string" && servername !== "" ? servername : undefined,
+    authorized: socket.authorized === true,
+    authorizationError: error === null || error === undefined
+      ? undefined
+      : String((error as { code?: unknown }).code ?? (error as Error).message ?? error),
+    peerCertificate: peerCertificate(socket.getPeerCertificate()),
+  };
 }
 
 /** A `node:tls` peer certificate in sprig's shape; undefined when the peer sent none. */
