@@ -181,6 +181,35 @@ for (const kind of hostsOfRuntime()) {
           assert.equal(await closed, 1000);
         });
 
+        it("the server decodes alternating messages from sprig's client and from ws", async () => {
+          const trace: string[] = [];
+          await using ws = await connect(host.url("/echo"), {
+            compression: t.compression,
+            trace: (line) => trace.push(line),
+          });
+          for (const [i, m] of messages.entries()) await ws.send(m, { compress: compressOf(i) });
+          for (const m of messages) assert.equal(await ws.receive({ timeoutMs: 5000 }), m);
+          assert.deepEqual(rsvOf(trace, ">>"), expected());
+          // ws's client, with its own per-message compress option.
+          const peer = new WebSocket(host.url("/echo"), {
+            perMessageDeflate: t.flags.length > 0
+              ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }
+              : { threshold: 0 },
+          });
+          await new Promise((resolve, reject) => {
+            peer.once("open", resolve);
+            peer.once("error", reject);
+          });
+          const got: string[] = [];
+          peer.on("message", (data) => got.push(String(data)));
+          for (const [i, m] of messages.entries()) peer.send(m, { compress: compressOf(i) });
+          await until(() => got.length === messages.length, "every echo");
+          assert.deepEqual(got, messages);
+          const closed = new Promise<number>((resolve) => peer.once("close", resolve));
+          peer.close(1000);
+          assert.equal(await closed, 1000);
+        });
+
         it("ref.send(data, { compress: false }) from a timer goes uncompressed", async () => {
           const trace: string[] = [];
           await using ws = await connect(host.url("/ref"), {
