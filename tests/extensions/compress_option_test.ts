@@ -14,7 +14,9 @@ import {
   defineHandler,
   InvalidArgumentError,
   type Push,
+  reconnecting,
   serve,
+  type Session,
 } from "../../mod.ts";
 import { type Peer, startWsPeer } from "../_helpers/peer.ts";
 import { hostsOfRuntime, labelOf, startHost, type TestHost, until } from "../server/_hosts.ts";
@@ -102,6 +104,44 @@ describe("the compress option is checked", () => {
       () => server.publish("t", "x", { compress: "yes" as unknown as boolean }),
       (e: unknown) => e instanceof InvalidArgumentError,
     );
+  });
+});
+
+describe("reconnecting().send(data, { compress })", () => {
+  let peer: Peer;
+  before(async () => {
+    peer = await startWsPeer("--deflate");
+  });
+  after(async () => {
+    await peer?.stop();
+  });
+
+  it("keeps the option for queued sends and direct ones", async () => {
+    const trace: string[] = [];
+    let opened!: (session: Session) => void;
+    const up = new Promise<Session>((resolve) => (opened = resolve));
+    const c = reconnecting(`ws://127.0.0.1:${peer.port}/echo`, {
+      sendQueue: true,
+      trace: (line) => trace.push(line.replace(/^\S+ /, "")), // without the connection's id
+      connected: ({ session }) => opened(session),
+    });
+    try {
+      // Queued before the connection opened, then sent on it.
+      const queued = [
+        c.send(messages[0], { compress: false }),
+        c.send(messages[1]),
+      ];
+      const session = await up;
+      await Promise.all(queued);
+      await c.send(messages[2], { compress: false });
+      await c.send(messages[3]);
+      for (const m of messages.slice(0, 4)) {
+        assert.equal(await session.receive({ timeoutMs: 5000 }), m);
+      }
+      assert.deepEqual(rsvOf(trace, ">>"), [0, 4, 0, 4]);
+    } finally {
+      await c.close();
+    }
   });
 });
 
