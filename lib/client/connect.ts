@@ -58,6 +58,19 @@ export interface ClientTlsOptions {
   /** The name to verify and send as SNI. Default: the URL's host. */
   serverName?: string;
   /**
+   * A client certificate chain to present when the server asks for one
+   * (mutual TLS), PEM. Needs `key`. Default none. Every runtime: Deno's
+   * `Deno.connectTls`, Bun's `Bun.connect`, `node:tls`.
+   */
+  cert?: string;
+  /** The private key of `cert`, PEM (PKCS#8, PKCS#1 or SEC1; encrypted with `passphrase`). */
+  key?: string;
+  /**
+   * The passphrase of an encrypted `key`. On Deno the connection then goes
+   * through `node:tls` (Deno.connectTls reads no encrypted key).
+   */
+  passphrase?: string;
+  /**
    * Accept any certificate. Default false. For tests against self-signed
    * servers only: anyone on the path can then read and change the traffic.
    */
@@ -433,7 +446,14 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   check.milliseconds("options.handshakeTimeoutMs", o.handshakeTimeoutMs);
   check.signal("options.signal", o.signal);
   const tls = check.options("options.tls", o.tls);
-  check.known("options.tls", tls, ["caCerts", "serverName", "insecure"], {
+  check.known("options.tls", tls, [
+    "caCerts",
+    "serverName",
+    "insecure",
+    "cert",
+    "key",
+    "passphrase",
+  ], {
     rejectUnauthorized: "use options.tls.insecure: true to skip certificate checks (tests only)",
     ca: "use options.tls.caCerts (an array of PEM certificates)",
     servername: "use options.tls.serverName",
@@ -441,6 +461,21 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   check.strings("options.tls.caCerts", tls.caCerts);
   check.string("options.tls.serverName", tls.serverName);
   check.boolean("options.tls.insecure", tls.insecure);
+  check.string("options.tls.cert", tls.cert);
+  check.string("options.tls.key", tls.key);
+  check.string("options.tls.passphrase", tls.passphrase);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new InvalidArgumentError(
+      tls.cert === undefined ? "options.tls.cert" : "options.tls.key",
+      "options.tls.cert and options.tls.key go together (a client certificate and its key, PEM)",
+    );
+  }
+  if (tls.passphrase !== undefined && tls.key === undefined) {
+    throw new InvalidArgumentError(
+      "options.tls.passphrase",
+      "options.tls.passphrase is the passphrase of options.tls.key, which is missing",
+    );
+  }
   check.string("options.unixPath", o.unixPath);
   const transport = o.transport as Partial<Transport> | undefined;
   if (
@@ -524,6 +559,9 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
     caCerts: options.tls?.caCerts,
     serverName: options.tls?.serverName,
     insecure: options.tls?.insecure,
+    cert: options.tls?.cert,
+    key: options.tls?.key,
+    passphrase: options.tls?.passphrase,
   });
 
   // 2. The opening handshake, bounded by its timeout and the signal.

@@ -37,13 +37,17 @@ export {
   defineHandler,
   type Handler,
   type HandlerResult,
+  type MessageItem,
+  type MessageOptions,
   type OutgoingMessage,
+  type PeerCertificate,
   type Push,
   type Reply,
   type Stop,
   type TerminateReason,
   type TestContext,
   testContext,
+  type TlsInfo,
 } from "./handler/handler.ts";
 export { serve, type Server } from "./http/serve.ts";
 export type { ShutdownOptions } from "./handler/host.ts";
@@ -52,6 +56,7 @@ export {
   type ServeOptions,
   SERVER_DEFAULTS,
   type ServeTlsOptions,
+  type TlsIdentity,
   type UpgradeAccept,
   type UpgradeHook,
   type UpgradeInfo,

@@ -32,6 +32,7 @@ import {
   ConnectionClosedOK,
   type MessageData,
   type SendData,
+  type SendOptions,
 } from "./types.ts";
 
 export {
@@ -40,6 +41,7 @@ export {
   ConnectionClosedOK,
   type MessageData,
   type SendData,
+  type SendOptions,
 };
 
 /** Keepalive: ping every `intervalMs`; no pong within `timeoutMs` ends the session. */
@@ -403,12 +405,21 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * each send is backpressure. A send that fails rejects, but is never
    * reported as an unhandled rejection when nobody awaits it.
    *
+   * `options.compress` false sends this message uncompressed even when
+   * permessage-deflate was negotiated (see {@link SendOptions}); omitted,
+   * the message is compressed as negotiated (from the threshold on).
+   *
    * @throws {NotOpenError} (as a rejection) once closing has begun
    * @throws {InvalidArgumentError} (a `TypeError`, as a rejection) for data that is not a
    *   string, a BufferSource or a Blob
    */
-  send(data: SendData): Promise<void> {
-    return this.#send(data, false);
+  send(data: SendData, options?: SendOptions): Promise<void> {
+    if (options === undefined) return this.#send(data, false, undefined);
+    const compress = options?.compress;
+    if (compress !== undefined && typeof compress !== "boolean") {
+      return rejected(SEND.type("options.compress", "true or false", compress));
+    }
+    return this.#send(data, false, compress);
   }
 
   /**
@@ -417,15 +428,15 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * counts down with. @internal
    */
   sendWritten(data: SendData): Promise<void> {
-    return this.#send(data, true);
+    return this.#send(data, true, undefined);
   }
 
-  #send(data: SendData, written: boolean): Promise<void> {
+  #send(data: SendData, written: boolean, compress: boolean | undefined): Promise<void> {
     // A Blob must be read first; later sends wait for it so order is kept.
     if (this.#blobs !== undefined || (typeof Blob !== "undefined" && data instanceof Blob)) {
       const turn = (this.#blobs ?? Promise.resolve()).then(async () => {
         const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
-        return this.#sendNow(bytes as string | ArrayBuffer | ArrayBufferView, written);
+        return this.#sendNow(bytes as string | ArrayBuffer | ArrayBufferView, written, compress);
       });
       const tail = (this.#blobs = turn.catch(noop));
       tail.then(() => {
@@ -434,13 +445,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       turn.catch(noop);
       return turn;
     }
-    return this.#sendNow(data as string | ArrayBuffer | ArrayBufferView, written);
+    return this.#sendNow(data as string | ArrayBuffer | ArrayBufferView, written, compress);
   }
 
-  #sendNow(data: string | ArrayBuffer | ArrayBufferView, written: boolean): Promise<void> {
+  #sendNow(
+    data: string | ArrayBuffer | ArrayBufferView,
+    written: boolean,
+    compress: boolean | undefined,
+  ): Promise<void> {
     try {
-      if (typeof data === "string") this.#conn.sendText(data);
-      else this.#conn.sendBinary(toBytes(data));
+      if (typeof data === "string") this.#conn.sendText(data, compress);
+      else this.#conn.sendBinary(toBytes(data), compress);
     } catch (error) {
       return rejected(error);
     }

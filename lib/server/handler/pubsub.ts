@@ -57,12 +57,21 @@ export class PublishedMessage {
   conflationKey: string | undefined = undefined;
   /** For a message wrapped in its topic's envelope: the data as published. @internal */
   unwrapped: string | Uint8Array | undefined = undefined;
+  /**
+   * False when published with `{ compress: false }`: every subscriber gets
+   * it uncompressed (the shared frame), negotiated deflate or not.
+   */
+  compress: boolean;
   #payload: Uint8Array | undefined;
   #frame: Uint8Array | undefined;
 
-  /** A string goes as text, bytes as binary. Bytes are not copied: leave them unchanged. */
-  constructor(message: OutgoingMessage) {
+  /**
+   * A string goes as text, bytes as binary. Bytes are not copied: leave
+   * them unchanged. `compress` false: sent uncompressed to every subscriber.
+   */
+  constructor(message: OutgoingMessage, compress = true) {
     this.data = typeof message === "string" ? message : messageBytes(message);
+    this.compress = compress;
   }
 
   /** True for a text message. */
@@ -649,7 +658,10 @@ export class Topics implements BrokerTarget {
   #wrap(t: Topic, message: PublishedMessage): PublishedMessage {
     if (t.envelope === undefined) return message;
     const position = message.position!;
-    const m = new PublishedMessage(t.envelope({ topic: t.name, position, data: message.data }));
+    const m = new PublishedMessage(
+      t.envelope({ topic: t.name, position, data: message.data }),
+      message.compress,
+    );
     m.position = position;
     m.unwrapped = message.data;
     return m;
@@ -759,12 +771,17 @@ export class Topics implements BrokerTarget {
         // The position is known only now: the wrapped message is what is kept and sent.
         const seq = h.last + 1;
         const position = { epoch: h.epoch, seq };
-        m = new PublishedMessage(t.envelope({ topic: t.name, position, data: message.data }));
+        m = new PublishedMessage(
+          t.envelope({ topic: t.name, position, data: message.data }),
+          message.compress,
+        );
         m.position = position;
         m.unwrapped = message.data;
         h.append(m, this.#now);
       } else {
-        if (message.position !== undefined) m = new PublishedMessage(message.data); // another topic's
+        if (message.position !== undefined) {
+          m = new PublishedMessage(message.data, message.compress); // another topic's
+        }
         m.position = { epoch: h.epoch, seq: h.append(m, this.#now) };
       }
     }

@@ -259,11 +259,13 @@ export async function serveSocket(socket: AcceptedSocket, http: HttpHost): Promi
 
       // 2. A WebSocket upgrade (RFC 6455 §4.2.1): the host decides.
       if (listHas(head.headers.get("upgrade"), "websocket")) {
+        const tls = socket.tlsInfo?.();
         const decision = await host.decide({
           head,
           url,
           remoteAddress: transport.remoteAddress,
           negotiateExtensions: true,
+          ...(tls ? { tls } : {}),
         });
         clearTimeout(timer);
         if (timedOut) {

@@ -6,9 +6,14 @@
  * @module
  */
 
-import type { ConnectionRef, Handler, OutgoingMessage } from "../handler/handler.ts";
+import type {
+  ConnectionRef,
+  Handler,
+  MessageOptions,
+  OutgoingMessage,
+} from "../handler/handler.ts";
 import type { Position } from "../handler/history.ts";
-import { ConnectionError } from "../../errors.ts";
+import { ConnectionError, InvalidArgumentError } from "../../errors.ts";
 import type { Http2Front } from "../../http2/server.ts";
 import type { NativeHttp2Front } from "../../http2/native_server.ts";
 import { listenFailure } from "../../transport/failure.ts";
@@ -18,6 +23,7 @@ import { type Listener, listenerFor } from "./listen.ts";
 import {
   checkServeArguments,
   http2Server,
+  nodeOnlyTlsOption,
   type ServeOptions,
   SERVER_DEFAULTS,
 } from "../handler/options.ts";
@@ -145,7 +151,11 @@ class SprigServer<I> implements Server<I> {
     }
     const listen = listenerFor(
       // node:http2 takes node:net sockets; sprig's endpoint, any listener's.
-      options.http2 && !this.#nativeH2 ? "node" : options.listener,
+      // TLS beyond a certificate and key (client certificates, SNI, ALPN, a
+      // passphrase) runs on node:tls (checkServeArguments refused another listener).
+      (options.http2 && !this.#nativeH2) || nodeOnlyTlsOption(options.tls) !== undefined
+        ? "node"
+        : options.listener,
     );
     const h2 = this.#h2;
     const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
@@ -169,7 +179,7 @@ class SprigServer<I> implements Server<I> {
         void serveSocket(socket, this.#http);
       });
     } catch (error) {
-      if (error instanceof ConnectionError) throw error;
+      if (error instanceof ConnectionError || error instanceof InvalidArgumentError) throw error;
       // One code on every runtime (Node's EADDRINUSE, Deno's AddrInUse, Bun's "Failed to listen").
       throw new ConnectionError(
         listenFailure(error),
@@ -205,8 +215,8 @@ class SprigServer<I> implements Server<I> {
     >;
   }
 
-  publish(topic: string, message: OutgoingMessage): number {
-    return this.#host.publish(topic, message);
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number {
+    return this.#host.publish(topic, message, options);
   }
 
   subscriberCount(topic: string): number {

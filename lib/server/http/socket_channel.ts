@@ -21,7 +21,7 @@ import {
   type ChannelReceiver,
   messageBytes,
 } from "../handler/channel.ts";
-import type { OutgoingMessage } from "../handler/handler.ts";
+import type { OutgoingMessage, TlsInfo } from "../handler/handler.ts";
 import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
 import type { Ticker } from "../../util/ticker.ts";
 import type { PublishedMessage } from "../handler/pubsub.ts";
@@ -43,6 +43,8 @@ export interface AcceptedSocket {
   destroy(): void;
   /** True when TLS runs on it. */
   secure: boolean;
+  /** The TLS session (ALPN, SNI, the client's certificate), where the listener knows it. */
+  tlsInfo?(): TlsInfo | undefined;
 }
 
 /**
@@ -90,6 +92,8 @@ export class SocketChannel implements Channel, KeepaliveTarget {
   readonly #conn: Connection;
   /** Published messages shorter than this can be written as the shared frame. */
   readonly #shareBelow: number;
+  /** No extension, or permessage-deflate alone: an uncompressed message is the shared frame. */
+  readonly #shareAll: boolean;
   readonly #keepalive: KeepaliveOptions | false;
   readonly #keepaliveTicker: Ticker | undefined;
 
@@ -122,6 +126,7 @@ export class SocketChannel implements Channel, KeepaliveTarget {
       initial: options.initial,
     });
     this.#shareBelow = options.extensions.length === 0 ? Infinity : (options.deflateThreshold ?? 0);
+    this.#shareAll = options.extensions.length === 0 || options.deflateThreshold !== undefined;
     this.#keepalive = options.keepalive;
     this.#keepaliveTicker = options.keepaliveTicker;
   }
@@ -165,11 +170,11 @@ export class SocketChannel implements Channel, KeepaliveTarget {
     this.#live.resumeReads();
   }
 
-  send(message: OutgoingMessage): void {
+  send(message: OutgoingMessage, compress?: boolean): void {
     const bytes = typeof message === "string" ? message : messageBytes(message);
     if (!this.isOpen) return;
-    if (typeof bytes === "string") this.#conn.sendText(bytes);
-    else this.#conn.sendBinary(bytes);
+    if (typeof bytes === "string") this.#conn.sendText(bytes, compress);
+    else this.#conn.sendBinary(bytes, compress);
     this.#live.scheduleFlush();
   }
 
@@ -177,8 +182,9 @@ export class SocketChannel implements Channel, KeepaliveTarget {
     if (!this.isOpen) return;
     // Subscribers that would not compress this message all get the same
     // frame bytes, queued in order with the rest of their connection's output.
-    if (message.payload.length < this.#shareBelow) this.#conn.sendEncodedFrame(message.frame);
-    else this.#conn.send(message.data);
+    const share = message.compress ? message.payload.length < this.#shareBelow : this.#shareAll;
+    if (share) this.#conn.sendEncodedFrame(message.frame);
+    else this.#conn.send(message.data, message.compress);
     this.#live.scheduleFlush();
   }
 
