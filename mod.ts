@@ -61,6 +61,7 @@ export {
   type KeepaliveOptions,
   type MessageData,
   type SendData,
+  type SendOptions,
   Session,
   SESSION_DEFAULTS,
   type SessionEvents,

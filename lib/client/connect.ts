@@ -223,6 +223,9 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
     caCerts: options.tls?.caCerts,
     serverName: options.tls?.serverName,
     insecure: options.tls?.insecure,
+    cert: options.tls?.cert,
+    key: options.tls?.key,
+    passphrase: options.tls?.passphrase,
   });
 
   // 2. The opening handshake, bounded by its timeout and the signal.

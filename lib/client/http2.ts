@@ -314,6 +314,9 @@ function openSocket(
         servername: net.isIP(serverName) ? undefined : serverName,
         ca: options.tls?.caCerts,
         rejectUnauthorized: !options.tls?.insecure,
+        cert: options.tls?.cert,
+        key: options.tls?.key,
+        passphrase: options.tls?.passphrase,
         ALPNProtocols: auto ? ["h2", "http/1.1"] : ["h2"],
       })
       : net.connect({ host: hostname, port });

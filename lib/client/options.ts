@@ -9,6 +9,7 @@
  */
 
 import type { ArgumentCheck } from "../arguments.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { checkExtensionFactories, type ExtensionFactory } from "../protocol/extension.ts";
 import {
   checkCompressionOption,
@@ -27,6 +28,19 @@ export interface ClientTlsOptions {
   caCerts?: string[];
   /** The name to verify and send as SNI. Default: the URL's host. */
   serverName?: string;
+  /**
+   * A client certificate chain to present when the server asks for one
+   * (mutual TLS), PEM. Needs `key`. Default none. Every runtime: Deno's
+   * `Deno.connectTls`, Bun's `Bun.connect`, `node:tls`.
+   */
+  cert?: string;
+  /** The private key of `cert`, PEM (PKCS#8, PKCS#1 or SEC1; encrypted with `passphrase`). */
+  key?: string;
+  /**
+   * The passphrase of an encrypted `key`. On Deno the connection then goes
+   * through `node:tls` (Deno.connectTls reads no encrypted key).
+   */
+  passphrase?: string;
   /**
    * Accept any certificate. Default false. For tests against self-signed
    * servers only: anyone on the path can then read and change the traffic.
@@ -265,7 +279,14 @@ export function checkConnectOptions(check: ArgumentCheck, options: unknown): voi
 
 function checkTlsOption(check: ArgumentCheck, value: unknown): void {
   const tls = check.options("options.tls", value);
-  check.known("options.tls", tls, ["caCerts", "serverName", "insecure"], {
+  check.known("options.tls", tls, [
+    "caCerts",
+    "serverName",
+    "insecure",
+    "cert",
+    "key",
+    "passphrase",
+  ], {
     rejectUnauthorized: "use options.tls.insecure: true to skip certificate checks (tests only)",
     ca: "use options.tls.caCerts (an array of PEM certificates)",
     servername: "use options.tls.serverName",
@@ -273,6 +294,21 @@ function checkTlsOption(check: ArgumentCheck, value: unknown): void {
   check.strings("options.tls.caCerts", tls.caCerts);
   check.string("options.tls.serverName", tls.serverName);
   check.boolean("options.tls.insecure", tls.insecure);
+  check.string("options.tls.cert", tls.cert);
+  check.string("options.tls.key", tls.key);
+  check.string("options.tls.passphrase", tls.passphrase);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new InvalidArgumentError(
+      tls.cert === undefined ? "options.tls.cert" : "options.tls.key",
+      "options.tls.cert and options.tls.key go together (a client certificate and its key, PEM)",
+    );
+  }
+  if (tls.passphrase !== undefined && tls.key === undefined) {
+    throw new InvalidArgumentError(
+      "options.tls.passphrase",
+      "options.tls.passphrase is the passphrase of options.tls.key, which is missing",
+    );
+  }
 }
 
 function checkTransportOption(check: ArgumentCheck, value: unknown): void {

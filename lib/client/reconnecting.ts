@@ -39,7 +39,13 @@ import {
 } from "../errors.ts";
 import { HandshakeCode } from "../protocol/handshake.ts";
 import { parseHttpDate, retryAfterMs } from "../protocol/http_date.ts";
-import { checkClose, readEndsQuietly, type SendData, type Session } from "../session/session.ts";
+import {
+  checkClose,
+  readEndsQuietly,
+  type SendData,
+  type SendOptions,
+  type Session,
+} from "../session/session.ts";
 import type { CloseInfo } from "../errors.ts";
 import type { MessageData } from "../session/types.ts";
 import {
@@ -306,6 +312,7 @@ export const RECONNECT_DEFAULTS = {
 let nextClientId = 1;
 interface Queued {
   data: SendData;
+  options: SendOptions | undefined;
   bytes: number;
   resolve: () => void;
   reject: (error: Error) => void;
@@ -484,20 +491,25 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
    *
    * @throws {NotConnectedError} (as a rejection) between connections without a queue, or once the client stopped
    * @throws {SendQueueFullError} (as a rejection) when the queue is full and `whenFull` is `"reject"`
+   * `options.compress` false sends it uncompressed (see `Session.send`),
+   * also when it waited in the queue.
+   *
    * @throws {NotOpenError} (as a rejection) from the session, when it began closing in this turn
    */
-  send(data: SendData): Promise<void> {
+  send(data: SendData, options?: SendOptions): Promise<void> {
     if (this.#end || this.#stopping) {
       return rejected(new NotConnectedError("the reconnecting client has stopped"));
     }
     const session = this.#session;
     if (this.#direct && session !== undefined && session.readyState === "open") {
-      return session.send(data);
+      return session.send(data, options);
     }
     const q = this.#queueOptions;
     if (q === undefined) {
       // Without a queue, a session already open (in `connected`) takes sends at once.
-      if (session !== undefined && session.readyState === "open") return session.send(data);
+      if (session !== undefined && session.readyState === "open") {
+        return session.send(data, options);
+      }
       return rejected(
         new NotConnectedError(
           "the client is between connections (it will reconnect); sendQueue keeps sends until then",
@@ -529,7 +541,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       oldest.reject(error);
     }
     const queued = new Promise<void>((resolve, reject) => {
-      this.#queue.push({ data, bytes, resolve, reject });
+      this.#queue.push({ data, options, bytes, resolve, reject });
       this.#queuedBytes += bytes;
     });
     queued.catch(noop);
@@ -542,7 +554,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     let i = 0;
     for (; i < queue.length && session.readyState === "open"; i++) {
       const q = queue[i];
-      session.send(q.data).then(q.resolve, q.reject);
+      session.send(q.data, q.options).then(q.resolve, q.reject);
     }
     this.#queue = i === queue.length ? [] : queue.slice(i);
     for (let j = 0; j < i; j++) this.#queuedBytes -= queue[j].bytes;

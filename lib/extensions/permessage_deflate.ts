@@ -622,10 +622,14 @@ export class PerMessageDeflate implements Extension {
 
   /**
    * Compresses one text or binary message (RFC 7692 §7.2.1). Messages
-   * below the threshold go out unchanged with `rsv: 0`.
+   * below the threshold, and those sent with `compress` false, go out
+   * unchanged with `rsv: 0` (RFC 7692 §6: a message with RSV1 clear is not
+   * compressed). Such a message does not enter the context-takeover window
+   * on either side (the peer inflates only messages with RSV1 set, §6.2),
+   * so the two windows stay the same.
    */
-  encode(payload: Uint8Array, _opcode: number): EncodedMessage {
-    if (payload.length < this.#threshold) return { payload, rsv: 0 };
+  encode(payload: Uint8Array, _opcode: number, compress?: boolean): EncodedMessage {
+    if (compress === false || payload.length < this.#threshold) return { payload, rsv: 0 };
     const dictionary = this.#sendWindow?.bytes;
     const total = payload.length + (dictionary?.length ?? 0);
     // A one-shot deflater costs memory and setup in proportion to 2^windowBits

@@ -406,14 +406,19 @@ export class Connection {
     return out;
   }
 
-  /** Sends a text message (a string) or a binary message (bytes). */
-  send(data: string | Uint8Array): void {
-    if (typeof data === "string") this.sendText(data);
-    else this.sendBinary(data);
+  /**
+   * Sends a text message (a string) or a binary message (bytes).
+   * `compress` false sends it uncompressed even when permessage-deflate
+   * was negotiated (RSV1 clear, RFC 7692 §6); absent or true compresses as
+   * the extension does by default (from its threshold on).
+   */
+  send(data: string | Uint8Array, compress?: boolean): void {
+    if (typeof data === "string") this.sendText(data, compress);
+    else this.sendBinary(data, compress);
   }
 
-  /** Sends a text message. */
-  sendText(text: string): void {
+  /** Sends a text message; `compress` as for {@link send}. */
+  sendText(text: string, compress?: boolean): void {
     // The common case (short ASCII, no extension, no tracing) is framed
     // straight into the output slab, with no encoder call.
     if (
@@ -434,7 +439,7 @@ export class Connection {
           this.#inPlace = bytes;
           this.#inPlaceRoom = this.#echoRooms![i];
           try {
-            this.#sendMessage(Opcode.Text, bytes);
+            this.#sendMessage(Opcode.Text, bytes, compress);
           } finally {
             this.#inPlace = undefined;
           }
@@ -442,7 +447,7 @@ export class Connection {
         }
       }
     }
-    this.#sendMessage(Opcode.Text, encodeUtf8(text));
+    this.#sendMessage(Opcode.Text, encodeUtf8(text), compress);
   }
 
   /** Frames `text` as one unfragmented text frame if it is all ASCII; false (nothing sent) otherwise. */
@@ -476,9 +481,9 @@ export class Connection {
     return true;
   }
 
-  /** Sends a binary message. */
-  sendBinary(data: Uint8Array): void {
-    this.#sendMessage(Opcode.Binary, data);
+  /** Sends a binary message; `compress` as for {@link send}. */
+  sendBinary(data: Uint8Array, compress?: boolean): void {
+    this.#sendMessage(Opcode.Binary, data, compress);
   }
 
   /**
@@ -658,13 +663,13 @@ export class Connection {
     if (this.#state !== "open") throw new NotOpenError();
   }
 
-  #sendMessage(opcode: number, data: Uint8Array): void {
+  #sendMessage(opcode: number, data: Uint8Array, compress?: boolean): void {
     this.#assertCanSendData();
     if (this.#sending !== -1) {
       throw new TypeError("a streamed message is in progress; finish it first");
     }
     let rsv = 0;
-    if (!this.#chain.empty) ({ payload: data, rsv } = this.#chain.encode(data, opcode));
+    if (!this.#chain.empty) ({ payload: data, rsv } = this.#chain.encode(data, opcode, compress));
     const size = this.#fragmentSize;
     if (data.length <= size) {
       this.#writeFrame(true, rsv, opcode, data);

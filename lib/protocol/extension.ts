@@ -50,8 +50,12 @@ export interface Extension {
   /**
    * Transforms an outgoing text or binary message. May leave it unchanged
    * (for instance below a size threshold) by returning `rsv: 0`.
+   * `compress` is `false` when the application asked for this message not
+   * to be compressed (`send(data, { compress: false })`): a compressing
+   * extension then returns it unchanged with `rsv: 0`, and leaves its state
+   * (a context-takeover window) as it was. Absent means compress as usual.
    */
-  encode(payload: Uint8Array, opcode: number): EncodedMessage;
+  encode(payload: Uint8Array, opcode: number, compress?: boolean): EncodedMessage;
   /**
    * Transforms a received message whose first frame carried `rsv`. Must
    * return the payload unchanged when none of its own bits are set, and
@@ -116,10 +120,10 @@ export class ExtensionChain {
   }
 
   /** Runs every encoder in order. */
-  encode(payload: Uint8Array, opcode: number): EncodedMessage {
+  encode(payload: Uint8Array, opcode: number, compress?: boolean): EncodedMessage {
     let rsv = 0;
     for (const e of this.extensions) {
-      const out = e.encode(payload, opcode);
+      const out = e.encode(payload, opcode, compress);
       payload = out.payload;
       rsv |= out.rsv;
     }

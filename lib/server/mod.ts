@@ -37,12 +37,16 @@ export {
   defineHandler,
   type Handler,
   type HandlerResult,
+  type MessageItem,
+  type MessageOptions,
+  type PeerCertificate,
   type Push,
   type Reply,
   type Stop,
   type TerminateReason,
   type TestContext,
   testContext,
+  type TlsInfo,
 } from "./handler/handler.ts";
 export { type OutgoingMessage } from "./handler/message.ts";
 export { serve, type Server } from "./serve.ts";
@@ -54,7 +58,7 @@ export {
   type UpgradeInfo,
   type WebSocketHostOptions,
 } from "./handler/options.ts";
-export type { FetchInfo, ServeOptions, ServeTlsOptions } from "./http/options.ts";
+export type { FetchInfo, ServeOptions, ServeTlsOptions, TlsIdentity } from "./http/options.ts";
 export {
   type Broker,
   type BrokerTarget,

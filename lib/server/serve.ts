@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { ConnectionRef, Handler } from "./handler/handler.ts";
+import type { ConnectionRef, Handler, MessageOptions } from "./handler/handler.ts";
 import type { OutgoingMessage } from "./handler/message.ts";
 import type { Position } from "../session/envelope.ts";
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, InvalidArgumentError } from "../errors.ts";
 import type { NodeHttp2Front } from "./http2/node_front.ts";
 import type { SprigHttp2Front } from "./http2/sprig_front.ts";
 import { listenFailure } from "../transport/failure.ts";
@@ -18,7 +18,12 @@ import { type HttpHost, serveSocket } from "./http/http1_loop.ts";
 import { listenerFor } from "./http/listen.ts";
 import type { AcceptedSocket, Listener } from "./http/listener.ts";
 import { SERVER_DEFAULTS } from "./handler/options.ts";
-import { checkServeArguments, http2Server, type ServeOptions } from "./http/options.ts";
+import {
+  checkServeArguments,
+  http2Server,
+  nodeOnlyTlsOption,
+  type ServeOptions,
+} from "./http/options.ts";
 import { noop } from "../util/noop.ts";
 
 /** A running server. */
@@ -141,7 +146,11 @@ class SprigServer<I> implements Server<I> {
     }
     const listen = listenerFor(
       // node:http2 takes node:net sockets; sprig's endpoint, any listener's.
-      options.http2 && !this.#sprigH2 ? "node" : options.listener,
+      // TLS beyond a certificate and key (client certificates, SNI, ALPN, a
+      // passphrase) runs on node:tls (checkServeArguments refused another listener).
+      (options.http2 && !this.#sprigH2) || nodeOnlyTlsOption(options.tls) !== undefined
+        ? "node"
+        : options.listener,
     );
     const h2 = this.#h2;
     const hostname = options.hostname ?? SERVER_DEFAULTS.hostname;
@@ -165,7 +174,7 @@ class SprigServer<I> implements Server<I> {
         void serveSocket(socket, this.#http);
       });
     } catch (error) {
-      if (error instanceof ConnectionError) throw error;
+      if (error instanceof ConnectionError || error instanceof InvalidArgumentError) throw error;
       // One code on every runtime (Node's EADDRINUSE, Deno's AddrInUse, Bun's "Failed to listen").
       throw new ConnectionError(
         listenFailure(error),
@@ -201,8 +210,8 @@ class SprigServer<I> implements Server<I> {
     >;
   }
 
-  publish(topic: string, message: OutgoingMessage): number {
-    return this.#host.publish(topic, message);
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number {
+    return this.#host.publish(topic, message, options);
   }
 
   subscriberCount(topic: string): number {

@@ -26,11 +26,11 @@ import {
   type TelemetryPublisher,
   telemetryPublisher,
 } from "../telemetry.ts";
-import type { MessageData, SendData } from "./types.ts";
+import type { MessageData, SendData, SendOptions } from "./types.ts";
 import { type CloseInfo, ConnectionClosedError, ConnectionClosedOK } from "../errors.ts";
 import { noop } from "../util/noop.ts";
 
-export type { MessageData, SendData };
+export type { MessageData, SendData, SendOptions };
 
 /** Keepalive: ping every `intervalMs`; no pong within `timeoutMs` ends the session. */
 export interface KeepaliveOptions {
@@ -392,12 +392,21 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * each send is backpressure. A send that fails rejects, but is never
    * reported as an unhandled rejection when nobody awaits it.
    *
+   * `options.compress` false sends this message uncompressed even when
+   * permessage-deflate was negotiated (see {@link SendOptions}); omitted,
+   * the message is compressed as negotiated (from the threshold on).
+   *
    * @throws {NotOpenError} (as a rejection) once closing has begun
    * @throws {InvalidArgumentError} (a `TypeError`, as a rejection) for data that is not a
    *   string, a BufferSource or a Blob
    */
-  send(data: SendData): Promise<void> {
-    return this.#send(data, false);
+  send(data: SendData, options?: SendOptions): Promise<void> {
+    if (options === undefined) return this.#send(data, false, undefined);
+    const compress = options?.compress;
+    if (compress !== undefined && typeof compress !== "boolean") {
+      return rejected(SEND.type("options.compress", "true or false", compress));
+    }
+    return this.#send(data, false, compress);
   }
 
   /**
@@ -406,15 +415,15 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
    * counts down with. @internal
    */
   sendWritten(data: SendData): Promise<void> {
-    return this.#send(data, true);
+    return this.#send(data, true, undefined);
   }
 
-  #send(data: SendData, written: boolean): Promise<void> {
+  #send(data: SendData, written: boolean, compress: boolean | undefined): Promise<void> {
     // A Blob must be read first; later sends wait for it so order is kept.
     if (this.#blobs !== undefined || (typeof Blob !== "undefined" && data instanceof Blob)) {
       const turn = (this.#blobs ?? Promise.resolve()).then(async () => {
         const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
-        return this.#sendNow(bytes as string | ArrayBuffer | ArrayBufferView, written);
+        return this.#sendNow(bytes as string | ArrayBuffer | ArrayBufferView, written, compress);
       });
       const tail = (this.#blobs = turn.catch(noop));
       tail.then(() => {
@@ -423,13 +432,17 @@ export class Session implements AsyncIterable<MessageData>, AsyncDisposable {
       turn.catch(noop);
       return turn;
     }
-    return this.#sendNow(data as string | ArrayBuffer | ArrayBufferView, written);
+    return this.#sendNow(data as string | ArrayBuffer | ArrayBufferView, written, compress);
   }
 
-  #sendNow(data: string | ArrayBuffer | ArrayBufferView, written: boolean): Promise<void> {
+  #sendNow(
+    data: string | ArrayBuffer | ArrayBufferView,
+    written: boolean,
+    compress: boolean | undefined,
+  ): Promise<void> {
     try {
-      if (typeof data === "string") this.#conn.sendText(data);
-      else this.#conn.sendBinary(toBytes(data));
+      if (typeof data === "string") this.#conn.sendText(data, compress);
+      else this.#conn.sendBinary(toBytes(data), compress);
     } catch (error) {
       return rejected(error);
     }

@@ -56,6 +56,9 @@ interface BunNamespace {
       serverName?: string;
       rejectUnauthorized?: boolean;
       ALPNProtocols?: string[];
+      cert?: string;
+      key?: string;
+      passphrase?: string;
     };
     socket: BunSocketHandlers;
   }): Promise<BunSocket>;
@@ -101,6 +104,8 @@ export async function connectBun(target: ConnectTarget, signal?: AbortSignal): P
         serverName: target.serverName ?? target.hostname,
         rejectUnauthorized: !target.insecure,
         ALPNProtocols: target.alpnProtocols,
+        ...(target.cert !== undefined ? { cert: target.cert, key: target.key } : {}),
+        ...(target.passphrase !== undefined ? { passphrase: target.passphrase } : {}),
       }
       : undefined,
     socket: state.handlers,

@@ -35,7 +35,7 @@ export function detectRuntime(): RuntimeName {
  * Connects with the runtime's own sockets: `Deno.connect`/`connectTls` on
  * Deno, `Bun.connect` on Bun, `node:net`/`node:tls` elsewhere. On Deno, TLS
  * options that `Deno.connectTls` lacks (`insecure`, a different
- * `serverName`) go through `node:tls` instead.
+ * `serverName`, a key `passphrase`) go through `node:tls` instead.
  *
  * This is what `connect()` uses when no `transport` is given.
  *
@@ -63,7 +63,8 @@ export const connectTransport: Connector = (
   switch (detectRuntime()) {
     case "deno": {
       const needsNode = target.tls &&
-        (target.insecure || (target.serverName && target.serverName !== target.hostname));
+        (target.insecure || (target.serverName && target.serverName !== target.hostname) ||
+          target.passphrase !== undefined);
       return needsNode ? connectNode(target, signal) : connectDeno(target, signal);
     }
     case "bun":

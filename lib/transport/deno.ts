@@ -35,7 +35,14 @@ interface DenoNamespace {
     options: { hostname?: string; port?: number; transport?: "tcp" | "unix"; path?: string },
   ): Promise<DenoConn>;
   connectTls(
-    options: { hostname?: string; port: number; caCerts?: string[]; alpnProtocols?: string[] },
+    options: {
+      hostname?: string;
+      port: number;
+      caCerts?: string[];
+      alpnProtocols?: string[];
+      cert?: string;
+      key?: string;
+    },
   ): Promise<DenoConn>;
 }
 
@@ -85,6 +92,9 @@ export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): 
   if (target.tls && target.serverName && target.serverName !== target.hostname) {
     throw new TypeError("Deno.connectTls cannot set a server name other than the host");
   }
+  if (target.passphrase !== undefined) {
+    throw new TypeError("Deno.connectTls cannot read an encrypted key (passphrase)");
+  }
   if (signal?.aborted) throw abortReason(signal);
   const pending = target.tls
     ? Deno.connectTls({
@@ -92,6 +102,7 @@ export async function connectDeno(target: ConnectTarget, signal?: AbortSignal): 
       port: target.port,
       caCerts: target.caCerts,
       alpnProtocols: target.alpnProtocols,
+      ...(target.cert !== undefined ? { cert: target.cert, key: target.key } : {}),
     })
     : target.unixPath !== undefined
     ? Deno.connect({ transport: "unix", path: target.unixPath })

@@ -98,6 +98,9 @@ export function connectNode(target: ConnectTarget, signal?: AbortSignal): Promis
           : (target.serverName ?? target.hostname),
         ca: target.caCerts,
         rejectUnauthorized: !target.insecure,
+        cert: target.cert,
+        key: target.key,
+        passphrase: target.passphrase,
         ALPNProtocols: target.alpnProtocols,
       } as tls.ConnectionOptions);
     } else if (target.unixPath !== undefined) {

@@ -110,6 +110,12 @@ export interface ConnectTarget {
   caCerts?: string[];
   /** The TLS server name to verify and send (SNI). Default: `hostname`. */
   serverName?: string;
+  /** A client certificate chain to present (mutual TLS), PEM. Default none. */
+  cert?: string;
+  /** The private key of `cert`, PEM. */
+  key?: string;
+  /** The passphrase of an encrypted `key`. */
+  passphrase?: string;
   /**
    * Skip verifying the server's certificate. Default false. Only for tests
    * against self-signed servers: it allows anyone on the path to read and

@@ -256,7 +256,12 @@ describe("unknown options are refused, naming sprig's option for a well-known on
     [{ noServer: true }, "options.noServer", /nodeHttpAdapter\(\)/],
     [{ cert: "PEM", key: "PEM" }, "options.cert", /options\.tls: \{ cert, key \}/],
     [{ onListen: () => {} }, "options.onListen", /serve\(\) resolves once listening/],
-    [{ tls: { cert: "a", key: "b", ca: "c" } }, "options.tls.ca", /the options are cert, key/],
+    [{ tls: { cert: "a", key: "b", caCerts: ["c"] } }, "options.tls.caCerts", /use options.tls.ca/],
+    [
+      { tls: { cert: "a", key: "b", ciphers: "c" } },
+      "options.tls.ciphers",
+      /the options are cert, key, passphrase, ca/,
+    ],
     [{ prot: 1 }, "options.prot", /did you mean options\.port\?/],
   ];
   const message = (fn: string, argument: string, says: RegExp) => (e: unknown) =>

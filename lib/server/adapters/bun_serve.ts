@@ -271,17 +271,16 @@ export class BunChannel extends RuntimeChannel implements KeepaliveTarget {
   pongCount = 0;
   /** Messages sent this turn, written together at its end (see {@link flushDue}). */
   #queue: (string | Uint8Array)[] = [];
+  /** Whether Bun compresses each queued message (when permessage-deflate was negotiated). */
+  #deflate: boolean[] = [];
   /** Their size: UTF-16 units for strings, bytes for binary. */
   #queuedBytes = 0;
   /** Writes the queue inside Bun's `cork`: one callback per channel, made once. */
   readonly #writeQueue = (): void => {
     const ws = this.#ws;
     const queue = this.#queue;
-    const from = this.#compressFrom;
-    for (let i = 0; i < queue.length; i++) {
-      const data = queue[i];
-      ws.send(data, (typeof data === "string" ? data.length : data.byteLength) >= from);
-    }
+    const deflate = this.#deflate;
+    for (let i = 0; i < queue.length; i++) ws.send(queue[i], deflate[i]);
   };
 
   constructor(
@@ -330,15 +329,15 @@ export class BunChannel extends RuntimeChannel implements KeepaliveTarget {
    * callbacks at once, one syscall per message: a topic's fan-out to 200
    * sockets made 200 writes per published message.
    */
-  protected sendNow(message: OutgoingMessage): void {
+  protected sendNow(message: OutgoingMessage, compress: boolean | undefined): void {
     const data = typeof message === "string" ? message : messageBytes(message);
+    // A string's UTF-8 length is at least its length in UTF-16 units.
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    const deflate = compress !== false && size >= this.#compressFrom;
     if (this.#queue.length === 0) {
       if (inCallback === this.#ws) {
         // 0 from Bun: dropped, which only happens once the socket is closing.
-        this.#ws.send(
-          data,
-          (typeof data === "string" ? data.length : data.byteLength) >= this.#compressFrom,
-        );
+        this.#ws.send(data, deflate);
         return;
       }
       due.push(this);
@@ -348,8 +347,8 @@ export class BunChannel extends RuntimeChannel implements KeepaliveTarget {
       }
     }
     this.#queue.push(data);
-    // A string's UTF-8 length is at least its length in UTF-16 units.
-    this.#queuedBytes += typeof data === "string" ? data.length : data.byteLength;
+    this.#deflate.push(deflate);
+    this.#queuedBytes += size;
   }
 
   /** Writes what this turn queued; lets sends go on if Bun took it all. @internal */
@@ -357,11 +356,10 @@ export class BunChannel extends RuntimeChannel implements KeepaliveTarget {
     const queue = this.#queue;
     if (queue.length === 0) return;
     // 0 from Bun's send: dropped, which only happens once the socket is closing.
-    if (queue.length === 1) {
-      const data = queue[0];
-      this.#ws.send(data, this.#queuedBytes >= this.#compressFrom);
-    } else this.#ws.cork(this.#writeQueue);
+    if (queue.length === 1) this.#ws.send(queue[0], this.#deflate[0]);
+    else this.#ws.cork(this.#writeQueue);
     this.#queue = [];
+    this.#deflate = [];
     this.#queuedBytes = 0;
     // Bun reports `drain` only after a write it could not take at once.
     if (this.writeBlocked && this.#ws.getBufferedAmount() === 0) this.drained();
@@ -380,6 +378,7 @@ export class BunChannel extends RuntimeChannel implements KeepaliveTarget {
 
   protected terminateNow(): void {
     this.#queue = [];
+    this.#deflate = [];
     this.#queuedBytes = 0;
     this.#ws.terminate();
   }

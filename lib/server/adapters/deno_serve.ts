@@ -210,7 +210,8 @@ class DenoChannel extends RuntimeChannel {
     return this.#socket.bufferedAmount;
   }
 
-  protected sendNow(message: OutgoingMessage): void {
+  /** Deno's server never negotiates compression, so `compress` changes nothing. */
+  protected sendNow(message: OutgoingMessage, _compress: boolean | undefined): void {
     const data = typeof message === "string" ? message : messageBytes(message);
     if (this.#early) this.#early.push(data);
     else this.#socket.send(data);

@@ -50,7 +50,7 @@ export abstract class RuntimeChannel implements Channel {
   }
 
   /** Sends on the host's socket; throws when it cannot. */
-  protected abstract sendNow(message: OutgoingMessage): void;
+  protected abstract sendNow(message: OutgoingMessage, compress: boolean | undefined): void;
   /** Starts the host's closing handshake. */
   protected abstract closeNow(code: number, reason: string): void;
   /** Drops the host's socket, if it can. */
@@ -154,11 +154,11 @@ export abstract class RuntimeChannel implements Channel {
     this.close(error.closeCode ?? CloseCode.InternalError, error.closeReason);
   }
 
-  send(message: OutgoingMessage): void {
+  send(message: OutgoingMessage, compress?: boolean): void {
     // A value that is no message is the handler's bug: thrown, so it closes with 1011 (as on every host).
     if (typeof message !== "string") messageBytes(message);
     if (!this.isOpen) return;
-    this.sendNow(message);
+    this.sendNow(message, compress);
     this.afterSend();
   }
 

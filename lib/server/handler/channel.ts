@@ -50,11 +50,12 @@ export interface Channel {
   idle(): void;
   /**
    * Queues a message; it is written at the end of the current turn. Does
-   * nothing once closing.
+   * nothing once closing. `compress` false: uncompressed even where
+   * permessage-deflate was negotiated (absent: as negotiated).
    *
    * @throws {TypeError} for a value that is not a message
    */
-  send(message: OutgoingMessage): void;
+  send(message: OutgoingMessage, compress?: boolean): void;
   /**
    * Queues a published message, reusing its encoded frame where this
    * connection sends it unchanged. Optional; `send` is used otherwise.

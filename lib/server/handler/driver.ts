@@ -12,7 +12,13 @@
  * @module
  */
 
-import { CloseCode, NotOpenError, SprigError, TimeoutError } from "../../errors.ts";
+import {
+  CloseCode,
+  InvalidArgumentError,
+  NotOpenError,
+  SprigError,
+  TimeoutError,
+} from "../../errors.ts";
 import { isValidReceivedCloseCode, MAX_CLOSE_REASON_BYTES } from "../../protocol/close.ts";
 import { encodeUtf8 } from "../../protocol/utf8.ts";
 import type { MessageData } from "../../session/session.ts";
@@ -25,13 +31,15 @@ import type {
   ControlFrame,
   ControlMessage,
   Handler,
+  MessageItem,
+  MessageOptions,
   Push,
   Reply,
   TerminateReason,
 } from "./handler.ts";
 import type { OutgoingMessage } from "./message.ts";
 import type { SubscribeOptions, Topics } from "./pubsub.ts";
-import type { DrainWatcher, PublishedMessage, Subscriber } from "./message.ts";
+import { type DrainWatcher, messageBytes, PublishedMessage, type Subscriber } from "./message.ts";
 import type { ResumeReport } from "./history.ts";
 import type { Position } from "../../session/envelope.ts";
 import { Eventually } from "../../util/eventually.ts";
@@ -248,8 +256,19 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     return [...this.#topics];
   }
 
-  publish(topic: string, message: OutgoingMessage): number {
-    return this.#host.topics.publish(topic, message, this);
+  send(message: OutgoingMessage, options?: MessageOptions): boolean {
+    const channel = this.#channel;
+    if (this.#stopping || this.#closedInfo !== undefined || !channel.isOpen) {
+      // A bad value is refused even then: it is the caller's bug.
+      if (typeof message !== "string") messageBytes(message);
+      return false;
+    }
+    channel.send(message, options === undefined ? undefined : compressOption(options.compress));
+    return true;
+  }
+
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number {
+    return this.#host.topics.publish(topic, publishable(message, options), this);
   }
 
   close(code: number = CloseCode.Normal, reason = ""): void {
@@ -303,7 +322,7 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
     const channel = this.#channel;
     if (this.#stopping || !channel.isOpen) return false;
     if (channel.sendPublished) channel.sendPublished(message);
-    else channel.send(message.data);
+    else channel.send(message.data, message.compress ? undefined : false);
     return true;
   }
 
@@ -511,8 +530,9 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
   }
 
   #push(item: Push): void {
-    if (typeof item === "string") this.#channel.send(item);
+    if (typeof item === "string" || ArrayBuffer.isView(item)) this.#channel.send(item);
     else if (isControlFrame(item)) this.#channel.control(item.type, item.data ?? new Uint8Array(0));
+    else if (isMessageItem(item)) this.#channel.send(item.data, compressOption(item.compress));
     else this.#channel.send(item);
   }
 
@@ -624,6 +644,38 @@ export class Driver implements ConnectionRef<unknown>, Subscriber, ChannelReceiv
 function isControlFrame(item: Push): item is ControlFrame {
   return typeof item === "object" && item !== null && !ArrayBuffer.isView(item) &&
     !(item instanceof ArrayBuffer) && "type" in item;
+}
+
+function isMessageItem(item: Push): item is MessageItem {
+  return typeof item === "object" && item !== null && !ArrayBuffer.isView(item) &&
+    !(item instanceof ArrayBuffer) && "data" in item;
+}
+
+/**
+ * What `publish` hands the topics: the message itself, or, with
+ * `compress: false`, a {@link PublishedMessage} that says so. @internal
+ */
+export function publishable(
+  message: OutgoingMessage,
+  options: MessageOptions | undefined,
+): OutgoingMessage | PublishedMessage {
+  if (options === undefined) return message;
+  return compressOption(options.compress) === false
+    ? new PublishedMessage(message, false)
+    : message;
+}
+
+/**
+ * A message's `compress` option, checked.
+ *
+ * @throws {InvalidArgumentError} when it is not a boolean
+ */
+function compressOption(compress: unknown): boolean | undefined {
+  if (compress === undefined || typeof compress === "boolean") return compress;
+  throw new InvalidArgumentError(
+    "options.compress",
+    `compress must be true or false, got ${typeof compress}`,
+  );
 }
 
 /**

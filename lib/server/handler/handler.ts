@@ -33,8 +33,29 @@ export interface ControlFrame {
   data?: Uint8Array;
 }
 
-/** What a callback can push: messages and control frames, sent in order. */
-export type Push = OutgoingMessage | ControlFrame;
+/** Per-message options of a push item, `ref.send()` and `publish()`. */
+export interface MessageOptions {
+  /**
+   * `false` sends the message uncompressed (RSV1 clear, RFC 7692 §6) even
+   * where permessage-deflate was negotiated; it does not enter the
+   * compression window, so context takeover stays consistent. Default
+   * `true`: compressed when negotiated, from the `threshold` on. Deno's
+   * server never negotiates compression, so there it changes nothing.
+   */
+  compress?: boolean;
+}
+
+/**
+ * A message with its options, as a push item:
+ * `{ push: { data: jpeg, compress: false } }`.
+ */
+export interface MessageItem extends MessageOptions {
+  /** The message: a string goes as text, bytes as binary. */
+  data: OutgoingMessage;
+}
+
+/** What a callback can push: messages (plain, or with options) and control frames, sent in order. */
+export type Push = OutgoingMessage | MessageItem | ControlFrame;
 
 /** How to stop: a close code and reason. */
 export interface Stop {
@@ -138,6 +159,24 @@ export interface ConnectionRef<I = unknown> {
    */
   post(message: I): boolean;
   /**
+   * Sends `message` to this connection now, from anywhere in the app (a
+   * timer, another connection's handler): it is queued on the connection at
+   * once, in call order with everything else queued on it, and written at
+   * the end of the current turn. Ordering with the handler's own pushes: a
+   * callback's pushes are queued when the callback returns (or its promise
+   * settles), so a `ref.send()` made while a callback runs goes out before
+   * that callback's pushes, and one made after it returned goes after them.
+   * Published messages are queued the same way, when `publish` is called.
+   * It does not wait for a busy handler and does not run `info`.
+   *
+   * Returns false, sending nothing, when the connection is no longer open
+   * (stopping, closing or closed): no error is thrown for a connection
+   * that went away.
+   *
+   * @throws {TypeError} for a value that is not a message
+   */
+  send(message: OutgoingMessage, options?: MessageOptions): boolean;
+  /**
    * Subscribes to a topic for `publish`, from now on. `options.slow` sets
    * this subscription's slow-subscriber policy (instead of the topic's).
    * Returns false once closed.
@@ -173,13 +212,48 @@ export interface ConnectionRef<I = unknown> {
    * Publishes to the topic's subscribers except this connection; returns how
    * many it reached. On a topic whose history the broker keeps, every
    * subscriber gets it through the broker, this connection included, and
-   * this returns 0.
+   * this returns 0. `options.compress` false: every subscriber gets it
+   * uncompressed.
    */
-  publish(topic: string, message: OutgoingMessage): number;
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number;
   /** Closes the connection, as a `stop` result would (after pushes already made). */
   close(code?: number, reason?: string): void;
   /** Resolves when the connection has closed, with how it ended. */
   readonly closed: Promise<CloseInfo>;
+}
+
+/** A peer's TLS certificate, as `init` sees it (`ctx.tls.peerCertificate`). */
+export interface PeerCertificate {
+  /** The subject's name fields, e.g. `{ CN: "alice", O: "Example" }` (a repeated field is an array). */
+  subject: Readonly<Record<string, string | string[]>>;
+  /** The issuer's name fields. */
+  issuer: Readonly<Record<string, string | string[]>>;
+  /** The subject alternative names as OpenSSL writes them (`"DNS:a.example, IP Address:…"`), if any. */
+  subjectAltName: string | undefined;
+  /** The serial number, hex. */
+  serialNumber: string;
+  /** Not valid before, e.g. `"Dec  7 19:40:00 2026 GMT"`. */
+  validFrom: string;
+  /** Not valid after. */
+  validTo: string;
+  /** SHA-256 of the DER certificate, colon-separated hex pairs (`"AB:CD:…"`). */
+  fingerprint256: string;
+  /** The certificate, DER. */
+  raw: Uint8Array;
+}
+
+/** The TLS session of a connection, where the listener reports it (`ctx.tls`). */
+export interface TlsInfo {
+  /** The ALPN protocol chosen (RFC 7301), if any. */
+  alpnProtocol: string | undefined;
+  /** The host name the client asked for (SNI), if any. */
+  serverName: string | undefined;
+  /** True when the client sent a certificate that the server's `tls.ca` verified. */
+  authorized: boolean;
+  /** Why the client's certificate was not verified (e.g. `"UNABLE_TO_VERIFY_LEAF_SIGNATURE"`), if it was not. */
+  authorizationError: string | undefined;
+  /** The client's certificate (mutual TLS, `tls.requestCert`), if it sent one. */
+  peerCertificate: PeerCertificate | undefined;
 }
 
 /** What `init` learns about the new connection. */
@@ -201,6 +275,14 @@ export interface ConnectionContext<I = unknown, D = unknown> {
   httpVersion: "1.1" | "2";
   /** What the `upgrade` hook attached (`{ data }`), else `undefined`. */
   data: D;
+  /**
+   * The TLS session: ALPN, SNI name and the client's certificate (mutual
+   * TLS). Present on sprig's server over the `node:tls` listener (which any
+   * `tls` option beyond `cert`/`key` selects, on every runtime);
+   * `undefined` without TLS, on the native TLS listeners (`Deno.listenTls`,
+   * `Bun.listen`) and on the adapters.
+   */
+  tls?: TlsInfo;
   /** This connection's address, for the rest of the app. */
   ref: ConnectionRef<I>;
 }
@@ -284,6 +366,8 @@ export interface TestContext<I = unknown, D = unknown> {
   context: ConnectionContext<I, D>;
   /** What was posted to `context.ref`. */
   posted: I[];
+  /** What was sent through `context.ref.send()`, in order. */
+  sent: Array<{ message: OutgoingMessage; options?: MessageOptions }>;
   /** What was published through `context.ref`, in order. */
   published: Array<{ topic: string; message: OutgoingMessage }>;
   /** The close requested through `context.ref.close()`, if any. */
@@ -321,6 +405,7 @@ export function testContext<I = unknown, D = unknown>(
   let open = true;
   const record: TestContext<I, D> = {
     posted: [],
+    sent: [],
     published: [],
     closedWith: undefined,
     context: undefined as unknown as ConnectionContext<I, D>,
@@ -337,6 +422,11 @@ export function testContext<I = unknown, D = unknown>(
     post(message) {
       if (!open) return false;
       record.posted.push(message);
+      return true;
+    },
+    send(message, options) {
+      if (!open) return false;
+      record.sent.push(options === undefined ? { message } : { message, options });
       return true;
     },
     subscribe(topic) {

@@ -17,8 +17,14 @@ import { checkClientRequest, type CheckedRequest } from "../../protocol/handshak
 import type { RequestHead } from "../../protocol/http1.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import type { Channel } from "./channel.ts";
-import { Driver, type DriverHost } from "./driver.ts";
-import type { ConnectionContext, ConnectionRef, Handler } from "./handler.ts";
+import { Driver, type DriverHost, publishable } from "./driver.ts";
+import type {
+  ConnectionContext,
+  ConnectionRef,
+  Handler,
+  MessageOptions,
+  TlsInfo,
+} from "./handler.ts";
 import type { OutgoingMessage } from "./message.ts";
 import {
   SERVER_DEFAULTS,
@@ -49,6 +55,8 @@ export interface Accepted {
   url: URL;
   requestHeaders: Headers;
   remoteAddress: TransportAddress | undefined;
+  /** The TLS session, where the listener reports it. */
+  tls: TlsInfo | undefined;
   /** Gives the reserved connection slot back (when the upgrade goes no further). */
   release(): void;
 }
@@ -66,6 +74,8 @@ export interface UpgradeRequest {
   remoteAddress: TransportAddress | undefined;
   /** The host's own request object, if it has one (Deno.serve, Bun.serve). */
   request?: Request;
+  /** The TLS session (client certificate, SNI, ALPN), where the listener reports it. */
+  tls?: TlsInfo;
   /** False where the host does its own compression (or none): extensions are not negotiated. */
   negotiateExtensions: boolean;
   /**
@@ -90,9 +100,10 @@ export interface WebSocketHub<I = unknown> {
    * many connections it was sent to. On a topic whose history the broker
    * keeps (`redisBroker({ history: true })`), it goes through the broker and
    * reaches every subscriber, here too, once the broker gave it a position:
-   * this returns 0.
+   * this returns 0. `options.compress` false: every subscriber gets it
+   * uncompressed.
    */
-  publish(topic: string, message: OutgoingMessage): number;
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number;
   /** How many connections are subscribed to `topic`. */
   subscriberCount(topic: string): number;
   /** The position of the last message of `topic`, when it keeps history (the `topics` option) and had one. */
@@ -220,8 +231,8 @@ export class WebSocketHost implements DriverHost {
   }
 
   /** Sends to every subscriber of `topic`; returns how many it reached. */
-  publish(topic: string, message: OutgoingMessage): number {
-    return this.topics.publish(topic, message);
+  publish(topic: string, message: OutgoingMessage, options?: MessageOptions): number {
+    return this.topics.publish(topic, publishable(message, options));
   }
 
   /** The public face of this host, for an adapter to return. */
@@ -230,7 +241,7 @@ export class WebSocketHost implements DriverHost {
       connections: this.connections as ReadonlySet<ConnectionRef<unknown>> as ReadonlySet<
         ConnectionRef<I>
       >,
-      publish: (topic, message) => this.publish(topic, message),
+      publish: (topic, message, options) => this.publish(topic, message, options),
       subscriberCount: (topic) => this.topics.subscriberCount(topic),
       lastPosition: (topic) => this.topics.lastPosition(topic),
       isWritable: (topic) => this.topics.isWritable(topic),
@@ -303,6 +314,7 @@ export class WebSocketHost implements DriverHost {
           protocol,
           origin: checked.origin,
           remoteAddress,
+          tls: input.tls,
         });
       } catch (error) {
         release();
@@ -348,6 +360,7 @@ export class WebSocketHost implements DriverHost {
       url,
       requestHeaders: head.headers,
       remoteAddress,
+      tls: input.tls,
       release,
     };
   }
@@ -367,6 +380,7 @@ export class WebSocketHost implements DriverHost {
       remoteAddress: accepted.remoteAddress,
       httpVersion: accepted.checked.key === "" ? "2" : "1.1",
       data: accepted.data,
+      ...(accepted.tls ? { tls: accepted.tls } : {}),
     };
     const idleTimeoutMs = overrides.idleTimeoutMs ?? this.options.idleTimeoutMs ??
       SERVER_DEFAULTS.idleTimeoutMs;

@@ -58,12 +58,21 @@ export class PublishedMessage {
   conflationKey: string | undefined = undefined;
   /** For a message wrapped in its topic's envelope: the data as published. @internal */
   unwrapped: string | Uint8Array | undefined = undefined;
+  /**
+   * False when published with `{ compress: false }`: every subscriber gets
+   * it uncompressed (the shared frame), negotiated deflate or not.
+   */
+  compress: boolean;
   #payload: Uint8Array | undefined;
   #frame: Uint8Array | undefined;
 
-  /** A string goes as text, bytes as binary. Bytes are not copied: leave them unchanged. */
-  constructor(message: OutgoingMessage) {
+  /**
+   * A string goes as text, bytes as binary. Bytes are not copied: leave
+   * them unchanged. `compress` false: sent uncompressed to every subscriber.
+   */
+  constructor(message: OutgoingMessage, compress = true) {
     this.data = typeof message === "string" ? message : messageBytes(message);
+    this.compress = compress;
   }
 
   /** True for a text message. */

@@ -20,7 +20,7 @@ import {
 } from "../../protocol/limits.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
-import type { Awaitable, ConnectionRef } from "./handler.ts";
+import type { Awaitable, ConnectionRef, TlsInfo } from "./handler.ts";
 import type { Broker, TopicOptions } from "./pubsub.ts";
 
 /**
@@ -87,6 +87,12 @@ export interface UpgradeInfo {
   origin: string | undefined;
   /** The peer's address, when known. */
   remoteAddress: TransportAddress | undefined;
+  /**
+   * The TLS session: the client's certificate (mutual TLS), SNI name, ALPN;
+   * as `init`'s `ctx.tls` (present on the `node:tls` listener only), so the
+   * hook can refuse (e.g. 403) by certificate.
+   */
+  tls?: TlsInfo;
 }
 
 /** The `upgrade` hook's consent, with what to change. */

@@ -571,7 +571,10 @@ export class Topics implements BrokerTarget {
   #wrap(t: Topic, message: PublishedMessage): PublishedMessage {
     if (t.envelope === undefined) return message;
     const position = message.position!;
-    const m = new PublishedMessage(t.envelope({ topic: t.name, position, data: message.data }));
+    const m = new PublishedMessage(
+      t.envelope({ topic: t.name, position, data: message.data }),
+      message.compress,
+    );
     m.position = position;
     m.unwrapped = message.data;
     return m;
@@ -681,12 +684,17 @@ export class Topics implements BrokerTarget {
         // The position is known only now: the wrapped message is what is kept and sent.
         const seq = h.last + 1;
         const position = { epoch: h.epoch, seq };
-        m = new PublishedMessage(t.envelope({ topic: t.name, position, data: message.data }));
+        m = new PublishedMessage(
+          t.envelope({ topic: t.name, position, data: message.data }),
+          message.compress,
+        );
         m.position = position;
         m.unwrapped = message.data;
         h.append(m, this.#now);
       } else {
-        if (message.position !== undefined) m = new PublishedMessage(message.data); // another topic's
+        if (message.position !== undefined) {
+          m = new PublishedMessage(message.data, message.compress); // another topic's
+        }
         m.position = { epoch: h.epoch, seq: h.append(m, this.#now) };
       }
     }

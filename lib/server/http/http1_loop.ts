@@ -322,11 +322,13 @@ async function decideUpgrade(
   request: TargetedRequest,
   deadline: RequestDeadline,
 ): Promise<Accepted | undefined> {
+  const tls = socket.tlsInfo?.();
   const decision = await http.host.decide({
     head: request.head,
     url: request.url,
     remoteAddress: socket.transport.remoteAddress,
     negotiateExtensions: true,
+    ...(tls ? { tls } : {}),
   });
   deadline.clear();
   if (deadline.timedOut) {

@@ -13,7 +13,10 @@ import { fromNodeSocket } from "../../transport/node.ts";
 import type { Transport } from "../../transport/transport.ts";
 import type { Listener, ListenOptions } from "./listener.ts";
 import { type AcceptedSocket, LINGER_MS } from "./listener.ts";
-import { ConnectionError } from "../../errors.ts";
+import { createPrivateKey } from "node:crypto";
+import { ConnectionError, InvalidArgumentError } from "../../errors.ts";
+import type { PeerCertificate, TlsInfo } from "../handler/handler.ts";
+import type { ServeTlsOptions, TlsIdentity } from "./options.ts";
 import { noop } from "../../util/noop.ts";
 
 /**
@@ -41,6 +44,10 @@ class NodeAcceptedSocket implements AcceptedSocket {
     this.socket.destroy();
   }
 
+  tlsInfo(): TlsInfo | undefined {
+    return this.secure ? nodeTlsInfo(this.socket) : undefined;
+  }
+
   close(): void {
     const socket = this.socket;
     if (this.#closing || socket.destroyed) return;
@@ -53,6 +60,112 @@ class NodeAcceptedSocket implements AcceptedSocket {
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     socket.once("close", () => clearTimeout(timer));
   }
+}
+
+/** The TLS session of a `node:tls` socket, in sprig's shape; undefined for another socket. @internal */
+export function nodeTlsInfo(s: net.Socket | undefined): TlsInfo | undefined {
+  const socket = s as tls.TLSSocket | undefined;
+  if (socket === undefined || typeof socket.getPeerCertificate !== "function") return undefined;
+  const error = socket.authorizationError as unknown;
+  const servername = (socket as { servername?: unknown }).servername;
+  return {
+    alpnProtocol: typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : undefined,
+    serverName: typeof servername === "string" && servername !== "" ? servername : undefined,
+    authorized: socket.authorized === true,
+    authorizationError: error === null || error === undefined
+      ? undefined
+      : String((error as { code?: unknown }).code ?? (error as Error).message ?? error),
+    peerCertificate: peerCertificate(socket.getPeerCertificate()),
+  };
+}
+
+/** A `node:tls` peer certificate in sprig's shape; undefined when the peer sent none. */
+function peerCertificate(
+  c: tls.PeerCertificate | Record<string, never>,
+): PeerCertificate | undefined {
+  if (c === null || typeof c !== "object" || !("raw" in c) || !c.raw) return undefined;
+  const names = (n: unknown): Record<string, string | string[]> => {
+    const out: Record<string, string | string[]> = {};
+    if (n && typeof n === "object") {
+      for (const [k, v] of Object.entries(n)) {
+        out[k] = Array.isArray(v) ? v.map(String) : String(v);
+      }
+    }
+    return out;
+  };
+  const raw = c.raw as Uint8Array;
+  return {
+    subject: names(c.subject),
+    issuer: names(c.issuer),
+    subjectAltName: typeof c.subjectaltname === "string" ? c.subjectaltname : undefined,
+    serialNumber: String(c.serialNumber ?? ""),
+    validFrom: String(c.valid_from ?? ""),
+    validTo: String(c.valid_to ?? ""),
+    fingerprint256: String(c.fingerprint256 ?? ""),
+    raw: new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength).slice(),
+  };
+}
+
+/** `node:tls` server options for `tls`: certificates, client verification, SNI and ALPN. */
+function tlsServerOptions(
+  o: ServeTlsOptions,
+  handshakeTimeoutMs: number,
+  http2: boolean,
+): tls.TlsOptions {
+  const ca = o.ca === undefined ? undefined : typeof o.ca === "string" ? [o.ca] : [...o.ca];
+  const identity = (id: TlsIdentity, at: string) => {
+    // An encrypted key is opened now, so that a wrong passphrase fails serve()
+    // on every runtime (some node:tls servers read the key on the first handshake).
+    if (id.passphrase !== undefined) {
+      try {
+        createPrivateKey({ key: id.key, format: "pem", passphrase: id.passphrase });
+      } catch (cause) {
+        throw new InvalidArgumentError(
+          `${at}.passphrase`,
+          `serve(): ${at}.passphrase does not open ${at}.key (${(cause as Error).message})`,
+          { cause },
+        );
+      }
+    }
+    return {
+      cert: id.cert,
+      key: id.key,
+      ...(id.passphrase !== undefined ? { passphrase: id.passphrase } : {}),
+    };
+  };
+  const options: tls.TlsOptions = {
+    ...identity(o, "options.tls"),
+    handshakeTimeout: handshakeTimeoutMs,
+    // RFC 9113 §3.2: h2 is chosen by ALPN; the server's order wins.
+    ALPNProtocols: o.alpnProtocols ?? (http2 ? ["h2", "http/1.1"] : undefined),
+  };
+  if (ca !== undefined) options.ca = ca;
+  if (o.requestCert) {
+    options.requestCert = true;
+    options.rejectUnauthorized = o.rejectUnauthorized ?? true;
+  }
+  if (o.sni !== undefined) {
+    // One context per name, made once; a wildcard matches one label.
+    const contexts = new Map<string, tls.SecureContext>();
+    for (const [name, id] of Object.entries(o.sni)) {
+      contexts.set(
+        name.toLowerCase(),
+        tls.createSecureContext({
+          ...identity(id, `options.tls.sni[${JSON.stringify(name)}]`),
+          ...(ca !== undefined ? { ca } : {}),
+        }),
+      );
+    }
+    options.SNICallback = (servername, callback) => {
+      const name = servername.toLowerCase();
+      const dot = name.indexOf(".");
+      const context = contexts.get(name) ??
+        (dot > 0 ? contexts.get(`*${name.slice(dot)}`) : undefined);
+      // No match: the default certificate (`cert`/`key`).
+      callback(null, context);
+    };
+  }
+  return options;
 }
 
 /**
@@ -101,13 +214,7 @@ export function listenNode(
     });
   }
   const server: net.Server = secure
-    ? tls.createServer({
-      cert: options.tls!.cert,
-      key: options.tls!.key,
-      handshakeTimeout: options.handshakeTimeoutMs,
-      // RFC 9113 §3.2: h2 is chosen by ALPN; the server's order wins.
-      ALPNProtocols: h2 ? ["h2", "http/1.1"] : undefined,
-    })
+    ? tls.createServer(tlsServerOptions(options.tls!, options.handshakeTimeoutMs, h2 !== undefined))
     : net.createServer();
   const accept = (socket: net.Socket) => {
     socket.setNoDelay(true);

@@ -10,6 +10,7 @@
 
 import type * as net from "node:net";
 import type { Transport } from "../../transport/transport.ts";
+import type { TlsInfo } from "../handler/handler.ts";
 import type { ServeTlsOptions } from "./options.ts";
 
 /** An accepted socket, as a `Listen` function hands it out: its transport, and ways to close it. */
@@ -28,6 +29,8 @@ export interface AcceptedSocket {
   destroy(): void;
   /** True when TLS runs on it. */
   secure: boolean;
+  /** The TLS session (ALPN, SNI, the client's certificate), where the listener knows it. */
+  tlsInfo?(): TlsInfo | undefined;
 }
 
 /**

@@ -21,12 +21,75 @@ import {
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
-/** TLS for {@link ServeOptions}. */
-export interface ServeTlsOptions {
+/** A certificate and its key, for {@link ServeTlsOptions.sni}. */
+export interface TlsIdentity {
   /** The certificate chain, PEM. */
   cert: string;
   /** The private key, PEM. */
   key: string;
+  /** The passphrase of an encrypted `key`. */
+  passphrase?: string;
+}
+
+/**
+ * TLS for {@link ServeOptions}. `cert` and `key` alone run on the runtime's
+ * own listener (`Deno.listenTls`, `Bun.listen`, `node:tls`); any other
+ * option runs on the `node:tls` listener, on every runtime (Deno's and
+ * Bun's Node compatibility): `Deno.listenTls` cannot ask for or verify
+ * client certificates; `Bun.listen` (Bun 1.4) takes no certificate per
+ * host name, and opens the socket of a client whose certificate failed
+ * verification even with `rejectUnauthorized` (reporting `authorized:
+ * false`), where `node:tls` refuses it in the handshake.
+ * `listener: "deno"` or `"bun"` with one of them is refused
+ * (`InvalidArgumentError` naming the option).
+ */
+export interface ServeTlsOptions extends TlsIdentity {
+  /**
+   * CA certificates (PEM) that client certificates are verified against
+   * (mutual TLS). Default: the runtime's trust store.
+   */
+  ca?: string | string[];
+  /**
+   * Ask every client for a certificate (mutual TLS); the verified one is in
+   * `init`'s `ctx.tls.peerCertificate`. Default false.
+   */
+  requestCert?: boolean;
+  /**
+   * With `requestCert`: refuse, during the TLS handshake, a client with no
+   * certificate or one `ca` does not verify. Default true. False lets such
+   * clients in, with `ctx.tls.authorized` false (and the certificate they
+   * sent, if any, unverified, in `peerCertificate`).
+   */
+  rejectUnauthorized?: boolean;
+  /**
+   * A certificate per host name (SNI, RFC 6066 §3): the name the client
+   * asks for picks it, exactly (case-insensitive) or by a `"*.example.com"`
+   * entry for one label; other names get `cert`/`key`. Default none.
+   */
+  sni?: Record<string, TlsIdentity>;
+  /**
+   * The ALPN protocols offered (RFC 7301), the server's preference first:
+   * `"http/1.1"`, and `"h2"` with the `http2` option. A client that offers
+   * none of them fails the handshake (`no_application_protocol`). Default:
+   * `["h2", "http/1.1"]` with `http2`, none otherwise.
+   */
+  alpnProtocols?: string[];
+}
+
+/** The ServeTlsOptions that only the `node:tls` listener takes. @internal */
+export const NODE_TLS_ONLY = [
+  "passphrase",
+  "ca",
+  "requestCert",
+  "rejectUnauthorized",
+  "sni",
+  "alpnProtocols",
+] as const;
+
+/** The first option of `tls` that needs the `node:tls` listener, if any. @internal */
+export function nodeOnlyTlsOption(tls: ServeTlsOptions | undefined): string | undefined {
+  if (tls === undefined) return undefined;
+  return NODE_TLS_ONLY.find((name) => tls[name] !== undefined);
 }
 
 /** What `fetch` learns besides the request. */
@@ -41,7 +104,15 @@ export interface ServeOptions<D = unknown> extends WebSocketHostOptions<D> {
   hostname?: string;
   /** The port; 0 picks a free one. Default 0. */
   port?: number;
-  /** Serve TLS (`wss:`) with this certificate and key. Default: plain TCP. */
+  /**
+   * Serve TLS (`wss:`) with this certificate and key; also client
+   * certificates (mutual TLS), a key passphrase, a certificate per host
+   * name (SNI) and the ALPN list (see {@link ServeTlsOptions}: these run on
+   * the `node:tls` listener). Default: plain TCP.
+   *
+   * @throws {InvalidArgumentError} (from `serve()`) for such an option with
+   *   `listener: "deno"` or `"bun"`, or a passphrase that does not open the key
+   */
   tls?: ServeTlsOptions;
   /**
    * Answers plain HTTP requests on the same port (a page and its socket
@@ -141,17 +212,7 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   checkHostOptionValues(check, o);
   check.string("options.hostname", o.hostname);
   check.integer("options.port", o.port, 0, 65535);
-  if (o.tls !== undefined) {
-    const tls = check.options("options.tls", o.tls);
-    check.known("options.tls", tls, ["cert", "key"], {
-      certFile: "read the file and pass its PEM text as options.tls.cert",
-      keyFile: "read the file and pass its PEM text as options.tls.key",
-    });
-    if (typeof tls.cert !== "string") {
-      throw check.type("options.tls.cert", "a PEM string", tls.cert);
-    }
-    if (typeof tls.key !== "string") throw check.type("options.tls.key", "a PEM string", tls.key);
-  }
+  checkServeTls(check, o);
   check.function("options.fetch", o.fetch);
   check.integer("options.maxHeadBytes", o.maxHeadBytes, 16, 0x7fff_ffff);
   check.integer("options.maxHeaders", o.maxHeaders, 0, 0x7fff_ffff);
@@ -181,6 +242,74 @@ export function checkServeArguments(options: unknown, handler: unknown): void {
   check.boolean("options.reusePort", o.reusePort);
   check.signal("options.signal", o.signal);
   checkHandler(check, handler);
+}
+
+/** Checks `options.tls` of `serve()`; the options only `node:tls` takes need the "node" listener. */
+function checkServeTls(check: ArgumentCheck, o: Record<string, unknown>): void {
+  if (o.tls === undefined) return;
+  const tls = check.options("options.tls", o.tls);
+  check.known("options.tls", tls, ["cert", "key", ...NODE_TLS_ONLY], {
+    certFile: "read the file and pass its PEM text as options.tls.cert",
+    keyFile: "read the file and pass its PEM text as options.tls.key",
+    caCerts: "use options.tls.ca (PEM, a string or an array)",
+    ALPNProtocols: "use options.tls.alpnProtocols",
+    SNICallback: "use options.tls.sni: { [hostName]: { cert, key } }",
+  });
+  checkIdentity(check, "options.tls", tls);
+  if (tls.ca !== undefined && typeof tls.ca !== "string") {
+    check.strings("options.tls.ca", tls.ca);
+  }
+  check.boolean("options.tls.requestCert", tls.requestCert);
+  check.boolean("options.tls.rejectUnauthorized", tls.rejectUnauthorized);
+  if (tls.sni !== undefined) {
+    const sni = check.options("options.tls.sni", tls.sni);
+    for (const [name, identity] of Object.entries(sni)) {
+      const at = `options.tls.sni[${JSON.stringify(name)}]`;
+      if (!/^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(name)) {
+        throw check.problem(at, 'must be keyed by a host name, or "*." and one');
+      }
+      const id = check.options(at, identity);
+      check.known(at, id, ["cert", "key", "passphrase"]);
+      checkIdentity(check, at, id);
+    }
+  }
+  const alpn = check.strings("options.tls.alpnProtocols", tls.alpnProtocols);
+  if (alpn !== undefined) {
+    const http2 = o.http2 !== undefined && o.http2 !== false;
+    for (const p of alpn) {
+      if (p !== "http/1.1" && !(p === "h2" && http2)) {
+        throw check.problem(
+          "options.tls.alpnProtocols",
+          `may list what sprig speaks, "http/1.1"${
+            http2 ? ' and "h2"' : ' (and "h2" with options.http2)'
+          }, got ${JSON.stringify(p)}`,
+        );
+      }
+    }
+    if (alpn.length === 0) {
+      throw check.problem("options.tls.alpnProtocols", "must not be empty");
+    }
+  }
+  const nodeOnly = nodeOnlyTlsOption(tls as unknown as ServeTlsOptions);
+  if (nodeOnly !== undefined && (o.listener === "deno" || o.listener === "bun")) {
+    throw check.problem(
+      `options.tls.${nodeOnly}`,
+      `needs the "node" listener (node:tls), not listener ` +
+        `${JSON.stringify(o.listener)}: ${
+          o.listener === "deno"
+            ? "Deno.listenTls takes only a certificate, a key and ALPN, and cannot ask for " +
+              "client certificates"
+            : "Bun.listen takes no certificate per host name and does not refuse an " +
+              "unverified client certificate in the handshake"
+        }; leave options.listener unset`,
+    );
+  }
+}
+
+function checkIdentity(check: ArgumentCheck, at: string, id: Record<string, unknown>): void {
+  if (typeof id.cert !== "string") throw check.type(`${at}.cert`, "a PEM string", id.cert);
+  if (typeof id.key !== "string") throw check.type(`${at}.key`, "a PEM string", id.key);
+  check.string(`${at}.passphrase`, id.passphrase);
 }
 
 /** Every option of {@link ServeOptions}; the type makes the list complete. */

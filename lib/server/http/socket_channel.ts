@@ -58,6 +58,8 @@ export class SocketChannel implements Channel, KeepaliveTarget {
   readonly #conn: Connection;
   /** Published messages shorter than this can be written as the shared frame. */
   readonly #shareBelow: number;
+  /** No extension, or permessage-deflate alone: an uncompressed message is the shared frame. */
+  readonly #shareAll: boolean;
   readonly #keepalive: KeepaliveOptions | false;
   readonly #keepaliveTicker: Ticker | undefined;
 
@@ -90,6 +92,7 @@ export class SocketChannel implements Channel, KeepaliveTarget {
       initial: options.initial,
     });
     this.#shareBelow = options.extensions.length === 0 ? Infinity : (options.deflateThreshold ?? 0);
+    this.#shareAll = options.extensions.length === 0 || options.deflateThreshold !== undefined;
     this.#keepalive = options.keepalive;
     this.#keepaliveTicker = options.keepaliveTicker;
   }
@@ -133,11 +136,11 @@ export class SocketChannel implements Channel, KeepaliveTarget {
     this.#live.resumeReads();
   }
 
-  send(message: OutgoingMessage): void {
+  send(message: OutgoingMessage, compress?: boolean): void {
     const bytes = typeof message === "string" ? message : messageBytes(message);
     if (!this.isOpen) return;
-    if (typeof bytes === "string") this.#conn.sendText(bytes);
-    else this.#conn.sendBinary(bytes);
+    if (typeof bytes === "string") this.#conn.sendText(bytes, compress);
+    else this.#conn.sendBinary(bytes, compress);
     this.#live.scheduleFlush();
   }
 
@@ -145,8 +148,9 @@ export class SocketChannel implements Channel, KeepaliveTarget {
     if (!this.isOpen) return;
     // Subscribers that would not compress this message all get the same
     // frame bytes, queued in order with the rest of their connection's output.
-    if (message.payload.length < this.#shareBelow) this.#conn.sendEncodedFrame(message.frame);
-    else this.#conn.send(message.data);
+    const share = message.compress ? message.payload.length < this.#shareBelow : this.#shareAll;
+    if (share) this.#conn.sendEncodedFrame(message.frame);
+    else this.#conn.send(message.data, message.compress);
     this.#live.scheduleFlush();
   }
 

@@ -20,6 +20,7 @@ import { concatBytes } from "../../protocol/bytes.ts";
 import type { Http2Headers } from "../../protocol/extended_connect.ts";
 import type { HttpHost } from "../http/http1_loop.ts";
 import { startChannel } from "../http/socket_upgrade.ts";
+import { nodeTlsInfo } from "../http/listen_node.ts";
 import { NodeHttp2StreamTransport } from "../../transport/http2.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import {
@@ -113,12 +114,14 @@ export class NodeHttp2Front {
 
     // 1. A WebSocket: the extended CONNECT of RFC 8441.
     if (method === "CONNECT" && headers[":protocol"] !== undefined) {
+      const tls = this.#secure ? nodeTlsInfo(stream.session?.socket) : undefined;
       const decision = await host.decide({
         head,
         url,
         remoteAddress,
         negotiateExtensions: true,
         extendedConnect: headers,
+        ...(tls ? { tls } : {}),
       });
       if (!decision.accepted) return await respond(stream, decision.response, false);
       if (stream.closed || stream.destroyed) {

@@ -454,12 +454,14 @@ export class SprigHttp2Front {
 
     // 1. A WebSocket: the extended CONNECT of RFC 8441.
     if (method === "CONNECT" && headers[":protocol"] !== undefined) {
+      const tls = c.socket.tlsInfo?.();
       const decision = await host.decide({
         head,
         url,
         remoteAddress,
         negotiateExtensions: true,
         extendedConnect: headers,
+        ...(tls ? { tls } : {}),
       });
       if (!decision.accepted) return this.#respond(c, streamId, decision.response, false);
       const use = c.streams.get(streamId);
