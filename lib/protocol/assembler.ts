@@ -78,12 +78,19 @@ export class MessageAssembler {
     this.#chain = options.extensions ?? ExtensionChain.none;
   }
 
+  #lastTextBytes: Uint8Array | undefined;
+
   /**
-   * The UTF-8 bytes of the last text message decoded (valid, so they are
-   * exactly what re-encoding its string would give). A connection uses them
-   * to send that same string back without encoding it again.
+   * The UTF-8 bytes of the text message {@link push} just returned (valid,
+   * so exactly what re-encoding its string would give), once; undefined
+   * after a binary message or a second call. A connection uses them to send
+   * that same string back without encoding it again. @internal
    */
-  lastTextBytes: Uint8Array | undefined;
+  takeTextBytes(): Uint8Array | undefined {
+    const bytes = this.#lastTextBytes;
+    this.#lastTextBytes = undefined;
+    return bytes;
+  }
 
   /** True while a fragmented message is incomplete. */
   get inProgress(): boolean {
@@ -166,7 +173,7 @@ export class MessageAssembler {
     }
     this.reset();
     if (validated) {
-      this.lastTextBytes = whole;
+      this.#lastTextBytes = whole;
       return { type: "text", data: decodeValidatedUtf8(whole) };
     }
     return this.#finish(op, rsv, whole);
@@ -202,7 +209,7 @@ export class MessageAssembler {
     if (!this.#chain.empty) payload = this.#chain.decode(payload, rsv, this.#maxBytes);
     if (opcode === Opcode.Text) {
       const data = decodeUtf8(payload);
-      this.lastTextBytes = payload;
+      this.#lastTextBytes = payload;
       return { type: "text", data };
     }
     return { type: "binary", data: payload };

@@ -8,10 +8,11 @@ import { CloseCode, NotOpenError, ProtocolError, SprigError } from "../errors.ts
 import { type Extension, ExtensionChain } from "./extension.ts";
 import { MessageAssembler } from "./assembler.ts";
 import { buildClosePayload, parseClosePayload } from "./close.ts";
-import { checkOutgoing, type Frame, headerSize, isControl, Opcode, writeHeader } from "./frame.ts";
+import { checkOutgoing, type Frame, isControl, Opcode } from "./frame.ts";
 import { FrameParser } from "./frame_parser.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { applyMask } from "./mask.ts";
+import { OutputBuffer } from "./output_buffer.ts";
+import { ReceivedTexts } from "./received_texts.ts";
 import { encodeUtf8 } from "./utf8.ts";
 
 /** Which end of the connection this is. Clients mask what they send; servers do not. */
@@ -62,27 +63,8 @@ export interface ConnectionOptions extends Partial<Limits> {
   onFrame?: (direction: "in" | "out", frame: Frame) => void;
 }
 
-/** Payloads smaller than this are copied after their header into one buffer. */
-const COPY_THRESHOLD = 16 * 1024;
-/** Frames up to this size are written into the shared output slab. */
-const SLAB_FRAME_MAX = 4096;
-/** Texts from this many UTF-16 units on are remembered for sending back without re-encoding. */
-const ECHO_FROM = 1024;
-/** Most texts remembered that way per turn. */
-const ECHO_MAX = 32;
 /** Strings up to this many UTF-16 units are tried as ASCII, framed without an encoder call. */
 const ASCII_TRY_MAX = 256;
-const SLAB_SIZE = 64 * 1024;
-
-/**
- * One slab shared by every connection of the process: small frames are
- * written straight into it, so a turn's frames are contiguous and leave as
- * one view, with no allocation per frame and no copy to join them. Regions
- * handed out are never reused (views keep their slab alive until written);
- * a full slab is simply replaced.
- */
-let slab = new Uint8Array(SLAB_SIZE);
-let slabAt = 0;
 
 /**
  * The sans-I/O WebSocket connection (RFC 6455 §5–§7) for either role.
@@ -124,12 +106,7 @@ export class Connection {
   #onFrame: ((direction: "in" | "out", frame: Frame) => void) | undefined;
 
   #state: ConnectionState;
-  #out: Uint8Array[] = [];
-  #outBytes = 0;
-  /** The pending region of the slab (frames written since the last take), not yet in #out. */
-  #regionSlab: Uint8Array | undefined;
-  #regionStart = 0;
-  #regionEnd = 0;
+  readonly #output: OutputBuffer;
   #closeSent: { code: number; reason: string } | undefined;
   #closeReceived: { code: number; reason: string } | undefined;
   #result: CloseResult | undefined;
@@ -142,16 +119,9 @@ export class Connection {
   #holding = false;
   /** The peer's close frame came before this end sent one. */
   #closedByPeer = false;
-  /**
-   * The long texts received since the last takeOutput(), and their UTF-8
-   * bytes (the parser's payloads, with the frame's header bytes in front):
-   * sent back, they are neither encoded again nor copied.
-   */
-  #echoTexts: string[] | undefined;
-  #echoBytes: Uint8Array[] | undefined;
-  /** For each: the bytes in front of it that its frame's header held (FrameParser.lastRoom). */
-  #echoRooms: number[] | undefined;
-  /** The payload being sent is a received one with `#inPlaceRoom` free bytes in front (see #writeFrame). */
+  /** The long texts received this turn, sent back without encoding them again. */
+  #received: ReceivedTexts | undefined;
+  /** The payload being sent is a received one with `#inPlaceRoom` free bytes in front. */
   #inPlace: Uint8Array | undefined;
   #inPlaceRoom = 0;
   /** Opcode of an outgoing message being streamed in fragments, or -1. */
@@ -180,6 +150,7 @@ export class Connection {
     if (!(fragmentSize >= 1)) throw new RangeError("fragmentSize is at least 1");
     this.#fragmentSize = fragmentSize;
     this.#maskKey = options.maskKey ?? randomMaskKey;
+    this.#output = new OutputBuffer(options.role === "client" ? this.#maskKey : undefined);
     this.#onFrame = options.onFrame;
     this.#state = options.connecting ? "connecting" : "open";
   }
@@ -252,7 +223,7 @@ export class Connection {
 
   /** Bytes queued by {@link takeOutput}'s next call. */
   get outputBytes(): number {
-    return this.#outBytes;
+    return this.#output.bytes;
   }
 
   /** Frames received so far: a layer above can bound the work one peer gets per turn. */
@@ -394,16 +365,8 @@ export class Connection {
   takeOutput(holdClose = false): Uint8Array[] {
     if (!holdClose) this.#commitClose();
     // The turn is over: forget the texts, so their bytes are not held.
-    if (this.#echoTexts !== undefined && this.#echoTexts.length > 0) {
-      this.#echoTexts.length = 0;
-      this.#echoBytes!.length = 0;
-      this.#echoRooms!.length = 0;
-    }
-    this.#closeRegion();
-    const out = this.#out;
-    this.#out = [];
-    this.#outBytes = 0;
-    return out;
+    this.#received?.clear();
+    return this.#output.take();
   }
 
   /**
@@ -419,66 +382,34 @@ export class Connection {
 
   /** Sends a text message; `compress` as for {@link send}. */
   sendText(text: string, compress?: boolean): void {
-    // The common case (short ASCII, no extension, no tracing) is framed
-    // straight into the output slab, with no encoder call.
-    if (
-      text.length <= ASCII_TRY_MAX && this.#chain.empty && this.#onFrame === undefined &&
-      this.#fragmentSize >= text.length && this.#state === "open" && this.#sending === -1 &&
-      this.#pendingFailure === undefined && this.#sendAsciiText(text)
-    ) {
-      return;
-    }
+    if (this.#framesShortAscii(text) && this.#output.asciiText(text)) return;
     // Sending back a text received in this turn (an echo, a relay): its
     // bytes are known, so it is not encoded again.
-    const echoes = this.#echoTexts;
-    if (echoes !== undefined) {
-      for (let i = echoes.length - 1; i >= 0; i--) {
-        const echo = echoes[i];
-        if (text.length === echo.length && text === echo) {
-          const bytes = this.#echoBytes![i];
-          this.#inPlace = bytes;
-          this.#inPlaceRoom = this.#echoRooms![i];
-          try {
-            this.#sendMessage(Opcode.Text, bytes, compress);
-          } finally {
-            this.#inPlace = undefined;
-          }
-          return;
-        }
+    const received = this.#received;
+    const i = received === undefined ? -1 : received.find(text);
+    if (i >= 0) {
+      const bytes = received!.bytesAt(i);
+      this.#inPlace = bytes;
+      this.#inPlaceRoom = received!.roomAt(i);
+      try {
+        this.#sendMessage(Opcode.Text, bytes, compress);
+      } finally {
+        this.#inPlace = undefined;
       }
+      return;
     }
     this.#sendMessage(Opcode.Text, encodeUtf8(text), compress);
   }
 
-  /** Frames `text` as one unfragmented text frame if it is all ASCII; false (nothing sent) otherwise. */
-  #sendAsciiText(text: string): boolean {
-    const length = text.length;
-    const client = this.role === "client";
-    const size = (length < 126 ? 2 : 4) + (client ? 4 : 0);
-    const need = size + length;
-    if (slabAt + need > SLAB_SIZE) {
-      slab = new Uint8Array(SLAB_SIZE);
-      slabAt = 0;
-    }
-    const buf = slab;
-    const at = slabAt;
-    const p = at + size;
-    for (let i = 0; i < length; i++) {
-      const c = text.charCodeAt(i);
-      if (c > 0x7f) return false; // the region is not taken: nothing was sent
-      buf[p + i] = c;
-    }
-    if (client) {
-      // RFC 6455 §5.3: a client MUST mask every frame, with a fresh key.
-      const mask = this.#maskKey();
-      writeHeader(buf, at, true, 0, Opcode.Text, length, mask);
-      applyMask(buf.subarray(p, p + length), mask);
-    } else {
-      writeHeader(buf, at, true, 0, Opcode.Text, length);
-    }
-    slabAt = at + need;
-    this.#pushRegion(buf, at, need);
-    return true;
+  /**
+   * True when `text` may be framed straight into the output, with no
+   * encoder call, if it is ASCII: a short text, sent whole, as it is (no
+   * extension, no tracing), on an open connection with nothing in between.
+   */
+  #framesShortAscii(text: string): boolean {
+    return text.length <= ASCII_TRY_MAX && this.#chain.empty && this.#onFrame === undefined &&
+      this.#fragmentSize >= text.length && this.#state === "open" && this.#sending === -1 &&
+      this.#pendingFailure === undefined;
   }
 
   /** Sends a binary message; `compress` as for {@link send}. */
@@ -534,7 +465,7 @@ export class Connection {
       throw new TypeError("sendEncodedFrame takes one whole, final, unmasked text or binary frame");
     }
     this.#onFrame?.("out", { fin: true, rsv: 0, opcode, payload: frame.subarray(size) });
-    this.#push(frame);
+    this.#output.push(frame);
   }
 
   /** Sends a ping carrying at most 125 bytes. */
@@ -574,17 +505,12 @@ export class Connection {
       const message = this.#assembler.push(frame);
       if (message !== undefined) {
         this.#events.push(message);
-        if (message.type === "text" && message.data.length >= ECHO_FROM) {
-          const texts = this.#echoTexts ??= [];
-          if (texts.length < ECHO_MAX) {
-            const bytes = this.#assembler.lastTextBytes!;
-            texts.push(message.data);
-            (this.#echoBytes ??= []).push(bytes);
-            // Room in front only for the payload of this very frame.
-            (this.#echoRooms ??= []).push(bytes === frame.payload ? this.#parser.lastRoom : 0);
-          }
+        const bytes = this.#assembler.takeTextBytes();
+        if (message.type === "text" && message.data.length >= ReceivedTexts.MIN_LENGTH) {
+          // Room in front only for the payload of this very frame.
+          const room = bytes === frame.payload ? this.#parser.lastRoom : 0;
+          (this.#received ??= new ReceivedTexts()).remember(message.data, bytes!, room);
         }
-        this.#assembler.lastTextBytes = undefined;
       }
       return;
     }
@@ -702,91 +628,8 @@ export class Connection {
   #writeFrame(fin: boolean, rsv: number, opcode: number, payload: Uint8Array): void {
     if (isControl(opcode)) checkOutgoing({ fin, rsv, opcode, payload });
     this.#onFrame?.("out", { fin, rsv, opcode, payload });
-    const length = payload.length;
-    const client = this.role === "client";
-    const size = headerSize(length, client);
-    const need = size + length;
-    if (need <= SLAB_FRAME_MAX) {
-      if (slabAt + need > SLAB_SIZE) {
-        slab = new Uint8Array(SLAB_SIZE);
-        slabAt = 0;
-      }
-      const buf = slab;
-      const at = slabAt;
-      slabAt += need;
-      if (client) {
-        // RFC 6455 §5.3: a client MUST mask every frame, with a fresh key.
-        const mask = this.#maskKey();
-        writeHeader(buf, at, fin, rsv, opcode, length, mask);
-        buf.set(payload, at + size);
-        applyMask(buf.subarray(at + size, at + need), mask);
-      } else {
-        writeHeader(buf, at, fin, rsv, opcode, length);
-        buf.set(payload, at + size);
-      }
-      this.#pushRegion(buf, at, need);
-      return;
-    }
-    if (client) {
-      // RFC 6455 §5.3: a client MUST mask every frame, with a fresh key.
-      const mask = this.#maskKey();
-      const size = headerSize(length, true);
-      const out = new Uint8Array(size + length);
-      writeHeader(out, 0, fin, rsv, opcode, length, mask);
-      out.set(payload, size);
-      applyMask(out.subarray(size), mask);
-      this.#push(out);
-    } else if (length < COPY_THRESHOLD) {
-      const size = headerSize(length, false);
-      const out = new Uint8Array(size + length);
-      writeHeader(out, 0, fin, rsv, opcode, length);
-      out.set(payload, size);
-      this.#push(out);
-    } else if (
-      payload === this.#inPlace && this.#chain.empty &&
-      this.#inPlaceRoom >= headerSize(length, false)
-    ) {
-      // A received payload sent back: the bytes in front of it held its
-      // frame's header (as long as ours, plus the masking key) and nothing
-      // else reads them; our header goes there, and the frame leaves as one
-      // buffer, with no copy.
-      const size = headerSize(length, false);
-      const frame = new Uint8Array(payload.buffer, payload.byteOffset - size, size + length);
-      writeHeader(frame, 0, fin, rsv, opcode, length);
-      this.#push(frame);
-    } else {
-      const head = new Uint8Array(headerSize(length, false));
-      writeHeader(head, 0, fin, rsv, opcode, length);
-      this.#push(head);
-      this.#push(payload);
-    }
-  }
-
-  #push(bytes: Uint8Array): void {
-    this.#closeRegion();
-    this.#out.push(bytes);
-    this.#outBytes += bytes.length;
-  }
-
-  /** Adds `length` bytes at `at` of `buf` (the slab) to the output, extending the pending region when contiguous. */
-  #pushRegion(buf: Uint8Array, at: number, length: number): void {
-    this.#outBytes += length;
-    if (this.#regionSlab === buf && this.#regionEnd === at) {
-      this.#regionEnd = at + length;
-      return;
-    }
-    this.#closeRegion();
-    this.#regionSlab = buf;
-    this.#regionStart = at;
-    this.#regionEnd = at + length;
-  }
-
-  /** Moves the pending slab region into the output list. */
-  #closeRegion(): void {
-    const buf = this.#regionSlab;
-    if (buf === undefined) return;
-    this.#regionSlab = undefined;
-    this.#out.push(buf.subarray(this.#regionStart, this.#regionEnd));
+    const room = payload === this.#inPlace && this.#chain.empty ? this.#inPlaceRoom : 0;
+    this.#output.frame(fin, rsv, opcode, payload, room);
   }
 }
 
