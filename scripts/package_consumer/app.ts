@@ -10,12 +10,30 @@ import { nodeHttpAdapter } from "@sprig/websocket/adapters";
 import { CloseCode, Connection, encodeFrame } from "@sprig/websocket/protocol";
 import { FrameDecoderStream } from "@sprig/websocket/streams";
 import { detectRuntime } from "@sprig/websocket/transport";
+import { otelInstrumentation } from "@sprig/websocket/otel";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
 function check(condition: boolean, what: string): asserts condition {
   if (!condition) throw new Error(`package consumer: ${what}`);
 }
+
+// The OpenTelemetry entry: a telemetry hook from a tracer alone.
+const spans: string[] = [];
+const otel = otelInstrumentation({
+  tracer: {
+    startSpan: (name) => {
+      spans.push(name);
+      return {
+        setAttribute: () => {},
+        setStatus: () => {},
+        recordException: () => {},
+        end: () => {},
+      };
+    },
+  },
+});
+check(typeof otel.telemetry.channel === "function", "otel gives a telemetry hook");
 
 // The protocol core: a frame encoded by hand, parsed by a server connection.
 const server = new Connection({ role: "server" });
@@ -51,7 +69,7 @@ async function echo(url: string): Promise<void> {
 }
 
 // sprig's own server.
-const sprig = await serve({ hostname: "127.0.0.1", port: 0 }, {
+const sprig = await serve({ hostname: "127.0.0.1", port: 0, telemetry: otel.telemetry }, {
   init: () => ({ state: { count: 0 } }),
   in: (message, state) => ({ state: { count: state.count + 1 }, push: message }),
 });
@@ -62,6 +80,7 @@ const detach = adapter.attach(web);
 await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
 try {
   await echo(`ws://127.0.0.1:${sprig.port}/`);
+  check(spans.includes("websocket connection"), "otel records a server connection's span");
   await echo(`ws://127.0.0.1:${(web.address() as AddressInfo).port}/`);
   try {
     await connect("ws://[not a url", { connectTimeoutMs: 1000 });

@@ -31,6 +31,7 @@ import { CloseCode, Connection, encodeFrame } from "@sprig/websocket/protocol";
 import { FrameDecoderStream, MessageStream } from "@sprig/websocket/streams";
 import { detectRuntime, fromNodeSocket, type NodeSocket } from "@sprig/websocket/transport";
 import * as scale from "@sprig/websocket/scale";
+import * as otel from "@sprig/websocket/otel";
 
 export async function client(url: string, h2?: Http2ClientSession): Promise<MessageData[]> {
   const options: ConnectOptions = { compression: { threshold: 0 }, keepalive: false };
@@ -78,4 +79,5 @@ export const parts: unknown[] = [
   detectRuntime(),
   fromNodeSocket,
   scale,
+  otel,
 ];
