@@ -11,6 +11,7 @@ import { CloseCode, Connection, encodeFrame } from "@sprig/websocket/protocol";
 import { FrameDecoderStream } from "@sprig/websocket/streams";
 import { detectRuntime } from "@sprig/websocket/transport";
 import { otelInstrumentation } from "@sprig/websocket/otel";
+import { connectPeer, driveHandler } from "@sprig/websocket/testing";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -81,6 +82,14 @@ await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
 try {
   await echo(`ws://127.0.0.1:${sprig.port}/`);
   check(spans.includes("websocket connection"), "otel records a server connection's span");
+  // The test kit: a scripted peer splits a frame at every byte; a handler runs without a socket.
+  const peer = await connectPeer(`ws://127.0.0.1:${sprig.port}/`);
+  await peer.sendSplit(peer.encode({ opcode: 1, payload: "kit" }), 1);
+  check(await peer.nextText() === "kit", "the scripted peer's split frame is echoed");
+  peer.destroy();
+  const driven = await driveHandler({ in: (message: unknown) => ({ push: message as string }) });
+  await driven.in("unit");
+  check(driven.take()[0] === "unit", "driveHandler records a push");
   await echo(`ws://127.0.0.1:${(web.address() as AddressInfo).port}/`);
   try {
     await connect("ws://[not a url", { connectTimeoutMs: 1000 });
