@@ -15,7 +15,8 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { connect, HandshakeError, reconnecting, serve } from "../../mod.ts";
-import { otelInstrumentation } from "../../lib/otel/mod.ts";
+import * as api from "@opentelemetry/api";
+import { OTEL_SCOPE, otelInstrumentation } from "../../lib/otel/mod.ts";
 
 function setup(messageSpanEvery = 0) {
   const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -241,5 +242,49 @@ describe("otel", () => {
         }),
       TypeError,
     );
+  });
+});
+
+describe("otel with the @opentelemetry/api module", () => {
+  it("uses the global providers, and parents message spans on their connection's span", async () => {
+    const spans = new InMemorySpanExporter();
+    const tracerProvider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(spans)],
+    });
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    api.trace.setGlobalTracerProvider(tracerProvider);
+    api.metrics.setGlobalMeterProvider(meterProvider);
+    const otel = otelInstrumentation(api, { messageSpanEvery: 1 });
+    const server = await serve({ hostname: "127.0.0.1", port: 0, telemetry: otel.telemetry }, {
+      in: (message) => ({ push: message }),
+    });
+    try {
+      const ws = await connect(server.url, { compression: false });
+      await ws.send("hello");
+      await ws.receive({ timeoutMs: 5000 });
+      await ws.close();
+      const server1 = spans.getFinishedSpans().find((s) => s.name === "websocket receive");
+      assert.ok(server1);
+      const { resourceMetrics } = await reader.collect();
+      const scope = resourceMetrics.scopeMetrics.find((s) => s.scope.name === OTEL_SCOPE);
+      assert.ok(scope, "the meter is named after sprig");
+      await server.shutdown({ deadlineMs: 1000 });
+      const connection = spans.getFinishedSpans().find((s) =>
+        s.name === "websocket connection" && s.attributes["websocket.role"] === "server"
+      );
+      assert.ok(connection);
+      assert.equal(server1.parentSpanContext?.spanId, connection.spanContext().spanId);
+      assert.equal(server1.spanContext().traceId, connection.spanContext().traceId);
+    } finally {
+      otel.close();
+      api.trace.disable();
+      api.metrics.disable();
+      await meterProvider.shutdown();
+      await tracerProvider.shutdown();
+    }
   });
 });
