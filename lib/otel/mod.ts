@@ -436,6 +436,18 @@ export function otelInstrumentation(
         }
       },
     },
+    [TelemetryChannels.handshakeFailed]: {
+      hasSubscribers: true,
+      publish(message) {
+        const e = message as { role: "client" | "server"; status: number };
+        handshakes?.add(1, {
+          ...common,
+          "websocket.role": e.role,
+          "error.type": String(e.status),
+          "http.response.status_code": e.status,
+        });
+      },
+    },
     [TelemetryChannels.reconnectScheduled]: {
       hasSubscribers: true,
       publish(message) {

@@ -180,11 +180,12 @@ describe("otel", () => {
     }
   });
 
-  it("counts a refused handshake by status, with an error span", async () => {
+  it("counts a refused handshake by status on both sides, with an error span", async () => {
     const t = setup();
     const server = await serve({
       hostname: "127.0.0.1",
       port: 0,
+      telemetry: t.otel.telemetry,
       upgrade: () => new Response("no", { status: 403 }),
     }, { in: () => {} });
     try {
@@ -195,6 +196,14 @@ describe("otel", () => {
       assert.equal(
         await t.sum("websocket.handshakes", {
           "error.type": "HANDSHAKE_REFUSED",
+          "http.response.status_code": 403,
+        }),
+        1,
+      );
+      assert.equal(
+        await t.sum("websocket.handshakes", {
+          "websocket.role": "server",
+          "error.type": "403",
           "http.response.status_code": 403,
         }),
         1,
