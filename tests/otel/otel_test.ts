@@ -17,6 +17,7 @@ import {
 import { connect, HandshakeError, reconnecting, serve } from "../../mod.ts";
 import * as api from "@opentelemetry/api";
 import { OTEL_SCOPE, otelInstrumentation } from "../../lib/otel/mod.ts";
+import { hostsOfRuntime, labelOf, startHost } from "../server/_hosts.ts";
 
 function setup(messageSpanEvery = 0) {
   const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
@@ -296,4 +297,51 @@ describe("otel with the @opentelemetry/api module", () => {
       await tracerProvider.shutdown();
     }
   });
+});
+
+describe("otel on every host of this runtime", () => {
+  for (const kind of hostsOfRuntime()) {
+    // Deno.serve and Bun.serve parse frames themselves: no frame events there.
+    const frames = kind !== "Deno.serve" && kind !== "Bun.serve";
+    it(`${labelOf(kind)}: connections, refusals and closes${frames ? ", messages" : ""}`, async () => {
+      const t = setup();
+      let terminated = 0;
+      const host = await startHost(kind, {
+        in: (message) => ({ push: message }),
+        terminate: () => void terminated++,
+      }, {
+        telemetry: t.otel.telemetry,
+        upgrade: (request) =>
+          new URL(request.url).pathname === "/refuse"
+            ? new Response("no", { status: 401 })
+            : undefined,
+      });
+      try {
+        await assert.rejects(connect(host.url("/refuse")), HandshakeError);
+        const ws = await connect(host.url("/"));
+        for (const text of ["a", "b", "c"]) {
+          await ws.send(text);
+          assert.equal(await ws.receive({ timeoutMs: 5000 }), text);
+        }
+        await ws.close(4005, "done");
+        await until(() => terminated === 1, "terminate ran");
+        const server = { "websocket.role": "server" };
+        assert.equal(await t.sum("websocket.handshakes", { ...server, "error.type": "401" }), 1);
+        assert.equal(await t.sum("websocket.connection.active", server), 0);
+        assert.equal(
+          await t.sum("websocket.closes", { ...server, "websocket.close.code": 4005 }),
+          1,
+        );
+        const received = await t.sum("websocket.messages", {
+          ...server,
+          "network.io.direction": "receive",
+          "websocket.message.type": "text",
+        });
+        assert.equal(received, frames ? 3 : 0);
+      } finally {
+        await host.stop();
+        await t.shutdown();
+      }
+    });
+  }
 });
