@@ -133,6 +133,24 @@ describe("scripted peer (client) against sprig's server", () => {
     }
   });
 
+  it("timing: a silent peer is closed by the idle timeout, not before it", async () => {
+    const idleTimeoutMs = 300;
+    const server = await serve({ hostname: "127.0.0.1", port: 0, idleTimeoutMs }, {
+      in: (message) => ({ push: message }),
+    });
+    try {
+      const peer = await connectPeer(server.url);
+      await peer.sendFrame({ opcode: 1, payload: "then nothing" });
+      assert.equal(await peer.nextText(), "then nothing");
+      const closed = await peer.expectClose(1001, idleTimeoutMs * 10);
+      // Not before the idle timeout (a tenth of slack for the timers of a busy machine).
+      assert.ok(closed.afterMs >= idleTimeoutMs * 0.9, `closed after ${closed.afterMs} ms`);
+      peer.destroy();
+    } finally {
+      await server.shutdown({ deadlineMs: 1000 });
+    }
+  });
+
   it("closed() rejects, bounded, while the connection stays open", async () => {
     const { server } = await echoServer();
     try {
