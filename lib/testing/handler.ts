@@ -53,7 +53,7 @@ export interface HandlerDriver<S, I = unknown> {
   readonly ref: ConnectionRef<I>;
   /** The state, as the last callback left it. */
   readonly state: S;
-  /** Every push, in order (messages and control frames), since the start. */
+  /** Every push and `ref.send()`, in order (messages and control frames), since the start. */
   readonly pushed: readonly Push[];
   /** The stop asked for, if any: once stopped, no callback but `terminate` runs. */
   readonly stopped: RecordedStop | undefined;
@@ -158,6 +158,12 @@ export async function driveHandler<S, I = unknown, D = unknown>(
     post(message) {
       if (!isOpen()) return false;
       posts.push(message);
+      return true;
+    },
+    send(message, options) {
+      // As on a host: queued on the connection at once, in order with the pushes.
+      if (!isOpen()) return false;
+      pushed.push(options?.compress === false ? { data: message, compress: false } : message);
       return true;
     },
     subscribe(topic) {

@@ -308,4 +308,23 @@ describe("driveHandler", () => {
     assert.equal(reasons[0].type, "error");
     assert.equal(h.terminated, true);
   });
+
+  it("ref.send() joins the pushes in call order, keeps compress: false, and is refused once stopped", async () => {
+    const h = await driveHandler<undefined, unknown, unknown>({
+      init: (ctx) => {
+        ctx.ref.send("from elsewhere");
+        return { push: "greeting" };
+      },
+      in: (message) => ({ push: message, ...(message === "bye" ? { stop: true } : {}) }),
+    });
+    assert.equal(h.ref.send(new Uint8Array([1]), { compress: false }), true);
+    await h.in("bye");
+    assert.equal(h.ref.send("too late"), false);
+    assert.deepEqual(h.take(), [
+      "from elsewhere",
+      "greeting",
+      { data: new Uint8Array([1]), compress: false },
+      "bye",
+    ]);
+  });
 });
