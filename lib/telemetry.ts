@@ -59,6 +59,8 @@ export const TelemetryChannels = {
   connected: "sprig:connected",
   /** A connection ended, with its close code and reason, or the error. */
   disconnected: "sprig:disconnected",
+  /** A server refused an upgrade request (its checks, `origins`, the limits, the `upgrade` hook). */
+  handshakeFailed: "sprig:handshake-failed",
   /** A reconnecting client will try again after `delayMs`. */
   reconnectScheduled: "sprig:reconnect-scheduled",
   /** A frame arrived (client connections and sprig's own server). */
@@ -103,6 +105,13 @@ export interface TelemetryEvents {
     wasClean: boolean;
     error?: Error;
   };
+  /** {@link TelemetryChannels.handshakeFailed}: `id` is `""` (no connection was made). */
+  handshakeFailed: TelemetryEventBase & {
+    /** The request URL (`http:` or `https:`). */
+    url: string;
+    /** The HTTP status of the refusal (400, 403, 426, 503, or the `upgrade` hook's). */
+    status: number;
+  };
   /** {@link TelemetryChannels.reconnectScheduled} */
   reconnectScheduled: TelemetryEventBase & {
     /** The attempt that will be made after the delay. */
@@ -143,6 +152,7 @@ export interface TelemetryEvents {
 export class TelemetryPublisher {
   readonly connected: TelemetryChannel;
   readonly disconnected: TelemetryChannel;
+  readonly handshakeFailed: TelemetryChannel;
   readonly reconnectScheduled: TelemetryChannel;
   readonly frameReceived: TelemetryChannel;
   readonly frameSent: TelemetryChannel;
@@ -151,6 +161,7 @@ export class TelemetryPublisher {
   constructor(telemetry: Telemetry) {
     this.connected = telemetry.channel(TelemetryChannels.connected);
     this.disconnected = telemetry.channel(TelemetryChannels.disconnected);
+    this.handshakeFailed = telemetry.channel(TelemetryChannels.handshakeFailed);
     this.reconnectScheduled = telemetry.channel(TelemetryChannels.reconnectScheduled);
     this.frameReceived = telemetry.channel(TelemetryChannels.frameReceived);
     this.frameSent = telemetry.channel(TelemetryChannels.frameSent);

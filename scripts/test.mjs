@@ -332,6 +332,8 @@ async function main() {
         "lib/transport/mod.ts",
         "lib/streams/mod.ts",
         "lib/scale/mod.ts",
+        "lib/otel/mod.ts",
+        "lib/testing/mod.ts",
       ]],
       ["deno fmt --check", bin("deno"), ["fmt", "--check", "--quiet"]],
       ["package-lock complete (npm ci)", process.execPath, ["scripts/check_lock.mjs"]],

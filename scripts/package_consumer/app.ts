@@ -10,12 +10,31 @@ import { nodeHttpAdapter } from "@sprig/websocket/adapters";
 import { CloseCode, Connection, encodeFrame } from "@sprig/websocket/protocol";
 import { FrameDecoderStream } from "@sprig/websocket/streams";
 import { detectRuntime } from "@sprig/websocket/transport";
+import { otelInstrumentation } from "@sprig/websocket/otel";
+import { connectPeer, driveHandler } from "@sprig/websocket/testing";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
 function check(condition: boolean, what: string): asserts condition {
   if (!condition) throw new Error(`package consumer: ${what}`);
 }
+
+// The OpenTelemetry entry: a telemetry hook from a tracer alone.
+const spans: string[] = [];
+const otel = otelInstrumentation({
+  tracer: {
+    startSpan: (name) => {
+      spans.push(name);
+      return {
+        setAttribute: () => {},
+        setStatus: () => {},
+        recordException: () => {},
+        end: () => {},
+      };
+    },
+  },
+});
+check(typeof otel.telemetry.channel === "function", "otel gives a telemetry hook");
 
 // The protocol core: a frame encoded by hand, parsed by a server connection.
 const server = new Connection({ role: "server" });
@@ -51,7 +70,7 @@ async function echo(url: string): Promise<void> {
 }
 
 // sprig's own server.
-const sprig = await serve({ hostname: "127.0.0.1", port: 0 }, {
+const sprig = await serve({ hostname: "127.0.0.1", port: 0, telemetry: otel.telemetry }, {
   init: () => ({ state: { count: 0 } }),
   in: (message, state) => ({ state: { count: state.count + 1 }, push: message }),
 });
@@ -62,6 +81,15 @@ const detach = adapter.attach(web);
 await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
 try {
   await echo(`ws://127.0.0.1:${sprig.port}/`);
+  check(spans.includes("websocket connection"), "otel records a server connection's span");
+  // The test kit: a scripted peer splits a frame at every byte; a handler runs without a socket.
+  const peer = await connectPeer(`ws://127.0.0.1:${sprig.port}/`);
+  await peer.sendSplit(peer.encode({ opcode: 1, payload: "kit" }), 1);
+  check(await peer.nextText() === "kit", "the scripted peer's split frame is echoed");
+  peer.destroy();
+  const driven = await driveHandler({ in: (message: unknown) => ({ push: message as string }) });
+  await driven.in("unit");
+  check(driven.take()[0] === "unit", "driveHandler records a push");
   await echo(`ws://127.0.0.1:${(web.address() as AddressInfo).port}/`);
   try {
     await connect("ws://[not a url", { connectTimeoutMs: 1000 });

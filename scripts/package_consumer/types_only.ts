@@ -31,6 +31,8 @@ import { CloseCode, Connection, encodeFrame } from "@sprig/websocket/protocol";
 import { FrameDecoderStream, MessageStream } from "@sprig/websocket/streams";
 import { detectRuntime, fromNodeSocket, type NodeSocket } from "@sprig/websocket/transport";
 import * as scale from "@sprig/websocket/scale";
+import * as otel from "@sprig/websocket/otel";
+import * as testing from "@sprig/websocket/testing";
 
 export async function client(url: string, h2?: Http2ClientSession): Promise<MessageData[]> {
   const options: ConnectOptions = { compression: { threshold: 0 }, keepalive: false };
@@ -78,4 +80,6 @@ export const parts: unknown[] = [
   detectRuntime(),
   fromNodeSocket,
   scale,
+  otel,
+  testing,
 ];

@@ -53,6 +53,19 @@ describe(`examples (run with ${runtime === "node" ? "tsx" : runtime})`, () => {
     assert.match(out, /^client: got seq 1\.\.20, each once and in order: true$/m);
   });
 
+  it("otel.ts: the OpenTelemetry SDK records metrics and spans of a server and a client", async () => {
+    const out = await run("otel.ts");
+    assert.match(out, /^metric websocket\.handshakes .*"websocket\.role":"client"\} 1$/m);
+    assert.match(
+      out,
+      /^metric websocket\.messages .*"websocket\.role":"server","network\.io\.direction":"receive","websocket\.message\.type":"text"\} 20$/m,
+    );
+    assert.match(out, /^metric websocket\.closes .*"websocket\.close\.code":1000\} 1$/m);
+    assert.match(out, /^span websocket handshake kind=2 .*"http\.response\.status_code":101/m);
+    assert.match(out, /^span websocket connection kind=1 /m);
+    assert.match(out, /^done$/m);
+  });
+
   it("sans_io.ts: two protocol cores talk without a socket", async () => {
     const out = await run("sans_io.ts");
     assert.match(out, /client got .*HELLO/s);

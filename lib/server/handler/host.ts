@@ -256,6 +256,21 @@ export class WebSocketHost implements DriverHost {
    * request holds a connection slot until {@link start} or `release()`.
    */
   async decide(input: UpgradeRequest): Promise<Accepted | Refused> {
+    const verdict = await this.#decide(input);
+    const t = this.telemetry;
+    if (!verdict.accepted && t && t.handshakeFailed.hasSubscribers) {
+      t.handshakeFailed.publish({
+        role: "server",
+        id: "",
+        timestamp: Date.now(),
+        url: input.url.href,
+        status: verdict.response.status,
+      });
+    }
+    return verdict;
+  }
+
+  async #decide(input: UpgradeRequest): Promise<Accepted | Refused> {
     const { head, url, remoteAddress } = input;
     if (this.#shuttingDown) return refuse(503, "the server is shutting down");
     let checked: CheckedRequest;
