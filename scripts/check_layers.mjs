@@ -11,6 +11,8 @@
 //   client      client/          } siblings: neither imports the other
 //   server      server/          }
 //   scale       scale/
+//   otel        otel/            (telemetry to OpenTelemetry)
+//   testing     testing/         (the test kit: handlers driven in memory, raw peers)
 //   cli         cli/
 //
 // The package's entry points (lib/*/mod.ts, lib/server/adapters/mod.ts) are facades: they re-export
@@ -41,6 +43,8 @@ export const LAYERS = [
   ["client", ["client/"], ["server"]],
   ["server", ["server/"], ["client"]],
   ["scale", ["scale/"]],
+  ["otel", ["otel/"]],
+  ["testing", ["testing/"]],
   ["cli", ["cli/"]],
 ];
 

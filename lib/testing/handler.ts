@@ -8,17 +8,18 @@
  * @module
  */
 
-import type { CloseInfo, MessageData } from "../session/session.ts";
+import type { MessageData } from "../session/session.ts";
+import type { CloseInfo } from "../errors.ts";
 import type {
   ConnectionContext,
   ConnectionRef,
   Handler,
-  OutgoingMessage,
   Push,
   Reply,
   Stop,
   TerminateReason,
 } from "../server/handler/handler.ts";
+import type { OutgoingMessage } from "../server/handler/message.ts";
 import type { ResumeReport } from "../server/handler/history.ts";
 
 /** Options of {@link driveHandler}. */

@@ -55,21 +55,19 @@ export type {
   ControlMessage,
   Handler,
   HandlerResult,
-  OutgoingMessage,
   Push,
   Reply,
   Stop,
   TerminateReason,
 } from "../server/handler/handler.ts";
-export type { CloseInfo, MessageData } from "../session/session.ts";
+export type { OutgoingMessage } from "../server/handler/message.ts";
+export type { MessageData } from "../session/session.ts";
+export type { CloseInfo } from "../errors.ts";
 export type { TransportAddress } from "../transport/transport.ts";
-export type { Position, ResumeReport, SeqRange } from "../server/handler/history.ts";
-export type {
-  DrainWatcher,
-  PublishedMessage,
-  SubscribeOptions,
-  Subscriber,
-} from "../server/handler/pubsub.ts";
+export type { ResumeReport, SeqRange } from "../server/handler/history.ts";
+export type { Position } from "../session/envelope.ts";
+export type { SubscribeOptions } from "../server/handler/pubsub.ts";
+export type { DrainWatcher, PublishedMessage, Subscriber } from "../server/handler/message.ts";
 export type { CustomErrorCode, SprigError } from "../errors.ts";
 export type { ERROR_CODES, ErrorCode } from "../error_codes.ts";
 export type { SlowPolicy, SlowReport } from "../server/handler/slow.ts";
