@@ -575,6 +575,7 @@ export class Http2ServerConnection {
     }
   }
 
+  /** A complete header block: trailers of an open stream, or a new request. */
   #headerBlock(
     id: number,
     endStream: boolean,
@@ -582,40 +583,55 @@ export class Http2ServerConnection {
     first: RawFrame | undefined,
   ): void {
     // The block is decoded whatever becomes of the stream: the table must stay in step.
-    let fields: HeaderField[];
-    let tooLarge: boolean;
+    const { fields, tooLarge } = this.#decodeBlock(block);
+    const existing = this.#streams.get(id);
+    if (existing) return this.#trailers(existing, endStream, fields, tooLarge);
+    if (!this.#admitStream(id, first)) return;
+    this.#openStream(id, endStream, fields, tooLarge);
+  }
+
+  /** HPACK-decodes a block; a decoding failure is a connection error (RFC 9113 §4.3). */
+  #decodeBlock(block: Uint8Array): { fields: HeaderField[]; tooLarge: boolean } {
     try {
-      ({ fields, tooLarge } = this.#hpack.decode(block));
+      return this.#hpack.decode(block);
     } catch (error) {
       if (error instanceof HpackError) {
         throw new Http2ConnectionError(H2ErrorCode.COMPRESSION_ERROR, error.message);
       }
       throw error;
     }
-    const existing = this.#streams.get(id);
-    if (existing) {
-      // Trailers (RFC 9113 §8.1): they end the stream; their fields are not used.
-      if (existing.state === HALF_CLOSED_REMOTE) {
-        throw new Http2ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
-      }
-      if (!endStream) return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
-      // RFC 9113 §8.1: trailers carry no pseudo-header fields; §8.2.1 holds for them too.
-      if (!tooLarge && !validTrailers(fields)) {
-        return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
-      }
-      if (existing.contentLength >= 0 && existing.received !== existing.contentLength) {
-        return this.#streamError(existing, H2ErrorCode.PROTOCOL_ERROR);
-      }
-      this.#endRemote(existing);
-      this.#listener.data(id, EMPTY, true);
-      this.#maybeClose(existing);
-      return;
+  }
+
+  /** Trailers (RFC 9113 §8.1): they end the stream; their fields are not used. */
+  #trailers(s: Stream, endStream: boolean, fields: HeaderField[], tooLarge: boolean): void {
+    if (s.state === HALF_CLOSED_REMOTE) {
+      throw new Http2ConnectionError(H2ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
     }
+    if (!endStream) return this.#streamError(s, H2ErrorCode.PROTOCOL_ERROR);
+    // RFC 9113 §8.1: trailers carry no pseudo-header fields; §8.2.1 holds for them too.
+    if (!tooLarge && !validTrailers(fields)) {
+      return this.#streamError(s, H2ErrorCode.PROTOCOL_ERROR);
+    }
+    if (s.contentLength >= 0 && s.received !== s.contentLength) {
+      return this.#streamError(s, H2ErrorCode.PROTOCOL_ERROR);
+    }
+    this.#endRemote(s);
+    this.#listener.data(s.id, EMPTY, true);
+    this.#maybeClose(s);
+  }
+
+  /**
+   * Whether a new stream `id` may open: a valid new identifier, not
+   * depending on itself, before our GOAWAY and within the concurrency
+   * limit. A refused stream gets RST_STREAM; a bad identifier is a
+   * connection error.
+   */
+  #admitStream(id: number, first: RawFrame | undefined): boolean {
     if (id % 2 === 0) {
       throw new Http2ConnectionError(H2ErrorCode.PROTOCOL_ERROR, "even stream identifier");
     }
     if (id <= this.#lastStreamId) {
-      if (this.#recentlyReset.includes(id)) return;
+      if (this.#recentlyReset.includes(id)) return false;
       // RFC 9113 §5.1.1: an identifier below the last one, never used, is
       // unexpected (PROTOCOL_ERROR); one of a stream that ended, a frame on a
       // closed stream (§5.1: STREAM_CLOSED). Known for the last ids only.
@@ -634,24 +650,28 @@ export class Http2ServerConnection {
       const dep = ((p[o] & 0x7f) * 0x1000000) + (p[o + 1] << 16) + (p[o + 2] << 8) + p[o + 3];
       if (dep === id) {
         this.#useId(id);
-        this.#output.push(encodeRstStream(id, H2ErrorCode.PROTOCOL_ERROR));
-        this.#remember(id);
-        return;
+        this.#refuse(id, H2ErrorCode.PROTOCOL_ERROR);
+        return false;
       }
     }
     this.#useId(id);
     // RFC 9113 §6.8: after our GOAWAY, new streams are ignored.
-    if (this.#goingAway) {
-      this.#output.push(encodeRstStream(id, H2ErrorCode.REFUSED_STREAM));
-      this.#remember(id);
-      return;
+    // RFC 9113 §5.1.2: over the limit, REFUSED_STREAM (the client may retry).
+    if (this.#goingAway || this.#active >= this.#options.maxConcurrentStreams) {
+      this.#refuse(id, H2ErrorCode.REFUSED_STREAM);
+      return false;
     }
-    if (this.#active >= this.#options.maxConcurrentStreams) {
-      // RFC 9113 §5.1.2: over the limit, REFUSED_STREAM (the client may retry).
-      this.#output.push(encodeRstStream(id, H2ErrorCode.REFUSED_STREAM));
-      this.#remember(id);
-      return;
-    }
+    return true;
+  }
+
+  /** RST_STREAM for a stream that never opened. */
+  #refuse(id: number, code: number): void {
+    this.#output.push(encodeRstStream(id, code));
+    this.#remember(id);
+  }
+
+  /** Opens stream `id` and reports its request, or answers 431 or resets a malformed one. */
+  #openStream(id: number, endStream: boolean, fields: HeaderField[], tooLarge: boolean): void {
     const s: Stream = {
       id,
       state: OPEN,
