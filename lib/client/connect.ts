@@ -37,6 +37,7 @@ import { connectFailure } from "../transport/failure.ts";
 import { connectTransport } from "../transport/connect.ts";
 import { connectThroughProxy, parseProxyUrl, proxyFromEnvironment } from "../transport/proxy.ts";
 import type { ConnectTarget, Transport } from "../transport/transport.ts";
+import { HandshakeBound } from "./handshake_bound.ts";
 import {
   checkConnectOptions,
   CLIENT_DEFAULTS,
@@ -204,16 +205,7 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
   const { options, request } = prepared;
   const { signal } = options;
   if (signal?.aborted) throw abortReason(signal);
-  if (usesHttp2(options, request.secure)) {
-    // Loaded on demand: node:http2 is not on every runtime (edge runtimes lack it).
-    const { openHttp2 } = await import("./http2.ts");
-    return await openHttp2(prepared, {
-      start: startSession,
-      http1: (transport) =>
-        openOnce({ ...prepared, options: { ...options, http2: false, transport } }),
-    });
-  }
-
+  if (usesHttp2(options, request.secure)) return await openOverHttp2(prepared);
   // 1. The transport.
   const transport = await openTransport(options, {
     hostname: request.hostname,
@@ -227,42 +219,46 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
     key: options.tls?.key,
     passphrase: options.tls?.passphrase,
   });
-
   // 2. The opening handshake, bounded by its timeout and the signal.
-  const handshakeTimeout = options.handshakeTimeoutMs ?? CLIENT_DEFAULTS.handshakeTimeoutMs;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const interrupted = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new TimeoutError(
-            "HANDSHAKE_TIMEOUT",
-            `no handshake response within ${handshakeTimeout} ms`,
-            handshakeTimeout,
-          ),
-        ),
-      handshakeTimeout,
-    );
-    if (signal) {
-      onAbort = () => reject(abortReason(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
+  const { result, rest } = await handshake(prepared, transport);
+  return startSession(prepared, transport, result, rest);
+}
+
+/** One attempt over HTTP/2 (RFC 8441), or over HTTP/1.1 where `http2: "auto"` falls back. */
+async function openOverHttp2(prepared: PreparedConnection): Promise<Session> {
+  // Loaded on demand: node:http2 is not on every runtime (edge runtimes lack it).
+  const { openHttp2 } = await import("./http2.ts");
+  const { options } = prepared;
+  return await openHttp2(prepared, {
+    start: startSession,
+    http1: (transport) =>
+      openOnce({ ...prepared, options: { ...options, http2: false, transport } }),
   });
-  let rest: Uint8Array;
-  let result: HandshakeResult;
+}
+
+/**
+ * The opening handshake over an open transport (RFC 6455 §4.1): the
+ * request, the final response head (a refusal's body read, then thrown),
+ * its checks. The transport is closed when it fails.
+ */
+async function handshake(
+  prepared: PreparedConnection,
+  transport: Transport,
+): Promise<{ result: HandshakeResult; rest: Uint8Array }> {
+  const { options, request } = prepared;
+  const { signal } = options;
+  const bound = new HandshakeBound(
+    options.handshakeTimeoutMs ?? CLIENT_DEFAULTS.handshakeTimeoutMs,
+    signal,
+  );
   try {
-    await Promise.race([transport.write([request.head]), interrupted]);
-    let head: ResponseHead;
-    ({ head, rest } = await Promise.race([
-      readFinalHead(transport, options.maxHeadBytes),
-      interrupted,
-    ]));
+    await bound.race(transport.write([request.head]));
+    const { head, rest } = await bound.race(readFinalHead(transport, options.maxHeadBytes));
     if (head.status !== 101) {
-      const { body, problem } = await readRefusalBody(transport, head, rest, interrupted, signal);
+      const { body, problem } = await readRefusalBody(transport, head, rest, bound, signal);
       refuse(request, head, body, problem);
     }
-    result = checkServerResponse(request, head);
+    return { result: checkServerResponse(request, head), rest };
   } catch (error) {
     transport.close();
     if (error instanceof SprigError) throw error;
@@ -272,12 +268,8 @@ async function openOnce(prepared: PreparedConnection): Promise<Session> {
       { cause: error },
     );
   } finally {
-    clearTimeout(timer);
-    if (onAbort) signal!.removeEventListener("abort", onAbort);
-    interrupted.catch(() => {});
+    bound.clear();
   }
-
-  return startSession(prepared, transport, result, rest);
 }
 
 /**
@@ -413,7 +405,7 @@ async function readRefusalBody(
   transport: Transport,
   head: ResponseHead,
   first: Uint8Array,
-  interrupted: Promise<never>,
+  bound: HandshakeBound,
   signal: AbortSignal | undefined,
 ): Promise<{ body: Uint8Array; problem?: Error }> {
   let decoder: BodyDecoder;
@@ -427,7 +419,7 @@ async function readRefusalBody(
   try {
     if (first.length > 0) decoder.push(first);
     while (!decoder.dataComplete) {
-      const chunk = await Promise.race([transport.read(), interrupted]);
+      const chunk = await bound.race(transport.read());
       if (chunk === null) decoder.end();
       else decoder.push(chunk);
     }

@@ -23,6 +23,7 @@ import { connectFailure } from "../transport/failure.ts";
 import { NodeHttp2StreamTransport } from "../transport/http2.ts";
 import { fromNodeSocket } from "../transport/node.ts";
 import type { Transport } from "../transport/transport.ts";
+import { HandshakeBound } from "./handshake_bound.ts";
 import type { ConnectOptions, PreparedConnection } from "./options.ts";
 import { EMPTY } from "../protocol/bytes.ts";
 import { noop } from "../util/noop.ts";
@@ -80,7 +81,7 @@ export async function openHttp2(
   }
 
   const timeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
-  const bound = new Bound(timeoutMs, signal);
+  const bound = new HandshakeBound(timeoutMs, signal);
   let stream: http2.ClientHttp2Stream | undefined;
   let result: HandshakeResult;
   try {
@@ -127,46 +128,6 @@ export async function openHttp2(
   // A connection opened for this WebSocket ends with it (GOAWAY, then the socket).
   if (own) transport.closed.then(() => session.close());
   return next.start(prepared, transport, result, EMPTY);
-}
-
-/** The handshake's time bound and the abort signal, as one race. */
-class Bound {
-  readonly #interrupted: Promise<never>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #onAbort: (() => void) | undefined;
-  readonly #signal: AbortSignal | undefined;
-
-  constructor(timeoutMs: number, signal: AbortSignal | undefined) {
-    this.#signal = signal;
-    this.#interrupted = new Promise<never>((_, reject) => {
-      this.#timer = setTimeout(
-        () =>
-          reject(
-            new TimeoutError(
-              "HANDSHAKE_TIMEOUT",
-              `no handshake response within ${timeoutMs} ms`,
-              timeoutMs,
-            ),
-          ),
-        timeoutMs,
-      );
-      if (signal) {
-        this.#onAbort = () => reject(abortReason(signal));
-        if (signal.aborted) this.#onAbort();
-        else signal.addEventListener("abort", this.#onAbort, { once: true });
-      }
-    });
-    this.#interrupted.catch(noop);
-  }
-
-  race<T>(promise: Promise<T>): Promise<T> {
-    return Promise.race([promise, this.#interrupted]);
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer);
-    if (this.#onAbort) this.#signal!.removeEventListener("abort", this.#onAbort);
-  }
 }
 
 /**
