@@ -20,7 +20,7 @@ import { H2ErrorCode } from "../protocol/http2/frame.ts";
 import type { Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS } from "./transport.ts";
 import { writeNowTo, writeTo } from "./node.ts";
-import { ReadQueue } from "./read_queue.ts";
+import { QueuedReads, ReadQueue } from "./read_queue.ts";
 
 /**
  * One stream of a `node:http2` session as a byte stream: the client's
@@ -29,28 +29,28 @@ import { ReadQueue } from "./read_queue.ts";
  * §5 "an orderly close"), not the HTTP/2 connection; a peer that does not
  * end its side within 5 seconds gets RST_STREAM (CANCEL). @internal
  */
-export class NodeHttp2StreamTransport implements Transport {
+export class NodeHttp2StreamTransport extends QueuedReads implements Transport {
   readonly #stream: http2.Http2Stream;
-  readonly #reads: ReadQueue;
   readonly closed: Promise<void>;
   #remote: TransportAddress | undefined | null = null;
   /** See {@link Transport.writeInReadTurn}: Bun's node:http2 needs it. */
   readonly writeInReadTurn = true;
 
   constructor(stream: http2.Http2Stream) {
+    super();
     this.#stream = stream;
-    this.#reads = new ReadQueue(stream);
+    this.reads = new ReadQueue(stream);
     this.closed = new Promise((resolve) => {
       if (stream.closed) resolve();
       else stream.once("close", () => resolve());
     });
-    stream.on("data", (buffer: Uint8Array) => this.#reads.push(buffer));
-    stream.on("end", () => this.#reads.end());
-    stream.on("error", (error: Error) => this.#reads.end(error));
+    stream.on("data", (buffer: Uint8Array) => this.reads.push(buffer));
+    stream.on("end", () => this.reads.end());
+    stream.on("error", (error: Error) => this.reads.end(error));
     const closed = () => {
       // A reset by the peer, or the connection's end, without END_STREAM first.
       const code = stream.rstCode;
-      this.#reads.end(
+      this.reads.end(
         code !== undefined && code !== 0
           ? new Error(`the HTTP/2 stream was reset (error code ${code})`)
           : undefined,
@@ -62,7 +62,7 @@ export class NodeHttp2StreamTransport implements Transport {
     // already: read the stream's state instead (runtimes differ in how soon
     // they fire them; Deno's came before the caller could attach).
     if (stream.closed || stream.destroyed) closed();
-    else if (stream.readableEnded) this.#reads.end();
+    else if (stream.readableEnded) this.reads.end();
   }
 
   get bufferedAmount(): number {
@@ -80,21 +80,9 @@ export class NodeHttp2StreamTransport implements Transport {
     return this.#remote;
   }
 
-  read(): Promise<Uint8Array | null> {
-    return this.#reads.read();
-  }
-
-  attach(sink: TransportSink): void {
+  override attach(sink: TransportSink): void {
     this.#stream.on("drain", () => sink.drain());
-    this.#reads.attach(sink);
-  }
-
-  pause(): void {
-    this.#reads.hold();
-  }
-
-  resume(): void {
-    this.#reads.release();
+    super.attach(sink);
   }
 
   writeNow(chunks: readonly Uint8Array[]): boolean {
@@ -102,7 +90,7 @@ export class NodeHttp2StreamTransport implements Transport {
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
-    return writeTo(this.#stream, chunks, this.#reads.error, "the HTTP/2 stream is closed");
+    return writeTo(this.#stream, chunks, this.reads.error, "the HTTP/2 stream is closed");
   }
 
   /** Ends our side (END_STREAM after what is queued); the stream closes once the peer ends its side. */
@@ -111,7 +99,7 @@ export class NodeHttp2StreamTransport implements Transport {
     if (stream.destroyed || stream.closed) return;
     // Nothing more is read: what still comes is consumed, so flow control
     // never blocks the peer's END_STREAM.
-    this.#reads.release();
+    this.reads.release();
     stream.resume();
     if (!stream.writableEnded) stream.end();
     const timer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
@@ -144,10 +132,9 @@ export interface SprigHttp2StreamHost {
 }
 
 /** One HTTP/2 stream of sprig's own server as a byte stream. @internal */
-export class SprigHttp2StreamTransport implements Transport {
+export class SprigHttp2StreamTransport extends QueuedReads implements Transport {
   readonly #host: SprigHttp2StreamHost;
   readonly #id: number;
-  readonly #reads: ReadQueue;
   readonly closed: Promise<void>;
   #resolveClosed!: () => void;
   #sink: TransportSink | undefined;
@@ -160,9 +147,10 @@ export class SprigHttp2StreamTransport implements Transport {
   #drainWaiters: Array<() => void> = [];
 
   constructor(host: SprigHttp2StreamHost, streamId: number) {
+    super();
     this.#host = host;
     this.#id = streamId;
-    this.#reads = new ReadQueue({
+    this.reads = new ReadQueue({
       pause: () => {
         this.#held = true;
       },
@@ -178,12 +166,12 @@ export class SprigHttp2StreamTransport implements Transport {
     if (data.length === 0) return;
     if (this.#held) this.#owed += data.length;
     else this.#host.consume(this.#id, data.length);
-    this.#reads.push(data);
+    this.reads.push(data);
   }
 
   /** The client ended its side (END_STREAM). */
   endRemote(): void {
-    this.#reads.end();
+    this.reads.end();
   }
 
   /**
@@ -196,7 +184,7 @@ export class SprigHttp2StreamTransport implements Transport {
   gone(code: number): void {
     if (this.#gone) return;
     this.#gone = true;
-    this.#reads.end(
+    this.reads.end(
       code !== 0 && code !== H2ErrorCode.CANCEL
         ? new Error(`the HTTP/2 stream was reset (error code ${code})`)
         : undefined,
@@ -238,21 +226,9 @@ export class SprigHttp2StreamTransport implements Transport {
     return this.#host.remoteAddress;
   }
 
-  read(): Promise<Uint8Array | null> {
-    return this.#reads.read();
-  }
-
-  attach(sink: TransportSink): void {
+  override attach(sink: TransportSink): void {
     this.#sink = sink;
-    this.#reads.attach(sink);
-  }
-
-  pause(): void {
-    this.#reads.hold();
-  }
-
-  resume(): void {
-    this.#reads.release();
+    super.attach(sink);
   }
 
   writeNow(chunks: readonly Uint8Array[]): boolean {
@@ -265,14 +241,14 @@ export class SprigHttp2StreamTransport implements Transport {
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
     if (this.#gone || this.#ended) {
-      return Promise.reject(this.#reads.error ?? new Error("the HTTP/2 stream is closed"));
+      return Promise.reject(this.reads.error ?? new Error("the HTTP/2 stream is closed"));
     }
     this.#host.send(this.#id, chunks, false);
     if (this.#host.pending(this.#id) <= STREAM_WRITE_HIGH_WATER_BYTES) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#drainWaiters.push(() => {
         if (this.#gone && this.#host.pending(this.#id) > 0) {
-          reject(this.#reads.error ?? new Error("the HTTP/2 stream is closed"));
+          reject(this.reads.error ?? new Error("the HTTP/2 stream is closed"));
         } else resolve();
       });
     });
@@ -284,7 +260,7 @@ export class SprigHttp2StreamTransport implements Transport {
     this.#ended = true;
     // Nothing more is read: what still comes is credited, so flow control
     // never holds back the client's END_STREAM.
-    this.#reads.release();
+    this.reads.release();
     this.#release();
     this.#host.send(this.#id, [], true);
     const timer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);

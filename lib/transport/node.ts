@@ -9,7 +9,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS } from "./transport.ts";
-import { ReadQueue } from "./read_queue.ts";
+import { QueuedReads, ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
 import { Eventually } from "../util/eventually.ts";
 
@@ -160,10 +160,10 @@ function onDrain(this: OwnedSocket): void {
   this[OWNER].sink?.drain();
 }
 
-class NodeTransport implements Transport {
+class NodeTransport extends QueuedReads implements Transport {
   readonly #socket: net.Socket;
   /** @internal for the shared listeners */
-  readonly reads: ReadQueue;
+  declare readonly reads: ReadQueue;
   /** @internal for the shared listeners */
   readonly ended = new Eventually<void>();
   /** @internal for the shared listeners */
@@ -171,6 +171,7 @@ class NodeTransport implements Transport {
   #remote: TransportAddress | undefined | null = null;
 
   constructor(socket: net.Socket, head?: Uint8Array) {
+    super();
     this.#socket = socket;
     this.reads = new ReadQueue(socket);
     if (head && head.length > 0) this.reads.push(head);
@@ -201,22 +202,10 @@ class NodeTransport implements Transport {
     return this.#remote;
   }
 
-  read(): Promise<Uint8Array | null> {
-    return this.reads.read();
-  }
-
-  attach(sink: TransportSink): void {
+  override attach(sink: TransportSink): void {
     this.sink = sink;
     this.#socket.on("drain", onDrain);
-    this.reads.attach(sink);
-  }
-
-  pause(): void {
-    this.reads.hold();
-  }
-
-  resume(): void {
-    this.reads.release();
+    super.attach(sink);
   }
 
   writeNow(chunks: readonly Uint8Array[]): boolean {

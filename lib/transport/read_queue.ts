@@ -143,3 +143,34 @@ export class ReadQueue {
     return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
   }
 }
+
+/**
+ * What a transport whose reads go through a {@link ReadQueue} does the same
+ * way as every other: `read`, `attach`, `pause` and `resume` (see
+ * {@link Transport}). The subclass sets {@link reads} in its constructor
+ * and extends `attach` where it has more to do. @internal
+ */
+export abstract class QueuedReads {
+  /** The socket's queue of reads; set by the subclass's constructor. */
+  protected reads!: ReadQueue;
+
+  /** The next chunk, or null at the end. */
+  read(): Promise<Uint8Array | null> {
+    return this.reads.read();
+  }
+
+  /** Push mode: chunks go to `sink` as they come. */
+  attach(sink: TransportSink): void {
+    this.reads.attach(sink);
+  }
+
+  /** Push mode: stops reading. */
+  pause(): void {
+    this.reads.hold();
+  }
+
+  /** Push mode: reads again. */
+  resume(): void {
+    this.reads.release();
+  }
+}

@@ -18,7 +18,6 @@
 
 import type { TimeoutError } from "../../errors.ts";
 import { DEFAULT_DEFLATE_THRESHOLD } from "../../extensions/permessage_deflate.ts";
-import type { RequestHead } from "../../protocol/http1.ts";
 import type { KeepaliveOptions } from "../../session/session.ts";
 import type { Ticker } from "../../util/ticker.ts";
 import { Keepalive, type KeepaliveTarget } from "../handler/keepalive.ts";
@@ -34,7 +33,12 @@ import {
   type UpgradeOptions,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
-import { RuntimeChannel, type RuntimeChannelOptions } from "./runtime_channel.ts";
+import {
+  decideUpgrade,
+  RuntimeChannel,
+  type RuntimeChannelOptions,
+  runtimeChannelOptions,
+} from "./runtime_channel.ts";
 import { plainBytes } from "../../protocol/bytes.ts";
 import { listHas } from "../../protocol/field_list.ts";
 import { afterTurn } from "../../session/live.ts";
@@ -171,13 +175,8 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
     compression: false, // Bun negotiates its own
     extensions: [],
   } as WebSocketHostOptions<unknown>);
-  const maxMessageBytes = options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes;
-  const channelOptions: RuntimeChannelOptions = {
-    maxMessageBytes,
-    maxSendBufferBytes: options.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
-    closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
-    maxQueuedMessages: options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
-  };
+  const channelOptions = runtimeChannelOptions(options as WebSocketHostOptions<unknown>);
+  const maxMessageBytes = channelOptions.maxMessageBytes;
   const keepalive = options.keepalive ?? SERVER_DEFAULTS.keepalive;
   const keepaliveTicker = host.keepaliveTicker(keepalive);
   // Bun compresses a message only when asked to; sprig asks from the same threshold it uses itself.
@@ -225,19 +224,11 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
     websocket,
     isUpgrade: (request) => listHas(request.headers.get("upgrade"), "websocket"),
     async upgrade(request, server, upgradeOptions) {
-      const url = new URL(request.url);
       const ip = server.requestIP?.(request);
       const remoteAddress: TransportAddress | undefined = ip
         ? { hostname: ip.address, port: ip.port, transport: "tcp" }
         : undefined;
-      const decision = await host.decide({
-        head: headOf(request, url),
-        url,
-        remoteAddress,
-        request,
-        negotiateExtensions: false,
-        with: upgradeOptions,
-      });
+      const decision = await decideUpgrade(host, request, remoteAddress, upgradeOptions);
       if (!decision.accepted) return decision.response;
       const headers = new Headers(decision.headers);
       if (decision.protocol !== undefined) headers.set("Sec-WebSocket-Protocol", decision.protocol);
@@ -246,18 +237,6 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
       decision.release();
       return new Response("bad upgrade request", { status: 400 });
     },
-  };
-}
-
-/** RFC 6455 §4.2.1 needs the request's head; Bun gives a WHATWG Request. */
-function headOf(request: Request, url: URL): RequestHead {
-  return {
-    kind: "request",
-    method: request.method,
-    target: url.pathname + url.search,
-    version: "HTTP/1.1",
-    headers: request.headers,
-    rawHeaders: [...request.headers],
   };
 }
 

@@ -17,7 +17,6 @@
  */
 
 import { CloseCode } from "../../errors.ts";
-import type { RequestHead } from "../../protocol/http1.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import { messageBytes } from "../handler/message.ts";
 import type { ChannelCapabilities } from "../handler/channel.ts";
@@ -30,7 +29,12 @@ import {
   type UpgradeOptions,
   type WebSocketHostOptions,
 } from "../handler/options.ts";
-import { RuntimeChannel, type RuntimeChannelOptions } from "./runtime_channel.ts";
+import {
+  decideUpgrade,
+  RuntimeChannel,
+  type RuntimeChannelOptions,
+  runtimeChannelOptions,
+} from "./runtime_channel.ts";
 import { plainBytes } from "../../protocol/bytes.ts";
 import { listHas } from "../../protocol/field_list.ts";
 
@@ -106,12 +110,7 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
     handler as Handler<never, never, never>,
     options as WebSocketHostOptions<unknown>,
   );
-  const channelOptions: RuntimeChannelOptions = {
-    maxMessageBytes: options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,
-    maxSendBufferBytes: options.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
-    closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
-    maxQueuedMessages: options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
-  };
+  const channelOptions = runtimeChannelOptions(options as WebSocketHostOptions<unknown>);
   const idleTimeoutMs = options.idleTimeoutMs ?? SERVER_DEFAULTS.idleTimeoutMs;
   return {
     ...host.hub<I>(),
@@ -120,7 +119,6 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
     async upgrade(request, info, upgradeOptions) {
       const Deno = (globalThis as { Deno?: DenoUpgradeNamespace }).Deno;
       if (!Deno) throw new TypeError("not running on Deno");
-      const url = new URL(request.url);
       const addr = info?.remoteAddr as { hostname?: unknown; port?: unknown } | undefined;
       const remoteAddress: TransportAddress | undefined = typeof addr?.hostname === "string"
         ? {
@@ -129,14 +127,7 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
           transport: "tcp",
         }
         : undefined;
-      const decision = await host.decide({
-        head: headOf(request, url),
-        url,
-        remoteAddress,
-        request,
-        negotiateExtensions: false,
-        with: upgradeOptions,
-      });
+      const decision = await decideUpgrade(host, request, remoteAddress, upgradeOptions);
       if (!decision.accepted) return decision.response;
       let upgraded: { socket: DenoWebSocket; response: Response };
       try {
@@ -159,18 +150,6 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
       host.start(channel, decision, "", { idleTimeoutMs: 0 });
       return upgraded.response;
     },
-  };
-}
-
-/** RFC 6455 §4.2.1 needs the request's head; Deno gives a WHATWG Request. */
-function headOf(request: Request, url: URL): RequestHead {
-  return {
-    kind: "request",
-    method: request.method,
-    target: url.pathname + url.search,
-    version: "HTTP/1.1",
-    headers: request.headers,
-    rawHeaders: [...request.headers],
   };
 }
 

@@ -9,6 +9,14 @@
 import { CloseCode, MessageTooBigError, SprigError, TimeoutError } from "../../errors.ts";
 import type { MessageData } from "../../session/session.ts";
 import type { CloseInfo } from "../../errors.ts";
+import type { RequestHead } from "../../protocol/http1.ts";
+import type { TransportAddress } from "../../transport/transport.ts";
+import type { Accepted, Refused, WebSocketHost } from "../handler/host.ts";
+import {
+  SERVER_DEFAULTS,
+  type UpgradeOptions,
+  type WebSocketHostOptions,
+} from "../handler/options.ts";
 import type { Channel, ChannelCapabilities, ChannelReceiver } from "../handler/channel.ts";
 import { messageBytes } from "../handler/message.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
@@ -21,6 +29,53 @@ export interface RuntimeChannelOptions {
   closeTimeoutMs: number;
   /** Pause reads at this many queued messages (where the host can). */
   maxQueuedMessages: number;
+}
+
+/** The limits of a runtime channel, from the adapter's options and the server's defaults. @internal */
+export function runtimeChannelOptions(
+  options: WebSocketHostOptions<unknown>,
+): RuntimeChannelOptions {
+  return {
+    maxMessageBytes: options.maxMessageBytes ?? SERVER_DEFAULTS.maxMessageBytes,
+    maxSendBufferBytes: options.maxSendBufferBytes ?? SERVER_DEFAULTS.maxSendBufferBytes,
+    closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
+    maxQueuedMessages: options.maxQueuedMessages ?? SERVER_DEFAULTS.maxQueuedMessages,
+  };
+}
+
+/**
+ * The host's decision on the upgrade a runtime's server (Deno.serve,
+ * Bun.serve) hands over as a WHATWG `Request`: its head for RFC 6455
+ * §4.2.1, its URL; extensions are the runtime's own, not negotiated here.
+ * @internal
+ */
+export function decideUpgrade(
+  host: WebSocketHost,
+  request: Request,
+  remoteAddress: TransportAddress | undefined,
+  upgradeOptions: UpgradeOptions | undefined,
+): Promise<Accepted | Refused> {
+  const url = new URL(request.url);
+  return host.decide({
+    head: headOf(request, url),
+    url,
+    remoteAddress,
+    request,
+    negotiateExtensions: false,
+    with: upgradeOptions,
+  });
+}
+
+/** RFC 6455 §4.2.1 needs the request's head; Deno and Bun give a WHATWG Request. */
+function headOf(request: Request, url: URL): RequestHead {
+  return {
+    kind: "request",
+    method: request.method,
+    target: url.pathname + url.search,
+    version: "HTTP/1.1",
+    headers: request.headers,
+    rawHeaders: [...request.headers],
+  };
 }
 
 /** Bytes buffered by the host past which reads pause until it drains (where the host reports draining). */

@@ -27,7 +27,9 @@ import {
   acceptedConnectFields,
   callFetch,
   checkRequestTarget,
+  decideExtendedConnect,
   HOP_BY_HOP,
+  isExtendedConnect,
   requestHeadOf,
   StreamSocket,
   textResponse,
@@ -113,16 +115,9 @@ export class NodeHttp2Front {
     const method = head.method;
 
     // 1. A WebSocket: the extended CONNECT of RFC 8441.
-    if (method === "CONNECT" && headers[":protocol"] !== undefined) {
+    if (isExtendedConnect(method, headers)) {
       const tls = this.#secure ? nodeTlsInfo(stream.session?.socket) : undefined;
-      const decision = await host.decide({
-        head,
-        url,
-        remoteAddress,
-        negotiateExtensions: true,
-        extendedConnect: headers,
-        ...(tls ? { tls } : {}),
-      });
+      const decision = await decideExtendedConnect(host, head, headers, url, remoteAddress, tls);
       if (!decision.accepted) return await respond(stream, decision.response, false);
       if (stream.closed || stream.destroyed) {
         decision.release();

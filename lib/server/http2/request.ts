@@ -9,7 +9,8 @@
 
 import { headersOf, type Http2Headers } from "../../protocol/extended_connect.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
-import type { Accepted } from "../handler/host.ts";
+import type { TlsInfo } from "../handler/handler.ts";
+import type { Accepted, Refused, WebSocketHost } from "../handler/host.ts";
 import type { HttpHost } from "../http/http1_loop.ts";
 import type { AcceptedSocket } from "../http/listener.ts";
 import type { Transport, TransportAddress } from "../../transport/transport.ts";
@@ -140,4 +141,31 @@ export class StreamSocket implements AcceptedSocket {
   destroy(): void {
     this.transport.destroy();
   }
+}
+
+/** True for an extended CONNECT (RFC 8441 §4): a WebSocket, for the host to decide. */
+export function isExtendedConnect(method: string, headers: Http2Headers): boolean {
+  return method === "CONNECT" && headers[":protocol"] !== undefined;
+}
+
+/**
+ * The host's decision on an extended CONNECT (RFC 8441 §4–5, checked
+ * instead of RFC 6455 §4.2.1), with the connection's TLS session if known.
+ */
+export function decideExtendedConnect(
+  host: WebSocketHost,
+  head: RequestHead,
+  headers: Http2Headers,
+  url: URL,
+  remoteAddress: TransportAddress | undefined,
+  tls: TlsInfo | undefined,
+): Promise<Accepted | Refused> {
+  return host.decide({
+    head,
+    url,
+    remoteAddress,
+    negotiateExtensions: true,
+    extendedConnect: headers,
+    ...(tls ? { tls } : {}),
+  });
 }

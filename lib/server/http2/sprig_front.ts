@@ -16,7 +16,9 @@ import {
   acceptedConnectFields,
   callFetch,
   checkRequestTarget,
+  decideExtendedConnect,
   HOP_BY_HOP,
+  isExtendedConnect,
   requestHeadOf,
   StreamSocket,
   textResponse,
@@ -453,16 +455,9 @@ export class SprigHttp2Front {
     const method = head.method;
 
     // 1. A WebSocket: the extended CONNECT of RFC 8441.
-    if (method === "CONNECT" && headers[":protocol"] !== undefined) {
+    if (isExtendedConnect(method, headers)) {
       const tls = c.socket.tlsInfo?.();
-      const decision = await host.decide({
-        head,
-        url,
-        remoteAddress,
-        negotiateExtensions: true,
-        extendedConnect: headers,
-        ...(tls ? { tls } : {}),
-      });
+      const decision = await decideExtendedConnect(host, head, headers, url, remoteAddress, tls);
       if (!decision.accepted) return this.#respond(c, streamId, decision.response, false);
       const use = c.streams.get(streamId);
       if (!use || use.gone) {
