@@ -8,6 +8,7 @@
 import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS, joinSmall } from "./transport.ts";
 import { abortReason } from "./abort.ts";
+import { ReadGate } from "./read_gate.ts";
 
 /**
  * The part of a `Deno.Conn` this adapter uses; `Deno.TcpConn`,
@@ -177,8 +178,7 @@ export class DenoTransport implements Transport {
   #queuedBytes = 0;
   #sink: TransportSink | undefined;
   /** Push mode: set while paused; the read loop waits on it. */
-  #held: Promise<void> | undefined;
-  #release: (() => void) | undefined;
+  readonly #gate = new ReadGate();
   #needDrain = false;
   #lingering = false;
   /** Bytes given back by {@link unread}, read again first. */
@@ -250,7 +250,8 @@ export class DenoTransport implements Transport {
     let error: Error | undefined;
     try {
       while (!this.#closed || this.#lingering) {
-        if (this.#held) await this.#held;
+        const held = this.#gate.held;
+        if (held) await held;
         // The rest of a large frame is read straight into its payload buffer.
         const into = this.#unread === undefined ? this.#sink!.readBuffer?.() : undefined;
         if (into !== undefined && into.length >= DIRECT_READ_MIN) {
@@ -276,13 +277,11 @@ export class DenoTransport implements Transport {
   }
 
   pause(): void {
-    this.#held ??= new Promise((resolve) => (this.#release = resolve));
+    this.#gate.hold();
   }
 
   resume(): void {
-    const release = this.#release;
-    this.#held = this.#release = undefined;
-    release?.();
+    this.#gate.release();
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {

@@ -7,6 +7,7 @@
  */
 
 import type { Transport, TransportAddress, TransportSink } from "./transport.ts";
+import { ReadGate } from "./read_gate.ts";
 
 /** A socket of the `connect()` shape (Cloudflare Workers `cloudflare:sockets`, WinterTC sockets). */
 export interface WebSocketLikeSocket {
@@ -79,8 +80,7 @@ class WebTransport implements Transport {
   readonly closed: Promise<void>;
   readonly remoteAddress: TransportAddress | undefined = undefined;
   #closed = false;
-  #held: Promise<void> | undefined;
-  #release: (() => void) | undefined;
+  readonly #gate = new ReadGate();
 
   constructor(socket: WebSocketLikeSocket) {
     this.#socket = socket;
@@ -103,7 +103,8 @@ class WebTransport implements Transport {
     let error: Error | undefined;
     try {
       while (true) {
-        if (this.#held) await this.#held;
+        const held = this.#gate.held;
+        if (held) await held;
         const chunk = await this.read();
         if (chunk === null) break;
         sink.data(chunk);
@@ -115,13 +116,11 @@ class WebTransport implements Transport {
   }
 
   pause(): void {
-    this.#held ??= new Promise((resolve) => (this.#release = resolve));
+    this.#gate.hold();
   }
 
   resume(): void {
-    const release = this.#release;
-    this.#held = this.#release = undefined;
-    release?.();
+    this.#gate.release();
   }
 
   async write(chunks: readonly Uint8Array[]): Promise<void> {

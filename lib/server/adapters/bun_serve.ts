@@ -26,9 +26,8 @@ import type { ChannelCapabilities } from "../handler/channel.ts";
 import { messageBytes } from "../handler/message.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
-import { type Accepted, WebSocketHost, type WebSocketHub } from "../handler/host.ts";
+import { type Accepted, adapterHost, type WebSocketHub } from "../handler/host.ts";
 import {
-  checkHostArguments,
   SERVER_DEFAULTS,
   type UpgradeOptions,
   type WebSocketHostOptions,
@@ -169,12 +168,11 @@ export function bunServeAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
 ): BunServeAdapter<I, D> {
-  checkHostArguments("bunServeAdapter()", handler, options);
-  const host = new WebSocketHost(handler as Handler<never, never, never>, {
+  const host = adapterHost("bunServeAdapter()", handler, options, {
     ...options,
     compression: false, // Bun negotiates its own
     extensions: [],
-  } as WebSocketHostOptions<unknown>);
+  });
   const channelOptions = runtimeChannelOptions(options as WebSocketHostOptions<unknown>);
   const maxMessageBytes = channelOptions.maxMessageBytes;
   const keepalive = options.keepalive ?? SERVER_DEFAULTS.keepalive;

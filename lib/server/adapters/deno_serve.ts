@@ -22,9 +22,8 @@ import { messageBytes } from "../handler/message.ts";
 import type { ChannelCapabilities } from "../handler/channel.ts";
 import type { Handler } from "../handler/handler.ts";
 import type { OutgoingMessage } from "../handler/message.ts";
-import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
+import { adapterHost, type WebSocketHub } from "../handler/host.ts";
 import {
-  checkHostArguments,
   SERVER_DEFAULTS,
   type UpgradeOptions,
   type WebSocketHostOptions,
@@ -105,11 +104,7 @@ export function denoServeAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
 ): DenoServeAdapter<I, D> {
-  checkHostArguments("denoServeAdapter()", handler, options);
-  const host = new WebSocketHost(
-    handler as Handler<never, never, never>,
-    options as WebSocketHostOptions<unknown>,
-  );
+  const host = adapterHost("denoServeAdapter()", handler, options);
   const channelOptions = runtimeChannelOptions(options as WebSocketHostOptions<unknown>);
   const idleTimeoutMs = options.idleTimeoutMs ?? SERVER_DEFAULTS.idleTimeoutMs;
   return {

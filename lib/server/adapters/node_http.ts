@@ -17,13 +17,9 @@ import type { NodeSocket } from "../../transport/node.ts";
 import type { RequestHead } from "../../protocol/http1.ts";
 import { nodeAcceptedSocket } from "../http/listen_node.ts";
 import type { Handler } from "../handler/handler.ts";
-import { WebSocketHost, type WebSocketHub } from "../handler/host.ts";
+import { adapterHost, type WebSocketHub } from "../handler/host.ts";
 import { requestUrl, writeResponse } from "../http/http1_loop.ts";
-import {
-  checkHostArguments,
-  type UpgradeOptions,
-  type WebSocketHostOptions,
-} from "../handler/options.ts";
+import type { UpgradeOptions, WebSocketHostOptions } from "../handler/options.ts";
 import { completeUpgrade } from "../http/socket_upgrade.ts";
 import { EMPTY } from "../../protocol/bytes.ts";
 import { noop } from "../../util/noop.ts";
@@ -159,11 +155,7 @@ export function nodeHttpAdapter<S, I = unknown, D = unknown>(
   handler: Handler<S, I, D>,
   options: WebSocketHostOptions<D> = {},
 ): NodeHttpAdapter<I, D> {
-  checkHostArguments("nodeHttpAdapter()", handler, options);
-  const host = new WebSocketHost(
-    handler as Handler<never, never, never>,
-    options as WebSocketHostOptions<unknown>,
-  );
+  const host = adapterHost("nodeHttpAdapter()", handler, options);
   /**
    * Takes the socket of one `upgrade` event; `prepare` (the app's fetch)
    * may refuse with a response or say what to upgrade with.

@@ -27,6 +27,7 @@ import type {
 } from "./handler.ts";
 import type { OutgoingMessage } from "./message.ts";
 import {
+  checkHostArguments,
   SERVER_DEFAULTS,
   type UpgradeAccept,
   type UpgradeOptions,
@@ -130,6 +131,25 @@ export interface ShutdownOptions {
   deadlineMs?: number;
   /** The close reason sent with 1001. Default "server shutting down". */
   reason?: string;
+}
+
+/**
+ * The host of an adapter (`nodeHttpAdapter()`, `denoServeAdapter()`,
+ * `bunServeAdapter()`): its arguments checked as `fn` received them, then
+ * the host over `hostOptions` (the options, or what the adapter makes of
+ * them). @internal
+ */
+export function adapterHost(
+  fn: string,
+  handler: unknown,
+  options: unknown,
+  hostOptions: unknown = options,
+): WebSocketHost {
+  checkHostArguments(fn, handler, options);
+  return new WebSocketHost(
+    handler as Handler<never, never, never>,
+    hostOptions as WebSocketHostOptions<unknown>,
+  );
 }
 
 /**
