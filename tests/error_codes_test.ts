@@ -51,6 +51,8 @@ describe("ERROR_CODES", () => {
       "HTTP_PROXY",
       "ALL_PROXY",
       "NO_PROXY",
+      // node:tls's reason for an unverified client certificate (ctx.tls).
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
       // Environment variables runCluster() marks its workers with.
       "SPRIG_CLUSTER_INDEX",
       "SPRIG_CLUSTER_COUNT",
