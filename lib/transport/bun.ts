@@ -6,7 +6,7 @@
 
 import type { ConnectTarget, Transport, TransportAddress, TransportSink } from "./transport.ts";
 import { CLOSE_GRACE_MS, joinSmall } from "./transport.ts";
-import { QueuedReads, ReadQueue } from "./read_queue.ts";
+import { ReadQueue } from "./read_queue.ts";
 import { abortReason } from "./abort.ts";
 import { Eventually } from "../util/eventually.ts";
 
@@ -236,7 +236,8 @@ export interface BunTransportOptions {
  * server.stop(true);
  * ```
  */
-export class BunTransport extends QueuedReads implements Transport {
+export class BunTransport implements Transport {
+  readonly #reads: ReadQueue;
   readonly #socket: BunSocket;
   readonly #lingerMs: number;
   /** Bytes Bun did not take yet, with the settlement of the write they end. */
@@ -255,10 +256,9 @@ export class BunTransport extends QueuedReads implements Transport {
    * {@link BunTransport.onEnd}.
    */
   constructor(socket: BunSocket, options: BunTransportOptions = {}) {
-    super();
     this.#socket = socket;
     this.#lingerMs = options.lingerMs ?? CLOSE_GRACE_MS;
-    this.reads = new ReadQueue(socket);
+    this.#reads = new ReadQueue(socket);
     socket.setNoDelay?.(true);
     this.remoteAddress = socket.remoteAddress
       ? { hostname: socket.remoteAddress, port: socket.remotePort ?? 0, transport: "tcp" }
@@ -282,7 +282,7 @@ export class BunTransport extends QueuedReads implements Transport {
     // JavaScriptCore materialize an ArrayBuffer per read (it halved
     // throughput). Binary messages are made plain Uint8Arrays where they are
     // delivered (see LiveConnection).
-    this.reads.push(buffer);
+    this.#reads.push(buffer);
   }
 
   /** Bun's `drain` handler: writes what waited, in order. */
@@ -303,7 +303,7 @@ export class BunTransport extends QueuedReads implements Transport {
 
   /** Bun's `end`, `close` and `error` handlers: the socket is done. */
   onEnd(error?: Error): void {
-    this.reads.end(error);
+    this.#reads.end(error);
     const failure = error ?? new Error("the socket closed");
     for (const p of this.#pending) p.fail?.(failure);
     this.#pending = [];
@@ -311,19 +311,31 @@ export class BunTransport extends QueuedReads implements Transport {
     this.#closed.resolve();
   }
 
-  override attach(sink: TransportSink): void {
+  read(): Promise<Uint8Array | null> {
+    return this.#reads.read();
+  }
+
+  attach(sink: TransportSink): void {
     this.#sink = sink;
-    super.attach(sink);
+    this.#reads.attach(sink);
+  }
+
+  pause(): void {
+    this.#reads.hold();
+  }
+
+  resume(): void {
+    this.#reads.release();
   }
 
   writeNow(chunks: readonly Uint8Array[]): boolean {
-    if (this.reads.ended || this.#closing) return true; // the end is reported by `end`
+    if (this.#reads.ended || this.#closing) return true; // the end is reported by `end`
     return this.#enqueue(chunks);
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> {
-    if (this.reads.ended || this.#closing) {
-      return Promise.reject(this.reads.error ?? new Error("the socket is closed"));
+    if (this.#reads.ended || this.#closing) {
+      return Promise.reject(this.#reads.error ?? new Error("the socket is closed"));
     }
     if (this.#enqueue(chunks)) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -374,12 +386,12 @@ export class BunTransport extends QueuedReads implements Transport {
    * that can destroy a close frame the peer has not read yet).
    */
   close(): void {
-    if (this.reads.ended || this.#closing) return;
+    if (this.#reads.ended || this.#closing) return;
     this.#closing = true;
     const finish = () => {
       this.#discard = true;
       // Drain the read side so that the peer's FIN is seen.
-      if (this.#sink) this.reads.release();
+      if (this.#sink) this.#reads.release();
       else void this.#drainReads();
       if (this.#socket.shutdown) this.#socket.shutdown();
       else this.#socket.end();
@@ -399,12 +411,12 @@ export class BunTransport extends QueuedReads implements Transport {
   }
 
   async #drainReads(): Promise<void> {
-    while ((await this.reads.read().catch(() => null)) !== null) { /* discard */ }
+    while ((await this.#reads.read().catch(() => null)) !== null) { /* discard */ }
   }
 
   /** Drops the socket now, discarding what waits to be sent. */
   destroy(): void {
-    if (this.reads.ended) return;
+    if (this.#reads.ended) return;
     this.#socket.terminate?.() ?? this.#socket.end();
     this.onEnd(undefined);
   }
