@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts ignore
- * // Not run: it needs a Redis server and forks workers (tests/scale/ and tests/scale/ run both).
+ * // Not run: it needs a Redis server and forks workers (tests/scale/ runs both).
  * import { createClient } from "redis";
  * import { serve } from "@sprig/websocket";
  * import { redisBroker, runCluster } from "@sprig/websocket/scale";
