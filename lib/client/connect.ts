@@ -68,7 +68,9 @@ export interface ClientTlsOptions {
   key?: string;
   /**
    * The passphrase of an encrypted `key`. On Deno the connection then goes
-   * through `node:tls` (Deno.connectTls reads no encrypted key).
+   * through `node:tls` (Deno.connectTls reads no encrypted key). Checked at
+   * the call: an encrypted `key` without it, or one it does not open, is an
+   * `InvalidArgumentError` (`options.tls.passphrase`).
    */
   passphrase?: string;
   /**
