@@ -4,7 +4,8 @@
  * @module
  */
 
-import { ArgumentCheck } from "../arguments.ts";
+import { createPrivateKey } from "node:crypto";
+import { ArgumentCheck, isEncryptedPemKey } from "../arguments.ts";
 import {
   ArgumentRangeError,
   ConnectionError,
@@ -67,7 +68,9 @@ export interface ClientTlsOptions {
   key?: string;
   /**
    * The passphrase of an encrypted `key`. On Deno the connection then goes
-   * through `node:tls` (Deno.connectTls reads no encrypted key).
+   * through `node:tls` (Deno.connectTls reads no encrypted key). Checked at
+   * the call: an encrypted `key` without it, or one it does not open, is an
+   * `InvalidArgumentError` (`options.tls.passphrase`).
    */
   passphrase?: string;
   /**
@@ -435,6 +438,32 @@ export const FOREIGN_CONNECT_OPTIONS: Readonly<Record<string, string>> = {
 };
 
 /** Checks every option of {@link ConnectOptions} that createClientRequest() does not. */
+/**
+ * An encrypted client `key` needs its `passphrase`, and the passphrase must
+ * open it: checked at the call, as `serve()` does for its key, because the
+ * runtimes' TLS would otherwise fail later with only "bad decrypt", or (Deno's
+ * `node:tls`) connect without the certificate, refused as "certificate required".
+ */
+function checkClientKey(check: ArgumentCheck, key: string, passphrase: string | undefined): void {
+  if (passphrase === undefined) {
+    if (isEncryptedPemKey(key)) {
+      throw check.problem("options.tls.passphrase", "is missing: options.tls.key is encrypted");
+    }
+    return;
+  }
+  try {
+    createPrivateKey({ key, format: "pem", passphrase });
+  } catch (cause) {
+    throw new InvalidArgumentError(
+      "options.tls.passphrase",
+      `${check.fn}: options.tls.passphrase does not open options.tls.key (${
+        (cause as Error).message
+      })`,
+      { cause },
+    );
+  }
+}
+
 function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
   const o = check.options("options", options);
   check.known("options", o, CONNECT_OPTION_NAMES, FOREIGN_CONNECT_OPTIONS);
@@ -475,6 +504,9 @@ function checkConnectOptions(check: ArgumentCheck, options: unknown): void {
       "options.tls.passphrase",
       "options.tls.passphrase is the passphrase of options.tls.key, which is missing",
     );
+  }
+  if (typeof tls.key === "string") {
+    checkClientKey(check, tls.key, tls.passphrase as string | undefined);
   }
   check.string("options.unixPath", o.unixPath);
   const transport = o.transport as Partial<Transport> | undefined;

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { describeValue } from "../../arguments.ts";
 import type { CloseInfo, MessageData } from "../../session/session.ts";
 import type { OutgoingMessage } from "./handler.ts";
 import type { PublishedMessage } from "./pubsub.ts";
@@ -97,5 +98,8 @@ export function messageBytes(message: Exclude<OutgoingMessage, string>): Uint8Ar
     return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
   }
   if (message instanceof ArrayBuffer) return new Uint8Array(message);
-  throw new TypeError("a message is a string, an ArrayBuffer, a typed array or a DataView");
+  throw new TypeError(
+    "a message (push, ref.send, publish) is a string, an ArrayBuffer, a typed array or a " +
+      `DataView, got ${describeValue(message)}`,
+  );
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ArgumentCheck } from "../../arguments.ts";
+import { ArgumentCheck, isEncryptedPemKey } from "../../arguments.ts";
 import { checkTelemetry, type Telemetry } from "../../telemetry.ts";
 import { checkExtensionFactories, type ExtensionFactory } from "../../extensions/extension.ts";
 import {
@@ -497,6 +497,9 @@ function checkIdentity(check: ArgumentCheck, at: string, id: Record<string, unkn
   if (typeof id.cert !== "string") throw check.type(`${at}.cert`, "a PEM string", id.cert);
   if (typeof id.key !== "string") throw check.type(`${at}.key`, "a PEM string", id.key);
   check.string(`${at}.passphrase`, id.passphrase);
+  if (id.passphrase === undefined && isEncryptedPemKey(id.key)) {
+    throw check.problem(`${at}.passphrase`, `is missing: ${at}.key is encrypted`);
+  }
 }
 
 export function checkServeArguments(options: unknown, handler: unknown): void {
