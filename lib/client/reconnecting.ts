@@ -52,7 +52,7 @@ import {
   type Position,
   POSITIONS_PARAM,
   positionsParam,
-} from "../server/handler/history.ts";
+} from "../session/envelope.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
 import {
