@@ -83,7 +83,8 @@ describe("redisBroker({ history: true }): one order per topic at every instance"
     await settle();
     assert.deepEqual(r.got, ["1:a", "2:b", "3:c", "4:d", "5:e"]);
     const read = s.commands.at(-1)!;
-    assert.equal(read[0], "EVAL");
+    assert.equal(read[0], "EVALSHA"); // the script's SHA-1 is known by now
+    assert.match(read[1]!, /^[0-9a-f]{40}$/);
     assert.deepEqual(read.slice(3, 5), ["sprig:s:t", "sprig:e:t"]);
     assert.deepEqual(read.slice(6, 8), ["E", "2"], "read after the last delivered seq");
     assert.equal(s.broker.stats.duplicates, 2); // the resend, and 4 live after the fill
@@ -168,6 +169,56 @@ describe("redisBroker({ history: true }): one order per topic at every instance"
       () => redisBroker({ publisher, subscriber: redis.nodeStyle(), history: { ttl: 1 } as any }),
       TypeError,
     );
+  });
+
+  it("EVALSHA, and after NOSCRIPT the appends in flight go again with EVAL, in order; none if a later one ran first", async () => {
+    const s = setup();
+    s.topics.subscribe("t", new Recorder());
+    await settle(); // the SHA-1s are computed
+    const noScript = () => Promise.reject(new Error("NOSCRIPT No matching script."));
+    let answers: Array<() => Promise<unknown>> = [noScript, noScript];
+    let release!: () => void;
+    const pending = new Promise<unknown>((resolve) => (release = () => resolve("0-9")));
+    s.answer(() => (answers.shift() ?? (() => Promise.resolve("0-1")))());
+    s.topics.publish("t", "a1");
+    s.answer((args) =>
+      args[0] === "EVALSHA" && args.at(-2) === "a2" ? pending : Promise.resolve("0-1")
+    );
+    s.topics.publish("t", "a2");
+    s.answer(() => (answers.shift() ?? (() => Promise.resolve("0-1")))());
+    await settle();
+    s.topics.publish("t", "a3"); // while a2 is in flight: held
+    answers = [noScript];
+    release(); // a2 answered (ran): a1's NOSCRIPT came before it, so a1 is not sent again
+    await settle();
+    const sent = s.commands.slice(-5).map((c) => [c[0], c.at(-2)]);
+    assert.deepEqual(sent.slice(0, 2), [["EVALSHA", "a1"], ["EVALSHA", "a2"]]);
+    // a1 was overtaken by a2: counted as not carried (order kept); a3 went after a2 (it met
+    // NOSCRIPT too, and went again with EVAL).
+    assert.equal(s.broker.stats.notCarried, 1);
+    assert.deepEqual(s.commands.at(-1)!.at(-2), "a3");
+    s.topics.close();
+
+    // Without an overtaking one, every append that met NOSCRIPT goes again with EVAL, in order.
+    const t = setup();
+    t.topics.subscribe("t", new Recorder());
+    await settle();
+    let n = 0;
+    t.answer(() => n++ < 2 ? Promise.reject(new Error("NOSCRIPT x")) : Promise.resolve("0-1"));
+    t.topics.publish("t", "b1");
+    t.topics.publish("t", "b2");
+    await settle();
+    t.topics.publish("t", "b3");
+    await settle();
+    assert.deepEqual(t.commands.slice(-5).map((c) => [c[0], c.at(-2)]), [
+      ["EVALSHA", "b1"],
+      ["EVALSHA", "b2"],
+      ["EVAL", "b1"],
+      ["EVAL", "b2"],
+      ["EVALSHA", "b3"],
+    ]);
+    assert.equal(t.broker.stats.notCarried, 0);
+    t.topics.close();
   });
 
   it("publish appends through the broker (nothing local until it comes back); the client must take any command", () => {
