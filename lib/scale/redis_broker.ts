@@ -375,6 +375,13 @@ class RedisPubSubBroker implements RedisBroker {
   /** The scripts' SHA-1s once computed; `EVAL` until then. */
   #appendSha: string | undefined;
   #readSha: string | undefined;
+  /**
+   * Whether Redis has the append script, as far as this connection saw: set
+   * when an `EVAL` of it succeeded, cleared at every (re)connection and on
+   * `NOSCRIPT`. Until then appends go with `EVAL`, so a Redis that started
+   * (or restarted) empty never answers `NOSCRIPT` to an append.
+   */
+  #appendLoaded = false;
   /** Appends sent and not answered yet. */
   #inflight = 0;
   /**
@@ -415,7 +422,10 @@ class RedisPubSubBroker implements RedisBroker {
       }
       : undefined;
     onReady(this.#subscriber, () => this.#resubscribe());
-    onReady(this.#publisher, () => this.#recovered());
+    onReady(this.#publisher, () => {
+      this.#appendLoaded = false; // maybe another Redis, with an empty script cache
+      this.#recovered();
+    });
   }
 
   get connected(): boolean {
@@ -625,7 +635,7 @@ class RedisPubSubBroker implements RedisBroker {
     append: Append,
     evalText: boolean,
   ): boolean {
-    const sha = evalText ? undefined : this.#appendSha;
+    const sha = evalText || !this.#appendLoaded ? undefined : this.#appendSha;
     let sent: Promise<unknown>;
     try {
       sent = command(
@@ -641,6 +651,7 @@ class RedisPubSubBroker implements RedisBroker {
     sent.then(
       () => {
         this.#inflight--;
+        if (sha === undefined) this.#appendLoaded = true;
         // Answers come in order: this one ran after an earlier one got NOSCRIPT.
         if (this.#noScript) this.#noScript.overtaken = true;
         this.#afterNoScript(command);
@@ -648,6 +659,7 @@ class RedisPubSubBroker implements RedisBroker {
       (error) => {
         this.#inflight--;
         if (sha !== undefined && isNoScript(error)) {
+          this.#appendLoaded = false;
           (this.#noScript ??= { failed: [], overtaken: false }).failed.push(append);
         } else this.#notCarried(append.topic, error);
         this.#afterNoScript(command);
