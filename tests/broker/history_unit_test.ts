@@ -58,6 +58,7 @@ function setup(readTimeoutMs?: number) {
   return {
     broker,
     topics,
+    subscriber,
     errors,
     commands,
     entry,
@@ -169,6 +170,27 @@ describe("redisBroker({ history: true }): one order per topic at every instance"
       () => redisBroker({ publisher, subscriber: redis.nodeStyle(), history: { ttl: 1 } as any }),
       TypeError,
     );
+  });
+
+  it("a topic first subscribed with subscribe(): where it stands is read at once, so a drop before the first entry is filled", async () => {
+    const s = setup();
+    const r = new Recorder();
+    s.answer(() => Promise.resolve(["E", "3", []])); // the topic stood at E/3
+    s.topics.subscribe("t", r);
+    await settle();
+    const read = s.commands.at(-1)!;
+    assert.deepEqual(read.slice(5, 8), [read[5], "", "-1"], "a read of the position only");
+    // The subscriber connection drops before any entry came; 4 and 5 are published meanwhile.
+    s.subscriber.drop();
+    s.answer(() => Promise.resolve(["E", "5", [row(4, "d"), row(5, "e")]]));
+    s.subscriber.reconnect();
+    await settle();
+    assert.deepEqual(r.got, ["4:d", "5:e"], "read back from the stream");
+    s.entry("E", 6, "f");
+    await settle();
+    assert.deepEqual(r.got, ["4:d", "5:e", "6:f"]);
+    assert.equal(s.errors.length, 0);
+    s.topics.close();
   });
 
   it("EVALSHA, and after NOSCRIPT the appends in flight go again with EVAL, in order; none if a later one ran first", async () => {
