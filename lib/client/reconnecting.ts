@@ -271,7 +271,9 @@ export interface ReconnectingOptions
    * replaces `sendQueue`, which may not be set with it). Bounded by
    * `maxMessages` and `maxBytes` of unacknowledged messages: a send past
    * them rejects with {@link SendQueueFullError} (nothing is dropped).
-   * Sends through a session itself (`ws.send()`) are not covered. The
+   * Sends through a session itself (`ws.send()`, also in `connected`) are
+   * not numbered, and `resendable()` closes the connection with 1007 on
+   * one: send through the client only. The
    * guarantee holds while the server remembers the session (its store's
    * window, in its process); see docs/client.md. Default false.
    */
