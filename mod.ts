@@ -103,6 +103,7 @@ export {
   ReconnectingClient,
   type ReconnectingEnd,
   type ReconnectingOptions,
+  type ResendOptions,
   type SendQueueOptions,
 } from "./lib/client/reconnecting.ts";
 export {

@@ -92,6 +92,14 @@ export {
   type RetainOptions,
   type SeqRange,
 } from "./handler/history.ts";
+export {
+  RESEND_DEFAULTS,
+  resendable,
+  ResendStore,
+  resendStore,
+  type ResendStoreOptions,
+} from "./handler/resend.ts";
+export { ackPayload, openResent, readAck, resendWrap, SESSION_PARAM } from "../session/envelope.ts";
 export { SLOW_DEFAULTS, type SlowPolicy, type SlowReport } from "./handler/slow.ts";
 export type { ChannelCapabilities } from "./handler/channel.ts";
 export type { WebSocketHub } from "./handler/host.ts";

@@ -9,20 +9,20 @@
  * @module
  */
 
+import type { EnvelopeFields, Position } from "../../session/envelope.ts";
 import type { PublishedMessage } from "./pubsub.ts";
 
-/**
- * Where a message stands in its topic's history. `seq` grows by one per
- * message of the topic, from 1; `epoch` names the history it counts in and
- * changes when that history is lost (a process restart for the in-memory
- * ring), so a position of an older epoch says nothing about the new one.
- */
-export interface Position {
-  /** An opaque id of the history, 16 hex digits for the in-memory ring. */
-  readonly epoch: string;
-  /** 1 for the topic's first message in `epoch`, then +1 per message. */
-  readonly seq: number;
-}
+export {
+  envelope,
+  type EnvelopeFields,
+  MAX_CARRIED_POSITIONS,
+  openEnvelope,
+  type Position,
+  POSITIONS_PARAM,
+  positionsParam,
+  resumeFrom,
+  resumePositions,
+} from "../../session/envelope.ts";
 
 /**
  * How much history a topic keeps. Either bound, or both (a message goes
@@ -119,96 +119,6 @@ export interface ResumeReport {
 export type EnvelopeOption =
   | boolean
   | ((message: EnvelopeFields) => string | Uint8Array);
-
-/** The fields of an enveloped message. */
-export interface EnvelopeFields {
-  /** The topic the message was published on. */
-  readonly topic: string;
-  /** The message's position in the topic's history. */
-  readonly position: Position;
-  /** The message as published: text as a string, binary as bytes. */
-  readonly data: string | Uint8Array;
-}
-
-const BINARY_MAGIC = 0x73; // "s"
-
-/**
- * sprig's envelope: a text message becomes the JSON text
- * `{"topic":…,"epoch":…,"seq":…,"data":"…"}`; a binary one becomes the bytes
- * `0x73`, the header's length (uint32, big-endian), the UTF-8 JSON header
- * `{"topic":…,"epoch":…,"seq":…}`, then the payload. {@link openEnvelope}
- * reads both.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { envelope, openEnvelope } from "./history.ts";
- * const text = envelope({ topic: "t", position: { epoch: "e", seq: 7 }, data: "hi" });
- * assert.equal(text, '{"topic":"t","epoch":"e","seq":7,"data":"hi"}');
- * assert.deepEqual(openEnvelope(text), { topic: "t", position: { epoch: "e", seq: 7 }, data: "hi" });
- * const bin = envelope({ topic: "t", position: { epoch: "e", seq: 8 }, data: new Uint8Array([1, 2]) });
- * assert.deepEqual(openEnvelope(bin)!.data, new Uint8Array([1, 2]));
- * ```
- */
-export function envelope(fields: EnvelopeFields): string | Uint8Array {
-  const { topic, position, data } = fields;
-  if (typeof data === "string") {
-    return JSON.stringify({ topic, epoch: position.epoch, seq: position.seq, data });
-  }
-  const header = new TextEncoder().encode(
-    JSON.stringify({ topic, epoch: position.epoch, seq: position.seq }),
-  );
-  const out = new Uint8Array(5 + header.length + data.length);
-  out[0] = BINARY_MAGIC;
-  new DataView(out.buffer).setUint32(1, header.length);
-  out.set(header, 5);
-  out.set(data, 5 + header.length);
-  return out;
-}
-
-/**
- * Reads a message made by {@link envelope} (on the client, say), or
- * returns undefined for anything else.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { openEnvelope } from "./history.ts";
- * assert.equal(openEnvelope("plain text"), undefined);
- * ```
- */
-export function openEnvelope(
-  message: string | Uint8Array,
-): { topic: string; position: Position; data: string | Uint8Array } | undefined {
-  try {
-    if (typeof message === "string") {
-      if (!message.startsWith('{"topic":')) return undefined;
-      const o = JSON.parse(message);
-      if (!isHeader(o) || typeof o.data !== "string") return undefined;
-      return { topic: o.topic, position: { epoch: o.epoch, seq: o.seq }, data: o.data };
-    }
-    if (message.length < 5 || message[0] !== BINARY_MAGIC) return undefined;
-    const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-    const length = view.getUint32(1);
-    if (5 + length > message.length) return undefined;
-    const o = JSON.parse(new TextDecoder().decode(message.subarray(5, 5 + length)));
-    if (!isHeader(o)) return undefined;
-    return {
-      topic: o.topic,
-      position: { epoch: o.epoch, seq: o.seq },
-      data: message.subarray(5 + length),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function isHeader(o: unknown): o is { topic: string; epoch: string; seq: number; data?: unknown } {
-  if (typeof o !== "object" || o === null) return false;
-  const h = o as Record<string, unknown>;
-  return typeof h.topic === "string" && typeof h.epoch === "string" &&
-    Number.isSafeInteger(h.seq);
-}
 
 /** A new epoch: 64 random bits as 16 hex digits. @internal */
 export function newEpoch(): string {
@@ -351,94 +261,4 @@ export class MemoryHistory {
     }
     return out;
   }
-}
-
-/**
- * The query parameter in which `reconnecting(url, { positions: true })`
- * carries the last position it received per topic into its next attempt:
- * `sprig-from`, whose value is the JSON object `{"<topic>":["<epoch>",<seq>],…}`
- * (URL-encoded). {@link resumeFrom} reads it on the server.
- */
-export const POSITIONS_PARAM = "sprig-from";
-
-/** The most topics {@link positionsParam} writes and {@link resumePositions} reads. */
-export const MAX_CARRIED_POSITIONS = 100;
-
-/**
- * The value of {@link POSITIONS_PARAM} for `positions` (at most
- * {@link MAX_CARRIED_POSITIONS}, the last ones of the iteration), or
- * undefined when there is none.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { positionsParam } from "./history.ts";
- * assert.equal(positionsParam([["feed", { epoch: "e1", seq: 4 }]]), '{"feed":["e1",4]}');
- * ```
- */
-export function positionsParam(positions: Iterable<[string, Position]>): string | undefined {
-  const all = [...positions];
-  if (all.length === 0) return undefined;
-  const o: Record<string, [string, number]> = {};
-  for (const [topic, p] of all.slice(-MAX_CARRIED_POSITIONS)) o[topic] = [p.epoch, p.seq];
-  return JSON.stringify(o);
-}
-
-/**
- * The positions a client carried in its request's {@link POSITIONS_PARAM}
- * (what `reconnecting(url, { positions: true })` sends), by topic. Anything
- * malformed or forged is left out (a bad entry, or all of a value that is
- * not that JSON object): the server then resumes those topics live. At most
- * {@link MAX_CARRIED_POSITIONS} topics are read.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { resumePositions } from "./history.ts";
- * const url = new URL('ws://h/feed?sprig-from={"feed":["e1",4],"bad":[1]}');
- * assert.deepEqual([...resumePositions(url)], [["feed", { epoch: "e1", seq: 4 }]]);
- * ```
- */
-export function resumePositions(url: URL | string): Map<string, Position> {
-  const out = new Map<string, Position>();
-  let raw: string | null;
-  try {
-    raw = (typeof url === "string" ? new URL(url) : url).searchParams.get(POSITIONS_PARAM);
-  } catch {
-    return out;
-  }
-  if (raw === null) return out;
-  let o: unknown;
-  try {
-    o = JSON.parse(raw);
-  } catch {
-    return out;
-  }
-  if (typeof o !== "object" || o === null || Array.isArray(o)) return out;
-  for (const [topic, value] of Object.entries(o)) {
-    if (out.size >= MAX_CARRIED_POSITIONS) break;
-    if (!Array.isArray(value) || value.length !== 2) continue;
-    const [epoch, seq] = value as unknown[];
-    if (typeof epoch !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 0) continue;
-    out.set(topic, { epoch, seq: seq as number });
-  }
-  return out;
-}
-
-/**
- * The position a client carried for `topic` (see {@link resumePositions}),
- * to pass to `ctx.ref.resume(topic, from)`; undefined when it carried none,
- * so the topic is resumed live.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { resumeFrom } from "./history.ts";
- * const url = 'ws://h/?sprig-from={"feed":["e1",4]}';
- * assert.deepEqual(resumeFrom(url, "feed"), { epoch: "e1", seq: 4 });
- * assert.equal(resumeFrom(url, "news"), undefined);
- * ```
- */
-export function resumeFrom(url: URL | string, topic: string): Position | undefined {
-  return resumePositions(url).get(topic);
 }

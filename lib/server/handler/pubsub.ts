@@ -34,6 +34,8 @@ import {
 } from "./slow.ts";
 import { unrefTimer } from "../../util/ticker.ts";
 
+const noop = () => {};
+
 /**
  * One published message, shared by all its subscribers. The UTF-8 payload
  * and the unmasked server frame (RFC 6455 §5.1: a server MUST NOT mask) are
@@ -497,9 +499,15 @@ export class Topics implements BrokerTarget {
    */
   subscribe(topic: string, subscriber: Subscriber, options?: SubscribeOptions): boolean {
     const slow = checkSlowPolicy("options.slow", options?.slow);
+    const known = this.#topics.has(topic);
     const t = this.#topic(topic, true)!;
     if (t.entries.has(subscriber)) return false;
     this.#add(t, subscriber, slow);
+    // A shared history's first subscription here: read where the topic stands now, so that if
+    // the broker's connection drops before the first entry arrives, what was published meanwhile
+    // is still read back from the history (a failed read leaves that case open, and is reported
+    // by the next gap it causes, if any).
+    if (!known && t.shared !== undefined) t.shared.read(topic, undefined, t.bounds!).catch(noop);
     return true;
   }
 
