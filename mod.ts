@@ -100,6 +100,7 @@ export {
   ReconnectingClient,
   type ReconnectingEnd,
   type ReconnectingOptions,
+  type ResendOptions,
   type SendQueueOptions,
 } from "./lib/client/reconnecting.ts";
 export {

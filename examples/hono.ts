@@ -67,8 +67,11 @@ const auth: MiddlewareHandler<AppEnv> = async (c, next) => {
  */
 let upgrade: (c: Context<AppEnv>, options: UpgradeOptions<User>) => Promise<Response>;
 
+// CORS does not protect a WebSocket (browsers open one to any site, with its
+// cookies): the adapters check the Origin themselves, and refuse others with 403.
+const origins = ["https://app.example"];
 const app = new Hono<AppEnv>();
-app.use("*", cors({ origin: "https://app.example" }));
+app.use("*", cors({ origin: origins }));
 app.get("/hello", (c) => c.text("hello from Hono\n"));
 app.use("/ws", auth);
 app.get("/ws", (c) => upgrade(c, { data: c.get("user"), headers: c.res.headers }));
@@ -100,7 +103,7 @@ interface BunServe {
 
 function startDeno(hostname: string, port: number): Running {
   const Deno = (globalThis as unknown as { Deno: DenoServe }).Deno;
-  const ws = denoServeAdapter(echo);
+  const ws = denoServeAdapter(echo, { origins });
   // Hono passes Deno.serve's second argument (the client's address) as c.env.
   upgrade = (c, options) => ws.upgrade(c.req.raw, c.env as DenoServeInfo, options);
   const server = Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
@@ -109,7 +112,7 @@ function startDeno(hostname: string, port: number): Running {
 
 function startBun(hostname: string, port: number): Running {
   const Bun = (globalThis as unknown as { Bun: BunServe }).Bun;
-  const ws = bunServeAdapter(echo);
+  const ws = bunServeAdapter(echo, { origins });
   // Hono passes Bun's server as c.env; once upgraded, Bun ignores the response.
   upgrade = async (c, options) =>
     await ws.upgrade(c.req.raw, c.env as BunServerLike, options) ?? new Response(null);
@@ -118,7 +121,7 @@ function startBun(hostname: string, port: number): Running {
 }
 
 async function startNode(hostname: string, port: number): Promise<Running> {
-  const ws = nodeHttpAdapter(echo);
+  const ws = nodeHttpAdapter(echo, { origins });
   // Node's upgrades do not reach the request handler: sprig runs them
   // through app.fetch (middleware, routing), and upgrades what /ws accepts.
   upgrade = (c, options) => Promise.resolve(ws.accept(c.req.raw, options));

@@ -253,3 +253,20 @@ function isIterable(value: unknown): value is Iterable<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as Iterable<unknown>)[Symbol.iterator] === "function";
 }
+
+/**
+ * Whether a PEM private key is encrypted: PKCS#8 `ENCRYPTED PRIVATE KEY`
+ * (RFC 5958 §3), or a PKCS#1/SEC1 key with `Proc-Type: 4,ENCRYPTED`
+ * (RFC 1421 §4.6.1.1). Such a key needs its `passphrase`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isEncryptedPemKey } from "./arguments.ts";
+ * assert.equal(isEncryptedPemKey("-----BEGIN ENCRYPTED PRIVATE KEY-----\n…"), true);
+ * assert.equal(isEncryptedPemKey("-----BEGIN PRIVATE KEY-----\n…"), false);
+ * ```
+ */
+export function isEncryptedPemKey(pem: string): boolean {
+  return /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,\s*ENCRYPTED/m.test(pem);
+}

@@ -10,6 +10,10 @@
  * `--handler broadcast|broadcast-async` serves wsload's `--broadcast` room instead;
  * `--retain N` gives the room a history of its last N messages (positions,
  * an in-memory ring; the messages on the wire are unchanged).
+ * `--redis URL` shares the room through that Redis (`redisBroker`; with
+ * `--retain`, the history in a Redis Stream, `history: true`), and
+ * `--reuse-port` lets several such servers listen on one `--port` (the
+ * kernel spreads the connections), as the fan-out benchmark's two instances.
  * `--host serve` (the default) is sprig's own server, `serve()`, on the
  * runtime's sockets (Deno.listen, Bun.listen, node:net). `--host native` runs
  * the same handler on the runtime's native server through sprig's adapters:
@@ -39,6 +43,7 @@ import {
   type DenoServeInfo,
   nodeHttpAdapter,
 } from "../../lib/server/adapters/mod.ts";
+import { redisBroker as makeBroker, type RedisPubSubClient } from "../../lib/scale/mod.ts";
 
 interface DenoServeNamespace {
   serve(
@@ -71,6 +76,8 @@ const handlerKind = argValue("--handler", "sync");
 const deflate = process.argv.includes("--deflate");
 const wantedPort = Number(argValue("--port", "0"));
 const retain = Number(argValue("--retain", "0"));
+const redisUrl = argValue("--redis", "");
+const reusePort = process.argv.includes("--reuse-port");
 const runtime = detectRuntime();
 if (!["sync", "async", "broadcast", "broadcast-async"].includes(handlerKind)) {
   console.error(`--handler must be sync, async, broadcast or broadcast-async, not ${handlerKind}`);
@@ -103,12 +110,16 @@ const echoHandler: Handler<undefined> = handlerKind === "async"
  * (published to the others, pushed back to the sender).
  */
 type Member = ConnectionRef<Member>;
+// With the history in Redis every copy comes back through Redis, the sender's included.
+const viaBroker = redisUrl !== "" && retain > 0;
 const broadcast: Handler<Member> = {
   init: (ctx) => {
     ctx.ref.subscribe("room");
     return { state: ctx.ref as Member };
   },
-  ...(handlerKind === "broadcast-async"
+  ...(viaBroker
+    ? { in: (message: MessageData, ref: Member) => void ref.publish("room", message) }
+    : handlerKind === "broadcast-async"
     ? {
       // deno-lint-ignore require-await
       async in(message: MessageData, ref: Member) {
@@ -134,7 +145,27 @@ const options = {
   compression: deflate,
   maxConnections: 1_000_000,
   ...(retain > 0 ? { topics: () => ({ retain: { messages: retain } }) } : {}),
+  ...(redisUrl ? { broker: await redisBroker(redisUrl, retain > 0) } : {}),
 };
+
+/** A broker on two Redis connections: Bun's RedisClient on Bun, node-redis elsewhere. */
+async function redisBroker(url: string, history: boolean) {
+  const g = globalThis as {
+    Bun?: { RedisClient: new (url: string) => RedisPubSubClient & { connect(): Promise<void> } };
+  };
+  if (g.Bun) {
+    const p = new g.Bun.RedisClient(url), s = new g.Bun.RedisClient(url);
+    await Promise.all([p.connect(), s.connect()]);
+    return makeBroker({ publisher: p, subscriber: s, history });
+  }
+  const { createClient } = await import("redis");
+  const p = createClient({ url });
+  const s = p.duplicate();
+  p.on("error", () => {});
+  s.on("error", () => {});
+  await Promise.all([p.connect(), s.connect()]);
+  return makeBroker({ publisher: p, subscriber: s, history });
+}
 
 function nativeHostName(): string {
   return runtime === "deno" ? "Deno.serve" : runtime === "bun" ? "Bun.serve" : "node:http";
@@ -142,7 +173,12 @@ function nativeHostName(): string {
 
 async function start(): Promise<number> {
   if (hostKind === "serve") {
-    const server = await serve({ hostname: HOSTNAME, port: wantedPort, ...options }, echo);
+    const server = await serve({
+      hostname: HOSTNAME,
+      port: wantedPort,
+      ...(reusePort ? { reusePort: true } : {}),
+      ...options,
+    }, echo);
     return server.port;
   }
   if (runtime === "deno") {

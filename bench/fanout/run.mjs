@@ -2,12 +2,17 @@
 // The fan-out benchmark (issue 25): sprig's topics on its own server and on
 // each runtime's native host, with and without history, against the native
 // broadcast peers of wsload (Bun.serve's publish, Deno.serve and ws looping
-// over their sockets), measured with wsload's --broadcast mode: C clients in
-// one room, every message any client sends delivered to all of them. Medians
-// of the runs, ratios in the same run. Not part of `npm test`.
+// over their sockets), and through Redis with two instances (a redis-server
+// the bench starts; two sprig servers on one port with reusePort, so the
+// kernel splits the subscribers between them), measured with wsload's
+// --broadcast mode: C clients in one room, every message any client sends
+// delivered to all of them. Medians of the runs, ratios in the same run; the
+// results are recorded in bench/results/fanout/. Not part of `npm test`.
 //
 //   npm run bench:fanout -- [options]      (node bench/fanout/run.mjs [options])
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import net from "node:net";
 import { copyFileSync, statSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -23,14 +28,19 @@ const SPRIG_SERVER = join(REPO, "bench", "echo", "sprig_server.ts");
 const USAGE = `npm run bench:fanout -- [options]     (or: node bench/fanout/run.mjs [options])
 
   --runtime LIST     deno,bun,node (default: all three)
-  --shape LIST       subscribers x payload: 32x64, 200x64, 1000x64, 32x16k … (default 32x64,200x64)
+  --shape LIST       subscribers x payload (default 32x64,1000x64,32x16k,1000x16k)
+  --paths LIST       ref (the native peer), serve, serve+history, native, native+history,
+                     redis, redis+history (default: all)
   --retain N         the history of the "with history" entries: the last N messages (default 1000)
-  --depth D          messages in flight per client (default 4)
+  --depth D          messages in flight per client (default 4; 1 from 200 subscribers on)
   --runs N           runs per entry, alternating entries; medians reported (default 3)
   --warmup S         unmeasured seconds (default 2)    --duration S   measured seconds (default 5)
   --subject-cpu N    the server's core (default 0)      --load-cpu N   wsload's core (default 1)
   --no-pin           no taskset
-  --quick            1 run, 1 s warm-up, 2 s measured
+  --quick            a smoke run: 1 run, 1 s warm-up, 2 s measured, shapes 32x64,1000x64
+                     unless --shape says otherwise; recorded as -quick
+  --no-save          print only (no file in bench/results/fanout/)
+  --tag NAME         machine tag in the file name (default: the host name)
   --dry-run          print the plan and exit (builds and runs nothing)
   --wsload-src DIR   wsload's sources (default: env WSLOAD_SRC, else bench/wsload)
 `;
@@ -39,6 +49,9 @@ const { values: opts } = parseArgs({
   options: {
     runtime: { type: "string" },
     shape: { type: "string" },
+    paths: { type: "string" },
+    "no-save": { type: "boolean" },
+    tag: { type: "string" },
     retain: { type: "string" },
     depth: { type: "string" },
     runs: { type: "string" },
@@ -76,14 +89,30 @@ function num(name, fallback, min, max) {
 const RUNTIMES = ["deno", "bun", "node"];
 const runtimes = (opts.runtime ?? RUNTIMES.join(",")).split(",");
 for (const r of runtimes) if (!RUNTIMES.includes(r)) fail(`unknown runtime ${r}`);
-const shapes = (opts.shape ?? "32x64,200x64").split(",").map((id) => {
+const PATHS = [
+  "ref",
+  "serve",
+  "serve+history",
+  "native",
+  "native+history",
+  "redis",
+  "redis+history",
+];
+const paths = (opts.paths ?? PATHS.join(",")).split(",");
+for (const p of paths) if (!PATHS.includes(p)) fail(`unknown path ${p} (${PATHS.join(", ")})`);
+const defaultShapes = opts.quick ? "32x64,1000x64" : "32x64,1000x64,32x16k,1000x16k";
+const shapes = (opts.shape ?? defaultShapes).split(",").map((id) => {
   const m = /^(\d+)x(\d+k?)$/.exec(id);
   if (!m) fail(`a shape is CLIENTSxBYTES (32x64, 1000x16k), not ${id}`);
   return { id, conns: Number(m[1]), size: m[2] };
 });
 const quick = Boolean(opts.quick);
 const RETAIN = num("retain", 1000, 1, 1_000_000);
-const DEPTH = num("depth", 4, 1, 1000);
+// wsload waits 5 s at the end for what is in flight (depth × clients messages, each to every
+// client): at 1,000 subscribers 4 in flight each would be 4 M deliveries to drain, so the larger
+// rooms keep 1 in flight unless --depth says otherwise.
+const DEPTH_OPTION = opts.depth === undefined ? undefined : num("depth", 4, 1, 1000);
+const depthOf = (conns) => DEPTH_OPTION ?? (conns >= 200 ? 1 : 4);
 const RUNS = num("runs", quick ? 1 : 3, 1, 50);
 const W = num("warmup", quick ? 1 : 2, 0, 600);
 const T = num("duration", quick ? 2 : 5, 0.5, 600);
@@ -152,13 +181,32 @@ function entries(runtime) {
       ...(history ? ["--retain", String(RETAIN)] : []),
     ],
   });
+  // Two instances on one port (reusePort), the room shared through Redis.
+  const redis = (history) => ({
+    role: `redis${history ? "+history" : ""}`,
+    name: `sprig topics, 2 instances through Redis` + (history ? `, history ${RETAIN}` : ""),
+    redis: true,
+    cmd: [
+      ...onRuntime(runtime, SPRIG_SERVER),
+      "--handler",
+      "broadcast",
+      "--reuse-port",
+      "--port",
+      "$PORT",
+      "--redis",
+      "$REDIS",
+      ...(history ? ["--retain", String(RETAIN)] : []),
+    ],
+  });
   return [
     ref,
     sprig("serve", false),
     sprig("serve", true),
     sprig("native", false),
     sprig("native", true),
-  ];
+    redis(false),
+    redis(true),
+  ].filter((e) => paths.includes(e.role));
 }
 
 const plan = [];
@@ -212,23 +260,81 @@ function jsonLine(text) {
   return null;
 }
 
-/** One wsload --broadcast run against a fresh server: deliveries/s, or an error. */
-async function measure(group, entry) {
-  const server = start(wrapCommand(entry.cmd, { cpu: pin ? subjectCpu : undefined }), {
-    cwd: REPO,
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolvePort(port));
+    });
   });
+}
+
+/** The redis-server of the Redis entries: started at the first, on the subject core. */
+let redisServer;
+async function redisUrl() {
+  if (redisServer) return redisServer.url;
+  const port = await freePort();
+  const proc = start(
+    wrapCommand(
+      [
+        "redis-server",
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      { cpu: pin ? subjectCpu : undefined },
+    ),
+    { cwd: REPO },
+  );
+  const started = Date.now();
+  for (let i = 0; i < 3000 && !/Ready to accept connections/.test(proc.out.text); i++) {
+    if (proc.done || Date.now() - started > 30_000) {
+      fail(`redis-server did not start: ${lastLines(proc)}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  redisServer = { proc, url: `redis://127.0.0.1:${port}` };
+  return redisServer.url;
+}
+
+/** One wsload --broadcast run against fresh servers (two for Redis): deliveries/s, or an error. */
+async function measure(group, entry) {
+  const servers = [];
+  let port;
   try {
-    const { port } = await waitReady(server, 60_000);
+    if (entry.redis) {
+      const url = await redisUrl();
+      port = await freePort();
+      const cmd = entry.cmd.map((a) => (a === "$PORT" ? String(port) : a === "$REDIS" ? url : a));
+      for (let i = 0; i < 2; i++) {
+        const s = start(wrapCommand(cmd, { cpu: pin ? subjectCpu : undefined }), { cwd: REPO });
+        servers.push(s);
+        await waitReady(s, 60_000);
+      }
+    } else {
+      const s = start(wrapCommand(entry.cmd, { cpu: pin ? subjectCpu : undefined }), { cwd: REPO });
+      servers.push(s);
+      ({ port } = await waitReady(s, 60_000));
+    }
     const args = [
       "-q",
       "--broadcast",
+      "--drain",
+      "30", // a large room under load drains for longer than wsload's default 5 s
       "-c",
       String(group.shape.conns),
       "-s",
       group.shape.size,
       "--text",
       "-d",
-      String(DEPTH),
+      String(depthOf(group.shape.conns)),
       "-w",
       String(W),
       "-t",
@@ -251,9 +357,9 @@ async function measure(group, entry) {
     }
     return { value: json.deliveries_per_s, load_cpu: json.cpu_pct, p50_us: json.lat_us?.p50 };
   } catch (error) {
-    return { error: `${error.message}: ${lastLines(server)}` };
+    return { error: `${error.message}: ${servers.map(lastLines).join(" | ")}` };
   } finally {
-    await stop(server);
+    await Promise.all(servers.map((s) => stop(s)));
   }
 }
 
@@ -275,6 +381,8 @@ const ratio = (
   b,
 ) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : "—");
 
+const startedAt = new Date();
+const recorded = [];
 for (const group of plan) {
   const results = new Map(group.entries.map((e) => [e.role, []]));
   const loadCpu = new Map(group.entries.map((e) => [e.role, []]));
@@ -292,13 +400,17 @@ for (const group of plan) {
   const med = new Map([...results].map(([role, xs]) => [role, median(xs)]));
   const ref = med.get("ref");
   console.log(
-    `\n${group.runtime}, ${group.shape.conns} subscribers, ${group.shape.size} B text, ${DEPTH} in flight each (deliveries/s, median of ${RUNS})`,
+    `\n${group.runtime}, ${group.shape.conns} subscribers, ${group.shape.size} B text, ${
+      depthOf(group.shape.conns)
+    } in flight each (deliveries/s, median of ${RUNS})`,
   );
   for (const entry of group.entries) {
     const v = med.get(entry.role);
     const base = entry.role.endsWith("+history")
       ? med.get(entry.role.replace("+history", ""))
       : undefined;
+    // Through Redis against the same topics in one process (the target: at least 0.5×).
+    const local = entry.redis ? med.get(entry.role.replace("redis", "serve")) : undefined;
     const cells = [
       entry.name.padEnd(52),
       fmt(v).padStart(9),
@@ -306,8 +418,71 @@ for (const group of plan) {
       `wsload ${Math.round(median(loadCpu.get(entry.role)))} % CPU`.padStart(16),
       entry.role === "ref" ? "" : `÷ native ${ratio(v, ref)}`,
       base === undefined ? "" : `history ÷ none ${ratio(v, base)}`,
+      local === undefined ? "" : `÷ in-process ${ratio(v, local)}`,
       errors.has(entry.role) ? `ERROR ${errors.get(entry.role)}` : "",
     ];
     console.log(cells.filter(Boolean).join("  "));
   }
+  recorded.push({
+    runtime: group.runtime,
+    subscribers: group.shape.conns,
+    depth: depthOf(group.shape.conns),
+    payload: group.shape.size,
+    entries: group.entries.map((e) => ({
+      role: e.role,
+      name: e.name,
+      runs: results.get(e.role),
+      median_deliveries_per_s: med.get(e.role),
+      ratio_to_native: e.role === "ref" ? null : med.get(e.role) / ref,
+      ...(e.redis
+        ? { ratio_to_in_process: med.get(e.role) / med.get(e.role.replace("redis", "serve")) }
+        : {}),
+      load_cpu_pct: median(loadCpu.get(e.role)),
+      ...(errors.has(e.role) ? { error: errors.get(e.role) } : {}),
+      command: e.cmd.map((a) => a.replace(tmp, "$TMP").replace(REPO, "$REPO")),
+    })),
+  });
+}
+if (redisServer) await stop(redisServer.proc);
+
+if (!opts["no-save"]) {
+  const stamp = startedAt.toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
+  const tag = (opts.tag ?? os.hostname()).replace(/[^A-Za-z0-9._-]+/g, "-");
+  const file = join(
+    REPO,
+    "bench",
+    "results",
+    "fanout",
+    `${stamp}-${tag}${quick ? "-quick" : ""}.json`,
+  );
+  mkdirSync(dirname(file), { recursive: true });
+  const toJson = (x) => (Number.isFinite(x) ? x : null);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        schema: "sprig-bench-fanout/1",
+        started: startedAt.toISOString(),
+        finished: new Date().toISOString(),
+        machine: {
+          hostname: os.hostname(),
+          cores: os.cpus().length,
+          cpu_model: os.cpus()[0]?.model,
+        },
+        settings: {
+          runs: RUNS,
+          warmup_s: W,
+          duration_s: T,
+          depth: DEPTH_OPTION ?? "4 below 200 subscribers, else 1",
+          retain: RETAIN,
+          pinned: pin,
+          quick,
+        },
+        groups: recorded,
+      },
+      (_k, v) => (typeof v === "number" ? toJson(v) : v),
+      2,
+    ) + "\n",
+  );
+  console.log(`\nresults: ${file.replace(REPO + "/", "")}`);
 }

@@ -164,9 +164,9 @@ function withOfferHint(error: HandshakeError, prepared: PreparedConnection): Han
     .match(/\r\nSec-WebSocket-Extensions: ([^\r]*)/)?.[1];
   return new HandshakeError(
     error.code,
-    `${error.message} (the request offered Sec-WebSocket-Extensions: ${offer}; a server that ` +
-      "cannot parse or meet an offer may refuse it so: compression: false, or " +
-      "compressionFallback: true, does without it)",
+    `${error.message} (the request offered Sec-WebSocket-Extensions: ${offer}; if the server ` +
+      "refused that offer (some cannot parse or meet one and answer so), compression: false, or " +
+      "compressionFallback: true, does without it; else the status is the server's reason)",
     { status: error.status, headers: error.headers, body: error.body },
     error.cause === undefined ? undefined : { cause: error.cause },
   );

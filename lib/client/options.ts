@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { ArgumentCheck } from "../arguments.ts";
+import { createPrivateKey } from "node:crypto";
+import { type ArgumentCheck, isEncryptedPemKey } from "../arguments.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { checkExtensionFactories, type ExtensionFactory } from "../protocol/extension.ts";
 import {
@@ -38,7 +39,9 @@ export interface ClientTlsOptions {
   key?: string;
   /**
    * The passphrase of an encrypted `key`. On Deno the connection then goes
-   * through `node:tls` (Deno.connectTls reads no encrypted key).
+   * through `node:tls` (Deno.connectTls reads no encrypted key). Checked at
+   * the call: an encrypted `key` without it, or one it does not open, is an
+   * `InvalidArgumentError` (`options.tls.passphrase`).
    */
   passphrase?: string;
   /**
@@ -307,6 +310,35 @@ function checkTlsOption(check: ArgumentCheck, value: unknown): void {
     throw new InvalidArgumentError(
       "options.tls.passphrase",
       "options.tls.passphrase is the passphrase of options.tls.key, which is missing",
+    );
+  }
+  if (typeof tls.key === "string") {
+    checkClientKey(check, tls.key, tls.passphrase as string | undefined);
+  }
+}
+
+/**
+ * An encrypted client `key` needs its `passphrase`, and the passphrase must
+ * open it: checked at the call, as `serve()` does for its key, because the
+ * runtimes' TLS would otherwise fail later with only "bad decrypt", or (Deno's
+ * `node:tls`) connect without the certificate, refused as "certificate required".
+ */
+function checkClientKey(check: ArgumentCheck, key: string, passphrase: string | undefined): void {
+  if (passphrase === undefined) {
+    if (isEncryptedPemKey(key)) {
+      throw check.problem("options.tls.passphrase", "is missing: options.tls.key is encrypted");
+    }
+    return;
+  }
+  try {
+    createPrivateKey({ key, format: "pem", passphrase });
+  } catch (cause) {
+    throw new InvalidArgumentError(
+      "options.tls.passphrase",
+      `${check.fn}: options.tls.passphrase does not open options.tls.key (${
+        (cause as Error).message
+      })`,
+      { cause },
     );
   }
 }

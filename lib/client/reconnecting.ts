@@ -32,6 +32,7 @@ import { ArgumentCheck, MAX_TIMER_MS } from "../arguments.ts";
 import {
   ConnectionError,
   HandshakeError,
+  InvalidArgumentError,
   NotConnectedError,
   ProxyError,
   SendQueueFullError,
@@ -53,6 +54,9 @@ import {
   type Position,
   POSITIONS_PARAM,
   positionsParam,
+  readAck,
+  resendWrap,
+  SESSION_PARAM,
 } from "../session/envelope.ts";
 import { type TelemetryPublisher, telemetryPublisher } from "../telemetry.ts";
 import type { Connector } from "../transport/transport.ts";
@@ -107,6 +111,14 @@ export interface SendQueueOptions {
    * oldest queued messages to make room, rejecting their sends with it.
    */
   whenFull?: "reject" | "drop-oldest";
+}
+
+/** The bounds of what a client with `resend` keeps until the server acknowledged it. */
+export interface ResendOptions {
+  /** Messages kept unacknowledged. Default 1,024; at least 1. */
+  maxMessages?: number;
+  /** Bytes kept unacknowledged (binary length; UTF-8 length of text). Default 16 MiB. */
+  maxBytes?: number;
 }
 
 /** What `connected` is told. */
@@ -242,6 +254,28 @@ export interface ReconnectingOptions
    */
   positions?: boolean;
   /**
+   * Exactly once, in order, for what the application sends through
+   * {@link ReconnectingClient.send}, with a server whose handler is wrapped
+   * in `resendable()`: each message is numbered (`resendWrap()`: the text
+   * `<n>:` before text, 9 bytes before binary, one copy), kept until the
+   * server acknowledges it (cumulative acknowledgements, as pongs the
+   * application does not see, at least every 64 messages or 20 ms), and
+   * sent again, in order, on the next connection when the connection it
+   * went out on ended first; the server drops a number it already took.
+   * Each attempt's URL carries the client's session id (`sprig-session`,
+   * {@link ReconnectingClient.sessionId}). `send()` resolves when the server
+   * acknowledged the message, and sends between connections are kept (this
+   * replaces `sendQueue`, which may not be set with it). Bounded by
+   * `maxMessages` and `maxBytes` of unacknowledged messages: a send past
+   * them rejects with {@link SendQueueFullError} (nothing is dropped).
+   * Sends through a session itself (`ws.send()`, also in `connected`) are
+   * not numbered, and `resendable()` closes the connection with 1007 on
+   * one: send through the client only. The
+   * guarantee holds while the server remembers the session (its store's
+   * window, in its process); see docs/client.md. Default false.
+   */
+  resend?: boolean | ResendOptions;
+  /**
    * A connection opened: re-subscribe here. Sends through `event.session`
    * go before the queued ones; the queue is flushed once this returns (or
    * its promise settles).
@@ -310,6 +344,14 @@ export const RECONNECT_DEFAULTS = {
 } as const;
 
 let nextClientId = 1;
+interface Unacked {
+  seq: number;
+  wire: string | Uint8Array;
+  bytes: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
 interface Queued {
   data: SendData;
   options: SendOptions | undefined;
@@ -399,6 +441,13 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
   #lastClose: CloseInfo | undefined;
   #queue: Queued[] = [];
   #queuedBytes = 0;
+  /** With `resend`: its bounds, the session id, the last number given, what waits for an ack. */
+  readonly #resend: Required<ResendOptions> | undefined;
+  readonly #sessionId: string;
+  #seq = 0;
+  #unacked: Unacked[] = [];
+  #unackedHead = 0;
+  #unackedBytes = 0;
   /** With `positions`: the last position received per topic, the most recently updated last. */
   readonly #positions = new Map<string, Position>();
   /** Sessions made since the iterator was asked for, not yet handed out. */
@@ -429,6 +478,15 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         whenFull: (q === true ? undefined : q.whenFull) ?? "reject",
       }
       : undefined;
+    const r = options.resend;
+    this.#resend = r
+      ? {
+        maxMessages: (r === true ? undefined : r.maxMessages) ??
+          RECONNECT_DEFAULTS.queueMaxMessages,
+        maxBytes: (r === true ? undefined : r.maxBytes) ?? RECONNECT_DEFAULTS.queueMaxBytes,
+      }
+      : undefined;
+    this.#sessionId = r ? newSessionId() : "";
     this.#telemetry = options.telemetry ? telemetryPublisher(options.telemetry) : undefined;
     const trace = options.trace;
     this.#trace = trace;
@@ -477,9 +535,14 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     return this.#connections;
   }
 
-  /** Messages waiting in the send queue. */
+  /** Messages waiting in the send queue (with `resend`: not yet acknowledged). */
   get queuedMessages(): number {
-    return this.#queue.length;
+    return this.#resend ? this.#unacked.length - this.#unackedHead : this.#queue.length;
+  }
+
+  /** With `resend`: the id the server knows this client by (32 hex digits); `""` without. */
+  get sessionId(): string {
+    return this.#sessionId;
   }
 
   // ------------------------------------------------------------------ sending
@@ -501,6 +564,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       return rejected(new NotConnectedError("the reconnecting client has stopped"));
     }
     const session = this.#session;
+    if (this.#resend) return this.#sendResend(data, session);
     if (this.#direct && session !== undefined && session.readyState === "open") {
       return session.send(data, options);
     }
@@ -548,8 +612,81 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     return queued;
   }
 
+  /** `send()` with `resend`: numbered, kept until acknowledged, sent now if a connection is up. */
+  #sendResend(data: SendData, session: Session | undefined): Promise<void> {
+    const r = this.#resend!;
+    let payload: string | Uint8Array;
+    if (typeof data === "string") payload = data;
+    else if (data instanceof ArrayBuffer) payload = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) {
+      payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      return rejected(
+        new InvalidArgumentError(
+          "data",
+          "send() with resend takes a string, an ArrayBuffer or a view, not a Blob (read it first)",
+        ),
+      );
+    }
+    const bytes = sizeOf(payload);
+    const count = this.#unacked.length - this.#unackedHead;
+    if (count >= r.maxMessages || this.#unackedBytes + bytes > r.maxBytes) {
+      const byCount = count >= r.maxMessages;
+      return rejected(
+        new SendQueueFullError(
+          byCount
+            ? `${count} messages wait for the server's acknowledgement (resend.maxMessages ${r.maxMessages})`
+            : `${this.#unackedBytes} bytes wait for the server's acknowledgement; ${bytes} more would pass resend.maxBytes ${r.maxBytes}`,
+          byCount ? r.maxMessages : r.maxBytes,
+        ),
+      );
+    }
+    const wire = resendWrap(++this.#seq, payload);
+    const seq = this.#seq;
+    const acked = new Promise<void>((resolve, reject) => {
+      this.#unacked.push({ seq, wire, bytes, resolve, reject });
+      this.#unackedBytes += bytes;
+    });
+    acked.catch(noop);
+    // A send that fails with its connection is sent again on the next one.
+    if (this.#direct && session !== undefined && session.readyState === "open") {
+      session.send(wire).catch(noop);
+    }
+    return acked;
+  }
+
+  /** Every message up to `seq` was taken by the server: resolve and forget them. */
+  readonly #onPong = (payload: Uint8Array): void => {
+    const seq = readAck(payload);
+    if (seq === undefined) return;
+    const list = this.#unacked;
+    let head = this.#unackedHead;
+    while (head < list.length && list[head].seq <= seq) {
+      const u = list[head];
+      list[head++] = undefined as unknown as Unacked;
+      this.#unackedBytes -= u.bytes;
+      u.resolve();
+    }
+    if (head === list.length) {
+      this.#unacked = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > list.length) {
+      this.#unacked = list.slice(head);
+      head = 0;
+    }
+    this.#unackedHead = head;
+  };
+
   /** Sends what waited, in order, on `session`, in one turn (one write). */
   #flush(session: Session): void {
+    if (this.#resend) {
+      const list = this.#unacked;
+      for (let i = this.#unackedHead; i < list.length && session.readyState === "open"; i++) {
+        session.send(list[i].wire).catch(noop);
+      }
+      this.#direct = session.readyState === "open";
+      return;
+    }
     const queue = this.#queue;
     let i = 0;
     for (; i < queue.length && session.readyState === "open"; i++) {
@@ -656,6 +793,11 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         const info = { attempt, connections: this.#connections };
         let url = typeof this.#url === "function" ? await this.#url(info) : this.#url;
         if (this.#options.positions) url = this.#withPositions(url);
+        if (this.#resend) {
+          const u = new URL(String(url));
+          u.searchParams.set(SESSION_PARAM, this.#sessionId);
+          url = u;
+        }
         const h = this.#options.headers;
         const headers = typeof h === "function" ? await h(info) : h;
         if (this.#stopping) break;
@@ -738,6 +880,13 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       // Before the session starts reading: no message goes unseen.
       on.open = (s) => {
         s.observeMessages(this.#observe);
+        open?.(s);
+      };
+    }
+    if (this.#resend) {
+      const open = on.open;
+      on.open = (s) => {
+        s.on("pong", this.#onPong);
         open?.(s);
       };
     }
@@ -936,6 +1085,16 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
     };
     this.#end = full;
     this.#stopController.abort();
+    const unacked = this.#unacked.slice(this.#unackedHead);
+    this.#unacked = [];
+    this.#unackedHead = 0;
+    this.#unackedBytes = 0;
+    if (unacked.length > 0) {
+      const error = new NotConnectedError(
+        `the reconnecting client stopped (${end.reason}) before the server acknowledged these messages`,
+      );
+      for (const u of unacked) u.reject(error);
+    }
     const queue = this.#queue;
     this.#queue = [];
     this.#queuedBytes = 0;
@@ -1031,6 +1190,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** A client session id: 128 random bits as 32 hex digits. */
+function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let s = "";
+  for (let i = 0; i < 16; i++) s += bytes[i].toString(16).padStart(2, "0");
+  return s;
+}
+
 function rejected<T>(error: unknown): Promise<T> {
   const p = Promise.reject(error);
   p.catch(noop);
@@ -1066,6 +1233,7 @@ const OWN_OPTIONS: { [K in Exclude<keyof ReconnectingOptions, keyof ConnectOptio
   stopOnCloseCodes: true,
   sendQueue: true,
   positions: true,
+  resend: true,
   connected: true,
   message: true,
   disconnected: true,
@@ -1119,6 +1287,20 @@ function checkReconnectingArguments(url: unknown, options: unknown): void {
   CHECK.function("options.random", o.random);
   CHECK.function("options.sleep", o.sleep);
   CHECK.boolean("options.positions", o.positions);
+  const rs = o.resend;
+  if (rs !== undefined && typeof rs !== "boolean") {
+    const ro = CHECK.options("options.resend", rs);
+    CHECK.known("options.resend", ro, ["maxMessages", "maxBytes"]);
+    CHECK.integer("options.resend.maxMessages", ro.maxMessages, 1, Number.MAX_SAFE_INTEGER);
+    CHECK.integer("options.resend.maxBytes", ro.maxBytes, 1, Number.MAX_SAFE_INTEGER);
+  }
+  if (rs && o.sendQueue !== undefined && o.sendQueue !== false) {
+    throw CHECK.type(
+      "options.sendQueue",
+      "absent with options.resend (resend keeps unacknowledged sends itself: resend: { maxMessages, maxBytes })",
+      o.sendQueue,
+    );
+  }
   if (o.transport !== undefined && typeof o.transport !== "function") {
     throw CHECK.type(
       "options.transport",
@@ -1174,6 +1356,7 @@ function connectOptionsOf(options: ReconnectingOptions): Omit<ConnectOptions, "h
     stopOnCloseCodes: _c,
     sendQueue: _q,
     positions: _p,
+    resend: _rs,
     connected: _co,
     message: _m,
     disconnected: _d,

@@ -385,7 +385,8 @@ export function otelInstrumentation(
             attributes: {
               ...attributes,
               "websocket.connection.id": e.id,
-              "url.full": e.url,
+              // The server sees the request's http(s) URL; the WebSocket's is ws(s), as the client reports it.
+              "url.full": e.url.replace(/^http(s?):/, "ws$1:"),
               ...(e.protocol ? { "websocket.subprotocol": e.protocol } : {}),
               ...(e.extensions ? { "websocket.extensions": e.extensions } : {}),
             },

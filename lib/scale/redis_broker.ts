@@ -39,6 +39,7 @@ import { PublishedMessage } from "../server/handler/message.ts";
 import { newEpoch } from "../server/handler/history.ts";
 import type { Position } from "../session/envelope.ts";
 import { decodeBase64, encodeBase64 } from "../protocol/base64.ts";
+import { noop } from "../util/noop.ts";
 
 /** A pub/sub message listener: the payload and the channel it came on. */
 export type RedisMessageListener = (message: string, channel: string) => void;
@@ -231,6 +232,27 @@ local entries = {}
 if lo < last then entries = redis.call('XRANGE', KEYS[1], '(0-' .. lo, '+') end
 return { epoch, tostring(last), entries }
 `;
+/** The SHA-1 of a script, in hex, as `EVALSHA` names it (computed here: no `SCRIPT LOAD` round trip). */
+async function scriptSha(script: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-1", new TextEncoder().encode(script)),
+  );
+  let s = "";
+  for (const b of digest) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Redis does not have the script (restarted, or `SCRIPT FLUSH`): send it again with `EVAL`. */
+function isNoScript(error: unknown): boolean {
+  return errorText(error).startsWith("NOSCRIPT");
+}
+
+/** One append sent to Redis: its topic and its keys and arguments (after the script). */
+interface Append {
+  topic: string;
+  args: string[];
+}
+
 const TEXT = "t";
 const BINARY = "b";
 /** Sequence numbers kept per topic before the publisher key changes (a bound on memory). */
@@ -351,6 +373,26 @@ class RedisPubSubBroker implements RedisBroker {
   };
   readonly history: SharedHistory | undefined;
   readonly #command: ((args: string[]) => Promise<unknown>) | undefined;
+  /** The scripts' SHA-1s once computed; `EVAL` until then. */
+  #appendSha: string | undefined;
+  #readSha: string | undefined;
+  /**
+   * Whether Redis has the append script, as far as this connection saw: set
+   * when an `EVAL` of it succeeded, cleared at every (re)connection and on
+   * `NOSCRIPT`. Until then appends go with `EVAL`, so a Redis that started
+   * (or restarted) empty never answers `NOSCRIPT` to an append.
+   */
+  #appendLoaded = false;
+  /** Appends sent and not answered yet. */
+  #inflight = 0;
+  /**
+   * After a `NOSCRIPT`: the appends that got it, in order, and whether a
+   * later one ran anyway (another instance loaded the script in between),
+   * while the ones in flight are answered; appends made meanwhile wait in
+   * `#heldAppends`, so that no append overtakes one sent again.
+   */
+  #noScript: { failed: Append[]; overtaken: boolean } | undefined;
+  #heldAppends: Append[] = [];
   readonly #keyPrefix: string;
   readonly #readTimeoutMs: number;
   /** Per subscribed topic: the SUBSCRIBE in Redis, settled (a history read waits for it). */
@@ -370,6 +412,10 @@ class RedisPubSubBroker implements RedisBroker {
     this.#readTimeoutMs = (typeof history === "object" ? history.readTimeoutMs : undefined) ??
       HISTORY_READ_TIMEOUT_MS;
     this.#command = history ? commandOf(this.#publisher) : undefined;
+    if (this.#command) {
+      scriptSha(APPEND_SCRIPT).then((sha) => (this.#appendSha = sha), noop);
+      scriptSha(READ_SCRIPT).then((sha) => (this.#readSha = sha), noop);
+    }
     this.history = history
       ? {
         append: (topic, message, bounds) => this.#append(topic, message, bounds),
@@ -377,7 +423,10 @@ class RedisPubSubBroker implements RedisBroker {
       }
       : undefined;
     onReady(this.#subscriber, () => this.#resubscribe());
-    onReady(this.#publisher, () => this.#recovered());
+    onReady(this.#publisher, () => {
+      this.#appendLoaded = false; // maybe another Redis, with an empty script cache
+      this.#recovered();
+    });
   }
 
   get connected(): boolean {
@@ -553,11 +602,9 @@ class RedisPubSubBroker implements RedisBroker {
     if (this.#outage) this.#recovered();
     const data = message.data;
     const kind = typeof data === "string" ? TEXT : BINARY;
-    let sent: Promise<unknown>;
-    try {
-      sent = command([
-        "EVAL",
-        APPEND_SCRIPT,
+    const append: Append = {
+      topic,
+      args: [
         "2",
         this.#keyPrefix + "s:" + topic,
         this.#keyPrefix + "e:" + topic,
@@ -567,14 +614,84 @@ class RedisPubSubBroker implements RedisBroker {
         kind,
         typeof data === "string" ? data : encodeBase64(data),
         this.#prefix + topic,
-      ]);
+      ],
+    };
+    if (this.#noScript) {
+      this.#heldAppends.push(append); // after the ones sent again: the publish order holds
+      this.stats.published++;
+      return true;
+    }
+    if (!this.#sendAppend(command, append, false)) return false;
+    this.stats.published++;
+    return true;
+  }
+
+  /**
+   * Sends one append: `EVALSHA` (the script's text crosses once per Redis
+   * start, not per message), or `EVAL` before the SHA is known and when
+   * sending again after `NOSCRIPT`. Returns false when the client threw.
+   */
+  #sendAppend(
+    command: (args: string[]) => Promise<unknown>,
+    append: Append,
+    evalText: boolean,
+  ): boolean {
+    const sha = evalText || !this.#appendLoaded ? undefined : this.#appendSha;
+    let sent: Promise<unknown>;
+    try {
+      sent = command(
+        sha === undefined
+          ? ["EVAL", APPEND_SCRIPT, ...append.args]
+          : ["EVALSHA", sha, ...append.args],
+      );
     } catch (error) {
-      this.#notCarried(topic, error);
+      this.#notCarried(append.topic, error);
       return false;
     }
-    this.stats.published++;
-    sent.then(undefined, (error) => this.#notCarried(topic, error));
+    this.#inflight++;
+    sent.then(
+      () => {
+        this.#inflight--;
+        if (sha === undefined) this.#appendLoaded = true;
+        // Answers come in order: this one ran after an earlier one got NOSCRIPT.
+        if (this.#noScript) this.#noScript.overtaken = true;
+        this.#afterNoScript(command);
+      },
+      (error) => {
+        this.#inflight--;
+        if (sha !== undefined && isNoScript(error)) {
+          this.#appendLoaded = false;
+          (this.#noScript ??= { failed: [], overtaken: false }).failed.push(append);
+        } else this.#notCarried(append.topic, error);
+        this.#afterNoScript(command);
+      },
+    );
     return true;
+  }
+
+  /**
+   * Once every append in flight after a `NOSCRIPT` is answered: the failed
+   * ones go again with `EVAL` (which loads the script), in order, then the
+   * held ones. If one sent after a failed one ran anyway, sending the
+   * failed ones again would put them after it: they are counted as not
+   * carried instead (reported, as any message Redis did not take), and the
+   * order holds.
+   */
+  #afterNoScript(command: (args: string[]) => Promise<unknown>): void {
+    const state = this.#noScript;
+    if (state === undefined || this.#inflight > 0) return;
+    this.#noScript = undefined;
+    const held = this.#heldAppends;
+    this.#heldAppends = [];
+    for (const append of state.failed) {
+      if (state.overtaken) {
+        this.#notCarried(
+          append.topic,
+          new Error("NOSCRIPT, and a later message ran first: not sent again, to keep the order"),
+        );
+      } else this.#sendAppend(command, append, true);
+    }
+    for (const append of held) this.#sendAppend(command, append, false);
   }
 
   /** Reads the topic's stream after `from`, once its live messages reach this instance; bounded in time. */
@@ -611,18 +728,26 @@ class RedisPubSubBroker implements RedisBroker {
   ): Promise<HistoryRead> {
     await this.#subscribed.get(topic);
     let reply: unknown;
+    const args = [
+      "2",
+      this.#keyPrefix + "s:" + topic,
+      this.#keyPrefix + "e:" + topic,
+      newEpoch(),
+      from?.epoch ?? "",
+      from === undefined ? "-1" : String(from.seq),
+      String(bounds.messages),
+    ];
     try {
-      reply = await this.#command!([
-        "EVAL",
-        READ_SCRIPT,
-        "2",
-        this.#keyPrefix + "s:" + topic,
-        this.#keyPrefix + "e:" + topic,
-        newEpoch(),
-        from?.epoch ?? "",
-        from === undefined ? "-1" : String(from.seq),
-        String(bounds.messages),
-      ]);
+      const sha = this.#readSha;
+      try {
+        reply = await this.#command!(
+          sha === undefined ? ["EVAL", READ_SCRIPT, ...args] : ["EVALSHA", sha, ...args],
+        );
+      } catch (error) {
+        // A read has no order to keep: sent again at once, with the text.
+        if (sha === undefined || !isNoScript(error)) throw error;
+        reply = await this.#command!(["EVAL", READ_SCRIPT, ...args]);
+      }
     } catch (error) {
       throw new BrokerError(
         "BROKER_UNAVAILABLE",

@@ -72,6 +72,7 @@ export {
 } from "./handler/pubsub.ts";
 export { type DrainWatcher, PublishedMessage, type Subscriber } from "./handler/message.ts";
 export {
+  type EnvelopeOption,
   HISTORY_DEFAULTS,
   type ResumeReport,
   type RetainOptions,
@@ -80,7 +81,6 @@ export {
 export {
   envelope,
   type EnvelopeFields,
-  type EnvelopeOption,
   MAX_CARRIED_POSITIONS,
   openEnvelope,
   type Position,
@@ -89,6 +89,14 @@ export {
   resumeFrom,
   resumePositions,
 } from "../session/envelope.ts";
+export {
+  RESEND_DEFAULTS,
+  resendable,
+  ResendStore,
+  resendStore,
+  type ResendStoreOptions,
+} from "./handler/resend.ts";
+export { ackPayload, openResent, readAck, resendWrap, SESSION_PARAM } from "../session/envelope.ts";
 export { SLOW_DEFAULTS, type SlowPolicy, type SlowReport } from "./handler/slow.ts";
 export type { ChannelCapabilities } from "./handler/channel.ts";
 export type { WebSocketHub } from "./handler/host.ts";

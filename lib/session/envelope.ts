@@ -1,9 +1,9 @@
 /**
- * What a server and a reconnecting client agree on to resume topics: a
- * message's {@link Position} in its topic's history, sprig's envelope that
- * carries it on the wire ({@link envelope}, {@link openEnvelope}), and the
- * query parameter in which the client carries the last positions it got
- * into its next attempt ({@link POSITIONS_PARAM}). No I/O.
+ * The wire formats a client and a server both read: sprig's envelope
+ * around a topic's message ({@link envelope}, {@link openEnvelope}), the
+ * positions a reconnecting client carries in its URL
+ * ({@link POSITIONS_PARAM}). This module imports nothing of the server, so
+ * the client (and a browser page) can use it alone.
  *
  * @module
  */
@@ -20,16 +20,6 @@ export interface Position {
   /** 1 for the topic's first message in `epoch`, then +1 per message. */
   readonly seq: number;
 }
-
-/**
- * What a topic does with positions on the wire. `true` uses sprig's
- * envelope ({@link envelope}); a function makes the message the
- * subscribers get from the published data and its position (called once
- * per message and instance, never per subscriber).
- */
-export type EnvelopeOption =
-  | boolean
-  | ((message: EnvelopeFields) => string | Uint8Array);
 
 /** The fields of an enveloped message. */
 export interface EnvelopeFields {
@@ -209,4 +199,112 @@ export function resumePositions(url: URL | string): Map<string, Position> {
  */
 export function resumeFrom(url: URL | string, topic: string): Position | undefined {
   return resumePositions(url).get(topic);
+}
+
+// ---------------------------------------------------------------- resend
+
+/**
+ * The query parameter in which `reconnecting(url, { resend: true })`
+ * carries its session id (16 to 64 characters of `[0-9A-Za-z_-]`), the key
+ * under which the server (`resendable()`) remembers the last message it
+ * took from that client across connections.
+ */
+export const SESSION_PARAM = "sprig-session";
+
+/** The first byte of a binary message sent with `resend` ("q"), before the 8-byte sequence number. */
+const RESEND_MAGIC = 0x71;
+/** The first two bytes of an acknowledgement's pong payload ("sa"), before the 8-byte sequence number. */
+const ACK_MAGIC_0 = 0x73;
+const ACK_MAGIC_1 = 0x61;
+
+/**
+ * A client message numbered for `resend`: text becomes `<seq>:<text>`
+ * (the decimal number, a colon, the text); binary becomes the byte `0x71`,
+ * the number as an unsigned 64-bit big-endian integer, then the payload
+ * (one copy). {@link openResent} reads both.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openResent, resendWrap } from "./envelope.ts";
+ * assert.equal(resendWrap(7, "hi"), "7:hi");
+ * assert.deepEqual(openResent("7:hi"), { seq: 7, data: "hi" });
+ * const bin = resendWrap(8, new Uint8Array([1, 2])) as Uint8Array;
+ * assert.equal(bin.length, 11);
+ * assert.deepEqual(openResent(bin), { seq: 8, data: new Uint8Array([1, 2]) });
+ * assert.equal(openResent("no number"), undefined);
+ * ```
+ */
+export function resendWrap(seq: number, data: string | Uint8Array): string | Uint8Array {
+  if (typeof data === "string") return `${seq}:${data}`;
+  const out = new Uint8Array(9 + data.length);
+  out[0] = RESEND_MAGIC;
+  writeU64(out, 1, seq);
+  out.set(data, 9);
+  return out;
+}
+
+/** Reads a message made by {@link resendWrap}, or undefined when it is not one. */
+export function openResent(
+  message: string | Uint8Array,
+): { seq: number; data: string | Uint8Array } | undefined {
+  if (typeof message === "string") {
+    const colon = message.indexOf(":");
+    if (colon < 1 || colon > 16) return undefined;
+    let seq = 0;
+    for (let i = 0; i < colon; i++) {
+      const d = message.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return undefined;
+      seq = seq * 10 + d;
+    }
+    if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+    return { seq, data: message.slice(colon + 1) };
+  }
+  if (message.length < 9 || message[0] !== RESEND_MAGIC) return undefined;
+  const seq = readU64(message, 1);
+  if (seq === undefined || seq < 1) return undefined;
+  return { seq, data: message.subarray(9) };
+}
+
+/**
+ * The payload of the pong that acknowledges every client message up to
+ * `seq` (cumulative): `0x73 0x61` ("sa"), then `seq` as an unsigned 64-bit
+ * big-endian integer. An unsolicited pong (RFC 6455 §5.5.3) needs no
+ * answer and reaches no application, so acknowledgements take no message
+ * of the application's own.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ackPayload, readAck } from "./envelope.ts";
+ * assert.equal(readAck(ackPayload(41)), 41);
+ * assert.equal(readAck(new Uint8Array([0x73, 0x70, 0, 0, 0, 1])), undefined); // a keepalive's
+ * ```
+ */
+export function ackPayload(seq: number): Uint8Array {
+  const out = new Uint8Array(10);
+  out[0] = ACK_MAGIC_0;
+  out[1] = ACK_MAGIC_1;
+  writeU64(out, 2, seq);
+  return out;
+}
+
+/** The sequence number a pong made by {@link ackPayload} acknowledges, or undefined. */
+export function readAck(payload: Uint8Array): number | undefined {
+  if (payload.length !== 10 || payload[0] !== ACK_MAGIC_0 || payload[1] !== ACK_MAGIC_1) {
+    return undefined;
+  }
+  return readU64(payload, 2);
+}
+
+function writeU64(out: Uint8Array, at: number, n: number): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(at, Math.floor(n / 0x1_0000_0000));
+  view.setUint32(at + 4, n >>> 0);
+}
+
+function readU64(bytes: Uint8Array, at: number): number | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
+  return Number.isSafeInteger(n) ? n : undefined;
 }

@@ -549,7 +549,13 @@ export async function connectPeer(
     const accept = headers.get("sec-websocket-accept");
     if (status !== 101 || accept !== acceptKey(key)) {
       socket.destroy();
-      throw new Error(`connectPeer(): not upgraded: ${statusLine}`);
+      throw new Error(
+        status === 101
+          ? `connectPeer(): the 101's Sec-WebSocket-Accept is ${JSON.stringify(accept ?? null)}, ` +
+            `not ${acceptKey(key)} (RFC 6455 §4.2.2)`
+          : `connectPeer(): not upgraded: ${statusLine} (requireUpgrade: false keeps the ` +
+            "answer, as peer.response)",
+      );
     }
   }
   return new ScriptedPeer(socket, "client", head.rest, { response: { status, headers } });

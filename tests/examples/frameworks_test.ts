@@ -3,8 +3,9 @@
 // bun, or tsx on Node), and do what they promise: the framework's plain
 // routes answer beside the WebSocket route; its auth (middleware, or sprig's
 // upgrade hook) refuses an upgrade without a token with 401 and lets the
-// token's user reach init; messages echo; an unknown path's upgrade is
-// refused; Ctrl-C closes the WebSockets with 1001, then the server.
+// token's user reach init; Hono's adapters refuse another site's Origin
+// (403); messages echo; an unknown path's upgrade is refused; Ctrl-C closes
+// the WebSockets with 1001, then the server.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -113,6 +114,13 @@ describe(`examples/hono.ts (on ${runtime})`, () => {
       });
       assert.equal(head.status, 101);
       assert.equal(head.headers.get("access-control-allow-origin"), ORIGIN);
+
+      // Another site's page (CORS refuses no WebSocket): the adapter's origins, 403.
+      const foreign = await refusal(app.url, "/ws", {
+        origin: "https://evil.example",
+        authorization: "Bearer token-ada",
+      });
+      assert.equal(foreign.status, 403);
 
       // A plain GET to the WebSocket route: 426 Upgrade Required.
       const plain = await fetch(new URL("/ws", app.url), {

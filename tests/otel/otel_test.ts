@@ -159,6 +159,8 @@ describe("otel", () => {
         "server",
       ]);
       for (const c of connections) assert.equal(c.attributes["websocket.close.code"], 4001);
+      // Both ends name the WebSocket's ws: URL (the server sees the request's http: one).
+      for (const c of connections) assert.match(String(c.attributes["url.full"]), /^ws:\/\//);
       // One message in 2 each way: 5 sent by each side make 10 sent, and 10 received.
       const sends = spans.filter((s) => s.name === "websocket send");
       const receives = spans.filter((s) => s.name === "websocket receive");

@@ -128,3 +128,40 @@ export class RedisServer {
     return this.kill();
   }
 }
+
+/** `INFO <section>` on a connection of its own: the whole text of the reply. */
+export function redisInfo(port: number, section: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let reply = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no reply to INFO within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on(
+      "connect",
+      () => socket.write(`*2\r\n$4\r\nINFO\r\n$${section.length}\r\n${section}\r\n`),
+    );
+    socket.on("data", (d) => {
+      reply += d.toString("latin1");
+      const end = reply.indexOf("\r\n");
+      if (end < 0) return;
+      const length = Number(reply.slice(1, end)); // a bulk string: $<length>
+      if (reply.length < end + 2 + length) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reply.slice(end + 2, end + 2 + length));
+    });
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/** How many times Redis ran `command` (`INFO commandstats`), 0 when never. */
+export async function commandCalls(port: number, command: string): Promise<number> {
+  const info = await redisInfo(port, "commandstats");
+  const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(info);
+  return m ? Number(m[1]) : 0;
+}

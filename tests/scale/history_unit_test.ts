@@ -59,6 +59,7 @@ function setup(readTimeoutMs?: number) {
   return {
     broker,
     topics,
+    subscriber,
     errors,
     commands,
     entry,
@@ -84,7 +85,8 @@ describe("redisBroker({ history: true }): one order per topic at every instance"
     await settle();
     assert.deepEqual(r.got, ["1:a", "2:b", "3:c", "4:d", "5:e"]);
     const read = s.commands.at(-1)!;
-    assert.equal(read[0], "EVAL");
+    assert.equal(read[0], "EVALSHA"); // the script's SHA-1 is known by now
+    assert.match(read[1]!, /^[0-9a-f]{40}$/);
     assert.deepEqual(read.slice(3, 5), ["sprig:s:t", "sprig:e:t"]);
     assert.deepEqual(read.slice(6, 8), ["E", "2"], "read after the last delivered seq");
     assert.equal(s.broker.stats.duplicates, 2); // the resend, and 4 live after the fill
@@ -169,6 +171,87 @@ describe("redisBroker({ history: true }): one order per topic at every instance"
       () => redisBroker({ publisher, subscriber: redis.nodeStyle(), history: { ttl: 1 } as any }),
       TypeError,
     );
+  });
+
+  it("a topic first subscribed with subscribe(): where it stands is read at once, so a drop before the first entry is filled", async () => {
+    const s = setup();
+    const r = new Recorder();
+    s.answer(() => Promise.resolve(["E", "3", []])); // the topic stood at E/3
+    s.topics.subscribe("t", r);
+    await settle();
+    const read = s.commands.at(-1)!;
+    assert.deepEqual(read.slice(5, 8), [read[5], "", "-1"], "a read of the position only");
+    // The subscriber connection drops before any entry came; 4 and 5 are published meanwhile.
+    s.subscriber.drop();
+    s.answer(() => Promise.resolve(["E", "5", [row(4, "d"), row(5, "e")]]));
+    s.subscriber.reconnect();
+    await settle();
+    assert.deepEqual(r.got, ["4:d", "5:e"], "read back from the stream");
+    s.entry("E", 6, "f");
+    await settle();
+    assert.deepEqual(r.got, ["4:d", "5:e", "6:f"]);
+    assert.equal(s.errors.length, 0);
+    s.topics.close();
+  });
+
+  it("EVALSHA, and after NOSCRIPT the appends in flight go again with EVAL, in order; none if a later one ran first", async () => {
+    const s = setup();
+    s.topics.subscribe("t", new Recorder());
+    await settle(); // the SHA-1s are computed
+    // The first append of a connection goes with EVAL (Redis may not have the script yet).
+    s.answer(() => Promise.resolve("0-1"));
+    s.topics.publish("t", "a0");
+    await settle();
+    assert.equal(s.commands.at(-1)![0], "EVAL");
+    const noScript = () => Promise.reject(new Error("NOSCRIPT No matching script."));
+    const answers: Array<() => Promise<unknown>> = [noScript];
+    let release!: () => void;
+    const pending = new Promise<unknown>((resolve) => (release = () => resolve("0-9")));
+    s.answer(() => (answers.shift() ?? (() => Promise.resolve("0-1")))());
+    s.topics.publish("t", "a1");
+    s.answer((args) =>
+      args[0] === "EVALSHA" && args.at(-2) === "a2" ? pending : Promise.resolve("0-1")
+    );
+    s.topics.publish("t", "a2");
+    s.answer(() => (answers.shift() ?? (() => Promise.resolve("0-1")))());
+    await settle();
+    s.topics.publish("t", "a3"); // while a2 is in flight: held
+    release(); // a2 answered (ran): a1's NOSCRIPT came before it, so a1 is not sent again
+    await settle();
+    // a1 was overtaken by a2: counted as not carried (order kept); a3 went after a2, with EVAL
+    // (the cache was seen empty: EVAL until one succeeds).
+    assert.deepEqual(s.commands.slice(-4).map((c) => [c[0], c.at(-2)]), [
+      ["EVAL", "a0"],
+      ["EVALSHA", "a1"],
+      ["EVALSHA", "a2"],
+      ["EVAL", "a3"],
+    ]);
+    assert.equal(s.broker.stats.notCarried, 1);
+    s.topics.close();
+
+    // Without an overtaking one, every append that met NOSCRIPT goes again with EVAL, in order.
+    const t = setup();
+    t.topics.subscribe("t", new Recorder());
+    await settle();
+    t.answer(() => Promise.resolve("0-1"));
+    t.topics.publish("t", "b0"); // loads the script
+    await settle();
+    let n = 0;
+    t.answer(() => n++ < 2 ? Promise.reject(new Error("NOSCRIPT x")) : Promise.resolve("0-1"));
+    t.topics.publish("t", "b1");
+    t.topics.publish("t", "b2");
+    await settle();
+    t.topics.publish("t", "b3");
+    await settle();
+    assert.deepEqual(t.commands.slice(-5).map((c) => [c[0], c.at(-2)]), [
+      ["EVALSHA", "b1"],
+      ["EVALSHA", "b2"],
+      ["EVAL", "b1"],
+      ["EVAL", "b2"],
+      ["EVALSHA", "b3"],
+    ]);
+    assert.equal(t.broker.stats.notCarried, 0);
+    t.topics.close();
   });
 
   it("publish appends through the broker (nothing local until it comes back); the client must take any command", () => {

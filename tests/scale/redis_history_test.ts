@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { connect, type Session } from "../../mod.ts";
 import type { ResumeReport } from "../../lib/server/handler/history.ts";
 import { openEnvelope, type Position } from "../../lib/session/envelope.ts";
-import { redisCommand, RedisServer } from "./_redis.ts";
+import { commandCalls, redisCommand, RedisServer } from "./_redis.ts";
 import { Instance, runtime } from "./_process.ts";
 import { until } from "../server/_hosts.ts";
 
@@ -302,5 +302,39 @@ describe(`redisBroker with history: a Redis Stream per topic, two instances (${r
       20_000,
     );
     assert.ok(k > 0);
+    // The restarted Redis had no script: the first append got NOSCRIPT and went again with
+    // EVAL; from then on EVALSHA, and every message arrives once, in order.
+    const before = steady.data.length;
+    await publishMany(pa, topic, "sha", 30);
+    await until(() => steady.data.length >= before + 30, "after the restart", 20_000);
+    const fresh = steady.positions.filter((p) => p.epoch !== seen.epoch).map((p) => p.seq);
+    assert.deepEqual(fresh, Array.from({ length: fresh.length }, (_, i) => fresh[0]! + i));
+    assert.deepEqual(
+      steady.data.slice(-30),
+      Array.from({ length: 30 }, (_, i) => `sha ${i}`),
+    );
+    assert.ok(await commandCalls(redis.port, "eval") >= 1, "the fallback to EVAL");
+    assert.ok(await commandCalls(redis.port, "evalsha") >= 30, "EVALSHA after it");
+  });
+
+  it("EVALSHA: the script cache flushed mid-stream (NOSCRIPT): each message once, in order", async () => {
+    const topic = "h1000:flush";
+    const pa = await pub(A);
+    const steady = await resume(B, topic);
+    const evalshaBefore = await commandCalls(redis.port, "evalsha");
+    await publishMany(pa, topic, "f", 40);
+    await until(() => steady.data.length >= 40, "the first 40", 20_000);
+    assert.ok(await commandCalls(redis.port, "evalsha") >= evalshaBefore + 40, "sent by SHA");
+    const failedBefore = A.reports.filter((r) => r.code === "BROKER_PUBLISH_FAILED").length;
+    assert.equal(await redisCommand(redis.port, ["SCRIPT", "FLUSH"]), "+OK");
+    for (let i = 40; i < 80; i++) await pa.send(`pub ${topic} f ${i}`);
+    await until(() => steady.data.length >= 80, "all 80", 20_000);
+    steady.assertContiguous("across the flush");
+    assert.deepEqual(steady.data, Array.from({ length: 80 }, (_, i) => `f ${i}`));
+    assert.equal(
+      A.reports.filter((r) => r.code === "BROKER_PUBLISH_FAILED").length,
+      failedBefore,
+      "nothing failed: the appends that met NOSCRIPT went again with EVAL",
+    );
   });
 });

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Position } from "../../session/envelope.ts";
+import type { EnvelopeFields, Position } from "../../session/envelope.ts";
 import type { PublishedMessage } from "./message.ts";
 
 /**
@@ -97,6 +97,16 @@ export interface ResumeReport {
    */
   readonly position?: Position;
 }
+
+/**
+ * What a topic does with positions on the wire. `true` uses sprig's
+ * envelope ({@link envelope}); a function makes the message the
+ * subscribers get from the published data and its position (called once
+ * per message and instance, never per subscriber).
+ */
+export type EnvelopeOption =
+  | boolean
+  | ((message: EnvelopeFields) => string | Uint8Array);
 
 /** A new epoch: 64 random bits as 16 hex digits. @internal */
 export function newEpoch(): string {

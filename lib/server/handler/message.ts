@@ -6,6 +6,7 @@
  * @module
  */
 
+import { describeValue } from "../../arguments.ts";
 import { encodeFrame, Opcode } from "../../protocol/frame.ts";
 import { encodeUtf8 } from "../../protocol/utf8.ts";
 import type { Position } from "../../session/envelope.ts";
@@ -32,7 +33,10 @@ export function messageBytes(message: Exclude<OutgoingMessage, string>): Uint8Ar
     return new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
   }
   if (message instanceof ArrayBuffer) return new Uint8Array(message);
-  throw new TypeError("a message is a string, an ArrayBuffer, a typed array or a DataView");
+  throw new TypeError(
+    "a message (push, ref.send, publish) is a string, an ArrayBuffer, a typed array or a " +
+      `DataView, got ${describeValue(message)}`,
+  );
 }
 
 /**

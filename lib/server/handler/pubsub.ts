@@ -13,12 +13,14 @@
  */
 
 import { type OutgoingMessage, PublishedMessage, type Subscriber } from "./message.ts";
-import { MemoryHistory, type ResumeReport, type RetainOptions, retention } from "./history.ts";
 import {
-  envelope as sprigEnvelope,
   type EnvelopeOption,
-  type Position,
-} from "../../session/envelope.ts";
+  MemoryHistory,
+  type ResumeReport,
+  type RetainOptions,
+  retention,
+} from "./history.ts";
+import { envelope as sprigEnvelope, type Position } from "../../session/envelope.ts";
 import {
   checkSlowPolicy,
   type SlowPolicy,
@@ -27,6 +29,7 @@ import {
   type SlowTopic,
 } from "./slow.ts";
 import { unrefTimer } from "../../util/ticker.ts";
+import { noop } from "../../util/noop.ts";
 
 /**
  * What a {@link Broker} is attached to: the topics of one server (or
@@ -410,9 +413,15 @@ export class Topics implements BrokerTarget {
    */
   subscribe(topic: string, subscriber: Subscriber, options?: SubscribeOptions): boolean {
     const slow = checkSlowPolicy("options.slow", options?.slow);
+    const known = this.#topics.has(topic);
     const t = this.#topic(topic, true)!;
     if (t.entries.has(subscriber)) return false;
     this.#add(t, subscriber, slow);
+    // A shared history's first subscription here: read where the topic stands now, so that if
+    // the broker's connection drops before the first entry arrives, what was published meanwhile
+    // is still read back from the history (a failed read leaves that case open, and is reported
+    // by the next gap it causes, if any).
+    if (!known && t.shared !== undefined) t.shared.read(topic, undefined, t.bounds!).catch(noop);
     return true;
   }
 

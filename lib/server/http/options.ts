@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ArgumentCheck } from "../../arguments.ts";
+import { ArgumentCheck, isEncryptedPemKey } from "../../arguments.ts";
 import type { TransportAddress } from "../../transport/transport.ts";
 import { detectRuntime } from "../../transport/connect.ts";
 import type { Awaitable } from "../handler/handler.ts";
@@ -310,6 +310,9 @@ function checkIdentity(check: ArgumentCheck, at: string, id: Record<string, unkn
   if (typeof id.cert !== "string") throw check.type(`${at}.cert`, "a PEM string", id.cert);
   if (typeof id.key !== "string") throw check.type(`${at}.key`, "a PEM string", id.key);
   check.string(`${at}.passphrase`, id.passphrase);
+  if (id.passphrase === undefined && isEncryptedPemKey(id.key)) {
+    throw check.problem(`${at}.passphrase`, `is missing: ${at}.key is encrypted`);
+  }
 }
 
 /** Every option of {@link ServeOptions}; the type makes the list complete. */

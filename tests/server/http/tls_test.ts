@@ -167,6 +167,19 @@ describe(`TLS options on sprig's server (${detectRuntime()})`, () => {
     await ws.close();
   });
 
+  it("a client key with a wrong or no passphrase is refused at connect(), naming it", async () => {
+    await using s = await tlsServer({ ...server, ca: ca2, requestCert: true });
+    const encrypted = { caCerts: [ca], cert: client.cert, key: fixture("client.enc.key") };
+    for (const tls of [{ ...encrypted, passphrase: "wrong" }, encrypted]) {
+      await assert.rejects(
+        connect(s.url, { tls }),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError && e.argument === "options.tls.passphrase" &&
+          e.message.startsWith("connect(): options.tls.passphrase "),
+      );
+    }
+  });
+
   it("a server key with a passphrase; a wrong passphrase fails serve()", async () => {
     await using s = await tlsServer(other);
     const { ws, info } = await open(s.url, {
@@ -177,6 +190,12 @@ describe(`TLS options on sprig's server (${detectRuntime()})`, () => {
     await assert.rejects(
       tlsServer({ ...other, passphrase: "wrong" }),
       (e: unknown) => e instanceof InvalidArgumentError && e.argument === "options.tls.passphrase",
+    );
+    await assert.rejects(
+      tlsServer({ cert: other.cert, key: other.key }),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError && e.argument === "options.tls.passphrase" &&
+        /options\.tls\.key is encrypted/.test(e.message),
     );
   });
 
