@@ -410,6 +410,9 @@ export function reconnecting(
   return new ReconnectingClient(url, options);
 }
 
+/** Why the run ended, before the counts are added. */
+type RunEnd = Omit<ReconnectingEnd, "connections" | "lastClose">;
+
 /**
  * The client {@link reconnecting} returns: stable across connections.
  * Iterate it for one {@link Session} per connection; `send()` goes to the
@@ -779,7 +782,7 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
   async #run(): Promise<void> {
     let delayMs = 0;
     let lastError: Error | undefined;
-    let end: Omit<ReconnectingEnd, "connections" | "lastClose"> | undefined;
+    let end: RunEnd | undefined;
     while (end === undefined && !this.#stopping) {
       if (this.#connections > 0 || this.#attempt > 1) {
         this.#publishScheduled(delayMs, lastError);
@@ -787,71 +790,31 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
         if (this.#stopping) break;
       }
       const attempt = this.#attempt;
-      const controller = this.#attemptController = new AbortController();
-      let session: Session;
-      try {
-        const info = { attempt, connections: this.#connections };
-        let url = typeof this.#url === "function" ? await this.#url(info) : this.#url;
-        if (this.#options.positions) url = this.#withPositions(url);
-        if (this.#resend) {
-          const u = new URL(String(url));
-          u.searchParams.set(SESSION_PARAM, this.#sessionId);
-          url = u;
-        }
-        const h = this.#options.headers;
-        const headers = typeof h === "function" ? await h(info) : h;
+      const opened = await this.#attemptOnce(attempt);
+      if (opened === undefined) break;
+      let next: number;
+      let decision: Decision;
+      if (opened instanceof Error) {
         if (this.#stopping) break;
-        this.#traceLine(this.id, `connecting attempt=${attempt} ${String(url)}`);
-        session = await this.#open(url, headers, controller.signal, attempt);
-      } catch (error) {
-        this.#attemptController = undefined;
-        if (this.#stopping) break;
-        lastError = error instanceof Error ? error : new Error(String(error));
+        lastError = opened;
         this.#traceLine(this.id, `attempt ${attempt} failed: ${lastError.message}`);
-        const decision = await this.#decide({ type: "failed", error: lastError }, attempt + 1);
-        if (this.#stopping) break;
-        if (!decision.reconnect) {
-          end = { reason: decision.reason, error: decision.error };
+        next = attempt + 1;
+        decision = await this.#decide({ type: "failed", error: lastError }, next);
+      } else {
+        lastError = undefined;
+        const live = await this.#live(opened, attempt);
+        if (live.end !== undefined || this.#stopping) {
+          end = live.end;
           break;
         }
-        this.#attempt = attempt + 1;
-        delayMs = decision.delayMs;
-        continue;
+        // RFC 6455 §7.2.3: a connection that did not last is one more failure, so the delays grow.
+        const failure = performance.now() - live.openedAt < this.#backoff.stableAfterMs;
+        next = failure ? attempt + 1 : 1;
+        decision = await this.#decide(
+          { type: "closed", ...live.info, session: opened, failure },
+          next,
+        );
       }
-      this.#attemptController = undefined;
-      lastError = undefined;
-      this.#connections++;
-      this.#session = session;
-      this.#direct = false;
-      const openedAt = performance.now();
-      if (this.#stopping) {
-        // (close() may have come while the attempt was finishing.)
-        const s = this.#stopping as StopRequest;
-        void session.close(s.code, s.closeReason).catch(() => session.terminate());
-      } else {
-        this.#ready?.push(session);
-        this.#wake?.();
-        const failure = await this.#callConnected(session, attempt);
-        if (failure !== undefined) {
-          void session.close(1011, "").catch(() => session.terminate());
-          end = { reason: "failed", error: failure };
-        } else if (!this.#stopping && session.readyState === "open") {
-          this.#flush(session);
-        }
-      }
-      const info = await session.closed;
-      this.#session = undefined;
-      this.#direct = false;
-      this.#lastClose = info;
-      this.#traceLine(
-        session.id,
-        `disconnected ${info.code}${info.reason ? ` ${info.reason}` : ""}`,
-      );
-      if (end !== undefined || this.#stopping) break;
-      // RFC 6455 §7.2.3: a connection that did not last is one more failure, so the delays grow.
-      const failure = performance.now() - openedAt < this.#backoff.stableAfterMs;
-      const next = failure ? attempt + 1 : 1;
-      const decision = await this.#decide({ type: "closed", ...info, session, failure }, next);
       if (this.#stopping) break;
       if (!decision.reconnect) {
         end = { reason: decision.reason, error: decision.error };
@@ -861,6 +824,76 @@ export class ReconnectingClient implements AsyncIterable<Session>, AsyncDisposab
       delayMs = decision.delayMs;
     }
     this.#finish(end ?? { reason: this.#stopping?.reason ?? "closed" });
+  }
+
+  /**
+   * One connection attempt: the URL and headers (the app's functions), the
+   * positions and session carried, the handshake. The session; the error it
+   * failed with; or undefined when close() came before it was opened.
+   */
+  async #attemptOnce(attempt: number): Promise<Session | Error | undefined> {
+    const controller = this.#attemptController = new AbortController();
+    let session: Session;
+    try {
+      const info = { attempt, connections: this.#connections };
+      let url = typeof this.#url === "function" ? await this.#url(info) : this.#url;
+      if (this.#options.positions) url = this.#withPositions(url);
+      if (this.#resend) {
+        const u = new URL(String(url));
+        u.searchParams.set(SESSION_PARAM, this.#sessionId);
+        url = u;
+      }
+      const h = this.#options.headers;
+      const headers = typeof h === "function" ? await h(info) : h;
+      if (this.#stopping) return undefined;
+      this.#traceLine(this.id, `connecting attempt=${attempt} ${String(url)}`);
+      session = await this.#open(url, headers, controller.signal, attempt);
+    } catch (error) {
+      this.#attemptController = undefined;
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    this.#attemptController = undefined;
+    return session;
+  }
+
+  /**
+   * A connection's life: handed to the readers, `connected` called, the
+   * queue flushed, until it closes. What ends the run (a failing
+   * `connected`), how it closed, and when it opened.
+   */
+  async #live(
+    session: Session,
+    attempt: number,
+  ): Promise<{ end: RunEnd | undefined; info: CloseInfo; openedAt: number }> {
+    let end: RunEnd | undefined;
+    this.#connections++;
+    this.#session = session;
+    this.#direct = false;
+    const openedAt = performance.now();
+    if (this.#stopping) {
+      // (close() may have come while the attempt was finishing.)
+      const s = this.#stopping as StopRequest;
+      void session.close(s.code, s.closeReason).catch(() => session.terminate());
+    } else {
+      this.#ready?.push(session);
+      this.#wake?.();
+      const failure = await this.#callConnected(session, attempt);
+      if (failure !== undefined) {
+        void session.close(1011, "").catch(() => session.terminate());
+        end = { reason: "failed", error: failure };
+      } else if (!this.#stopping && session.readyState === "open") {
+        this.#flush(session);
+      }
+    }
+    const info = await session.closed;
+    this.#session = undefined;
+    this.#direct = false;
+    this.#lastClose = info;
+    this.#traceLine(
+      session.id,
+      `disconnected ${info.code}${info.reason ? ` ${info.reason}` : ""}`,
+    );
+    return { end, info, openedAt };
   }
 
   async #open(
