@@ -87,9 +87,13 @@ const ACK: unique symbol = Symbol("sprig.resend.ack");
  * acknowledgement never reached the client, is taken a second time.
  */
 export class ResendStore {
+  /** How long a session is kept after its last connection ended, in ms (see the options). */
   readonly windowMs: number;
+  /** The most sessions kept (see the options). */
   readonly maxSessions: number;
+  /** An acknowledgement at least every this many messages taken (see the options). */
   readonly ackEvery: number;
+  /** An acknowledgement at most this long after a message was taken, in ms (see the options). */
   readonly ackDelayMs: number;
   /** Sessions, the least recently used first. */
   readonly #sessions = new Map<string, Entry>();
