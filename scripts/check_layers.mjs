@@ -25,7 +25,8 @@
 // outside comments. A file under lib/ that no layer claims is an error too, so a new folder says
 // where it sits. Prints the cycles and the upward imports it finds; exits 1 if there is any.
 //
-// Usage: node scripts/check_layers.mjs [--graph]   (--graph prints every edge with its layers)
+// Usage: node scripts/check_layers.mjs [--graph] [--lib DIR]
+//   --graph prints every import with its layers; --lib checks another tree (the tests use one).
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
@@ -213,7 +214,8 @@ export function violations(graph) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
-  const graph = libGraph();
+  const at = process.argv.indexOf("--lib");
+  const graph = libGraph(at > 0 ? process.argv[at + 1] : undefined);
   if (process.argv.includes("--graph")) {
     for (const [file, targets] of graph) {
       for (const target of targets) {
