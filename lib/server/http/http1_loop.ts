@@ -285,10 +285,7 @@ async function readRequestHead(
     if (deadline.timedOut) return undefined;
     if (error instanceof HttpParseError) {
       // 431 past the size limits (RFC 6585 §5), 400 when malformed, 505 for another version.
-      await writeResponse(transport, text(error.status, error.message), { close: true }).catch(
-        noop,
-      );
-      socket.close();
+      await refuse(socket, deadline, text(error.status, error.message));
     } else {
       socket.destroy();
     }
@@ -306,11 +303,7 @@ async function targetOf(
   try {
     return { ...request, url: requestUrl(request.head, socket.secure) };
   } catch {
-    deadline.clear();
-    await writeResponse(socket.transport, text(400, "bad request target or Host"), {
-      close: true,
-    }).catch(noop);
-    socket.close();
+    await refuse(socket, deadline, text(400, "bad request target or Host"));
     return undefined;
   }
 }
@@ -336,8 +329,7 @@ async function decideUpgrade(
     return undefined;
   }
   if (!decision.accepted) {
-    await writeResponse(socket.transport, decision.response, { close: true }).catch(noop);
-    socket.close();
+    await refuse(socket, deadline, decision.response);
     return undefined;
   }
   return decision;
