@@ -8,70 +8,12 @@
 // the WebSockets with 1001, then the server.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { startExample } from "../_helpers/example_process.ts";
 import { connect, detectRuntime, HandshakeError } from "../../mod.ts";
 import { rawHandshake } from "../_helpers/handshake_head.ts";
 
 const runtime = detectRuntime();
 const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
-
-/** A server example running in its own process. */
-interface Running {
-  url: URL;
-  /** Ctrl-C; resolves with whether it exited with 0 (under Deno: by the signal, see servers_test.ts). */
-  interrupt(): Promise<boolean>;
-}
-
-/** Starts `examples/<name> --port 0` and waits (bounded) for the line with its URL. */
-function startExample(name: string): Promise<Running> {
-  const file = new URL(`../../examples/${name}`, import.meta.url).pathname;
-  const [cmd, runArgs] = runtime === "deno"
-    ? [bin("deno"), ["run", "-A", "--no-check", file]]
-    : runtime === "bun"
-    ? [bin("bun"), [file]]
-    : [bin("tsx"), [file]];
-  const child: ChildProcess = spawn(cmd, [...runArgs, "--port", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  let output = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (text: string) => (output += text));
-  const exited = new Promise<boolean>((resolve) =>
-    child.once(
-      "exit",
-      (code, signal) => resolve(code === 0 || (runtime === "deno" && signal === "SIGINT")),
-    )
-  );
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`${name}: ${why}\n${output}`));
-    };
-    const timer = setTimeout(() => fail("printed no URL within 30 s"), 30_000);
-    const early = (code: number | null) => fail(`exited early with ${code}`);
-    child.once("exit", early);
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (text: string) => {
-      output += text;
-      const found = /(http:\/\/\S+)/.exec(output);
-      if (!found) return;
-      clearTimeout(timer);
-      child.off("exit", early);
-      child.stdout!.removeAllListeners("data");
-      child.stdout!.resume();
-      resolve({
-        url: new URL(found[1]),
-        interrupt: () => {
-          const timeout = setTimeout(() => child.kill("SIGKILL"), 15_000);
-          child.kill("SIGINT");
-          return exited.finally(() => clearTimeout(timeout));
-        },
-      });
-    });
-  });
-}
 
 /** The refusal a sprig client gets for `path`. */
 async function refusal(url: URL, path: string, headers: Record<string, string> = {}) {
@@ -91,7 +33,7 @@ const ORIGIN = "https://app.example";
 
 describe(`examples/hono.ts (on ${runtime})`, () => {
   it("Hono's middleware runs before the upgrade, its user reaches init, and Ctrl-C closes with 1001", async () => {
-    const app = await startExample("hono.ts");
+    const app = await startExample("hono.ts", ["--port", "0"]);
     let clean = false;
     try {
       // A plain route beside the WebSocket route, with Hono's CORS.
@@ -164,7 +106,7 @@ describe(`examples/hono.ts (on ${runtime})`, () => {
 for (const [name, framework] of [["express.ts", "Express"], ["fastify.ts", "Fastify"]]) {
   describe(`examples/${name} (on ${runtime})`, () => {
     it(`sprig shares ${framework}'s http.Server: routes by path, refuses without a token, closes both on Ctrl-C`, async () => {
-      const app = await startExample(name);
+      const app = await startExample(name, ["--port", "0"]);
       let clean = false;
       try {
         // The app's plain routes, with its own auth.

@@ -8,73 +8,12 @@
 // - echo_server.ts: echoes with compression, and Ctrl-C closes clients with 1001.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
+import { startExample } from "../_helpers/example_process.ts";
 import { connect, detectRuntime } from "../../mod.ts";
 
 const runtime = detectRuntime();
 const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
-
-/** A server example running in its own process. */
-interface Running {
-  /** The URL it printed. */
-  url: URL;
-  /**
-   * Interrupts it (Ctrl-C) and resolves with whether it exited with 0. (Deno's
-   * node:child_process reports the signal it sent instead of the child's
-   * exit code, so under Deno an exit by that signal is all it can tell.)
-   */
-  interrupt(): Promise<boolean>;
-}
-
-/** Starts `examples/<name> args…` and waits (bounded) for the line with its URL. */
-function startExample(name: string, args: string[]): Promise<Running> {
-  const file = new URL(`../../examples/${name}`, import.meta.url).pathname;
-  const [cmd, runArgs] = runtime === "deno"
-    ? [bin("deno"), ["run", "-A", "--no-check", file]]
-    : runtime === "bun"
-    ? [bin("bun"), [file]]
-    : [bin("tsx"), [file]];
-  const child: ChildProcess = spawn(cmd, [...runArgs, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  let output = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (text: string) => (output += text));
-  const exited = new Promise<boolean>((resolve) =>
-    child.once(
-      "exit",
-      (code, signal) => resolve(code === 0 || (runtime === "deno" && signal === "SIGINT")),
-    )
-  );
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`${name} ${args.join(" ")}: ${why}\n${output}`));
-    };
-    const timer = setTimeout(() => fail("printed no URL within 30 s"), 30_000);
-    const early = (code: number | null) => fail(`exited early with ${code}`);
-    child.once("exit", early);
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (text: string) => {
-      output += text;
-      const m = /(?:http|ws):\/\/\S+/.exec(output);
-      if (!m) return;
-      clearTimeout(timer);
-      child.off("exit", early);
-      resolve({
-        url: new URL(m[0]),
-        interrupt() {
-          if (child.exitCode !== null || child.signalCode !== null) return exited;
-          const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
-          child.kill("SIGINT");
-          return exited.finally(() => clearTimeout(force));
-        },
-      });
-    });
-  });
-}
 
 /** Runs the three-person Chromium session against the chat at `base`. */
 function chromiumChat(base: URL): Promise<{ ada: string[]; bob: string[]; cy: string[] }> {
