@@ -13,7 +13,6 @@ import { connect, detectRuntime, HandshakeError } from "../../mod.ts";
 import { rawHandshake } from "../_helpers/handshake_head.ts";
 
 const runtime = detectRuntime();
-const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
 
 /** The refusal a sprig client gets for `path`. */
 async function refusal(url: URL, path: string, headers: Record<string, string> = {}) {

@@ -13,7 +13,6 @@ import { startExample } from "../_helpers/example_process.ts";
 import { connect, detectRuntime } from "../../mod.ts";
 
 const runtime = detectRuntime();
-const bin = (name: string) => new URL(`../../node_modules/.bin/${name}`, import.meta.url).pathname;
 
 /** Runs the three-person Chromium session against the chat at `base`. */
 function chromiumChat(base: URL): Promise<{ ada: string[]; bob: string[]; cy: string[] }> {
